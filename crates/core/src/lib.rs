@@ -1,0 +1,27 @@
+//! The vocabulary every part of tributary shares.
+//!
+//! This crate is for the *model*: the unified [`Event`] and its parts, the ids and positions that
+//! must not be swapped ([`SourceId`], [`EventId`], [`Seq`]), the [`Provider`] trait that upstream
+//! connectors implement, the opaque [`Checkpoint`] and [`Watermark`] a poll returns, the adaptive
+//! [`PollPolicy`], the API [`Cursor`] encoding and the [`Clock`] that everything time-dependent takes.
+//!
+//! It is not for I/O: no HTTP, no storage, no runtime. Providers depend on this crate only.
+
+mod checkpoint;
+mod clock;
+mod cursor;
+mod event;
+mod id;
+mod poll_policy;
+mod provider;
+pub mod time;
+mod watermark;
+
+pub use checkpoint::{Checkpoint, CheckpointError};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use cursor::{Cursor, CursorError};
+pub use event::{Actor, Event, EventType, Object, ObjectKind, ParseEventTypeError, Upstream};
+pub use id::{EventId, IdError, Seq, SourceId};
+pub use poll_policy::{PollOutcome, PollPolicy, PollPolicyError, PollSchedule};
+pub use provider::{Gap, Page, Provider, ProviderError};
+pub use watermark::Watermark;

@@ -1,0 +1,133 @@
+//! The trait every upstream connector implements, and what one poll returns.
+
+use crate::{Checkpoint, Event, Watermark};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What one poll found: events in upstream order, the checkpoint that follows them, and the
+/// source's watermark. The engine commits `events` and `checkpoint` together, atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// New events, in the upstream's order (which the merge never changes within a source).
+    pub events: Vec<Event>,
+    /// Where the next poll resumes. Committed only with `events`.
+    pub checkpoint: Checkpoint,
+    /// `None` while the source cannot promise anything yet (not caught up); the previous
+    /// watermark then stays in force.
+    pub watermark: Option<Watermark>,
+    /// True while the upstream has more to give right now: poll again at once.
+    pub more: bool,
+    /// Positions the upstream lost before we read them (an expired cursor); recorded, never silent.
+    pub gaps: Vec<Gap>,
+}
+
+impl Page {
+    /// A page with no gaps.
+    pub fn new(
+        events: Vec<Event>,
+        checkpoint: Checkpoint,
+        watermark: Option<Watermark>,
+        more: bool,
+    ) -> Self {
+        Self {
+            events,
+            checkpoint,
+            watermark,
+            more,
+            gaps: Vec::new(),
+        }
+    }
+}
+
+/// Events the upstream no longer had when we asked for them (Egnyte answers 404 for an event id
+/// that was garbage-collected; we restart from the oldest it keeps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    #[serde(with = "crate::time::millis")]
+    pub detected_at: DateTime<Utc>,
+    /// The last upstream position we had read.
+    pub after: String,
+    /// The first upstream position we could read again.
+    pub resumed_at: String,
+    /// Why, in words: `event id 1234 expired upstream`.
+    pub reason: String,
+}
+
+/// Why a poll failed, told apart so the scheduler can react: wait, re-authenticate, retry, stop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The upstream throttled us; wait at least `retry_after` when it says.
+    #[error("rate limited by upstream{}: {message}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default())]
+    RateLimited {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    /// Credentials were refused or expired beyond refresh: an operator must act.
+    #[error("upstream refused the credentials: {message}")]
+    Auth { message: String },
+    /// A failure that may pass: a timeout, a 5xx, a malformed answer. Retried with backoff.
+    #[error("transient upstream failure: {message}")]
+    Transient { message: String },
+    /// A failure that will not pass by retrying (bad configuration, a checkpoint from another
+    /// source). The source stops until it is fixed.
+    #[error("fatal source error: {message}")]
+    Fatal { message: String },
+}
+
+impl ProviderError {
+    /// Whether the scheduler should try again by itself.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::RateLimited { .. } | ProviderError::Transient { .. }
+        )
+    }
+}
+
+/// An upstream connector: a pure poller. It reads from the upstream and returns what it found;
+/// the engine owns persistence, ordering and shutdown, and hands back the last committed
+/// checkpoint (`None` on a source's first poll).
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider's name, as in [`Event::provider`]: `egnyte`, `jive`, ...
+    fn name(&self) -> &str;
+
+    async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_what_to_do() {
+        let e = ProviderError::RateLimited {
+            retry_after: Some(Duration::from_secs(3)),
+            message: "ERR_403_DEVELOPER_OVER_QPS".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "rate limited by upstream (retry after 3s): ERR_403_DEVELOPER_OVER_QPS"
+        );
+        assert!(e.is_retryable());
+        assert!(
+            ProviderError::Transient {
+                message: "502".into()
+            }
+            .is_retryable()
+        );
+        assert!(
+            !ProviderError::Auth {
+                message: "401".into()
+            }
+            .is_retryable()
+        );
+        assert!(
+            !ProviderError::Fatal {
+                message: "bad folder".into()
+            }
+            .is_retryable()
+        );
+    }
+}
