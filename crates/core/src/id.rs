@@ -119,7 +119,9 @@ impl fmt::Display for EventId {
 
 /// A position in the unified stream: assigned by the store's merge, starting at 1, strictly
 /// increasing, gap-free and never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Seq(pub u64);
 

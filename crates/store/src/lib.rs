@@ -1,1 +1,36 @@
+//! Tributary's durable state, on sled.
+//!
+//! This crate is for keeping events safe and in order: [`EventStore::ingest`] commits a page's
+//! events with its checkpoint in one transaction (a crash never loses or doubles an event);
+//! [`EventStore::merge`] moves pending events into the unified log in time order under the
+//! watermark frontier; [`EventStore::read`] pages the log by [`Cursor`](tributary_core::Cursor);
+//! retention, sources, subscriptions and delivery positions live here too.
+//!
+//! It is not for deciding *when* to poll or merge (the server's scheduler does), nor for talking
+//! to any upstream (providers do).
 
+mod error;
+mod filter;
+mod ingest;
+mod key;
+mod log;
+mod merge;
+mod registry;
+mod retention;
+mod sled_store;
+mod source;
+mod store;
+mod subscription;
+
+pub use error::StoreError;
+pub use filter::Filter;
+pub use log::MAX_SCAN;
+pub use sled_store::SledStore;
+pub use source::{SourceRecord, SourceState};
+pub use store::{
+    EventStore, IngestReport, MergeReport, ReadPage, Retention, RetentionReport, StoredEvent,
+};
+pub use subscription::{DeliveryMode, DeliveryState, SubscriptionRecord};
+
+#[cfg(test)]
+mod tests;

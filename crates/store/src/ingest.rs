@@ -1,0 +1,140 @@
+//! Atomic ingest: a page's new events and its checkpoint, in one transaction.
+
+use crate::key;
+use crate::sled_store::{SledStore, decode_json, encode_json};
+use crate::store::IngestReport;
+use crate::{SourceState, StoreError};
+use chrono::{DateTime, Utc};
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+use tributary_core::{Gap, Page, SourceId};
+
+impl SledStore {
+    pub(crate) fn ingest_blocking(
+        &self,
+        source: &SourceId,
+        page: &Page,
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError> {
+        // Check and serialize outside the transaction: it may run more than once.
+        let mut prepared = Vec::with_capacity(page.events.len());
+        for event in &page.events {
+            if &event.source != source {
+                return Err(StoreError::SourceMismatch {
+                    expected: source.clone(),
+                    found: event.source.clone(),
+                    event_id: event.id.to_string(),
+                });
+            }
+            let json = if event.seq.is_some() || event.late {
+                // Positions and lateness are the merge's to assign.
+                let mut event = event.clone();
+                event.seq = None;
+                event.late = false;
+                encode_json(&event, "event")?
+            } else {
+                encode_json(event, "event")?
+            };
+            prepared.push((key::source_str(source, event.id.as_str()), json));
+        }
+        let gaps = page
+            .gaps
+            .iter()
+            .map(|g| encode_json(g, "gap"))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let _writer = self.write_lock();
+        let previous = self.source_state_blocking(source)?;
+        let watermark = match (previous.as_ref().and_then(|s| s.watermark), page.watermark) {
+            // A watermark is a promise: it never moves back.
+            (Some(old), Some(new)) => Some(old.max(new)),
+            (old, new) => new.or(old),
+        };
+        let base = previous.unwrap_or(SourceState {
+            checkpoint: page.checkpoint.clone(),
+            watermark: None,
+            committed_at: now,
+            events_ingested: 0,
+            duplicates_absorbed: 0,
+            gaps_recorded: 0,
+            next_pending: 0,
+        });
+        let state_key = source.as_str().as_bytes();
+        let inner = &self.inner;
+        let report = (&inner.ids, &inner.pending, &inner.state, &inner.gaps).transaction(
+            |(ids, pending, state, gap_tree)| {
+                let mut report = IngestReport::default();
+                let mut next = base.next_pending;
+                for (id_key, json) in &prepared {
+                    // `get` sees this transaction's own writes, so a page repeating an id absorbs it too.
+                    if ids.get(id_key)?.is_some() {
+                        report.duplicates += 1;
+                        continue;
+                    }
+                    ids.insert(id_key.as_slice(), &[][..])?;
+                    pending.insert(key::source_u64(source, next), json.as_slice())?;
+                    next += 1;
+                    report.accepted += 1;
+                }
+                for (i, gap) in gaps.iter().enumerate() {
+                    gap_tree.insert(
+                        key::source_u64(source, base.gaps_recorded + i as u64),
+                        gap.as_slice(),
+                    )?;
+                }
+                let new_state = SourceState {
+                    checkpoint: page.checkpoint.clone(),
+                    watermark,
+                    committed_at: now,
+                    events_ingested: base.events_ingested + report.accepted,
+                    duplicates_absorbed: base.duplicates_absorbed + report.duplicates,
+                    gaps_recorded: base.gaps_recorded + gaps.len() as u64,
+                    next_pending: next,
+                };
+                let bytes = encode_json(&new_state, "source state")
+                    .map_err(ConflictableTransactionError::Abort)?;
+                state.insert(state_key, bytes)?;
+                Ok(report)
+            },
+        )?;
+        Ok(report)
+    }
+
+    pub(crate) fn source_state_blocking(
+        &self,
+        source: &SourceId,
+    ) -> Result<Option<SourceState>, StoreError> {
+        self.inner
+            .state
+            .get(source.as_str().as_bytes())
+            .map_err(StoreError::storage("reading a source's state"))?
+            .map(|v| decode_json(&v, || format!("state of source {source}")))
+            .transpose()
+    }
+
+    pub(crate) fn pending_len_blocking(&self, source: &SourceId) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for entry in self
+            .inner
+            .pending
+            .scan_prefix(key::source_prefix(source))
+            .keys()
+        {
+            entry.map_err(StoreError::storage("scanning pending events"))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub(crate) fn gaps_blocking(&self, source: &SourceId) -> Result<Vec<Gap>, StoreError> {
+        self.inner
+            .gaps
+            .scan_prefix(key::source_prefix(source))
+            .values()
+            .map(|v| {
+                let v = v.map_err(StoreError::storage("scanning gaps"))?;
+                decode_json(&v, || format!("gap of source {source}"))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,149 @@
+//! Reading the unified log by cursor.
+
+use crate::key;
+use crate::sled_store::{META_NEXT_SEQ, SledStore};
+use crate::store::{ReadPage, StoredEvent};
+use crate::{Filter, StoreError};
+use tributary_core::{Cursor, CursorError, Seq};
+
+/// A read examines at most this many log entries, so a filter that matches little still answers
+/// quickly; its cursor then continues the scan.
+pub const MAX_SCAN: usize = 10_000;
+
+impl SledStore {
+    fn last_seq(&self) -> Result<u64, StoreError> {
+        Ok(self.meta_u64(META_NEXT_SEQ, 1)? - 1)
+    }
+
+    /// The position just before the oldest retained event.
+    fn oldest_seq(&self) -> Result<u64, StoreError> {
+        match self
+            .inner
+            .log
+            .first()
+            .map_err(StoreError::storage("reading the log"))?
+        {
+            Some((k, _)) => {
+                let seq = key::seq_from_key(&k)
+                    .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?;
+                Ok(seq.get() - 1)
+            }
+            None => self.last_seq(),
+        }
+    }
+
+    pub(crate) fn latest_blocking(&self) -> Result<Cursor, StoreError> {
+        Ok(Cursor::new(self.inner.epoch, Seq(self.last_seq()?)))
+    }
+
+    pub(crate) fn oldest_blocking(&self) -> Result<Cursor, StoreError> {
+        Ok(Cursor::new(self.inner.epoch, Seq(self.oldest_seq()?)))
+    }
+
+    pub(crate) fn read_blocking(
+        &self,
+        after: Option<&Cursor>,
+        limit: usize,
+        filter: &Filter,
+    ) -> Result<ReadPage, StoreError> {
+        if limit == 0 {
+            return Err(StoreError::Invalid {
+                what: "page size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let epoch = self.inner.epoch;
+        if let Some(c) = after
+            && c.epoch != epoch
+        {
+            return Err(CursorError::ForeignStore { cursor: c.encode() }.into());
+        }
+        // Read the end first: every entry up to it is already in the log and its index.
+        let last = self.last_seq()?;
+        let oldest = self.oldest_seq()?;
+        let from = after.map_or(oldest, |c| c.seq.get());
+        if from < oldest {
+            return Err(StoreError::CursorExpired {
+                oldest: Cursor::new(epoch, Seq(oldest)),
+            });
+        }
+        if from > last {
+            return Err(StoreError::CursorAhead {
+                cursor: Seq(from),
+                last: Seq(last),
+            });
+        }
+
+        let mut events = Vec::with_capacity(limit.min(1024));
+        let mut examined = from;
+        let mut exhausted = true;
+        let mut take = |seq: Seq,
+                        json: sled::IVec,
+                        events: &mut Vec<StoredEvent>|
+         -> Result<bool, StoreError> {
+            examined = seq.get();
+            let keep = filter
+                .matches_json(&json)
+                .map_err(|e| StoreError::corrupt(format!("log entry {seq}"), e))?;
+            if keep {
+                events.push(StoredEvent::new(seq, json));
+            }
+            Ok(events.len() < limit)
+        };
+        let mut scanned = 0;
+        match filter.sources.as_slice() {
+            [only] => {
+                // One source: walk its index instead of the whole log.
+                let prefix = key::source_prefix(only);
+                let start = key::source_u64(only, from + 1);
+                for entry in self.inner.by_source.range(start..) {
+                    let (k, _) = entry.map_err(StoreError::storage("scanning the source index"))?;
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    let (_, n) = key::split_source_u64(&k)
+                        .ok_or_else(|| StoreError::corrupt("index key", format!("{k:?}")))?;
+                    let seq = Seq(n);
+                    let Some(json) = self
+                        .inner
+                        .log
+                        .get(key::seq_key(seq))
+                        .map_err(StoreError::storage("reading the log"))?
+                    else {
+                        // Removed by retention between the index and the log read.
+                        continue;
+                    };
+                    scanned += 1;
+                    if !take(seq, json, &mut events)? || scanned == MAX_SCAN {
+                        exhausted = false;
+                        break;
+                    }
+                }
+            }
+            _ => {
+                for entry in self.inner.log.range(key::seq_key(Seq(from + 1))..) {
+                    let (k, json) = entry.map_err(StoreError::storage("scanning the log"))?;
+                    let seq = key::seq_from_key(&k)
+                        .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?;
+                    scanned += 1;
+                    if !take(seq, json, &mut events)? || scanned == MAX_SCAN {
+                        exhausted = false;
+                        break;
+                    }
+                }
+            }
+        }
+        // A scan that reached the end has seen everything up to `last`.
+        let position = if exhausted {
+            examined.max(last)
+        } else {
+            examined
+        };
+        let remaining = self.last_seq()?.saturating_sub(position);
+        Ok(ReadPage {
+            events,
+            cursor: Cursor::new(epoch, Seq(position)),
+            remaining,
+        })
+    }
+}

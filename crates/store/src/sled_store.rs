@@ -1,0 +1,301 @@
+//! The sled-backed store: its trees, opening and the async edge.
+
+use crate::store::{EventStore, IngestReport, MergeReport, ReadPage, Retention, RetentionReport};
+use crate::{DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord};
+use chrono::{DateTime, Utc};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tributary_core::{Cursor, Gap, Page, SourceId};
+
+/// The on-disk format this build reads and writes.
+pub(crate) const FORMAT: u32 = 1;
+
+pub(crate) const META_FORMAT: &[u8] = b"format";
+pub(crate) const META_EPOCH: &[u8] = b"epoch";
+/// The next log position to assign (starts at 1).
+pub(crate) const META_NEXT_SEQ: &[u8] = b"next_seq";
+/// The largest `occurred_at` (ms since the epoch) appended to the log: the merge frontier reached.
+pub(crate) const META_LAST_TIME: &[u8] = b"last_time";
+
+/// The store on sled. Cheap to clone: clones share one database.
+///
+/// Trees: `meta`; `ids` (`source \0 event-id`, the deduplication index); `pending`
+/// (`source \0 n` → event JSON, each source's queue in upstream order); `state` (source →
+/// [`SourceState`]); `gaps` (`source \0 n` → gap); `log` (seq → event JSON, the unified log);
+/// `by_source` (`source \0 seq`, an index of the log); `sources`, `subscriptions`, `deliveries`.
+#[derive(Clone)]
+pub struct SledStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: sled::Db,
+    pub(crate) meta: sled::Tree,
+    pub(crate) ids: sled::Tree,
+    pub(crate) pending: sled::Tree,
+    pub(crate) state: sled::Tree,
+    pub(crate) gaps: sled::Tree,
+    pub(crate) log: sled::Tree,
+    pub(crate) by_source: sled::Tree,
+    pub(crate) sources: sled::Tree,
+    pub(crate) subscriptions: sled::Tree,
+    pub(crate) deliveries: sled::Tree,
+    pub(crate) epoch: u64,
+    /// One writer at a time: ingest, merge and retention read outside their transaction what
+    /// they then write inside it.
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("epoch", &self.inner.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in the directory `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(StoreError::storage("opening the database"))?;
+        Self::from_db(db, &path.display().to_string())
+    }
+
+    /// A store in a temporary directory, removed when the last clone is dropped: for tests and demos.
+    pub fn temporary() -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .map_err(StoreError::storage("opening a temporary database"))?;
+        Self::from_db(db, "(temporary)")
+    }
+
+    fn from_db(db: sled::Db, path: &str) -> Result<Self, StoreError> {
+        let tree = |name: &'static str| {
+            db.open_tree(name)
+                .map_err(StoreError::storage("opening a tree"))
+        };
+        let meta = tree("meta")?;
+        match meta
+            .get(META_FORMAT)
+            .map_err(StoreError::storage("reading the format"))?
+        {
+            Some(v) if v.as_ref() == FORMAT.to_string().as_bytes() => {}
+            Some(v) => {
+                return Err(StoreError::Format {
+                    path: path.to_owned(),
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                    expected: FORMAT,
+                });
+            }
+            None => {
+                // A new store: fix its epoch, first position and format in one atomic batch.
+                let epoch = fastrand::u64(1..);
+                let mut batch = sled::Batch::default();
+                batch.insert(META_EPOCH, &epoch.to_be_bytes());
+                batch.insert(META_NEXT_SEQ, &1u64.to_be_bytes());
+                batch.insert(META_FORMAT, FORMAT.to_string().as_bytes());
+                meta.apply_batch(batch)
+                    .map_err(StoreError::storage("initialising the store"))?;
+                db.flush()
+                    .map_err(StoreError::storage("flushing the new store"))?;
+            }
+        }
+        let epoch = match meta
+            .get(META_EPOCH)
+            .map_err(StoreError::storage("reading the epoch"))?
+        {
+            Some(v) => decode_u64(&v, "epoch")?,
+            None => {
+                return Err(StoreError::corrupt(
+                    "meta",
+                    "the store has a format but no epoch",
+                ));
+            }
+        };
+        let inner = Inner {
+            ids: tree("ids")?,
+            pending: tree("pending")?,
+            state: tree("state")?,
+            gaps: tree("gaps")?,
+            log: tree("log")?,
+            by_source: tree("by_source")?,
+            sources: tree("sources")?,
+            subscriptions: tree("subscriptions")?,
+            deliveries: tree("deliveries")?,
+            meta,
+            db,
+            epoch,
+            writer: Mutex::new(()),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Takes the single-writer lock. A writer that panicked left nothing half-written (its
+    /// transaction either committed or did not), so a poisoned lock is still usable.
+    pub(crate) fn write_lock(&self) -> MutexGuard<'_, ()> {
+        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on a blocking thread, then flushes to disk before returning its result.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SledStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        let this = self.clone();
+        let out = tokio::task::spawn_blocking(move || f(&this))
+            .await
+            .map_err(|e| StoreError::Worker(e.to_string()))??;
+        self.inner
+            .db
+            .flush_async()
+            .await
+            .map_err(StoreError::storage("flushing to disk"))?;
+        Ok(out)
+    }
+
+    pub(crate) fn meta_u64(&self, key: &'static [u8], default: u64) -> Result<u64, StoreError> {
+        match self
+            .inner
+            .meta
+            .get(key)
+            .map_err(StoreError::storage("reading meta"))?
+        {
+            Some(v) => decode_u64(&v, "meta value"),
+            None => Ok(default),
+        }
+    }
+}
+
+pub(crate) fn decode_u64(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| {
+        StoreError::corrupt(what, format!("expected 8 bytes, found {}", bytes.len()))
+    })?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: impl FnOnce() -> String,
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(what(), e))
+}
+
+pub(crate) fn encode_json<T: serde::Serialize>(
+    value: &T,
+    what: &'static str,
+) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|source| StoreError::Encode { what, source })
+}
+
+#[async_trait::async_trait]
+impl EventStore for SledStore {
+    fn epoch(&self) -> u64 {
+        self.inner.epoch
+    }
+
+    async fn ingest(&self, source: &SourceId, page: Page) -> Result<IngestReport, StoreError> {
+        let source = source.clone();
+        self.write(move |s| s.ingest_blocking(&source, &page, Utc::now()))
+            .await
+    }
+
+    fn source_state(&self, source: &SourceId) -> Result<Option<SourceState>, StoreError> {
+        self.source_state_blocking(source)
+    }
+
+    fn pending_len(&self, source: &SourceId) -> Result<u64, StoreError> {
+        self.pending_len_blocking(source)
+    }
+
+    fn gaps(&self, source: &SourceId) -> Result<Vec<Gap>, StoreError> {
+        self.gaps_blocking(source)
+    }
+
+    async fn merge(&self, frontier: DateTime<Utc>) -> Result<MergeReport, StoreError> {
+        self.write(move |s| s.merge_blocking(frontier)).await
+    }
+
+    fn read(
+        &self,
+        after: Option<&Cursor>,
+        limit: usize,
+        filter: &Filter,
+    ) -> Result<ReadPage, StoreError> {
+        self.read_blocking(after, limit, filter)
+    }
+
+    fn latest(&self) -> Result<Cursor, StoreError> {
+        self.latest_blocking()
+    }
+
+    fn oldest(&self) -> Result<Cursor, StoreError> {
+        self.oldest_blocking()
+    }
+
+    async fn apply_retention(
+        &self,
+        retention: Retention,
+        now: DateTime<Utc>,
+    ) -> Result<RetentionReport, StoreError> {
+        self.write(move |s| s.retention_blocking(retention, now))
+            .await
+    }
+
+    async fn put_source(&self, record: SourceRecord) -> Result<(), StoreError> {
+        self.write(move |s| s.put_source_blocking(&record)).await
+    }
+
+    fn source(&self, id: &SourceId) -> Result<Option<SourceRecord>, StoreError> {
+        self.source_blocking(id)
+    }
+
+    fn sources(&self) -> Result<Vec<SourceRecord>, StoreError> {
+        self.sources_blocking()
+    }
+
+    async fn delete_source(&self, id: &SourceId) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.write(move |s| s.delete_source_blocking(&id)).await
+    }
+
+    async fn put_subscription(&self, record: SubscriptionRecord) -> Result<(), StoreError> {
+        self.write(move |s| s.put_subscription_blocking(&record))
+            .await
+    }
+
+    fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
+        self.subscription_blocking(id)
+    }
+
+    fn subscriptions(&self) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        self.subscriptions_blocking()
+    }
+
+    async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write(move |s| s.delete_subscription_blocking(&id))
+            .await
+    }
+
+    fn delivery(&self, subscription: &str) -> Result<Option<DeliveryState>, StoreError> {
+        self.delivery_blocking(subscription)
+    }
+
+    async fn set_delivery(
+        &self,
+        subscription: &str,
+        state: DeliveryState,
+    ) -> Result<(), StoreError> {
+        let id = subscription.to_owned();
+        self.write(move |s| s.set_delivery_blocking(&id, &state))
+            .await
+    }
+}

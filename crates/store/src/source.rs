@@ -1,0 +1,44 @@
+//! What the store keeps about each source: its configuration and where its polling stands.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tributary_core::{Checkpoint, SourceId, Watermark};
+
+/// A configured source: which provider, how it is set up, and its credentials. Persisted so a
+/// restarted engine resumes every source. Credentials are stored as given; the API never returns
+/// them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    pub id: SourceId,
+    /// The tenant that owns the source.
+    pub tenant: String,
+    /// The provider's name: `egnyte`, `jive`, ...
+    pub provider: String,
+    /// Provider configuration (domain, folders, poll policy, ...).
+    pub config: serde_json::Value,
+    pub credentials: serde_json::Value,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(with = "tributary_core::time::millis")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a source's polling stands, written in the same transaction as the events it covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceState {
+    /// The provider's checkpoint after the last committed page.
+    pub checkpoint: Checkpoint,
+    /// The source's promise: no more events before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<Watermark>,
+    #[serde(with = "tributary_core::time::millis")]
+    pub committed_at: DateTime<Utc>,
+    /// Events accepted from this source, all time.
+    pub events_ingested: u64,
+    /// Events that arrived again and were absorbed, all time.
+    pub duplicates_absorbed: u64,
+    /// Gaps recorded for this source, all time (see `EventStore::gaps`).
+    pub gaps_recorded: u64,
+    /// The next position in this source's pending queue.
+    pub(crate) next_pending: u64,
+}
