@@ -11,6 +11,21 @@ pub fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(3)
 }
 
+/// The latest time that RFC 3339 can express: `9999-12-31T23:59:59.999Z`.
+pub fn max() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(253_402_300_799_999).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The earliest time that RFC 3339 can express: `0000-01-01T00:00:00.000Z`.
+pub fn min() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(-62_167_219_200_000).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Whether `t` can be published: RFC 3339 has four-digit years only.
+pub fn is_representable(t: &DateTime<Utc>) -> bool {
+    (min()..=max()).contains(t)
+}
+
 /// Formats `t` as `2026-11-23T08:18:33.123Z`.
 pub fn format(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -72,6 +87,15 @@ mod tests {
             + chrono::Duration::microseconds(6789);
         assert_eq!(format(&truncate(t)), "2026-01-02T03:04:05.006Z");
         assert_eq!(format(&t), "2026-01-02T03:04:05.006Z");
+    }
+
+    #[test]
+    fn knows_the_rfc3339_range() {
+        assert_eq!(format(&max()), "9999-12-31T23:59:59.999Z");
+        assert_eq!(format(&min()), "0000-01-01T00:00:00.000Z");
+        assert_eq!(parse(&format(&max())).unwrap(), max());
+        assert!(is_representable(&max()) && is_representable(&min()));
+        assert!(!is_representable(&DateTime::<Utc>::MAX_UTC));
     }
 
     #[test]

@@ -14,6 +14,11 @@ impl Watermark {
         Self(crate::time::truncate(t))
     }
 
+    /// The promise of a source that will never report another event.
+    pub fn closed() -> Self {
+        Self(crate::time::max())
+    }
+
     pub fn time(self) -> DateTime<Utc> {
         self.0
     }

@@ -7,7 +7,25 @@ use crate::{SourceState, StoreError};
 use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
-use tributary_core::{Gap, Page, SourceId};
+use tributary_core::{Event, Gap, Page, SourceId, time};
+
+/// Refuses times that RFC 3339 cannot express: stored, they could never be read back.
+fn check_times(event: &Event) -> Result<(), StoreError> {
+    let objects = std::iter::once(&event.object).chain(&event.previous);
+    let times = [Some(event.occurred_at), Some(event.observed_at)]
+        .into_iter()
+        .chain(objects.map(|o| o.modified));
+    match times.flatten().find(|t| !time::is_representable(t)) {
+        None => Ok(()),
+        Some(t) => Err(StoreError::Invalid {
+            what: "event",
+            reason: format!(
+                "event {:?} has a time outside the years 0000-9999: {t}",
+                event.id.as_str()
+            ),
+        }),
+    }
+}
 
 impl SledStore {
     pub(crate) fn ingest_blocking(
@@ -26,6 +44,7 @@ impl SledStore {
                     event_id: event.id.to_string(),
                 });
             }
+            check_times(event)?;
             let json = if event.seq.is_some() || event.late {
                 // Positions and lateness are the merge's to assign.
                 let mut event = event.clone();
@@ -36,6 +55,14 @@ impl SledStore {
                 encode_json(event, "event")?
             };
             prepared.push((key::source_str(source, event.id.as_str()), json));
+        }
+        if let Some(w) = page.watermark
+            && !time::is_representable(&w.time())
+        {
+            return Err(StoreError::Invalid {
+                what: "watermark",
+                reason: format!("{} is outside the years 0000-9999", w.time()),
+            });
         }
         let gaps = page
             .gaps

@@ -269,6 +269,41 @@ fn ingest_refuses_an_event_of_another_source_and_writes_nothing() {
 }
 
 #[test]
+fn ingest_refuses_times_that_cannot_be_published() {
+    rt().block_on(async {
+        let s = SledStore::temporary().unwrap();
+        let mut e = add("a", "1", 1);
+        e.object.modified = Some(DateTime::<Utc>::MAX_UTC);
+        let err = s
+            .ingest(&src("a"), page(vec![e], 1, None))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(r#"invalid event: event "1" has a time outside the years 0000-9999"#),
+            "{err}"
+        );
+        let mut p = page(vec![add("a", "1", 1)], 1, None);
+        p.watermark = Some(Watermark(DateTime::<Utc>::MAX_UTC));
+        assert!(matches!(
+            s.ingest(&src("a"), p).await,
+            Err(StoreError::Invalid {
+                what: "watermark",
+                ..
+            })
+        ));
+        assert!(s.source_state(&src("a")).unwrap().is_none());
+        // The latest publishable time is fine.
+        let p = Page::new(vec![], cp(1), Some(Watermark::closed()), false);
+        s.ingest(&src("a"), p).await.unwrap();
+        assert_eq!(
+            s.source_state(&src("a")).unwrap().unwrap().watermark,
+            Some(Watermark::closed())
+        );
+    });
+}
+
+#[test]
 fn checkpoint_watermark_and_gaps_are_committed_with_the_events() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
