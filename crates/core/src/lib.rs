@@ -11,6 +11,8 @@ mod checkpoint;
 mod clock;
 mod cursor;
 mod event;
+#[cfg(test)]
+mod examples;
 mod id;
 mod poll_policy;
 mod provider;
