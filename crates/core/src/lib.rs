@@ -14,6 +14,7 @@ mod event;
 #[cfg(test)]
 mod examples;
 mod id;
+mod object_state;
 mod poll_policy;
 mod provider;
 pub mod time;
@@ -24,6 +25,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursor::{Cursor, CursorError};
 pub use event::{Actor, Event, EventType, Object, ObjectKind, ParseEventTypeError, Upstream};
 pub use id::{EventId, IdError, Seq, SourceId};
+pub use object_state::{MemoryObjectState, ObjectChange, ObjectStateError, ObjectStateRead};
 pub use poll_policy::{PollOutcome, PollPolicy, PollPolicyError, PollSchedule};
 pub use provider::{Gap, Page, Provider, ProviderError};
 pub use watermark::Watermark;

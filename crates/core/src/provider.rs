@@ -1,6 +1,6 @@
 //! The trait every upstream connector implements, and what one poll returns.
 
-use crate::{Checkpoint, Event, Watermark};
+use crate::{Checkpoint, Event, ObjectChange, Watermark};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -20,6 +20,8 @@ pub struct Page {
     pub more: bool,
     /// Positions the upstream lost before we read them (an expired cursor); recorded, never silent.
     pub gaps: Vec<Gap>,
+    /// Changes to the source's object memory (see [`crate::ObjectStateRead`]), committed with the page.
+    pub objects: Vec<ObjectChange>,
 }
 
 impl Page {
@@ -36,6 +38,7 @@ impl Page {
             watermark,
             more,
             gaps: Vec::new(),
+            objects: Vec::new(),
         }
     }
 }
@@ -87,7 +90,9 @@ impl ProviderError {
 
 /// An upstream connector: a pure poller. It reads from the upstream and returns what it found;
 /// the engine owns persistence, ordering and shutdown, and hands back the last committed
-/// checkpoint (`None` on a source's first poll).
+/// checkpoint (`None` on a source's first poll). A provider that must remember objects is given
+/// an [`ObjectStateRead`](crate::ObjectStateRead) for its source when it is built, and changes it
+/// through [`Page::objects`]. The engine never runs two polls of one source at once.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {
     /// The provider's name, as in [`Event::provider`]: `egnyte`, `jive`, ...

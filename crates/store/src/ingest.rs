@@ -64,6 +64,18 @@ impl SledStore {
                 reason: format!("{} is outside the years 0000-9999", w.time()),
             });
         }
+        let objects = page
+            .objects
+            .iter()
+            .map(|c| {
+                let value = c
+                    .value
+                    .as_ref()
+                    .map(|v| encode_json(v, "object state"))
+                    .transpose()?;
+                Ok((key::source_str(source, &c.key), value))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let gaps = page
             .gaps
             .iter()
@@ -88,42 +100,53 @@ impl SledStore {
         });
         let state_key = source.as_str().as_bytes();
         let inner = &self.inner;
-        let report = (&inner.ids, &inner.pending, &inner.state, &inner.gaps).transaction(
-            |(ids, pending, state, gap_tree)| {
-                let mut report = IngestReport::default();
-                let mut next = base.next_pending;
-                for (id_key, json) in &prepared {
-                    // `get` sees this transaction's own writes, so a page repeating an id absorbs it too.
-                    if ids.get(id_key)?.is_some() {
-                        report.duplicates += 1;
-                        continue;
-                    }
-                    ids.insert(id_key.as_slice(), &[][..])?;
-                    pending.insert(key::source_u64(source, next), json.as_slice())?;
-                    next += 1;
-                    report.accepted += 1;
+        let trees = (
+            &inner.ids,
+            &inner.pending,
+            &inner.state,
+            &inner.gaps,
+            &inner.objects,
+        );
+        let report = trees.transaction(|(ids, pending, state, gap_tree, object_tree)| {
+            let mut report = IngestReport::default();
+            let mut next = base.next_pending;
+            for (id_key, json) in &prepared {
+                // `get` sees this transaction's own writes, so a page repeating an id absorbs it too.
+                if ids.get(id_key)?.is_some() {
+                    report.duplicates += 1;
+                    continue;
                 }
-                for (i, gap) in gaps.iter().enumerate() {
-                    gap_tree.insert(
-                        key::source_u64(source, base.gaps_recorded + i as u64),
-                        gap.as_slice(),
-                    )?;
-                }
-                let new_state = SourceState {
-                    checkpoint: page.checkpoint.clone(),
-                    watermark,
-                    committed_at: now,
-                    events_ingested: base.events_ingested + report.accepted,
-                    duplicates_absorbed: base.duplicates_absorbed + report.duplicates,
-                    gaps_recorded: base.gaps_recorded + gaps.len() as u64,
-                    next_pending: next,
+                ids.insert(id_key.as_slice(), &[][..])?;
+                pending.insert(key::source_u64(source, next), json.as_slice())?;
+                next += 1;
+                report.accepted += 1;
+            }
+            for (i, gap) in gaps.iter().enumerate() {
+                gap_tree.insert(
+                    key::source_u64(source, base.gaps_recorded + i as u64),
+                    gap.as_slice(),
+                )?;
+            }
+            for (object_key, value) in &objects {
+                match value {
+                    Some(v) => object_tree.insert(object_key.as_slice(), v.as_slice())?,
+                    None => object_tree.remove(object_key.as_slice())?,
                 };
-                let bytes = encode_json(&new_state, "source state")
-                    .map_err(ConflictableTransactionError::Abort)?;
-                state.insert(state_key, bytes)?;
-                Ok(report)
-            },
-        )?;
+            }
+            let new_state = SourceState {
+                checkpoint: page.checkpoint.clone(),
+                watermark,
+                committed_at: now,
+                events_ingested: base.events_ingested + report.accepted,
+                duplicates_absorbed: base.duplicates_absorbed + report.duplicates,
+                gaps_recorded: base.gaps_recorded + gaps.len() as u64,
+                next_pending: next,
+            };
+            let bytes = encode_json(&new_state, "source state")
+                .map_err(ConflictableTransactionError::Abort)?;
+            state.insert(state_key, bytes)?;
+            Ok(report)
+        })?;
         Ok(report)
     }
 

@@ -32,7 +32,7 @@ impl SledStore {
         let _writer = self.write_lock();
         let inner = &self.inner;
         let prefix = key::source_prefix(id);
-        for tree in [&inner.pending, &inner.gaps, &inner.ids] {
+        for tree in [&inner.pending, &inner.gaps, &inner.objects, &inner.ids] {
             let mut batch = sled::Batch::default();
             for k in tree.scan_prefix(&prefix).keys() {
                 batch.remove(k.map_err(StoreError::storage("scanning a source's data"))?);

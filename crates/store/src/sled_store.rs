@@ -5,7 +5,7 @@ use crate::{DeliveryState, Filter, SourceRecord, SourceState, StoreError, Subscr
 use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tributary_core::{Cursor, Gap, Page, SourceId};
+use tributary_core::{Cursor, Gap, ObjectStateError, ObjectStateRead, Page, SourceId};
 
 /// The on-disk format this build reads and writes.
 pub(crate) const FORMAT: u32 = 1;
@@ -21,7 +21,8 @@ pub(crate) const META_LAST_TIME: &[u8] = b"last_time";
 ///
 /// Trees: `meta`; `ids` (`source \0 event-id`, the deduplication index); `pending`
 /// (`source \0 n` → event JSON, each source's queue in upstream order); `state` (source →
-/// [`SourceState`]); `gaps` (`source \0 n` → gap); `log` (seq → event JSON, the unified log);
+/// [`SourceState`]); `gaps` (`source \0 n` → gap); `objects` (`source \0 key` → JSON, the
+/// provider's object memory); `log` (seq → event JSON, the unified log);
 /// `by_source` (`source \0 seq`, an index of the log); `sources`, `subscriptions`, `deliveries`.
 #[derive(Clone)]
 pub struct SledStore {
@@ -35,6 +36,7 @@ pub(crate) struct Inner {
     pub(crate) pending: sled::Tree,
     pub(crate) state: sled::Tree,
     pub(crate) gaps: sled::Tree,
+    pub(crate) objects: sled::Tree,
     pub(crate) log: sled::Tree,
     pub(crate) by_source: sled::Tree,
     pub(crate) sources: sled::Tree,
@@ -122,6 +124,7 @@ impl SledStore {
             pending: tree("pending")?,
             state: tree("state")?,
             gaps: tree("gaps")?,
+            objects: tree("objects")?,
             log: tree("log")?,
             by_source: tree("by_source")?,
             sources: tree("sources")?,
@@ -174,6 +177,30 @@ impl SledStore {
     }
 }
 
+/// One source's committed object memory, read straight from its tree.
+struct SourceObjects {
+    tree: sled::Tree,
+    source: SourceId,
+}
+
+impl ObjectStateRead for SourceObjects {
+    fn get(&self, key: &str) -> Result<Option<serde_json::Value>, ObjectStateError> {
+        let value = self
+            .tree
+            .get(crate::key::source_str(&self.source, key))
+            .map_err(|e| ObjectStateError(format!("source {}: {e}", self.source)))?;
+        value
+            .map(|v| serde_json::from_slice(&v))
+            .transpose()
+            .map_err(|e| {
+                ObjectStateError(format!(
+                    "source {}, object {key:?}: corrupt JSON: {e}",
+                    self.source
+                ))
+            })
+    }
+}
+
 pub(crate) fn decode_u64(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
     let arr: [u8; 8] = bytes.try_into().map_err(|_| {
         StoreError::corrupt(what, format!("expected 8 bytes, found {}", bytes.len()))
@@ -217,6 +244,13 @@ impl EventStore for SledStore {
 
     fn gaps(&self, source: &SourceId) -> Result<Vec<Gap>, StoreError> {
         self.gaps_blocking(source)
+    }
+
+    fn object_state(&self, source: &SourceId) -> Box<dyn ObjectStateRead> {
+        Box::new(SourceObjects {
+            tree: self.inner.objects.clone(),
+            source: source.clone(),
+        })
     }
 
     async fn merge(&self, frontier: DateTime<Utc>) -> Result<MergeReport, StoreError> {

@@ -3,7 +3,7 @@
 use crate::{DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
-use tributary_core::{Cursor, Gap, Page, Seq, SourceId};
+use tributary_core::{Cursor, Gap, ObjectStateRead, Page, Seq, SourceId};
 
 /// What an ingest did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,7 +86,7 @@ pub trait EventStore: Send + Sync {
     fn epoch(&self) -> u64;
 
     /// Commits a page's new events to the source's pending queue together with its checkpoint,
-    /// watermark and gaps, in one transaction. Events whose id the source already stored are
+    /// watermark, gaps and object-memory changes, in one transaction. Events whose id the source already stored are
     /// absorbed.
     async fn ingest(&self, source: &SourceId, page: Page) -> Result<IngestReport, StoreError>;
 
@@ -98,6 +98,9 @@ pub trait EventStore: Send + Sync {
 
     /// Gaps the source has recorded, oldest first.
     fn gaps(&self, source: &SourceId) -> Result<Vec<Gap>, StoreError>;
+
+    /// The source's committed object memory, for its provider to read (pages change it).
+    fn object_state(&self, source: &SourceId) -> Box<dyn ObjectStateRead>;
 
     /// Moves every pending event with `occurred_at < frontier` into the unified log: a k-way merge
     /// by `(occurred_at, source)` of the queue heads, never reordering one source's events.
@@ -129,7 +132,7 @@ pub trait EventStore: Send + Sync {
     async fn put_source(&self, record: SourceRecord) -> Result<(), StoreError>;
     fn source(&self, id: &SourceId) -> Result<Option<SourceRecord>, StoreError>;
     fn sources(&self) -> Result<Vec<SourceRecord>, StoreError>;
-    /// Removes the source, its checkpoint, its gaps and its pending (unmerged) events. Events
+    /// Removes the source, its checkpoint, its gaps, its object memory and its pending (unmerged) events. Events
     /// already in the unified log stay until retention removes them.
     async fn delete_source(&self, id: &SourceId) -> Result<bool, StoreError>;
 

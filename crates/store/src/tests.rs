@@ -331,6 +331,37 @@ fn checkpoint_watermark_and_gaps_are_committed_with_the_events() {
 }
 
 #[test]
+fn object_memory_is_committed_with_the_page_and_scoped_to_its_source() {
+    rt().block_on(async {
+        let s = SledStore::temporary().unwrap();
+        let mut p = page(vec![add("a", "1", 1)], 1, None);
+        p.objects = vec![
+            ObjectChange::set("g1", serde_json::json!({"path": "/x"})),
+            ObjectChange::set("g2", serde_json::json!(true)),
+        ];
+        s.ingest(&src("a"), p).await.unwrap();
+        let a = s.object_state(&src("a"));
+        assert_eq!(
+            a.get("g1").unwrap(),
+            Some(serde_json::json!({"path": "/x"}))
+        );
+        assert_eq!(s.object_state(&src("b")).get("g1").unwrap(), None);
+        // A refused page changes nothing.
+        let mut bad = page(vec![add("b", "2", 2)], 2, None);
+        bad.objects = vec![ObjectChange::forget("g1")];
+        assert!(s.ingest(&src("a"), bad).await.is_err());
+        assert!(a.get("g1").unwrap().is_some());
+        let mut p = page(vec![], 3, None);
+        p.objects = vec![ObjectChange::forget("g1")];
+        s.ingest(&src("a"), p).await.unwrap();
+        assert_eq!(a.get("g1").unwrap(), None);
+        assert_eq!(a.get("g2").unwrap(), Some(serde_json::json!(true)));
+        s.delete_source(&src("a")).await.unwrap();
+        assert_eq!(a.get("g2").unwrap(), None);
+    });
+}
+
+#[test]
 fn reads_filter_by_source_type_path_and_time() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
