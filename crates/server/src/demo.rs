@@ -1,12 +1,14 @@
-//! `tributary demo`: synthetic sources polled into a store, merged in time order, and tailed.
+//! `tributary demo`: synthetic sources run by the engine into a store, merged in time order, and tailed.
 //!
 //! This is the foundation's demo: it shows ingest, checkpoints, the watermark merge and cursor
 //! reads working together. The full engine (HTTP API, simulators) replaces it as it lands.
 
+use crate::engine::{Engine, EngineConfig};
 use crate::synthetic::SyntheticProvider;
 use chrono::Utc;
-use std::time::Instant;
-use tributary_core::{Provider, SourceId};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tributary_core::{PollPolicy, Provider, SourceId, SystemClock};
 use tributary_store::{EventStore, Filter, SledStore, StoreError};
 
 #[derive(Debug, clap::Args)]
@@ -44,6 +46,10 @@ pub enum DemoError {
     },
     #[error("invalid source id: {0}")]
     Id(#[from] tributary_core::IdError),
+    #[error("engine: {0}")]
+    Engine(String),
+    #[error(transparent)]
+    Source(#[from] crate::engine::EngineError),
     #[error("the unified stream came out of order at position {0}: this is a bug")]
     OutOfOrder(u64),
 }
@@ -78,34 +84,40 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         .collect::<Result<Vec<_>, DemoError>>()?;
 
     let began = Instant::now();
-    let mut cursor = store.latest()?;
-    let (mut polls, mut ingested, mut duplicates, mut printed) = (0u64, 0u64, 0u64, 0u64);
-    let mut last_time = None;
-    loop {
-        let mut more = false;
-        for (id, provider) in &providers {
-            let state = store.source_state(id)?;
-            let page = provider
-                .poll(state.as_ref().map(|s| &s.checkpoint))
+    let store = Arc::new(store);
+    let config = EngineConfig {
+        merge_interval: Duration::from_millis(100),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(store.clone(), Arc::new(SystemClock), config);
+    let policy = PollPolicy {
+        min_interval_ms: 200,
+        max_interval_ms: 2_000,
+        multiplier: 2.0,
+        jitter: 0.1,
+    };
+    for (id, provider) in &providers {
+        engine.add_source(id.clone(), Arc::new(provider.clone()), policy.clone())?;
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .run(async {
+                    let _ = stopped.await;
+                })
                 .await
-                .map_err(|error| DemoError::Poll {
-                    source_id: id.clone(),
-                    error,
-                })?;
-            polls += 1;
-            more |= page.more;
-            let report = store.ingest(id, page).await?;
-            ingested += report.accepted;
-            duplicates += report.duplicates;
-        }
-        // The frontier: the smallest promise of all sources.
-        let mut frontier = tributary_core::time::max();
-        for (id, _) in &providers {
-            let watermark = store.source_state(id)?.and_then(|s| s.watermark);
-            frontier = frontier.min(watermark.map_or(tributary_core::time::min(), |w| w.time()));
-        }
-        store.merge(frontier).await?;
-        // Tail the unified stream from our cursor.
+        })
+    };
+
+    // Tail the unified stream from the start until every event has arrived.
+    let total = args.sources * args.events;
+    let mut cursor = store.latest()?;
+    let (mut printed, mut last_time) = (0u64, None);
+    let mut idle = tokio::time::interval(Duration::from_millis(50));
+    while printed < total {
+        idle.tick().await;
         loop {
             let page = store.read(Some(&cursor), 100, &Filter::default())?;
             for stored in &page.events {
@@ -136,29 +148,37 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
                 break;
             }
         }
-        if !more {
+        if running.is_finished() {
             break;
         }
     }
+    let _ = stop.send(());
+    running
+        .await
+        .map_err(|e| DemoError::Engine(e.to_string()))?
+        .map_err(|e| DemoError::Engine(e.to_string()))?;
+    let stats = engine.stats();
+    let ingested: u64 = providers
+        .iter()
+        .filter_map(|(id, _)| engine.status(id))
+        .map(|s| s.events_ingested)
+        .sum();
+    let elapsed = began.elapsed();
     // Replaying a source from the start changes nothing: every event is absorbed.
     let (first_id, first) = &providers[0];
-    let replay = store
-        .ingest(
-            first_id,
-            first.poll(None).await.map_err(|error| DemoError::Poll {
-                source_id: first_id.clone(),
-                error,
-            })?,
-        )
-        .await?;
-    duplicates += replay.duplicates;
-    let elapsed = began.elapsed();
+    let page = first.poll(None).await.map_err(|error| DemoError::Poll {
+        source_id: first_id.clone(),
+        error,
+    })?;
+    let replay = store.ingest(first_id, page).await?;
     println!(
-        "done: {} sources, {polls} polls, {ingested} events ingested, {printed} merged in time order, {duplicates} duplicates absorbed ({} on a deliberate replay), {:.0} events/s, cursor {}",
+        "done: {} sources, {} polls, {ingested} events ingested, {printed} merged in time order ({} late), \
+         a replayed page of {} absorbed, {:.0} events/s, cursor {cursor}",
         providers.len(),
+        stats.polls,
+        stats.late,
         replay.duplicates,
         ingested as f64 / elapsed.as_secs_f64().max(1e-9),
-        cursor,
     );
     Ok(())
 }

@@ -2,8 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-mod demo;
-mod synthetic;
+use tributary_server::demo;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,0 +1,393 @@
+//! The engine proper: every source on its own adaptive schedule, a global cap on concurrent
+//! polls, merges under the watermark frontier, per-source status, graceful shutdown.
+
+use super::frontier::frontier;
+use super::runner::{PollStep, poll_once};
+use chrono::{DateTime, Utc};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::time::Instant;
+use tributary_core::{Clock, PollPolicy, PollSchedule, Provider, SourceId};
+use tributary_store::{EventStore, MergeReport, StoreError};
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// At most this many polls run at once, across all sources.
+    pub max_concurrent_polls: usize,
+    /// A source whose watermark lags more than this behind now stops holding the merge back.
+    pub merge_max_delay: Duration,
+    /// How often the merge runs when nothing else triggers it (so `merge_max_delay` takes effect).
+    pub merge_interval: Duration,
+    /// On shutdown, how long in-flight polls may take to finish and commit (`None`: as long as
+    /// they need).
+    pub shutdown_grace: Option<Duration>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_polls: 64,
+            merge_max_delay: Duration::from_secs(60),
+            merge_interval: Duration::from_millis(500),
+            shutdown_grace: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("source {0} is already running")]
+    Duplicate(SourceId),
+    #[error("source {0} is not running")]
+    Unknown(SourceId),
+    #[error(transparent)]
+    Policy(#[from] tributary_core::PollPolicyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where one source stands, for operators and the API.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceStatus {
+    pub paused: bool,
+    /// Set when the source stopped on an error that retrying will not fix; cleared by resuming.
+    pub stopped: Option<String>,
+    pub polls: u64,
+    pub events_ingested: u64,
+    pub duplicates_absorbed: u64,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub last_poll_at: Option<DateTime<Utc>>,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    /// The back-off interval an empty poll would cause now.
+    pub interval: Duration,
+}
+
+/// Engine-wide counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub polls: u64,
+    pub merged: u64,
+    pub late: u64,
+}
+
+struct Slot {
+    provider: Arc<dyn Provider>,
+    schedule: PollSchedule,
+    status: SourceStatus,
+    /// Bumped whenever the slot is rescheduled by hand, so stale heap entries are ignored.
+    generation: u64,
+    in_flight: bool,
+}
+
+struct State {
+    sources: HashMap<SourceId, Slot>,
+    due: BinaryHeap<Reverse<(Instant, u64, SourceId)>>,
+    stats: EngineStats,
+    next_generation: u64,
+}
+
+struct Inner {
+    store: Arc<dyn EventStore>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+/// Runs sources. Cheap to clone; clones share one engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
+        let state = State {
+            sources: HashMap::new(),
+            due: BinaryHeap::new(),
+            stats: EngineStats::default(),
+            next_generation: 0,
+        };
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                config,
+                state: Mutex::new(state),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts running a source: its first poll is due at once.
+    pub fn add_source(
+        &self,
+        id: SourceId,
+        provider: Arc<dyn Provider>,
+        policy: PollPolicy,
+    ) -> Result<(), EngineError> {
+        let seed = id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let schedule = PollSchedule::new(policy, seed)?;
+        let mut state = self.lock();
+        if state.sources.contains_key(&id) {
+            return Err(EngineError::Duplicate(id));
+        }
+        let status = SourceStatus {
+            interval: schedule.current_interval(),
+            ..SourceStatus::default()
+        };
+        state.sources.insert(
+            id.clone(),
+            Slot {
+                provider,
+                schedule,
+                status,
+                generation: 0,
+                in_flight: false,
+            },
+        );
+        reschedule(&mut state, &id, Instant::now());
+        drop(state);
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Stops running a source (a poll in flight still commits). Its data stays in the store.
+    pub fn remove_source(&self, id: &SourceId) -> bool {
+        self.lock().sources.remove(id).is_some()
+    }
+
+    /// Pauses or resumes a source. Resuming also clears a stop and polls at once.
+    pub fn set_paused(&self, id: &SourceId, paused: bool) -> Result<(), EngineError> {
+        let mut state = self.lock();
+        let slot = state
+            .sources
+            .get_mut(id)
+            .ok_or_else(|| EngineError::Unknown(id.clone()))?;
+        slot.status.paused = paused;
+        if !paused {
+            slot.status.stopped = None;
+            reschedule(&mut state, id, Instant::now());
+        }
+        drop(state);
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    pub fn status(&self, id: &SourceId) -> Option<SourceStatus> {
+        self.lock().sources.get(id).map(|s| s.status.clone())
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        self.lock().stats
+    }
+
+    /// Merges what the sources' watermarks (bounded by `merge_max_delay`) allow.
+    pub async fn merge(&self) -> Result<MergeReport, StoreError> {
+        let ids: Vec<SourceId> = {
+            let state = self.lock();
+            state
+                .sources
+                .iter()
+                .filter(|(_, s)| !s.status.paused && s.status.stopped.is_none())
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let mut watermarks = Vec::with_capacity(ids.len());
+        for id in &ids {
+            watermarks.push(self.inner.store.source_state(id)?.and_then(|s| s.watermark));
+        }
+        let to = frontier(
+            watermarks,
+            self.inner.clock.now(),
+            self.inner.config.merge_max_delay,
+        );
+        let report = self.inner.store.merge(to).await?;
+        if report.late > 0 {
+            tracing::info!(
+                late = report.late,
+                "late events appended behind the merge frontier"
+            );
+        }
+        let mut state = self.lock();
+        state.stats.merged += report.merged;
+        state.stats.late += report.late;
+        Ok(report)
+    }
+
+    /// Runs until `shutdown` completes; then stops polling, lets in-flight polls finish and
+    /// commit (up to `shutdown_grace`), merges once more and returns.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), EngineError> {
+        let permits = Arc::new(Semaphore::new(
+            self.inner.config.max_concurrent_polls.max(1),
+        ));
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(SourceId, PollStep)>();
+        let mut polls = tokio::task::JoinSet::new();
+        let mut merge_tick = tokio::time::interval(self.inner.config.merge_interval);
+        merge_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            let next_wake = self.start_due_polls(&permits, &done_tx, &mut polls);
+            let sleep = tokio::time::sleep_until(
+                next_wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)),
+            );
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some((id, step)) = done_rx.recv() => {
+                    let ingested = matches!(step, PollStep::Ingested { .. });
+                    self.finish_poll(&id, step);
+                    while let Ok((id, step)) = done_rx.try_recv() {
+                        self.finish_poll(&id, step);
+                    }
+                    if ingested && let Err(e) = self.merge().await {
+                        tracing::error!(error = %e, "merge failed");
+                    }
+                }
+                _ = merge_tick.tick() => {
+                    if let Err(e) = self.merge().await {
+                        tracing::error!(error = %e, "merge failed");
+                    }
+                }
+                () = sleep => {}
+                () = self.inner.wake.notified() => {}
+                Some(joined) = polls.join_next(), if !polls.is_empty() => {
+                    if let Err(e) = joined {
+                        tracing::error!(error = %e, "a poll task failed");
+                    }
+                }
+            }
+        }
+        // Graceful shutdown: no new polls; in-flight ones finish their write.
+        let deadline = self
+            .inner
+            .config
+            .shutdown_grace
+            .map(|grace| Instant::now() + grace);
+        while !polls.is_empty() {
+            let joined = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, polls.join_next()).await,
+                None => Ok(polls.join_next().await),
+            };
+            match joined {
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!(
+                        in_flight = polls.len(),
+                        "shutdown grace expired; abandoning in-flight polls (uncommitted pages are polled again on restart)"
+                    );
+                    polls.abort_all();
+                    break;
+                }
+            }
+        }
+        while let Ok((id, step)) = done_rx.try_recv() {
+            self.finish_poll(&id, step);
+        }
+        self.merge().await?;
+        Ok(())
+    }
+
+    /// Spawns a poll for every due source; returns when the next one is due.
+    fn start_due_polls(
+        &self,
+        permits: &Arc<Semaphore>,
+        done: &mpsc::UnboundedSender<(SourceId, PollStep)>,
+        polls: &mut tokio::task::JoinSet<()>,
+    ) -> Option<Instant> {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let State { sources, due, .. } = &mut *guard;
+        while let Some(Reverse((at, generation, id))) = due.peek().cloned() {
+            let Some(slot) = sources.get_mut(&id) else {
+                due.pop();
+                continue;
+            };
+            if generation != slot.generation
+                || slot.in_flight
+                || slot.status.paused
+                || slot.status.stopped.is_some()
+            {
+                due.pop();
+                continue;
+            }
+            if at > now {
+                return Some(at);
+            }
+            due.pop();
+            slot.in_flight = true;
+            let provider = Arc::clone(&slot.provider);
+            let store = Arc::clone(&self.inner.store);
+            let permits = Arc::clone(permits);
+            let done = done.clone();
+            polls.spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return;
+                };
+                let step = poll_once(store.as_ref(), &id, provider.as_ref()).await;
+                // The engine may be gone; the page is committed either way.
+                let _ = done.send((id, step));
+            });
+        }
+        None
+    }
+
+    fn finish_poll(&self, id: &SourceId, step: PollStep) {
+        let now = self.inner.clock.now();
+        let mut state = self.lock();
+        state.stats.polls += 1;
+        let Some(slot) = state.sources.get_mut(id) else {
+            return;
+        };
+        slot.in_flight = false;
+        let status = &mut slot.status;
+        status.polls += 1;
+        status.last_poll_at = Some(now);
+        match &step {
+            PollStep::Ingested { report, .. } => {
+                status.events_ingested += report.accepted;
+                status.duplicates_absorbed += report.duplicates;
+                status.consecutive_failures = 0;
+            }
+            PollStep::Throttled { error, .. } | PollStep::Failed { error } => {
+                status.consecutive_failures += 1;
+                status.last_error = Some(error.clone());
+            }
+            PollStep::Stopped { error } => {
+                status.last_error = Some(error.clone());
+                status.stopped = Some(error.clone());
+                status.next_poll_at = None;
+                return;
+            }
+        }
+        let Some(outcome) = step.outcome() else {
+            return;
+        };
+        let delay = slot.schedule.next_delay(outcome);
+        slot.status.interval = slot.schedule.current_interval();
+        slot.status.next_poll_at =
+            Some(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX));
+        let at = Instant::now() + delay;
+        reschedule(&mut state, id, at);
+    }
+}
+
+fn reschedule(state: &mut State, id: &SourceId, at: Instant) {
+    state.next_generation += 1;
+    let generation = state.next_generation;
+    if let Some(slot) = state.sources.get_mut(id) {
+        slot.generation = generation;
+        state.due.push(Reverse((at, generation, id.clone())));
+    }
+}

@@ -1,0 +1,423 @@
+//! The engine over a real store, with tokio's paused clock: schedules, merging, stops, shutdown.
+
+use super::*;
+use crate::synthetic::SyntheticProvider;
+use chrono::{DateTime, TimeZone, Utc};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tributary_core::*;
+use tributary_store::{EventStore, Filter, SledStore};
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+}
+
+fn policy(min_ms: u64, max_ms: u64) -> PollPolicy {
+    PollPolicy {
+        min_interval_ms: min_ms,
+        max_interval_ms: max_ms,
+        multiplier: 2.0,
+        jitter: 0.0,
+    }
+}
+
+/// Paused time jumps ahead while the store works on a blocking thread, so a shutdown grace would
+/// expire at once: the tests let in-flight polls take what they need.
+fn config() -> EngineConfig {
+    EngineConfig {
+        shutdown_grace: None,
+        ..EngineConfig::default()
+    }
+}
+
+fn engine(store: &SledStore, config: EngineConfig) -> Engine {
+    Engine::new(
+        Arc::new(store.clone()),
+        Arc::new(TokioClock::new(start())),
+        config,
+    )
+}
+
+fn src(s: &str) -> SourceId {
+    SourceId::new(s).unwrap()
+}
+
+/// A provider that answers from a script (the last answer repeats) and records each poll.
+struct Scripted {
+    answers: Mutex<VecDeque<Result<Page, ProviderError>>>,
+    polls: Mutex<Vec<(Instant, Option<Checkpoint>)>>,
+    delay: Duration,
+    running: Arc<AtomicUsize>,
+    max_running: Arc<AtomicUsize>,
+}
+
+impl Scripted {
+    fn new(answers: Vec<Result<Page, ProviderError>>) -> Arc<Self> {
+        Self::with_delay(answers, Duration::ZERO, Arc::default(), Arc::default())
+    }
+
+    fn with_delay(
+        answers: Vec<Result<Page, ProviderError>>,
+        delay: Duration,
+        running: Arc<AtomicUsize>,
+        max_running: Arc<AtomicUsize>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            answers: Mutex::new(answers.into()),
+            polls: Mutex::default(),
+            delay,
+            running,
+            max_running,
+        })
+    }
+
+    fn poll_gaps(&self) -> Vec<Duration> {
+        let polls = self.polls.lock().unwrap();
+        polls.windows(2).map(|w| w[1].0 - w[0].0).collect()
+    }
+
+    fn poll_count(&self) -> usize {
+        self.polls.lock().unwrap().len()
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Scripted {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+
+    async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
+        self.polls
+            .lock()
+            .unwrap()
+            .push((Instant::now(), checkpoint.cloned()));
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        let mut answers = self.answers.lock().unwrap();
+        if answers.len() > 1 {
+            answers.pop_front().unwrap()
+        } else {
+            answers.front().unwrap().clone()
+        }
+    }
+}
+
+fn empty(n: u64, watermark: Option<DateTime<Utc>>) -> Result<Page, ProviderError> {
+    let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1", "n": n})).unwrap();
+    Ok(Page::new(
+        vec![],
+        checkpoint,
+        watermark.map(Watermark::new),
+        false,
+    ))
+}
+
+fn event(source: &str, id: &str, at: DateTime<Utc>) -> Event {
+    Event {
+        id: EventId::new(id).unwrap(),
+        seq: None,
+        source: src(source),
+        provider: "scripted".into(),
+        event_type: EventType::Add,
+        occurred_at: at,
+        observed_at: at,
+        object: Object::new(id, ObjectKind::File, id),
+        previous: None,
+        actor: None,
+        upstream: Upstream {
+            id: id.into(),
+            action: "create".into(),
+            raw: None,
+        },
+        late: false,
+    }
+}
+
+/// Runs the engine on a task; returns a trigger that shuts it down and waits for it.
+fn spawn(
+    engine: &Engine,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), EngineError>>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let e = engine.clone();
+    let task = tokio::spawn(async move {
+        e.run(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    (tx, task)
+}
+
+/// A bound on paused time for conditions that should hold much sooner. Paused time also jumps
+/// ahead while the store works on a blocking thread, so it is generous: it only catches hangs.
+const LIMIT: Duration = Duration::from_secs(3_600);
+
+/// Advances paused time in steps until `done` holds, or fails after `limit`.
+async fn until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn log_ids(store: &SledStore) -> Vec<(String, String)> {
+    let page = store.read(None, 10_000, &Filter::default()).unwrap();
+    page.events
+        .iter()
+        .map(|e| e.event().unwrap())
+        .map(|e| (e.source.to_string(), e.id.to_string()))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn drains_sources_and_merges_them_in_time_order() {
+    let store = SledStore::temporary().unwrap();
+    let e = engine(&store, config());
+    for (i, name) in ["s1", "s2"].iter().enumerate() {
+        let p = SyntheticProvider::new(src(name), 10 + i as u64, start(), 30, 7);
+        e.add_source(src(name), Arc::new(p), policy(1_000, 60_000))
+            .unwrap();
+    }
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || store.latest().unwrap().seq == Seq(60)).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+
+    let events: Vec<Event> = store
+        .read(None, 100, &Filter::default())
+        .unwrap()
+        .events
+        .iter()
+        .map(|s| s.event().unwrap())
+        .collect();
+    assert_eq!(events.len(), 60);
+    assert!(
+        events
+            .windows(2)
+            .all(|w| (w[0].occurred_at, &w[0].source) <= (w[1].occurred_at, &w[1].source))
+    );
+    assert!(events.iter().all(|e| !e.late));
+    for name in ["s1", "s2"] {
+        let ids: Vec<String> = events
+            .iter()
+            .filter(|e| e.source.as_str() == name)
+            .map(|e| e.id.to_string())
+            .collect();
+        assert_eq!(ids, (0..30).map(|n| n.to_string()).collect::<Vec<_>>());
+        let status = e.status(&src(name)).unwrap();
+        // 5 pages (7, 7, 7, 7, 2): drained at once while `more`, then idle polls.
+        assert_eq!(status.events_ingested, 30, "{status:?}");
+        assert!(status.polls >= 5, "{status:?}");
+        assert_eq!(status.last_error, None);
+    }
+    assert_eq!(e.stats().merged, 60);
+}
+
+#[tokio::test(start_paused = true)]
+async fn backs_off_while_idle_and_waits_out_throttling() {
+    let store = SledStore::temporary().unwrap();
+    let e = engine(&store, config());
+    let idle = Scripted::new(vec![empty(1, None)]);
+    e.add_source(src("idle"), idle.clone(), policy(1_000, 8_000))
+        .unwrap();
+    let throttled = Scripted::new(vec![
+        Err(ProviderError::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+            message: "over qps".into(),
+        }),
+        empty(1, None),
+    ]);
+    e.add_source(src("throttled"), throttled.clone(), policy(1_000, 8_000))
+        .unwrap();
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || {
+        idle.poll_count() >= 7 && throttled.poll_count() >= 2
+    })
+    .await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+
+    // Paused time also moves while a page is being committed on a blocking thread, so the gaps
+    // are lower bounds; the schedule's own decisions are exact in the status.
+    let expected = [1, 2, 4, 8, 8, 8].map(Duration::from_secs);
+    for (gap, want) in idle.poll_gaps().iter().zip(expected) {
+        assert!(*gap >= want, "polled after {gap:?}, scheduled {want:?}");
+    }
+    let status = e.status(&src("idle")).unwrap();
+    assert_eq!(status.interval, Duration::from_secs(8));
+    assert_eq!(
+        status.next_poll_at.unwrap() - status.last_poll_at.unwrap(),
+        chrono::Duration::seconds(8)
+    );
+    assert!(
+        throttled.poll_gaps()[0] >= Duration::from_secs(30),
+        "{:?}",
+        throttled.poll_gaps()
+    );
+    let status = e.status(&src("throttled")).unwrap();
+    assert_eq!(
+        status.last_error.as_deref(),
+        Some("rate limited by upstream (retry after 30s): over qps")
+    );
+    assert_eq!(status.consecutive_failures, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fatal_error_stops_the_source_until_it_is_resumed() {
+    let store = SledStore::temporary().unwrap();
+    let e = engine(&store, config());
+    let p = Scripted::new(vec![
+        Err(ProviderError::Auth {
+            message: "token revoked".into(),
+        }),
+        empty(1, None),
+    ]);
+    e.add_source(src("a"), p.clone(), policy(1_000, 8_000))
+        .unwrap();
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || e.status(&src("a")).unwrap().stopped.is_some()).await;
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(p.poll_count(), 1, "a stopped source is not polled");
+    let status = e.status(&src("a")).unwrap();
+    assert_eq!(
+        status.stopped.as_deref(),
+        Some("upstream refused the credentials: token revoked")
+    );
+    assert_eq!(status.next_poll_at, None);
+    e.set_paused(&src("a"), false).unwrap();
+    until(LIMIT, || p.poll_count() == 2).await;
+    assert_eq!(e.status(&src("a")).unwrap().stopped, None);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_source_holds_the_stream_back_no_longer_than_max_delay() {
+    let store = SledStore::temporary().unwrap();
+    let config = EngineConfig {
+        merge_max_delay: Duration::from_secs(10),
+        merge_interval: Duration::from_secs(1),
+        ..config()
+    };
+    let clock = TokioClock::new(start());
+    let e = Engine::new(Arc::new(store.clone()), Arc::new(clock.clone()), config);
+    // `busy` reports two events at +1s and +2s and then promises nothing before +1h;
+    // `stuck` never moves its watermark past the start.
+    let at = |s: i64| start() + chrono::Duration::seconds(s);
+    let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1"})).unwrap();
+    let page = Page::new(
+        vec![event("busy", "1", at(1)), event("busy", "2", at(2))],
+        checkpoint,
+        Some(Watermark::new(at(3600))),
+        false,
+    );
+    e.add_source(
+        src("busy"),
+        Scripted::new(vec![Ok(page), empty(2, Some(at(3600)))]),
+        policy(1_000, 1_000),
+    )
+    .unwrap();
+    e.add_source(
+        src("stuck"),
+        Scripted::new(vec![empty(1, Some(at(0)))]),
+        policy(1_000, 1_000),
+    )
+    .unwrap();
+    let (stop, task) = spawn(&e);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        store.latest().unwrap().seq,
+        Seq(0),
+        "held back while within max_delay"
+    );
+    until(LIMIT, || store.latest().unwrap().seq == Seq(2)).await;
+    // Released once now − max_delay passed the events: at +12 s at the earliest.
+    assert!(clock.now() >= at(12), "released at {}", clock.now());
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(
+        log_ids(&store),
+        [("busy".into(), "1".into()), ("busy".into(), "2".into())]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_runs_more_polls_at_once_than_the_cap() {
+    let store = SledStore::temporary().unwrap();
+    let e = engine(
+        &store,
+        EngineConfig {
+            max_concurrent_polls: 2,
+            ..config()
+        },
+    );
+    let (running, max_running) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let providers: Vec<_> = (0..6)
+        .map(|i| {
+            let p = Scripted::with_delay(
+                vec![empty(1, None)],
+                Duration::from_secs(1),
+                running.clone(),
+                max_running.clone(),
+            );
+            e.add_source(src(&format!("s{i}")), p.clone(), policy(1_000, 1_000))
+                .unwrap();
+            p
+        })
+        .collect();
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || providers.iter().all(|p| p.poll_count() >= 3)).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(max_running.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_lets_the_poll_in_flight_commit() {
+    let store = SledStore::temporary().unwrap();
+    let e = engine(&store, config());
+    let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1", "n": 1})).unwrap();
+    let page = Page::new(
+        vec![event("slow", "1", start())],
+        checkpoint.clone(),
+        Some(Watermark::closed()),
+        false,
+    );
+    let p = Scripted::with_delay(
+        vec![Ok(page)],
+        Duration::from_secs(5),
+        Arc::default(),
+        Arc::default(),
+    );
+    e.add_source(src("slow"), p.clone(), policy(1_000, 1_000))
+        .unwrap();
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || p.poll_count() == 1).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .source_state(&src("slow"))
+            .unwrap()
+            .unwrap()
+            .checkpoint,
+        checkpoint
+    );
+    assert_eq!(log_ids(&store), [("slow".into(), "1".into())]);
+    assert_eq!(p.poll_count(), 1);
+}

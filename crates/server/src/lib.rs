@@ -1,0 +1,9 @@
+//! The tributary engine and its binary's commands.
+//!
+//! This crate is for running sources: the [`engine`] schedules polls, commits pages, merges the
+//! sources in time order; [`demo`] shows it on synthetic sources. It is not for talking to any
+//! particular upstream (provider crates do) nor for storage (the store crate does).
+
+pub mod demo;
+pub mod engine;
+pub mod synthetic;
