@@ -1,0 +1,106 @@
+//! The access token each request carries: a fixed bearer token, or an OAuth access token that is
+//! refreshed before it expires (notes §9, §12.16).
+//!
+//! Rules: a token with a lifetime (`expires_in > 0`) is refreshed `min(60 s, lifetime / 2)` before
+//! it ends; a token without one (`expires_in` `-1`, `0` or absent) is used until Egnyte answers
+//! `401`, after which the next request refreshes once. The token lives in the credential's shared
+//! state, so sources sharing a credential share one token and never refresh it twice.
+
+use crate::client::EgnyteClient;
+use crate::config::{Credentials, Secret};
+use crate::error::EgnyteError;
+use crate::limiter::AccessToken;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tributary_core::Clock;
+
+#[derive(Debug)]
+pub(crate) struct Authenticator {
+    credentials: Credentials,
+    refreshes: AtomicU64,
+}
+
+impl Authenticator {
+    pub fn new(credentials: Credentials) -> Self {
+        Self {
+            credentials,
+            refreshes: AtomicU64::new(0),
+        }
+    }
+
+    /// Token refreshes this source made.
+    pub fn refreshes(&self) -> u64 {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// Whether a refused token can be replaced without an operator.
+    pub fn can_refresh(&self) -> bool {
+        matches!(self.credentials, Credentials::Oauth { .. })
+    }
+
+    /// The token for the next request, refreshed first when it is due.
+    pub async fn token(
+        &self,
+        client: &EgnyteClient,
+        clock: &dyn Clock,
+    ) -> Result<Secret, EgnyteError> {
+        let (client_id, client_secret) = match &self.credentials {
+            Credentials::Bearer { token } => return Ok(token.clone()),
+            Credentials::Oauth {
+                client_id,
+                client_secret,
+                ..
+            } => (client_id, client_secret),
+        };
+        let Some(shared) = client.credential().oauth.as_ref() else {
+            return Err(EgnyteError::Malformed {
+                endpoint: "POST /puboauth/token".into(),
+                detail: "OAuth credentials registered without OAuth state".into(),
+            });
+        };
+        let mut state = shared.lock().await;
+        let now = clock.now();
+        if let Some(access) = &state.access
+            && access.refresh_at.is_none_or(|at| now < at)
+        {
+            return Ok(access.token.clone());
+        }
+        let answer = client
+            .refresh_token(client_id, client_secret, &state.refresh_token)
+            .await?;
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        let refresh_at = answer.expires_in.filter(|s| *s > 0).map(|lifetime| {
+            let margin = (lifetime / 2).min(60);
+            now + chrono::Duration::seconds(lifetime - margin)
+        });
+        tracing::info!(
+            credential = %client.credential().fingerprint(),
+            expires_in = ?answer.expires_in,
+            "refreshed the Egnyte access token"
+        );
+        if let Some(rotated) = answer.refresh_token.filter(|r| !r.is_empty()) {
+            state.refresh_token = Secret::new(rotated);
+        }
+        let token = Secret::new(answer.access_token);
+        state.access = Some(AccessToken {
+            token: token.clone(),
+            refresh_at,
+        });
+        Ok(token)
+    }
+
+    /// Forgets `refused` (answered 401), so the next [`token`](Self::token) refreshes. Returns
+    /// whether a retry with a new token makes sense.
+    pub async fn refused(&self, client: &EgnyteClient, refused: &Secret) -> bool {
+        if !self.can_refresh() {
+            return false;
+        }
+        if let Some(shared) = client.credential().oauth.as_ref() {
+            let mut state = shared.lock().await;
+            if state.access.as_ref().is_some_and(|a| &a.token == refused) {
+                state.access = None;
+            }
+            return true;
+        }
+        false
+    }
+}

@@ -1,0 +1,555 @@
+//! The Egnyte HTTP calls (`/events/cursor`, `/events`, `/puboauth/token`) and the wire types they
+//! answer with. Nothing here knows about checkpoints or unified events.
+//!
+//! Every request waits on its credential's rate limiter, has a timeout, is counted, and reports
+//! the daily quota headers. Status codes become [`EgnyteError`]s as the notes §3.2 and §8 say.
+
+use crate::config::{ApiVersion, Secret, Suppress};
+use crate::error::{EgnyteError, Throttle, snippet};
+use crate::limiter::CredentialState;
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// `GET /pubapi/{v}/events/cursor` (notes §2).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireCursor {
+    #[serde(deserialize_with = "lenient::u64")]
+    pub latest_event_id: u64,
+    #[serde(deserialize_with = "lenient::u64")]
+    pub oldest_event_id: u64,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub timestamp: Option<String>,
+}
+
+/// A `200` from `GET /pubapi/{v}/events` (notes §4.1). The events stay JSON values, so that
+/// `upstream.raw` is exactly what Egnyte sent; [`WireEvent::from_json`] reads each one.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WireEventsPage {
+    #[serde(default, deserialize_with = "lenient::events")]
+    pub events: Vec<Value>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub latest_id: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub oldest_id: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    pub count: Option<u64>,
+}
+
+/// One event (notes §4.2). Every field but `id` is optional, numbers may come as text, and
+/// unknown keys are ignored here (and kept in the raw JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireEvent {
+    #[serde(deserialize_with = "lenient::u64")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub timestamp: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub actor: Option<String>,
+    #[serde(default, rename = "type", deserialize_with = "lenient::opt_string")]
+    pub event_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub action: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub action_source: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub object_detail: Option<String>,
+    #[serde(default, deserialize_with = "lenient::data")]
+    pub data: WireData,
+}
+
+impl WireEvent {
+    pub fn from_json(value: &Value) -> Result<Self, serde_json::Error> {
+        WireEvent::deserialize(value)
+    }
+}
+
+/// An event's `data` (notes §4.3): which fields appear depends on the action, the object kind and
+/// the age of the event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct WireData {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub target_path: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub target_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub target_group_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub source_path: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub source_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub source_group_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub is_folder: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub folder_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub note_id: Option<String>,
+}
+
+/// The token endpoint's answer (notes §9). `expires_in` is `-1` or absent for a token that does
+/// not expire.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireToken {
+    pub access_token: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub token_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub expires_in: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub refresh_token: Option<String>,
+}
+
+/// The list endpoint's parameters (notes §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventsQuery<'a> {
+    /// Events strictly after this id.
+    pub id: u64,
+    pub count: u32,
+    pub folder: Option<&'a str>,
+    pub types: &'a [String],
+    pub suppress: Suppress,
+}
+
+impl EventsQuery<'_> {
+    fn params(&self) -> Vec<(&'static str, String)> {
+        let mut p = vec![
+            ("id", self.id.to_string()),
+            ("count", self.count.to_string()),
+        ];
+        if let Some(folder) = self.folder {
+            p.push(("folder", folder.to_owned()));
+        }
+        if !self.types.is_empty() {
+            p.push(("type", self.types.join("|")));
+        }
+        if let Some(s) = self.suppress.as_param() {
+            p.push(("suppress", s.to_owned()));
+        }
+        p
+    }
+}
+
+/// An HTTP client for one Egnyte source. Built once; cheap to share.
+#[derive(Debug)]
+pub struct EgnyteClient {
+    http: reqwest::Client,
+    base: String,
+    version: ApiVersion,
+    timeout: Duration,
+    credential: Arc<CredentialState>,
+    calls: AtomicU64,
+}
+
+/// Which list-call failure a 404 means.
+#[derive(Debug, Clone, Copy)]
+enum NotFound {
+    CursorGone(u64),
+    Bug,
+}
+
+impl EgnyteClient {
+    /// `base` without a trailing slash (`https://acme.egnyte.com`).
+    pub fn new(
+        base: String,
+        version: ApiVersion,
+        timeout: Duration,
+        credential: Arc<CredentialState>,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("tributary-egnyte/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            base,
+            version,
+            timeout,
+            credential,
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    pub fn credential(&self) -> &Arc<CredentialState> {
+        &self.credential
+    }
+
+    /// Requests sent by this client so far (each one waited on the limiter).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// `GET /pubapi/{v}/events/cursor`.
+    pub async fn cursor(&self, token: &Secret) -> Result<WireCursor, EgnyteError> {
+        let path = format!("/pubapi/{}/events/cursor", self.version.as_str());
+        let endpoint = format!("GET {path}");
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token.expose());
+        let (status, body) = self.send(&endpoint, req, NotFound::Bug).await?;
+        if status == StatusCode::NO_CONTENT || is_blank(&body) {
+            return Err(EgnyteError::Malformed {
+                endpoint,
+                detail: format!(
+                    "{} with an empty body instead of the cursor",
+                    status.as_u16()
+                ),
+            });
+        }
+        parse_json(&endpoint, &body)
+    }
+
+    /// `GET /pubapi/{v}/events?id=&count=&folder=&type=&suppress=`. `None` when there is nothing
+    /// after `query.id` (`204`, or a `200` without a body).
+    pub async fn events(
+        &self,
+        token: &Secret,
+        query: &EventsQuery<'_>,
+    ) -> Result<Option<WireEventsPage>, EgnyteError> {
+        let path = format!("/pubapi/{}/events", self.version.as_str());
+        let endpoint = format!("GET {path}");
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .query(&query.params())
+            .bearer_auth(token.expose());
+        let (status, body) = self
+            .send(&endpoint, req, NotFound::CursorGone(query.id))
+            .await?;
+        if status == StatusCode::NO_CONTENT || is_blank(&body) {
+            return Ok(None);
+        }
+        let page: WireEventsPage = parse_json(&endpoint, &body)?;
+        Ok(Some(page))
+    }
+
+    /// `POST /puboauth/token` with `grant_type=refresh_token`.
+    pub async fn refresh_token(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        refresh_token: &Secret,
+    ) -> Result<WireToken, EgnyteError> {
+        let path = "/puboauth/token";
+        let endpoint = format!("POST {path}");
+        let req = self.http.post(format!("{}{path}", self.base)).form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose()),
+        ]);
+        self.credential.limiter().until_ready().await;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let (status, headers, body) = self.exchange(&endpoint, req).await?;
+        match status.as_u16() {
+            200..=299 => parse_json(&endpoint, &body),
+            409 | 429 => Err(EgnyteError::Throttled {
+                endpoint,
+                kind: Throttle::TokenEndpoint,
+                retry_after: retry_after(&headers),
+            }),
+            400 | 401 | 403 => Err(EgnyteError::Unauthorized {
+                endpoint,
+                status: status.as_u16(),
+                code: mashery_code(&headers),
+                body: snippet(&body),
+            }),
+            _ => Err(classify(&endpoint, status, &headers, &body, NotFound::Bug)),
+        }
+    }
+
+    /// Waits on the limiter, sends, records the quota, and turns a failure status into an error.
+    async fn send(
+        &self,
+        endpoint: &str,
+        req: RequestBuilder,
+        not_found: NotFound,
+    ) -> Result<(StatusCode, Vec<u8>), EgnyteError> {
+        self.credential.limiter().until_ready().await;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let (status, headers, body) = self.exchange(endpoint, req).await?;
+        self.credential.record_quota(
+            header_u64(&headers, "x-accesstoken-quota-current"),
+            header_u64(&headers, "x-accesstoken-quota-allotted"),
+        );
+        if status.is_success() {
+            Ok((status, body))
+        } else {
+            Err(classify(endpoint, status, &headers, &body, not_found))
+        }
+    }
+
+    async fn exchange(
+        &self,
+        endpoint: &str,
+        req: RequestBuilder,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), EgnyteError> {
+        let failed = |e: reqwest::Error| {
+            if e.is_timeout() {
+                EgnyteError::Timeout {
+                    endpoint: endpoint.to_owned(),
+                    timeout: self.timeout,
+                }
+            } else {
+                // `without_url`: the URL carries no secret, but keep messages short and stable.
+                EgnyteError::Request {
+                    endpoint: endpoint.to_owned(),
+                    message: e.without_url().to_string(),
+                }
+            }
+        };
+        let resp = req.send().await.map_err(failed)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(failed)?;
+        Ok((status, headers, body.to_vec()))
+    }
+}
+
+/// Maps a failure status to its error (notes §3.2, §8, §12.7).
+fn classify(
+    endpoint: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    not_found: NotFound,
+) -> EgnyteError {
+    let endpoint = endpoint.to_owned();
+    let code = status.as_u16();
+    match code {
+        401 => EgnyteError::Unauthorized {
+            endpoint,
+            status: code,
+            code: mashery_code(headers),
+            body: snippet(body),
+        },
+        403 => match mashery_code(headers).as_deref() {
+            Some("ERR_403_DEVELOPER_OVER_QPS") => EgnyteError::Throttled {
+                endpoint,
+                kind: Throttle::OverQps,
+                retry_after: Some(retry_after(headers).unwrap_or(Duration::from_secs(1))),
+            },
+            // Never a tight loop: without a Retry-After, wait an hour.
+            Some("ERR_403_DEVELOPER_OVER_RATE") => EgnyteError::Throttled {
+                endpoint,
+                kind: Throttle::OverRate,
+                retry_after: Some(retry_after(headers).unwrap_or(Duration::from_secs(3_600))),
+            },
+            Some(c @ "ERR_403_DEVELOPER_INACTIVE") => EgnyteError::Unauthorized {
+                endpoint,
+                status: code,
+                code: Some(c.to_owned()),
+                body: snippet(body),
+            },
+            Some(other) => EgnyteError::Forbidden {
+                endpoint,
+                body: format!("X-Mashery-Error-Code {other}: {}", snippet(body)),
+            },
+            None => EgnyteError::Forbidden {
+                endpoint,
+                body: snippet(body),
+            },
+        },
+        429 => EgnyteError::Throttled {
+            endpoint,
+            kind: Throttle::TooManyRequests,
+            retry_after: retry_after(headers),
+        },
+        404 => match not_found {
+            NotFound::CursorGone(id) => EgnyteError::CursorGone { endpoint, id },
+            NotFound::Bug => EgnyteError::BadRequest {
+                endpoint,
+                status: code,
+                body: snippet(body),
+            },
+        },
+        408 | 500..=599 => EgnyteError::Server {
+            endpoint,
+            status: code,
+            body: snippet(body),
+        },
+        400..=499 => EgnyteError::BadRequest {
+            endpoint,
+            status: code,
+            body: snippet(body),
+        },
+        _ => EgnyteError::Malformed {
+            endpoint,
+            detail: format!("status {code}"),
+        },
+    }
+}
+
+fn mashery_code(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-mashery-error-code")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// `Retry-After` in seconds (whole or fractional); an HTTP date is not used by Egnyte.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn is_blank(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+}
+
+/// JSON whatever the `Content-Type` says (Egnyte sometimes sends `text/plain`).
+fn parse_json<T: for<'de> Deserialize<'de>>(endpoint: &str, body: &[u8]) -> Result<T, EgnyteError> {
+    serde_json::from_slice(body).map_err(|e| EgnyteError::Malformed {
+        endpoint: endpoint.to_owned(),
+        detail: format!("{e}; body: {}", snippet(body)),
+    })
+}
+
+/// Deserializers that take what Egnyte may send: numbers as text, text as numbers, `null` for
+/// absent.
+mod lenient {
+    use super::WireData;
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+    use serde_json::Value;
+
+    fn to_u64(v: &Value) -> Option<u64> {
+        match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let v = Value::deserialize(d)?;
+        to_u64(&v).ok_or_else(|| D::Error::custom(format!("expected an event id, got {v}")))
+    }
+
+    pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(Option::<Value>::deserialize(d)?.as_ref().and_then(to_u64))
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            _ => None,
+        })
+    }
+
+    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Ok(match Option::<Value>::deserialize(d)? {
+            Some(Value::Bool(b)) => Some(b),
+            Some(Value::Number(n)) => n.as_u64().map(|n| n != 0),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Some(true),
+                "false" | "0" | "no" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    /// `data` may be absent, `null`, or not an object at all: then it is empty.
+    pub fn data<'de, D: Deserializer<'de>>(d: D) -> Result<WireData, D::Error> {
+        match Option::<Value>::deserialize(d)? {
+            Some(v @ Value::Object(_)) => WireData::deserialize(v).map_err(D::Error::custom),
+            _ => Ok(WireData::default()),
+        }
+    }
+
+    /// `events` must be an array when present; `null` is empty.
+    pub fn events<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+        match Option::<Value>::deserialize(d)? {
+            Some(Value::Array(a)) => Ok(a),
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(other) => Err(D::Error::custom(format!(
+                "`events` must be an array, got {other}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_events_leniently() {
+        let e = WireEvent::from_json(&json!({
+            "id": "70413", "actor": 1204, "timestamp": "2026-01-05T09:15:10.000Z",
+            "type": "file_system", "action": "create", "extra": {"x": 1},
+            "data": {"target_path": "/a", "is_folder": "false", "target_group_id": 77, "more": true}
+        }))
+        .unwrap();
+        assert_eq!(e.id, 70413);
+        assert_eq!(e.actor.as_deref(), Some("1204"));
+        assert_eq!(e.data.is_folder, Some(false));
+        assert_eq!(e.data.target_group_id.as_deref(), Some("77"));
+        let bare = WireEvent::from_json(&json!({"id": 5, "data": null})).unwrap();
+        assert_eq!(bare.data, WireData::default());
+        assert!(WireEvent::from_json(&json!({"action": "create"})).is_err());
+    }
+
+    #[test]
+    fn query_sends_filters_pipe_joined() {
+        let types = vec!["file_system".to_owned(), "note".to_owned()];
+        let q = EventsQuery {
+            id: 7,
+            count: 50,
+            folder: Some("/Shared/x y"),
+            types: &types,
+            suppress: Suppress::User,
+        };
+        assert_eq!(
+            q.params(),
+            vec![
+                ("id", "7".to_owned()),
+                ("count", "50".to_owned()),
+                ("folder", "/Shared/x y".to_owned()),
+                ("type", "file_system|note".to_owned()),
+                ("suppress", "user".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_retry_after_in_seconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert("retry-after", "0.5".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+}

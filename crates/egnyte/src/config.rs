@@ -1,0 +1,493 @@
+//! What one Egnyte source is configured with, and the checks that refuse a config that cannot work.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+use tributary_core::{PollPolicy, PollPolicyError};
+
+/// The Events API's cap on `count` (notes §3.1).
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// One Egnyte source. Deserialized from the source's provider config; unknown keys are refused.
+///
+/// Exactly one of `domain` and `base_url` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgnyteConfig {
+    /// The Egnyte domain: `acme` means `https://acme.egnyte.com`; a name with a dot
+    /// (`acme.egnyte.com`) is used as the host as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The base URL instead of a domain, e.g. `http://127.0.0.1:8080` for a simulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// `v1` or `v2` (default): the path segment of `/pubapi/{v}/events`.
+    #[serde(default)]
+    pub api_version: ApiVersion,
+    pub credentials: Credentials,
+    /// Only events for this folder and everything under it (`/Shared/marketing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// Only events of these types (`file_system`, `note`, `permission_change`); pipe-joined on
+    /// the wire. Empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    /// Whose events to hide: `app` (default: never echo our own writes), `user`, or `none`.
+    #[serde(default)]
+    pub suppress: Suppress,
+    /// Events per request, 1..=100 (default 100).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Where a new source starts: `latest` (default, from now) or `oldest` (backfill what
+    /// Egnyte still retains).
+    #[serde(default)]
+    pub start: StartPosition,
+    /// Subtracted from the poll's start time to make the watermark (default 2000 ms).
+    #[serde(default = "default_watermark_skew_ms")]
+    pub watermark_skew_ms: u64,
+    /// Timeout of every HTTP request (default 30000 ms).
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// How often an idle source reads `/events/cursor` before its poll, to detect a reset event
+    /// store and to move a filtered stream's id forward (default 900000 ms = 15 min).
+    #[serde(default = "default_cursor_check_interval_ms")]
+    pub cursor_check_interval_ms: u64,
+    /// Put each wire event in `upstream.raw`. Unmapped events always carry it.
+    #[serde(default)]
+    pub keep_raw: bool,
+    /// The scheduler's adaptive interval. Egnyte asks for 5 minutes or more between polls, and a
+    /// token has 1,000 calls a day, so the default is 5 to 15 minutes.
+    #[serde(default = "default_poll_policy")]
+    pub poll: PollPolicy,
+}
+
+fn default_page_size() -> u32 {
+    MAX_PAGE_SIZE
+}
+fn default_watermark_skew_ms() -> u64 {
+    2_000
+}
+fn default_request_timeout_ms() -> u64 {
+    30_000
+}
+fn default_cursor_check_interval_ms() -> u64 {
+    900_000
+}
+/// Egnyte's guidance: poll every 5 minutes or more.
+pub fn default_poll_policy() -> PollPolicy {
+    PollPolicy {
+        min_interval_ms: 300_000,
+        max_interval_ms: 900_000,
+        multiplier: 2.0,
+        jitter: 0.1,
+    }
+}
+
+impl EgnyteConfig {
+    /// A config with every default, for `base_url` and `credentials`.
+    pub fn new(base_url: impl Into<String>, credentials: Credentials) -> Self {
+        Self {
+            domain: None,
+            base_url: Some(base_url.into()),
+            api_version: ApiVersion::default(),
+            credentials,
+            folder: None,
+            types: Vec::new(),
+            suppress: Suppress::default(),
+            page_size: default_page_size(),
+            start: StartPosition::default(),
+            watermark_skew_ms: default_watermark_skew_ms(),
+            request_timeout_ms: default_request_timeout_ms(),
+            cursor_check_interval_ms: default_cursor_check_interval_ms(),
+            keep_raw: false,
+            poll: default_poll_policy(),
+        }
+    }
+
+    /// Checks everything and returns the base URL requests go to (no trailing slash).
+    pub fn validate(&self) -> Result<String, ConfigError> {
+        let base = match (&self.domain, &self.base_url) {
+            (Some(_), Some(_)) | (None, None) => return Err(ConfigError::Endpoint),
+            (Some(domain), None) => domain_url(domain)?,
+            (None, Some(url)) => base_url(url)?,
+        };
+        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(ConfigError::PageSize(self.page_size));
+        }
+        if let Some(folder) = &self.folder
+            && (!folder.starts_with('/') || folder.contains(['\n', '\r']))
+        {
+            return Err(ConfigError::Folder(folder.clone()));
+        }
+        for t in &self.types {
+            let ok = !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                return Err(ConfigError::Type(t.clone()));
+            }
+        }
+        if self.request_timeout_ms == 0 {
+            return Err(ConfigError::Zero("request_timeout_ms"));
+        }
+        if self.cursor_check_interval_ms == 0 {
+            return Err(ConfigError::Zero("cursor_check_interval_ms"));
+        }
+        self.credentials.validate()?;
+        self.poll.validate()?;
+        Ok(base)
+    }
+
+    /// Whether a filter (`folder`, `types`, `suppress`) can hide events, so that a quiet stream
+    /// would not move its id forward by itself.
+    pub fn is_filtered(&self) -> bool {
+        self.folder.is_some() || !self.types.is_empty() || self.suppress != Suppress::None
+    }
+
+    pub fn watermark_skew(&self) -> Duration {
+        Duration::from_millis(self.watermark_skew_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn cursor_check_interval(&self) -> Duration {
+        Duration::from_millis(self.cursor_check_interval_ms)
+    }
+}
+
+fn domain_url(domain: &str) -> Result<String, ConfigError> {
+    let ok = !domain.is_empty()
+        && !domain.starts_with(['.', '-'])
+        && !domain.ends_with(['.', '-'])
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !ok {
+        return Err(ConfigError::Domain(domain.to_owned()));
+    }
+    if domain.contains('.') {
+        Ok(format!("https://{domain}"))
+    } else {
+        Ok(format!("https://{domain}.egnyte.com"))
+    }
+}
+
+fn base_url(url: &str) -> Result<String, ConfigError> {
+    let bad = |reason: &str| ConfigError::BaseUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none() {
+        return Err(bad("it has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("it must not have a query or fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("credentials go in `credentials`, not in the URL"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The Events API version: the path segment after `/pubapi/`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiVersion {
+    V1,
+    #[default]
+    V2,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V2 => "v2",
+        }
+    }
+}
+
+/// Egnyte's `suppress` parameter (notes §6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Suppress {
+    /// Hide every event made through our API key: we never echo our own writes.
+    #[default]
+    App,
+    /// Hide events made through our API key by the token's user.
+    User,
+    /// Hide nothing.
+    None,
+}
+
+impl Suppress {
+    /// The query value, `None` when nothing is sent.
+    pub fn as_param(self) -> Option<&'static str> {
+        match self {
+            Suppress::App => Some("app"),
+            Suppress::User => Some("user"),
+            Suppress::None => None,
+        }
+    }
+}
+
+/// Where a source without a checkpoint starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartPosition {
+    /// After `/cursor`'s `latest_event_id`: only what happens from now on.
+    #[default]
+    Latest,
+    /// From `/cursor`'s `oldest_event_id`: everything Egnyte still retains, except possibly the
+    /// oldest event itself (the list is exclusive; see the provider docs).
+    Oldest,
+}
+
+/// A secret string: deserialized and serialized as is, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself: only for the `Authorization` header and the token request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How requests are authenticated (notes §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Credentials {
+    /// A bearer token that does not expire (Egnyte's classic tokens); a 401 means re-auth.
+    Bearer { token: Secret },
+    /// An OAuth2 client with a refresh token. The access token is refreshed through
+    /// `POST /puboauth/token` (`grant_type=refresh_token`) before it expires when Egnyte gives it a
+    /// lifetime (`expires_in > 0`); a token without one (`-1` or absent) is used until a 401.
+    Oauth {
+        client_id: String,
+        client_secret: Secret,
+        refresh_token: Secret,
+        /// A current access token, if one is at hand; otherwise the first request refreshes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        access_token: Option<Secret>,
+        /// When `access_token` expires; absent means it does not.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "tributary_core::time::millis_opt"
+        )]
+        access_token_expires_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl Credentials {
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Credentials::Bearer {
+            token: Secret::new(token),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let empty = |s: &str| s.trim().is_empty();
+        match self {
+            Credentials::Bearer { token } if empty(token.expose()) => {
+                Err(ConfigError::Credentials("the bearer token is empty"))
+            }
+            Credentials::Oauth { client_id, .. } if empty(client_id) => {
+                Err(ConfigError::Credentials("client_id is empty"))
+            }
+            Credentials::Oauth { refresh_token, .. } if empty(refresh_token.expose()) => {
+                Err(ConfigError::Credentials("refresh_token is empty"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A source config that cannot work; the message says which field and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("egnyte: set exactly one of `domain` (e.g. \"acme\") or `base_url`")]
+    Endpoint,
+    #[error(
+        "egnyte: domain {0:?} is not a domain name: use the Egnyte domain (\"acme\" for acme.egnyte.com) or a host name"
+    )]
+    Domain(String),
+    #[error("egnyte: base_url {url:?} is not usable: {reason}")]
+    BaseUrl { url: String, reason: String },
+    #[error("egnyte: page_size must be between 1 and 100 (Egnyte's maximum), got {0}")]
+    PageSize(u32),
+    #[error("egnyte: folder {0:?} must be an absolute path such as \"/Shared/marketing\"")]
+    Folder(String),
+    #[error(
+        "egnyte: event type {0:?} is not a type name (file_system, note, permission_change, ...)"
+    )]
+    Type(String),
+    #[error("egnyte: {0} must be greater than 0")]
+    Zero(&'static str),
+    #[error("egnyte: credentials: {0}")]
+    Credentials(&'static str),
+    #[error("egnyte: {0}")]
+    Poll(#[from] PollPolicyError),
+    #[error("egnyte: cannot build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: serde_json::Value) -> Result<EgnyteConfig, String> {
+        serde_json::from_value(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_fill_a_minimal_config() {
+        let c = parse(serde_json::json!({
+            "domain": "acme",
+            "credentials": {"kind": "bearer", "token": "t0k"}
+        }))
+        .unwrap();
+        assert_eq!(c.validate().unwrap(), "https://acme.egnyte.com");
+        assert_eq!(c.api_version, ApiVersion::V2);
+        assert_eq!(c.suppress, Suppress::App);
+        assert_eq!(c.page_size, 100);
+        assert_eq!(c.start, StartPosition::Latest);
+        assert_eq!(c.watermark_skew(), Duration::from_secs(2));
+        assert_eq!(c.poll, default_poll_policy());
+        assert!(!c.keep_raw);
+        assert!(c.is_filtered(), "suppress=app filters");
+    }
+
+    #[test]
+    fn the_documented_example_is_valid() {
+        // docs/providers/egnyte.md's TOML example, as JSON.
+        let c = parse(serde_json::json!({"domain": "acme", "api_version": "v2",
+            "folder": "/Shared/marketing", "types": ["file_system", "note"], "suppress": "app",
+            "page_size": 100, "start": "latest", "watermark_skew_ms": 2000,
+            "request_timeout_ms": 30000, "cursor_check_interval_ms": 900000, "keep_raw": false,
+            "credentials": {"kind": "bearer", "token": "..."},
+            "poll": {"min_interval_ms": 300000, "max_interval_ms": 900000, "multiplier": 2.0,
+                     "jitter": 0.1}}))
+        .unwrap();
+        assert_eq!(c.validate().unwrap(), "https://acme.egnyte.com");
+    }
+
+    #[test]
+    fn resolves_domains_and_base_urls() {
+        let mut c = EgnyteConfig::new("http://127.0.0.1:8080/", Credentials::bearer("t"));
+        assert_eq!(c.validate().unwrap(), "http://127.0.0.1:8080");
+        c.base_url = None;
+        c.domain = Some("acme.qa-egnyte.com".into());
+        assert_eq!(c.validate().unwrap(), "https://acme.qa-egnyte.com");
+        c.domain = Some("ac me".into());
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "egnyte: domain \"ac me\" is not a domain name: use the Egnyte domain (\"acme\" for acme.egnyte.com) or a host name"
+        );
+        c.base_url = Some("http://x".into());
+        assert_eq!(c.validate().unwrap_err(), ConfigError::Endpoint);
+        c.domain = None;
+        c.base_url = Some("ftp://x".into());
+        assert!(matches!(
+            c.validate().unwrap_err(),
+            ConfigError::BaseUrl { .. }
+        ));
+    }
+
+    #[test]
+    fn refuses_what_cannot_work_with_clear_messages() {
+        let ok = EgnyteConfig::new("http://127.0.0.1:1", Credentials::bearer("t"));
+        let bad = |f: fn(&mut EgnyteConfig)| {
+            let mut c = ok.clone();
+            f(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        assert_eq!(
+            bad(|c| c.page_size = 101),
+            "egnyte: page_size must be between 1 and 100 (Egnyte's maximum), got 101"
+        );
+        assert_eq!(
+            bad(|c| c.page_size = 0),
+            "egnyte: page_size must be between 1 and 100 (Egnyte's maximum), got 0"
+        );
+        assert_eq!(
+            bad(|c| c.folder = Some("Shared".into())),
+            "egnyte: folder \"Shared\" must be an absolute path such as \"/Shared/marketing\""
+        );
+        assert_eq!(
+            bad(|c| c.types = vec!["file_system|note".into()]),
+            "egnyte: event type \"file_system|note\" is not a type name (file_system, note, permission_change, ...)"
+        );
+        assert_eq!(
+            bad(|c| c.request_timeout_ms = 0),
+            "egnyte: request_timeout_ms must be greater than 0"
+        );
+        assert_eq!(
+            bad(|c| c.credentials = Credentials::bearer(" ")),
+            "egnyte: credentials: the bearer token is empty"
+        );
+        assert_eq!(
+            bad(|c| c.poll.min_interval_ms = 0),
+            "egnyte: poll policy: min_interval_ms must be at least 1"
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_keys_everywhere() {
+        let err = parse(serde_json::json!({
+            "domain": "acme", "pagesize": 5,
+            "credentials": {"kind": "bearer", "token": "t"}
+        }))
+        .unwrap_err();
+        assert!(err.contains("unknown field `pagesize`"), "{err}");
+        let err = parse(serde_json::json!({
+            "domain": "acme",
+            "credentials": {"kind": "bearer", "token": "t", "secret": "x"}
+        }))
+        .unwrap_err();
+        assert!(err.contains("unknown field `secret`"), "{err}");
+    }
+
+    #[test]
+    fn reads_oauth_credentials_and_never_shows_secrets() {
+        let c = parse(serde_json::json!({
+            "base_url": "http://127.0.0.1:9",
+            "suppress": "none", "types": ["file_system", "note"], "start": "oldest",
+            "api_version": "v1",
+            "credentials": {
+                "kind": "oauth", "client_id": "cid", "client_secret": "cs3cret",
+                "refresh_token": "r3fresh", "access_token": "acc3ss",
+                "access_token_expires_at": "2026-01-05T10:00:00Z"
+            }
+        }))
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.api_version, ApiVersion::V1);
+        assert_eq!(c.start, StartPosition::Oldest);
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("cs3cret") && !shown.contains("r3fresh") && !shown.contains("acc3ss"),
+            "{shown}"
+        );
+        assert!(shown.contains("Secret(***)"));
+    }
+}

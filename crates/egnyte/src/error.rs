@@ -1,0 +1,119 @@
+//! What can go wrong talking to Egnyte, told apart the way the scheduler must react to it.
+
+use std::time::Duration;
+use tributary_core::{CheckpointError, ObjectStateError, ProviderError};
+
+/// Which throttle answered (notes §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    /// `403` + `X-Mashery-Error-Code: ERR_403_DEVELOPER_OVER_QPS`: calls per second.
+    OverQps,
+    /// `403` + `ERR_403_DEVELOPER_OVER_RATE`: the daily quota is spent.
+    OverRate,
+    /// `429` from the newer gateway.
+    TooManyRequests,
+    /// `409` from the OAuth token endpoint.
+    TokenEndpoint,
+}
+
+impl Throttle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Throttle::OverQps => "ERR_403_DEVELOPER_OVER_QPS",
+            Throttle::OverRate => "ERR_403_DEVELOPER_OVER_RATE (daily quota exhausted)",
+            Throttle::TooManyRequests => "429 Too Many Requests",
+            Throttle::TokenEndpoint => "409 from the token endpoint",
+        }
+    }
+}
+
+/// A failed Egnyte call. `endpoint` is the method and path (`GET /pubapi/v2/events`), never a
+/// URL with credentials; bodies are cut to a few hundred characters.
+#[derive(Debug, thiserror::Error)]
+pub enum EgnyteError {
+    #[error("{endpoint}: request failed: {message}")]
+    Request { endpoint: String, message: String },
+    #[error("{endpoint}: no answer within {timeout:?}")]
+    Timeout { endpoint: String, timeout: Duration },
+    /// `404` on the list endpoint: the event id we asked after is no longer retained.
+    #[error("{endpoint}: event id {id} is no longer known upstream (404)")]
+    CursorGone { endpoint: String, id: u64 },
+    #[error("{endpoint}: credentials refused ({status}{}): {body}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+    Unauthorized {
+        endpoint: String,
+        status: u16,
+        code: Option<String>,
+        body: String,
+    },
+    #[error("{endpoint}: throttled by Egnyte ({}){}", kind.as_str(), retry_after.map(|d| format!(", retry after {d:?}")).unwrap_or_default())]
+    Throttled {
+        endpoint: String,
+        kind: Throttle,
+        retry_after: Option<Duration>,
+    },
+    #[error("{endpoint}: permission denied (403 without a throttle code): {body}")]
+    Forbidden { endpoint: String, body: String },
+    #[error(
+        "{endpoint}: Egnyte refused the request as malformed ({status}), a bug on our side: {body}"
+    )]
+    BadRequest {
+        endpoint: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{endpoint}: server error {status}: {body}")]
+    Server {
+        endpoint: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{endpoint}: unexpected answer: {detail}")]
+    Malformed { endpoint: String, detail: String },
+    #[error(transparent)]
+    ObjectState(#[from] ObjectStateError),
+    #[error("egnyte: {0}")]
+    Checkpoint(#[from] CheckpointError),
+}
+
+impl EgnyteError {
+    /// The `Retry-After` of a throttle.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            EgnyteError::Throttled { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl From<EgnyteError> for ProviderError {
+    fn from(e: EgnyteError) -> Self {
+        let message = e.to_string();
+        match e {
+            EgnyteError::Throttled { retry_after, .. } => ProviderError::RateLimited {
+                retry_after,
+                message,
+            },
+            EgnyteError::Unauthorized { .. } => ProviderError::Auth { message },
+            EgnyteError::Forbidden { .. }
+            | EgnyteError::BadRequest { .. }
+            | EgnyteError::Checkpoint(_) => ProviderError::Fatal { message },
+            EgnyteError::Request { .. }
+            | EgnyteError::Timeout { .. }
+            | EgnyteError::CursorGone { .. }
+            | EgnyteError::Server { .. }
+            | EgnyteError::Malformed { .. }
+            | EgnyteError::ObjectState(_) => ProviderError::Transient { message },
+        }
+    }
+}
+
+/// A body cut to a size fit for an error message, on a character boundary.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}

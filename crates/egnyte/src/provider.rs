@@ -1,0 +1,439 @@
+//! The Egnyte [`Provider`]: one page of the Events API per poll, the checkpoint that follows it,
+//! gaps when Egnyte lost events before we read them, and the watermark.
+//!
+//! Rules (see also `docs/providers/egnyte.md`):
+//! - **Paging** (notes §3.1, §4.1, §12.2–4): ask `id = last_id` (exclusive), `count = page_size`;
+//!   the next `last_id` is `max(latest_id, the largest event id in the page)`. A full page means
+//!   `more` (drain at once). One list request per poll, so the engine commits every page with its
+//!   checkpoint before the next.
+//! - **First poll**: read `/cursor`; `latest` starts after `latest_event_id`; `oldest` starts
+//!   after `oldest_event_id - 1`, so the oldest retained event is read when Egnyte still accepts
+//!   that id, and when it answers 404 instead the normal 404 rule records the one lost event
+//!   `(oldest - 1, oldest]` as a gap. Never silent either way.
+//! - **404** on the saved id (notes §7, §12.6): read `/cursor` and restart after
+//!   `oldest_event_id`, returning a [`Gap`] `{after: saved id, resumed_at: oldest_event_id}`: the
+//!   ids `(saved, oldest]` are lost (the exclusive list never returns `oldest` itself). If the
+//!   saved id is still inside `[oldest, latest]`, nothing was lost: re-read from `oldest` (the
+//!   store absorbs the repeats by id) without a gap.
+//! - **Cursor check** (reset detection and filter starvation, notes §2, §7, §12.5, §12.14): when
+//!   the previous poll found nothing (`idle`) and `cursor_check_interval` has passed since the last
+//!   `/cursor` read, read `/cursor` *before* listing. An idle source thus spends one extra call
+//!   per interval, a busy one none. If `latest_event_id` is below the saved id, Egnyte's store was
+//!   reset: record a gap, restart after the new `oldest_event_id`, and bump the checkpoint's
+//!   `epoch`, which prefixes our event ids (`r1-123`) so reused Egnyte ids are not mistaken for
+//!   events already stored. Otherwise, if the list then answers 204, the saved id moves to that
+//!   `latest_event_id`: safe, since the empty answer covers every id up to a moment after the
+//!   cursor read. So a quiet filtered stream never ages out of retention (30 days / 500k events)
+//!   as long as the interval is far shorter than that; the default is 15 minutes.
+//!   A reset is also caught by the 404 rule when Egnyte answers 404 for the stale id.
+//! - **Watermark**: once caught up (the page was not full), the poll's start time minus
+//!   `watermark_skew`; `None` while draining a backlog. Within the source, order is Egnyte's id
+//!   order (timestamps have whole seconds only).
+
+use crate::auth::Authenticator;
+use crate::client::{EgnyteClient, EventsQuery, WireCursor, WireEventsPage};
+use crate::config::{ConfigError, EgnyteConfig, Secret};
+use crate::error::EgnyteError;
+use crate::limiter::{CredentialFingerprint, RateLimiters};
+use crate::map::{MapError, Mapper, PROVIDER};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use tributary_core::{
+    Checkpoint, Clock, Gap, ObjectStateRead, Page, PollPolicy, Provider, ProviderError, SourceId,
+    Watermark,
+};
+
+/// The Egnyte checkpoint, versioned: `{"version":"V1","last_id":70415,"epoch":0,
+/// "cursor_checked_at":"2026-01-05T09:14:02.000Z","idle":false}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "version")]
+pub enum EgnyteCheckpoint {
+    V1(CheckpointV1),
+}
+
+/// Version 1 of the checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointV1 {
+    /// The Egnyte event id to list after (exclusive).
+    pub last_id: u64,
+    /// Upstream store resets seen; after the first, event ids are `r{epoch}-{id}`.
+    #[serde(default)]
+    pub epoch: u32,
+    /// When `/events/cursor` was last read (by this poller's clock).
+    #[serde(default, with = "tributary_core::time::millis_opt")]
+    pub cursor_checked_at: Option<DateTime<Utc>>,
+    /// Whether the last poll found nothing new.
+    #[serde(default)]
+    pub idle: bool,
+}
+
+/// What this source has done, for its status: counts since the provider was built (they count
+/// what polls saw, so a page polled twice is counted twice).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EgnyteStats {
+    /// Requests this source sent to Egnyte (each waited on the credential's limiter).
+    pub calls: u64,
+    /// The credential's fingerprint (never the secret).
+    pub credential: String,
+    /// The credential's daily quota as Egnyte last reported it (shared by its sources).
+    pub quota_used: Option<u64>,
+    pub quota_allotted: Option<u64>,
+    /// Events whose `type/action` has no unified meaning, by `type/action` (emitted as `update`).
+    pub unmapped: BTreeMap<String, u64>,
+    /// Events without a usable id, skipped (logged at ERROR with their payload).
+    pub unreadable: u64,
+    /// Gaps reported (404 resets, store resets, an unreadable oldest event).
+    pub gaps: u64,
+    /// Upstream store resets detected.
+    pub resets: u64,
+    /// OAuth access-token refreshes.
+    pub token_refreshes: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    unmapped: BTreeMap<String, u64>,
+    unreadable: u64,
+    gaps: u64,
+    resets: u64,
+}
+
+/// The Egnyte Events API as a tributary [`Provider`].
+pub struct EgnyteProvider {
+    source: SourceId,
+    config: EgnyteConfig,
+    client: EgnyteClient,
+    auth: Authenticator,
+    objects: Arc<dyn ObjectStateRead>,
+    clock: Arc<dyn Clock>,
+    counters: Mutex<Counters>,
+}
+
+impl std::fmt::Debug for EgnyteProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EgnyteProvider")
+            .field("source", &self.source)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EgnyteProvider {
+    /// Validates `config` and builds the provider. `limiters` is the engine's one registry: the
+    /// source shares its credential's limiter, quota and token with every other source using it.
+    pub fn new(
+        source: SourceId,
+        config: EgnyteConfig,
+        objects: Arc<dyn ObjectStateRead>,
+        limiters: &RateLimiters,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let base = config.validate()?;
+        let credential = limiters.credential(&config.credentials);
+        let client = EgnyteClient::new(
+            base,
+            config.api_version,
+            config.request_timeout(),
+            credential,
+        )
+        .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        Ok(Self {
+            source,
+            auth: Authenticator::new(config.credentials.clone()),
+            config,
+            client,
+            objects,
+            clock,
+            counters: Mutex::new(Counters::default()),
+        })
+    }
+
+    pub fn source(&self) -> &SourceId {
+        &self.source
+    }
+
+    pub fn config(&self) -> &EgnyteConfig {
+        &self.config
+    }
+
+    /// The schedule the engine should poll this source with.
+    pub fn poll_policy(&self) -> &PollPolicy {
+        &self.config.poll
+    }
+
+    pub fn credential(&self) -> CredentialFingerprint {
+        self.client.credential().fingerprint()
+    }
+
+    pub fn stats(&self) -> EgnyteStats {
+        let quota = self.client.credential().quota();
+        let c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        EgnyteStats {
+            calls: self.client.calls(),
+            credential: self.credential().to_string(),
+            quota_used: quota.used,
+            quota_allotted: quota.allotted,
+            unmapped: c.unmapped.clone(),
+            unreadable: c.unreadable,
+            gaps: c.gaps,
+            resets: c.resets,
+            token_refreshes: self.auth.refreshes(),
+        }
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Counters)) {
+        f(&mut self.counters.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Runs `call` with the current token; after a refused OAuth token, once more with a fresh one.
+    async fn authed<T, F, Fut>(&self, call: F) -> Result<T, EgnyteError>
+    where
+        F: Fn(Secret) -> Fut,
+        Fut: Future<Output = Result<T, EgnyteError>>,
+    {
+        let token = self.auth.token(&self.client, self.clock.as_ref()).await?;
+        match call(token.clone()).await {
+            Err(EgnyteError::Unauthorized { .. })
+                if self.auth.refused(&self.client, &token).await =>
+            {
+                let token = self.auth.token(&self.client, self.clock.as_ref()).await?;
+                call(token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn cursor(&self) -> Result<WireCursor, EgnyteError> {
+        self.authed(|t| async move { self.client.cursor(&t).await })
+            .await
+    }
+
+    async fn list(&self, after: u64) -> Result<Option<WireEventsPage>, EgnyteError> {
+        let query = EventsQuery {
+            id: after,
+            count: self.config.page_size,
+            folder: self.config.folder.as_deref(),
+            types: &self.config.types,
+            suppress: self.config.suppress,
+        };
+        let query = &query;
+        self.authed(|t| async move { self.client.events(&t, query).await })
+            .await
+    }
+
+    /// A new source's position, from `/cursor` and the configured start.
+    async fn bootstrap(&self, now: DateTime<Utc>) -> Result<CheckpointV1, EgnyteError> {
+        let cursor = self.cursor().await?;
+        let last_id = match self.config.start {
+            crate::config::StartPosition::Latest => cursor.latest_event_id,
+            crate::config::StartPosition::Oldest => cursor.oldest_event_id.saturating_sub(1),
+        };
+        tracing::info!(
+            source = %self.source,
+            start = ?self.config.start,
+            last_id,
+            latest_event_id = cursor.latest_event_id,
+            oldest_event_id = cursor.oldest_event_id,
+            "Egnyte source starts"
+        );
+        Ok(CheckpointV1 {
+            last_id,
+            epoch: 0,
+            cursor_checked_at: Some(now),
+            idle: false,
+        })
+    }
+
+    /// Moves `pos` to a store that was reset under us, and says what was lost.
+    fn reset(&self, pos: &mut CheckpointV1, cursor: &WireCursor, now: DateTime<Utc>) -> Gap {
+        let saved = pos.last_id;
+        pos.epoch += 1;
+        pos.last_id = cursor.oldest_event_id;
+        tracing::error!(
+            source = %self.source,
+            saved_id = saved,
+            latest_event_id = cursor.latest_event_id,
+            oldest_event_id = cursor.oldest_event_id,
+            epoch = pos.epoch,
+            "Egnyte's event ids went backwards: the upstream store was reset; events were lost"
+        );
+        self.count(|c| {
+            c.resets += 1;
+            c.gaps += 1;
+        });
+        Gap {
+            detected_at: now,
+            after: saved.to_string(),
+            resumed_at: cursor.oldest_event_id.to_string(),
+            reason: format!(
+                "Egnyte's event store was reset: /events/cursor latest_event_id {} is below the saved id {saved}; \
+                 unread events after {saved} in the old store and ids up to {} in the new one are lost; \
+                 event ids are now prefixed r{}-",
+                cursor.latest_event_id, cursor.oldest_event_id, pos.epoch
+            ),
+        }
+    }
+
+    /// After a 404 on `pos.last_id`: where to resume, and the gap if events were lost.
+    fn restart(
+        &self,
+        pos: &mut CheckpointV1,
+        cursor: &WireCursor,
+        now: DateTime<Utc>,
+    ) -> Option<Gap> {
+        let saved = pos.last_id;
+        if cursor.latest_event_id < saved {
+            return Some(self.reset(pos, cursor, now));
+        }
+        pos.last_id = cursor.oldest_event_id;
+        if cursor.oldest_event_id <= saved {
+            tracing::warn!(
+                source = %self.source,
+                saved_id = saved,
+                oldest_event_id = cursor.oldest_event_id,
+                "Egnyte answered 404 for an id it still retains: re-reading from the oldest event"
+            );
+            return None;
+        }
+        tracing::error!(
+            source = %self.source,
+            saved_id = saved,
+            oldest_event_id = cursor.oldest_event_id,
+            "Egnyte no longer retains the saved event id: events were lost"
+        );
+        self.count(|c| c.gaps += 1);
+        Some(Gap {
+            detected_at: now,
+            after: saved.to_string(),
+            resumed_at: cursor.oldest_event_id.to_string(),
+            reason: format!(
+                "event id {saved} expired upstream (404); events after {saved} up to and including {} \
+                 are no longer readable; resumed after {}",
+                cursor.oldest_event_id, cursor.oldest_event_id
+            ),
+        })
+    }
+
+    async fn poll_page(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, EgnyteError> {
+        let started = self.clock.now();
+        let mut gaps = Vec::new();
+        let mut pos = match checkpoint {
+            Some(c) => {
+                let EgnyteCheckpoint::V1(pos) = c.decode()?;
+                pos
+            }
+            None => self.bootstrap(started).await?,
+        };
+
+        // The cursor check: only for an idle source, once per interval.
+        let mut latest_before_list = None;
+        let interval = chrono::Duration::from_std(self.config.cursor_check_interval())
+            .unwrap_or(chrono::Duration::MAX);
+        let due = pos
+            .cursor_checked_at
+            .is_none_or(|at| started.signed_duration_since(at) >= interval);
+        if pos.idle && due {
+            let cursor = self.cursor().await?;
+            pos.cursor_checked_at = Some(started);
+            if cursor.latest_event_id < pos.last_id {
+                gaps.push(self.reset(&mut pos, &cursor, started));
+            } else {
+                latest_before_list = Some(cursor.latest_event_id);
+            }
+        }
+
+        let listed = match self.list(pos.last_id).await {
+            Err(EgnyteError::CursorGone { id, .. }) => {
+                tracing::warn!(source = %self.source, id, "Egnyte answered 404 for the saved event id");
+                let cursor = self.cursor().await?;
+                pos.cursor_checked_at = Some(started);
+                latest_before_list = None;
+                gaps.extend(self.restart(&mut pos, &cursor, started));
+                // A second 404 is left to the scheduler's back-off (nothing is committed).
+                self.list(pos.last_id).await?
+            }
+            other => other?,
+        };
+
+        let observed_at = self.clock.now();
+        let mut events = Vec::new();
+        let mut objects = Vec::new();
+        let mut received = 0;
+        let mut next_id = pos.last_id;
+        if let Some(page) = listed {
+            received = page.events.len();
+            let mut mapper = Mapper::new(
+                &self.source,
+                self.objects.as_ref(),
+                observed_at,
+                self.config.keep_raw,
+                pos.epoch,
+            );
+            for raw in &page.events {
+                match mapper.map(raw) {
+                    Ok(m) => {
+                        next_id = next_id.max(m.upstream_id);
+                        if let Some(key) = m.unmapped {
+                            self.count(|c| *c.unmapped.entry(key).or_default() += 1);
+                        }
+                        objects.extend(m.object_change);
+                        events.push(m.event);
+                    }
+                    Err(MapError::ObjectState(e)) => return Err(e.into()),
+                    Err(e @ MapError::Unreadable { .. }) => {
+                        tracing::error!(source = %self.source, error = %e, "skipping an Egnyte event without a usable id");
+                        self.count(|c| c.unreadable += 1);
+                    }
+                }
+            }
+            next_id = next_id.max(page.latest_id.unwrap_or(0));
+            if received > 0 && next_id == pos.last_id {
+                return Err(EgnyteError::Malformed {
+                    endpoint: format!("GET /pubapi/{}/events", self.config.api_version.as_str()),
+                    detail: format!(
+                        "{received} events after id {} but no usable id past it",
+                        pos.last_id
+                    ),
+                });
+            }
+        }
+        if received == 0
+            && let Some(latest) = latest_before_list
+            && latest > next_id
+        {
+            tracing::debug!(source = %self.source, from = next_id, to = latest, "quiet stream: moving the saved id to the cursor");
+            next_id = latest;
+        }
+        pos.last_id = next_id;
+        pos.idle = received == 0;
+
+        let more = received >= self.config.page_size as usize;
+        let watermark = (!more).then(|| {
+            let skew = chrono::Duration::from_std(self.config.watermark_skew())
+                .unwrap_or(chrono::Duration::zero());
+            Watermark::new(started - skew)
+        });
+        let checkpoint = Checkpoint::encode(&EgnyteCheckpoint::V1(pos))?;
+        let mut page = Page::new(events, checkpoint, watermark, more);
+        page.gaps = gaps;
+        page.objects = objects;
+        Ok(page)
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for EgnyteProvider {
+    fn name(&self) -> &str {
+        PROVIDER
+    }
+
+    async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
+        self.poll_page(checkpoint).await.map_err(|e| {
+            tracing::warn!(source = %self.source, error = %e, "Egnyte poll failed");
+            ProviderError::from(e)
+        })
+    }
+}

@@ -1,0 +1,1102 @@
+//! The Egnyte provider over real HTTP, against `wiremock` servers on 127.0.0.1 (port 0).
+
+// Test helpers outside `#[test]` functions may unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tributary_core::{
+    Checkpoint, Clock, EventType, Gap, ManualClock, MemoryObjectState, ObjectChange, Page,
+    Provider, ProviderError, SourceId, Watermark,
+};
+use tributary_egnyte::{
+    Credentials, EgnyteConfig, EgnyteProvider, RateLimiters, Secret, StartPosition, Suppress,
+};
+use wiremock::matchers::{bearer_token, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const EVENTS: &str = "/pubapi/v2/events";
+const CURSOR: &str = "/pubapi/v2/events/cursor";
+const NOW: &str = "2026-01-05T09:20:00.000Z";
+
+fn t(s: &str) -> DateTime<Utc> {
+    tributary_core::time::parse(s).unwrap()
+}
+
+struct Harness {
+    server: MockServer,
+    clock: Arc<ManualClock>,
+    memory: Arc<MemoryObjectState>,
+    limiters: RateLimiters,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        Self {
+            server: MockServer::start().await,
+            clock: Arc::new(ManualClock::new(t(NOW))),
+            memory: Arc::new(MemoryObjectState::new()),
+            limiters: RateLimiters::default(),
+        }
+    }
+
+    fn config(&self) -> EgnyteConfig {
+        EgnyteConfig::new(self.server.uri(), Credentials::bearer("tok"))
+    }
+
+    fn provider(&self, config: EgnyteConfig) -> EgnyteProvider {
+        EgnyteProvider::new(
+            SourceId::new("egnyte-acme").unwrap(),
+            config,
+            self.memory.clone(),
+            &self.limiters,
+            self.clock.clone(),
+        )
+        .unwrap()
+    }
+
+    async fn mount(&self, mock: Mock) {
+        mock.mount(&self.server).await;
+    }
+
+    async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap()
+    }
+
+    /// `path?query` of every request, in order.
+    async fn calls(&self) -> Vec<String> {
+        self.requests()
+            .await
+            .iter()
+            .map(|r| match r.url.query() {
+                Some(q) => format!("{}?{q}", r.url.path()),
+                None => r.url.path().to_owned(),
+            })
+            .collect()
+    }
+
+    async fn cursor(&self, latest: u64, oldest: u64) {
+        self.mount(Mock::given(method("GET")).and(path(CURSOR)).respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({
+                "timestamp": "2026-01-05T09:14:02.000Z",
+                "latest_event_id": latest, "oldest_event_id": oldest
+            })),
+        ))
+        .await;
+    }
+
+    async fn list(&self, after: u64, response: ResponseTemplate) {
+        self.mount(
+            Mock::given(method("GET"))
+                .and(path(EVENTS))
+                .and(query_param("id", after.to_string()))
+                .respond_with(response),
+        )
+        .await;
+    }
+}
+
+fn checkpoint(last_id: u64, epoch: u32, checked: Option<&str>, idle: bool) -> Checkpoint {
+    Checkpoint::from_json(json!({
+        "version": "V1", "last_id": last_id, "epoch": epoch,
+        "cursor_checked_at": checked, "idle": idle
+    }))
+    .unwrap()
+}
+
+fn no_content() -> ResponseTemplate {
+    ResponseTemplate::new(204)
+}
+
+/// A `200` with `body` as JSON, labelled `text/plain` as Egnyte sometimes does.
+fn text_plain(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body.to_string(), "text/plain")
+}
+
+fn file_event(id: u64, action: &str, group: &str, path: &str) -> Value {
+    json!({"id": id, "timestamp": "2026-01-05T09:15:10.000Z", "actor": 1204, "type": "file_system",
+           "action": action, "action_source": "WebUI",
+           "data": {"target_path": path, "target_id": format!("v{id}"), "target_group_id": group,
+                    "is_folder": false}})
+}
+
+fn events_page(events: Vec<Value>) -> Value {
+    let latest = events
+        .last()
+        .map(|e| e["id"].clone())
+        .unwrap_or(Value::Null);
+    let oldest = events
+        .first()
+        .map(|e| e["id"].clone())
+        .unwrap_or(Value::Null);
+    json!({"count": events.len(), "latest_id": latest, "oldest_id": oldest, "events": events})
+}
+
+fn ids(page: &Page) -> Vec<&str> {
+    page.events.iter().map(|e| e.id.as_str()).collect()
+}
+
+fn watermark_at_now_minus_skew() -> Option<Watermark> {
+    Some(Watermark::new(t("2026-01-05T09:19:58.000Z")))
+}
+
+#[tokio::test]
+async fn first_poll_starts_at_the_latest_event_and_reads_204_as_nothing() {
+    let h = Harness::new().await;
+    h.cursor(70412, 61877).await;
+    h.list(70412, no_content()).await;
+    let p = h.provider(h.config());
+    assert_eq!(p.name(), "egnyte");
+
+    let page = p.poll(None).await.unwrap();
+    assert_eq!(
+        page,
+        Page::new(
+            vec![],
+            checkpoint(70412, 0, Some(NOW), true),
+            watermark_at_now_minus_skew(),
+            false
+        )
+    );
+    assert_eq!(
+        h.calls().await,
+        [
+            CURSOR.to_owned(),
+            format!("{EVENTS}?id=70412&count=100&suppress=app")
+        ]
+    );
+    for r in h.requests().await {
+        assert_eq!(r.headers["authorization"], "Bearer tok");
+    }
+}
+
+#[tokio::test]
+async fn maps_the_notes_example_page_sent_as_text_plain() {
+    let h = Harness::new().await;
+    let body: Value = serde_json::from_str(
+        r#"{"count":3,"latest_id":70415,"oldest_id":70413,"events":[
+ {"id":70413,"timestamp":"2026-01-05T09:15:10.000Z","actor":1204,"type":"file_system","action":"create",
+  "action_source":"WebUI","object_detail":"https://acme.egnyte.com/pubapi/v1/fs/Shared/Plans/Q1%20budget.xlsx",
+  "data":{"target_path":"/Shared/Plans/Q1 budget.xlsx","target_id":"0b6f9a52-5d1e-4c3a-9f07-2a9f3c1d8e41",
+          "target_group_id":"e3c7a1d0-88b2-4f5e-a0c4-6b2d9e7f1a35","is_folder":false}},
+ {"id":70414,"timestamp":"2026-01-05T09:15:10.000Z","actor":1204,"type":"file_system","action":"rename",
+  "action_source":"WebUI","object_detail":"https://acme.egnyte.com/pubapi/v1/fs/Shared/Plans/Budget%20Q1.xlsx",
+  "data":{"source_path":"/Shared/Plans/Q1 budget.xlsx","target_path":"/Shared/Plans/Budget Q1.xlsx",
+          "target_id":"0b6f9a52-5d1e-4c3a-9f07-2a9f3c1d8e41",
+          "target_group_id":"e3c7a1d0-88b2-4f5e-a0c4-6b2d9e7f1a35","is_folder":false}},
+ {"id":70415,"timestamp":"2026-01-05T09:16:44.000Z","actor":1187,"type":"file_system","action":"delete",
+  "action_source":"SyncEngine",
+  "data":{"target_path":"/Shared/Old/notes.txt","target_group_id":"5a1e0c9b-2f3d-4e6a-8b7c-9d0e1f2a3b4c",
+          "is_folder":false}}]}"#,
+    )
+    .unwrap();
+    h.list(70412, text_plain(body.clone())).await;
+    let mut config = h.config();
+    config.keep_raw = true;
+    let p = h.provider(config);
+
+    let page = p
+        .poll(Some(&checkpoint(70412, 0, Some(NOW), false)))
+        .await
+        .unwrap();
+    let got: Vec<Value> = page
+        .events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
+    assert_eq!(
+        got[0],
+        json!({
+            "id": "70413", "source": "egnyte-acme", "provider": "egnyte", "type": "add",
+            "occurred_at": "2026-01-05T09:15:10.000Z", "observed_at": NOW,
+            "object": {"id": "e3c7a1d0-88b2-4f5e-a0c4-6b2d9e7f1a35", "kind": "file",
+                       "name": "Q1 budget.xlsx", "path": "/Shared/Plans/Q1 budget.xlsx",
+                       "parent": "/Shared/Plans",
+                       "url": "https://acme.egnyte.com/pubapi/v1/fs/Shared/Plans/Q1%20budget.xlsx"},
+            "actor": {"id": "1204", "via": "WebUI"},
+            "upstream": {"id": "70413", "action": "create", "raw": body["events"][0]},
+            "late": false
+        })
+    );
+    assert_eq!(
+        page.events.iter().map(|e| e.event_type).collect::<Vec<_>>(),
+        [EventType::Add, EventType::Rename, EventType::Delete]
+    );
+    assert_eq!(
+        page.objects,
+        vec![
+            ObjectChange::set(
+                "e3c7a1d0-88b2-4f5e-a0c4-6b2d9e7f1a35",
+                json!({"path": "/Shared/Plans/Q1 budget.xlsx", "event": 70413})
+            ),
+            ObjectChange::set(
+                "e3c7a1d0-88b2-4f5e-a0c4-6b2d9e7f1a35",
+                json!({"path": "/Shared/Plans/Budget Q1.xlsx", "event": 70414})
+            ),
+            ObjectChange::forget("5a1e0c9b-2f3d-4e6a-8b7c-9d0e1f2a3b4c"),
+        ]
+    );
+    assert_eq!(page.checkpoint, checkpoint(70415, 0, Some(NOW), false));
+    assert!(!page.more);
+    assert_eq!(page.watermark, watermark_at_now_minus_skew());
+}
+
+#[tokio::test]
+async fn pages_exclusively_and_drains_full_pages_before_promising_a_watermark() {
+    let h = Harness::new().await;
+    let g = "g-1";
+    h.list(
+        100,
+        text_plain(events_page(vec![
+            file_event(101, "create", g, "/Shared/a.txt"),
+            file_event(102, "create", g, "/Shared/a.txt"),
+        ])),
+    )
+    .await;
+    // latest_id may run past the last event (filtered ones): the next id is the larger.
+    h.list(
+        105,
+        text_plain(json!({"count": 1, "latest_id": 106, "events": [
+            file_event(106, "create", g, "/Shared/a.txt")]})),
+    )
+    .await;
+    h.list(
+        102,
+        text_plain(json!({"count": 2, "latest_id": 105, "events": [
+            file_event(103, "create", g, "/Shared/a.txt"),
+            file_event(104, "delete", g, "/Shared/a.txt")]})),
+    )
+    .await;
+    let mut config = h.config();
+    config.page_size = 2;
+    let p = h.provider(config);
+
+    let first = p
+        .poll(Some(&checkpoint(100, 0, Some(NOW), true)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), ["101", "102"]);
+    assert_eq!(
+        first
+            .events
+            .iter()
+            .map(|e| e.event_type)
+            .collect::<Vec<_>>(),
+        [EventType::Add, EventType::Update]
+    );
+    assert!(first.more);
+    assert_eq!(first.watermark, None);
+    assert_eq!(first.checkpoint, checkpoint(102, 0, Some(NOW), false));
+    h.memory.apply(&first.objects);
+
+    let second = p.poll(Some(&first.checkpoint)).await.unwrap();
+    assert_eq!(ids(&second), ["103", "104"]);
+    assert_eq!(second.events[0].event_type, EventType::Update);
+    assert_eq!(second.events[1].event_type, EventType::Delete);
+    assert!(second.more);
+    assert_eq!(second.checkpoint, checkpoint(105, 0, Some(NOW), false));
+    h.memory.apply(&second.objects);
+
+    let third = p.poll(Some(&second.checkpoint)).await.unwrap();
+    assert_eq!(ids(&third), ["106"]);
+    assert_eq!(
+        third.events[0].event_type,
+        EventType::Add,
+        "a deleted group id is new again"
+    );
+    assert!(!third.more);
+    assert_eq!(third.watermark, watermark_at_now_minus_skew());
+    assert_eq!(third.checkpoint, checkpoint(106, 0, Some(NOW), false));
+
+    assert_eq!(
+        h.calls().await,
+        [
+            format!("{EVENTS}?id=100&count=2&suppress=app"),
+            format!("{EVENTS}?id=102&count=2&suppress=app"),
+            format!("{EVENTS}?id=105&count=2&suppress=app"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_404_restarts_from_the_oldest_event_and_reports_the_lost_ids_as_a_gap() {
+    let h = Harness::new().await;
+    h.list(
+        500,
+        ResponseTemplate::new(404).set_body_json(json!({"message": "Invalid cursor"})),
+    )
+    .await;
+    h.cursor(1000, 900).await;
+    h.list(
+        900,
+        text_plain(events_page(vec![file_event(
+            901,
+            "create",
+            "g",
+            "/Shared/x.txt",
+        )])),
+    )
+    .await;
+    let p = h.provider(h.config());
+    h.clock.advance(Duration::from_secs(1));
+
+    let page = p
+        .poll(Some(&checkpoint(500, 0, Some(NOW), false)))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.gaps,
+        vec![Gap {
+            detected_at: t("2026-01-05T09:20:01.000Z"),
+            after: "500".into(),
+            resumed_at: "900".into(),
+            reason:
+                "event id 500 expired upstream (404); events after 500 up to and including 900 \
+                     are no longer readable; resumed after 900"
+                    .into(),
+        }]
+    );
+    assert_eq!(ids(&page), ["901"]);
+    assert_eq!(
+        page.checkpoint,
+        checkpoint(901, 0, Some("2026-01-05T09:20:01.000Z"), false)
+    );
+    assert_eq!(
+        h.calls().await,
+        [
+            format!("{EVENTS}?id=500&count=100&suppress=app"),
+            CURSOR.to_owned(),
+            format!("{EVENTS}?id=900&count=100&suppress=app"),
+        ]
+    );
+    assert_eq!(p.stats().gaps, 1);
+}
+
+#[tokio::test]
+async fn a_second_404_is_transient_and_commits_nothing() {
+    let h = Harness::new().await;
+    h.mount(
+        Mock::given(method("GET"))
+            .and(path(EVENTS))
+            .respond_with(ResponseTemplate::new(404)),
+    )
+    .await;
+    h.cursor(1000, 900).await;
+    let p = h.provider(h.config());
+    let err = p
+        .poll(Some(&checkpoint(500, 0, Some(NOW), false)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::Transient {
+            message: "GET /pubapi/v2/events: event id 900 is no longer known upstream (404)".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn backfill_from_oldest_reports_the_oldest_event_it_cannot_read() {
+    let h = Harness::new().await;
+    h.cursor(61880, 61877).await;
+    h.list(61876, ResponseTemplate::new(404)).await;
+    h.list(
+        61877,
+        text_plain(events_page(vec![file_event(61878, "create", "g", "/a")])),
+    )
+    .await;
+    let mut config = h.config();
+    config.start = StartPosition::Oldest;
+    let p = h.provider(config);
+
+    let page = p.poll(None).await.unwrap();
+    assert_eq!(ids(&page), ["61878"]);
+    assert_eq!(page.gaps.len(), 1);
+    assert_eq!(
+        (
+            page.gaps[0].after.as_str(),
+            page.gaps[0].resumed_at.as_str()
+        ),
+        ("61876", "61877")
+    );
+    assert_eq!(page.checkpoint, checkpoint(61878, 0, Some(NOW), false));
+}
+
+#[tokio::test]
+async fn backfill_reads_the_oldest_event_when_egnyte_accepts_the_id_before_it() {
+    let h = Harness::new().await;
+    h.cursor(61880, 61877).await;
+    h.list(
+        61876,
+        text_plain(events_page(vec![file_event(61877, "create", "g", "/a")])),
+    )
+    .await;
+    let mut config = h.config();
+    config.start = StartPosition::Oldest;
+    let page = h.provider(config).poll(None).await.unwrap();
+    assert_eq!(ids(&page), ["61877"]);
+    assert!(page.gaps.is_empty());
+}
+
+#[tokio::test]
+async fn ids_going_backwards_are_a_reset_with_a_gap_and_new_event_ids() {
+    let h = Harness::new().await;
+    h.cursor(50, 10).await;
+    h.list(
+        10,
+        text_plain(events_page(vec![file_event(11, "create", "g", "/a")])),
+    )
+    .await;
+    let p = h.provider(h.config());
+    // Idle, and the last cursor check is older than the interval (15 min).
+    let saved = checkpoint(1000, 0, Some("2026-01-05T09:00:00.000Z"), true);
+
+    let page = p.poll(Some(&saved)).await.unwrap();
+    assert_eq!(
+        page.gaps,
+        vec![Gap {
+            detected_at: t(NOW),
+            after: "1000".into(),
+            resumed_at: "10".into(),
+            reason: "Egnyte's event store was reset: /events/cursor latest_event_id 50 is below the saved id 1000; \
+                     unread events after 1000 in the old store and ids up to 10 in the new one are lost; \
+                     event ids are now prefixed r1-"
+                .into(),
+        }]
+    );
+    assert_eq!(ids(&page), ["r1-11"]);
+    assert_eq!(page.events[0].upstream.id, "11");
+    assert_eq!(page.checkpoint, checkpoint(11, 1, Some(NOW), false));
+    assert_eq!(
+        h.calls().await,
+        [
+            CURSOR.to_owned(),
+            format!("{EVENTS}?id=10&count=100&suppress=app")
+        ]
+    );
+    let stats = p.stats();
+    assert_eq!((stats.resets, stats.gaps), (1, 1));
+}
+
+#[tokio::test]
+async fn a_quiet_filtered_stream_moves_its_id_to_the_cursor_read_before_the_poll() {
+    let h = Harness::new().await;
+    h.cursor(5000, 10).await;
+    h.list(1000, no_content()).await;
+    let mut config = h.config();
+    config.folder = Some("/Shared/quiet".into());
+    let p = h.provider(config);
+
+    // Not idle: no cursor call, the id stays.
+    let busy = p
+        .poll(Some(&checkpoint(
+            1000,
+            0,
+            Some("2026-01-05T08:00:00.000Z"),
+            false,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(
+        busy.checkpoint,
+        checkpoint(1000, 0, Some("2026-01-05T08:00:00.000Z"), true)
+    );
+    // Idle but checked recently: no cursor call.
+    let recent = p
+        .poll(Some(&checkpoint(
+            1000,
+            0,
+            Some("2026-01-05T09:10:00.000Z"),
+            true,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(
+        recent.checkpoint,
+        checkpoint(1000, 0, Some("2026-01-05T09:10:00.000Z"), true)
+    );
+    // Idle and due: read the cursor first, then the 204 moves the id to its latest.
+    let due = p.poll(Some(&busy.checkpoint)).await.unwrap();
+    assert_eq!(due.checkpoint, checkpoint(5000, 0, Some(NOW), true));
+    assert!(due.events.is_empty() && due.gaps.is_empty());
+    assert_eq!(due.watermark, watermark_at_now_minus_skew());
+
+    let list = format!("{EVENTS}?id=1000&count=100&folder=%2FShared%2Fquiet&suppress=app");
+    assert_eq!(
+        h.calls().await,
+        [list.clone(), list.clone(), CURSOR.to_owned(), list]
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_check_before_a_poll_with_events_keeps_paging_by_the_events() {
+    let h = Harness::new().await;
+    h.cursor(5000, 10).await;
+    h.list(
+        1000,
+        text_plain(events_page(vec![file_event(1001, "create", "g", "/a")])),
+    )
+    .await;
+    let p = h.provider(h.config());
+    let page = p
+        .poll(Some(&checkpoint(1000, 0, None, true)))
+        .await
+        .unwrap();
+    assert_eq!(page.checkpoint, checkpoint(1001, 0, Some(NOW), false));
+}
+
+#[tokio::test]
+async fn sends_the_filters_exactly() {
+    let h = Harness::new().await;
+    h.list(1, no_content()).await;
+    let mut config = h.config();
+    config.folder = Some("/Shared/marketing events".into());
+    config.types = vec!["file_system".into(), "note".into()];
+    config.suppress = Suppress::User;
+    config.page_size = 25;
+    h.provider(config)
+        .poll(Some(&checkpoint(1, 0, Some(NOW), false)))
+        .await
+        .unwrap();
+
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    config.api_version = tributary_egnyte::ApiVersion::V1;
+    h.mount(
+        Mock::given(method("GET"))
+            .and(path("/pubapi/v1/events"))
+            .respond_with(no_content()),
+    )
+    .await;
+    h.provider(config)
+        .poll(Some(&checkpoint(2, 0, Some(NOW), false)))
+        .await
+        .unwrap();
+
+    let requests = h.requests().await;
+    let pairs: Vec<Vec<(String, String)>> = requests
+        .iter()
+        .map(|r| r.url.query_pairs().into_owned().collect())
+        .collect();
+    let owned = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        pairs,
+        vec![
+            owned(&[
+                ("id", "1"),
+                ("count", "25"),
+                ("folder", "/Shared/marketing events"),
+                ("type", "file_system|note"),
+                ("suppress", "user"),
+            ]),
+            owned(&[("id", "2"), ("count", "100")]),
+        ]
+    );
+    assert_eq!(requests[1].url.path(), "/pubapi/v1/events");
+}
+
+async fn poll_error(response: ResponseTemplate) -> ProviderError {
+    let h = Harness::new().await;
+    h.list(7, response).await;
+    let p = h.provider(h.config());
+    p.poll(Some(&checkpoint(7, 0, Some(NOW), false)))
+        .await
+        .unwrap_err()
+}
+
+fn mashery(code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(403)
+        .insert_header("X-Mashery-Error-Code", code)
+        .set_body_raw("<h1>Developer Over Qps</h1>", "text/html")
+}
+
+#[tokio::test]
+async fn throttles_become_rate_limited_with_retry_after() {
+    assert_eq!(
+        poll_error(mashery("ERR_403_DEVELOPER_OVER_QPS").insert_header("Retry-After", "3")).await,
+        ProviderError::RateLimited {
+            retry_after: Some(Duration::from_secs(3)),
+            message: "GET /pubapi/v2/events: throttled by Egnyte (ERR_403_DEVELOPER_OVER_QPS), retry after 3s"
+                .into()
+        }
+    );
+    let retry = |e: ProviderError| match e {
+        ProviderError::RateLimited { retry_after, .. } => retry_after,
+        other => panic!("not rate limited: {other:?}"),
+    };
+    assert_eq!(
+        retry(
+            poll_error(mashery("ERR_403_DEVELOPER_OVER_RATE").insert_header("Retry-After", "7200"))
+                .await
+        ),
+        Some(Duration::from_secs(7200))
+    );
+    assert_eq!(
+        retry(poll_error(mashery("ERR_403_DEVELOPER_OVER_RATE")).await),
+        Some(Duration::from_secs(3600)),
+        "the daily quota never retries in a tight loop"
+    );
+    assert_eq!(
+        retry(poll_error(mashery("ERR_403_DEVELOPER_OVER_QPS")).await),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(
+        retry(
+            poll_error(
+                ResponseTemplate::new(429)
+                    .insert_header("Retry-After", "5")
+                    .set_body_json(
+                        json!({"fault": {"faultstring": "Rate limit quota violation",
+                        "detail": {"errorcode": "policies.ratelimit.QuotaViolation"}}})
+                    )
+            )
+            .await
+        ),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(retry(poll_error(ResponseTemplate::new(429)).await), None);
+}
+
+#[tokio::test]
+async fn refused_credentials_are_auth_errors() {
+    assert_eq!(
+        poll_error(ResponseTemplate::new(401).set_body_string("Unauthorized")).await,
+        ProviderError::Auth {
+            message: "GET /pubapi/v2/events: credentials refused (401): Unauthorized".into()
+        }
+    );
+    assert_eq!(
+        poll_error(mashery("ERR_403_DEVELOPER_INACTIVE")).await,
+        ProviderError::Auth {
+            message: "GET /pubapi/v2/events: credentials refused (403, ERR_403_DEVELOPER_INACTIVE): <h1>Developer Over Qps</h1>"
+                .into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn permission_and_request_errors_are_fatal() {
+    assert_eq!(
+        poll_error(ResponseTemplate::new(403).set_body_json(json!({"errorMessage": "Access denied"})))
+            .await,
+        ProviderError::Fatal {
+            message: r#"GET /pubapi/v2/events: permission denied (403 without a throttle code): {"errorMessage":"Access denied"}"#
+                .into()
+        }
+    );
+    assert!(matches!(
+        poll_error(ResponseTemplate::new(400)).await,
+        ProviderError::Fatal { .. }
+    ));
+}
+
+#[tokio::test]
+async fn server_errors_timeouts_and_malformed_answers_are_transient() {
+    assert_eq!(
+        poll_error(ResponseTemplate::new(503).set_body_string("busy")).await,
+        ProviderError::Transient {
+            message: "GET /pubapi/v2/events: server error 503: busy".into()
+        }
+    );
+    let malformed =
+        poll_error(text_plain(json!("not an envelope")).set_body_string("{\"events\": [")).await;
+    assert!(
+        matches!(&malformed, ProviderError::Transient { message } if message.starts_with("GET /pubapi/v2/events: unexpected answer: EOF while parsing")),
+        "{malformed:?}"
+    );
+    let not_array = poll_error(text_plain(json!({"events": {"id": 1}}))).await;
+    assert!(
+        matches!(not_array, ProviderError::Transient { .. }),
+        "{not_array:?}"
+    );
+
+    let h = Harness::new().await;
+    h.list(
+        7,
+        ResponseTemplate::new(204).set_delay(Duration::from_secs(10)),
+    )
+    .await;
+    let mut config = h.config();
+    config.request_timeout_ms = 50;
+    let err = h
+        .provider(config)
+        .poll(Some(&checkpoint(7, 0, Some(NOW), false)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::Transient {
+            message: "GET /pubapi/v2/events: no answer within 50ms".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_checkpoint_is_fatal() {
+    let h = Harness::new().await;
+    let p = h.provider(h.config());
+    let foreign = Checkpoint::from_json(json!({"version": "V1", "since": "x"})).unwrap();
+    assert!(matches!(
+        p.poll(Some(&foreign)).await.unwrap_err(),
+        ProviderError::Fatal { .. }
+    ));
+}
+
+#[tokio::test]
+async fn counts_calls_quota_and_unmapped_actions() {
+    let h = Harness::new().await;
+    let lock = json!({"id": 8, "timestamp": "2026-01-05T09:15:10.000Z", "actor": 1, "type": "file_system",
+                      "action": "lock", "data": {"target_path": "/a", "target_group_id": "g", "is_folder": false}});
+    let perm = json!({"id": 9, "timestamp": "2026-01-05T09:15:10.000Z", "actor": 1,
+                      "type": "permission_change", "action": "permission_change",
+                      "data": {"target_path": "/Shared", "is_folder": true}});
+    h.list(
+        7,
+        text_plain(json!({"latest_id": 10, "events": [lock.clone(), perm, {"no": "id"}, lock]}))
+            .insert_header("X-Accesstoken-Quota-Current", "17")
+            .insert_header("X-Accesstoken-Quota-Allotted", "1000"),
+    )
+    .await;
+    let p = h.provider(h.config());
+    let page = p
+        .poll(Some(&checkpoint(7, 0, Some(NOW), false)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), ["8", "9", "8"]);
+    assert!(
+        page.events
+            .iter()
+            .all(|e| e.event_type == EventType::Update && e.upstream.raw.is_some())
+    );
+    assert_eq!(page.checkpoint, checkpoint(10, 0, Some(NOW), false));
+    let stats = p.stats();
+    assert_eq!(stats.calls, 1);
+    assert_eq!(
+        (stats.quota_used, stats.quota_allotted),
+        (Some(17), Some(1000))
+    );
+    assert_eq!(stats.unreadable, 1);
+    assert_eq!(
+        stats.unmapped.into_iter().collect::<Vec<_>>(),
+        [
+            ("file_system/lock".to_owned(), 2),
+            ("permission_change/permission_change".to_owned(), 1)
+        ]
+    );
+    assert!(!stats.credential.contains("tok"));
+}
+
+#[tokio::test]
+async fn sources_with_one_credential_share_one_limiter() {
+    let h = Harness::new().await;
+    h.list(7, no_content()).await;
+    // Two calls an hour: once spent, `check` fails until the next half hour.
+    let limiters = RateLimiters::new(governor::Quota::per_hour(NonZeroU32::new(2).unwrap()));
+    let source = |name: &str, token: &str| {
+        EgnyteProvider::new(
+            SourceId::new(name).unwrap(),
+            EgnyteConfig::new(h.server.uri(), Credentials::bearer(token)),
+            h.memory.clone(),
+            &limiters,
+            h.clock.clone(),
+        )
+        .unwrap()
+    };
+    let a = source("a", "shared-token");
+    let b = source("b", "shared-token");
+    let other = source("c", "other-token");
+    let cp = checkpoint(7, 0, Some(NOW), false);
+    a.poll(Some(&cp)).await.unwrap();
+    b.poll(Some(&cp)).await.unwrap();
+    assert_eq!((a.stats().calls, b.stats().calls), (1, 1));
+    assert_eq!(a.credential(), b.credential());
+    assert_ne!(a.credential(), other.credential());
+    let shared = limiters.credential(&Credentials::bearer("shared-token"));
+    assert!(
+        shared.limiter().check().is_err(),
+        "a and b spent the same two-call budget"
+    );
+    let separate = limiters.credential(&Credentials::bearer("other-token"));
+    assert!(separate.limiter().check().is_ok());
+    assert_eq!(limiters.len(), 2);
+}
+
+fn oauth(access: Option<&str>, expires_at: Option<&str>) -> Credentials {
+    Credentials::Oauth {
+        client_id: "cid".into(),
+        client_secret: Secret::new("csecret"),
+        refresh_token: Secret::new("refresh-1"),
+        access_token: access.map(Secret::new),
+        access_token_expires_at: expires_at.map(t),
+    }
+}
+
+async fn token_endpoint(h: &Harness, answer: Value) {
+    h.mount(
+        Mock::given(method("POST"))
+            .and(path("/puboauth/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refreshes_an_oauth_token_before_it_expires() {
+    let h = Harness::new().await;
+    h.mount(
+        Mock::given(method("GET"))
+            .and(path(EVENTS))
+            .and(bearer_token("old"))
+            .respond_with(no_content()),
+    )
+    .await;
+    h.mount(
+        Mock::given(method("GET"))
+            .and(path(EVENTS))
+            .and(bearer_token("new"))
+            .respond_with(no_content()),
+    )
+    .await;
+    token_endpoint(
+        &h,
+        json!({"access_token": "new", "token_type": "bearer", "expires_in": 3600,
+               "refresh_token": "refresh-2"}),
+    )
+    .await;
+    let config = EgnyteConfig::new(
+        h.server.uri(),
+        oauth(Some("old"), Some("2026-01-05T09:30:00.000Z")),
+    );
+    let p = h.provider(config);
+    let cp = checkpoint(7, 0, Some(NOW), false);
+
+    p.poll(Some(&cp)).await.unwrap();
+    h.clock.advance(Duration::from_secs(9 * 60)); // 09:29, within a minute of expiry
+    p.poll(Some(&cp)).await.unwrap();
+    h.clock.advance(Duration::from_secs(30 * 60)); // well within the new token's hour
+    p.poll(Some(&cp)).await.unwrap();
+
+    let requests = h.requests().await;
+    let seen: Vec<(String, String)> = requests
+        .iter()
+        .map(|r| {
+            let auth = r
+                .headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (format!("{} {}", r.method, r.url.path()), auth)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (format!("GET {EVENTS}"), "Bearer old".to_owned()),
+            ("POST /puboauth/token".to_owned(), String::new()),
+            (format!("GET {EVENTS}"), "Bearer new".to_owned()),
+            (format!("GET {EVENTS}"), "Bearer new".to_owned()),
+        ]
+    );
+    let form: Vec<(String, String)> =
+        url_pairs(&String::from_utf8(requests[1].body.clone()).unwrap());
+    assert_eq!(
+        form,
+        [
+            ("grant_type".to_owned(), "refresh_token".to_owned()),
+            ("refresh_token".to_owned(), "refresh-1".to_owned()),
+            ("client_id".to_owned(), "cid".to_owned()),
+            ("client_secret".to_owned(), "csecret".to_owned()),
+        ]
+    );
+    assert_eq!(p.stats().token_refreshes, 1);
+}
+
+fn url_pairs(form: &str) -> Vec<(String, String)> {
+    reqwest::Url::parse(&format!("http://x/?{form}"))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_token_without_lifetime_is_kept_until_refused() {
+    let h = Harness::new().await;
+    h.mount(
+        Mock::given(method("GET"))
+            .and(path(EVENTS))
+            .and(bearer_token("stale"))
+            .respond_with(ResponseTemplate::new(401)),
+    )
+    .await;
+    h.mount(
+        Mock::given(method("GET"))
+            .and(path(EVENTS))
+            .and(bearer_token("forever"))
+            .respond_with(no_content()),
+    )
+    .await;
+    token_endpoint(&h, json!({"access_token": "forever", "expires_in": "-1"})).await;
+    // No access token yet: the first request refreshes; -1 means it never expires.
+    let p = h.provider(EgnyteConfig::new(h.server.uri(), oauth(None, None)));
+    let cp = checkpoint(7, 0, Some(NOW), false);
+    p.poll(Some(&cp)).await.unwrap();
+    h.clock.advance(Duration::from_secs(90 * 24 * 3600));
+    p.poll(Some(&cp)).await.unwrap();
+    assert_eq!(p.stats().token_refreshes, 1);
+
+    // A refused token is replaced once, and the request retried.
+    let h2 = Harness::new().await;
+    for m in [
+        Mock::given(method("GET"))
+            .and(path(EVENTS))
+            .and(bearer_token("stale"))
+            .respond_with(ResponseTemplate::new(401)),
+        Mock::given(method("GET"))
+            .and(path(EVENTS))
+            .and(bearer_token("forever"))
+            .respond_with(no_content()),
+    ] {
+        h2.mount(m).await;
+    }
+    token_endpoint(&h2, json!({"access_token": "forever"})).await;
+    let p2 = h2.provider(EgnyteConfig::new(
+        h2.server.uri(),
+        oauth(Some("stale"), None),
+    ));
+    p2.poll(Some(&cp)).await.unwrap();
+    assert_eq!(p2.stats().token_refreshes, 1);
+    assert_eq!(p2.stats().calls, 3);
+}
+
+#[tokio::test]
+async fn a_refused_refresh_is_an_auth_error() {
+    let h = Harness::new().await;
+    h.mount(
+        Mock::given(method("POST"))
+            .and(path("/puboauth/token"))
+            .respond_with(
+                ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})),
+            ),
+    )
+    .await;
+    let p = h.provider(EgnyteConfig::new(h.server.uri(), oauth(None, None)));
+    let err = p
+        .poll(Some(&checkpoint(7, 0, Some(NOW), false)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::Auth {
+            message:
+                r#"POST /puboauth/token: credentials refused (400): {"error":"invalid_grant"}"#
+                    .into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn the_clock_is_the_injected_one() {
+    let h = Harness::new().await;
+    h.list(7, no_content()).await;
+    let p = h.provider(h.config());
+    h.clock.set(t("2030-06-01T00:00:10.000Z"));
+    let page = p
+        .poll(Some(&checkpoint(7, 0, Some(NOW), false)))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.watermark,
+        Some(Watermark::new(t("2030-06-01T00:00:08.000Z")))
+    );
+    assert_eq!(h.clock.now(), t("2030-06-01T00:00:10.000Z"));
+}
+
+/// A small event store behind wiremock: ids `1..=n`, the `false` ones hidden (by a filter, or by
+/// permissions), answering the list endpoint as Egnyte does.
+struct Store {
+    visible: Vec<u64>,
+}
+
+impl wiremock::Respond for Store {
+    fn respond(&self, r: &Request) -> ResponseTemplate {
+        let q: std::collections::HashMap<String, String> =
+            r.url.query_pairs().into_owned().collect();
+        let after: u64 = q["id"].parse().unwrap();
+        let count: usize = q["count"].parse().unwrap();
+        let page: Vec<Value> = self
+            .visible
+            .iter()
+            .filter(|&&i| i > after)
+            .take(count)
+            .map(|&i| file_event(i, "create", &format!("g{i}"), "/Shared/a.txt"))
+            .collect();
+        if page.is_empty() {
+            return no_content();
+        }
+        text_plain(events_page(page))
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn paging_returns_every_visible_event_once_in_order(
+        mask in proptest::collection::vec(proptest::bool::ANY, 0..300),
+        page_size in 1u32..=100,
+        start in 0u64..20,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let visible: Vec<u64> = mask
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v)
+            .map(|(i, _)| i as u64 + 1)
+            .collect();
+        let (seen, polls) = rt.block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(method("GET"))
+                .and(path(EVENTS))
+                .respond_with(Store { visible: visible.clone() })
+                .mount(&server)
+                .await;
+            let limiters =
+                RateLimiters::new(governor::Quota::per_second(NonZeroU32::new(100_000).unwrap()));
+            let mut config = EgnyteConfig::new(server.uri(), Credentials::bearer("tok"));
+            config.page_size = page_size;
+            let provider = EgnyteProvider::new(
+                SourceId::new("egnyte-acme").unwrap(),
+                config,
+                Arc::new(MemoryObjectState::new()),
+                &limiters,
+                Arc::new(ManualClock::new(t(NOW))),
+            )
+            .unwrap();
+            let mut cp = checkpoint(start, 0, Some(NOW), false);
+            let mut seen = Vec::new();
+            let mut polls = 0;
+            loop {
+                let page = provider.poll(Some(&cp)).await.unwrap();
+                polls += 1;
+                seen.extend(page.events.iter().map(|e| e.upstream.id.parse::<u64>().unwrap()));
+                cp = page.checkpoint;
+                if !page.more || polls > 1_000 {
+                    break;
+                }
+            }
+            (seen, polls)
+        });
+        let want: Vec<u64> = visible.into_iter().filter(|&i| i > start).collect();
+        let expected_polls = want.len() / page_size as usize + 1;
+        proptest::prop_assert_eq!(seen, want);
+        proptest::prop_assert_eq!(polls, expected_polls);
+    }
+}
