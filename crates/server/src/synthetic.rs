@@ -49,7 +49,8 @@ impl SyntheticProvider {
     /// The time of event `n`: `n × 200 ms` plus a seeded jitter below 200 ms, so each event comes
     /// 1 to 399 ms after the one before.
     fn time(&self, n: u64) -> DateTime<Utc> {
-        let jitter = fastrand::Rng::with_seed(self.seed ^ n.wrapping_mul(0xA24B_AED4_963E_E407)).u64(0..200);
+        let jitter =
+            fastrand::Rng::with_seed(self.seed ^ n.wrapping_mul(0xA24B_AED4_963E_E407)).u64(0..200);
         let offset = n.saturating_mul(200).saturating_add(jitter);
         self.start + chrono::Duration::milliseconds(i64::try_from(offset).unwrap_or(i64::MAX))
     }
