@@ -1,1 +1,14 @@
-//! placeholder
+//! Faithful simulators of the upstream APIs tributary polls, for tests, demos and benchmarks.
+//!
+//! Each simulator serves one upstream account in memory over real HTTP, as the real service
+//! answers (status codes, headers, quirks), with a seeded workload generator and fault injection
+//! driven by a control API under `/_sim/`. A simulator is written from the shared protocol notes
+//! on its own: it never imports a provider's wire types, so a misreading cannot hide by being
+//! mirrored on both sides.
+//!
+//! It is not a mock of tributary's own traits, and not a general-purpose Egnyte or Jive server:
+//! only what the providers call is served.
+//!
+//! - [`egnyte`]: the Egnyte Events API (`/pubapi/v1|v2/events`, OAuth, rate limits).
+
+pub mod egnyte;

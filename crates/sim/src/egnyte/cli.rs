@@ -1,0 +1,160 @@
+//! `tributary sim egnyte …`: the simulator as a process.
+//!
+//! HTTPS (`--tls`) is not offered here yet: the crate's `tls` module can wrap the listener once it
+//! is wired in.
+
+use super::config::{EgnyteSimConfig, TokenSpec};
+use super::limits::ThrottleMode;
+use super::oauth::TokenMode;
+use super::simulator::{EgnyteSim, SimError};
+use std::io::Write;
+use std::sync::Arc;
+use tributary_core::SystemClock;
+
+/// Options of `tributary sim egnyte`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EgnyteSimArgs {
+    /// Address to listen on; port 0 picks a free port. The base URL is printed as the first line.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// The access token that works from the start (user 1001 through client `tributary-app`).
+    #[arg(long, default_value = "test-token")]
+    pub token: String,
+    /// Workload events in the log at startup.
+    #[arg(long, default_value_t = 0)]
+    pub backlog: usize,
+    /// Seed of every random choice (ids, workload).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Workload events per second while running.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// The Egnyte domain name (`acme` for acme.egnyte.com).
+    #[arg(long, default_value = "acme")]
+    pub domain: String,
+    /// Base of `object_detail` URLs; default `https://{domain}.egnyte.com`.
+    #[arg(long)]
+    pub public_base_url: Option<String>,
+    /// How throttled calls are answered.
+    #[arg(long, value_enum, default_value = "mashery")]
+    pub throttle: ThrottleMode,
+    /// Calls per second per token.
+    #[arg(long, default_value_t = 2)]
+    pub qps: u32,
+    /// Calls per UTC day per token; 0 disables the quota.
+    #[arg(long, default_value_t = 1000)]
+    pub daily_quota: u32,
+    /// Id of the first event.
+    #[arg(long, default_value_t = 1)]
+    pub first_id: i64,
+    /// Lifetime of tokens issued by /puboauth/token, in seconds; absent: they never expire.
+    #[arg(long)]
+    pub token_lifetime: Option<u64>,
+}
+
+impl EgnyteSimArgs {
+    /// The simulator configuration these options describe.
+    pub fn config(&self) -> EgnyteSimConfig {
+        let defaults = EgnyteSimConfig::default();
+        EgnyteSimConfig {
+            domain: self.domain.clone(),
+            public_base_url: self.public_base_url.clone(),
+            first_event_id: self.first_id,
+            tokens: vec![TokenSpec {
+                token: self.token.clone(),
+                user: 1001,
+                client_id: "tributary-app".to_owned(),
+            }],
+            token_mode: match self.token_lifetime {
+                Some(lifetime_secs) => TokenMode::Expiring { lifetime_secs },
+                None => TokenMode::NonExpiring,
+            },
+            throttle: self.throttle,
+            qps: self.qps,
+            daily_quota: (self.daily_quota > 0).then_some(self.daily_quota),
+            seed: self.seed,
+            backlog: self.backlog,
+            rate: self.rate,
+            ..defaults
+        }
+    }
+}
+
+/// Binds, prints the base URL (`http://127.0.0.1:PORT`) as the first line of stdout, and serves
+/// until Ctrl-C.
+pub async fn run(args: EgnyteSimArgs) -> Result<(), SimError> {
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: args.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let sim = EgnyteSim::new(args.config(), Arc::new(SystemClock));
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "http://{addr}")?;
+        out.flush()?;
+    }
+    tracing::info!(%addr, domain = %args.domain, backlog = args.backlog, "egnyte simulator listening");
+    let shutdown = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C; stopping");
+        }
+    };
+    sim.serve(listener, shutdown).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EgnyteSimArgs,
+    }
+
+    #[test]
+    fn flags_become_a_config() {
+        let cli = Cli::try_parse_from([
+            "sim",
+            "--listen",
+            "127.0.0.1:9000",
+            "--token",
+            "tok",
+            "--backlog",
+            "10",
+            "--seed",
+            "9",
+            "--rate",
+            "2.5",
+            "--domain",
+            "beta",
+            "--throttle",
+            "http429",
+            "--daily-quota",
+            "0",
+            "--token-lifetime",
+            "60",
+        ])
+        .unwrap();
+        let c = cli.args.config();
+        assert_eq!(
+            (c.tokens[0].token.as_str(), c.tokens[0].user),
+            ("tok", 1001)
+        );
+        assert_eq!((c.backlog, c.seed, c.rate), (10, 9, 2.5));
+        assert_eq!(c.base_url(), "https://beta.egnyte.com");
+        assert_eq!((c.throttle, c.daily_quota), (ThrottleMode::Http429, None));
+        assert_eq!(c.token_mode, TokenMode::Expiring { lifetime_secs: 60 });
+        let defaults = Cli::try_parse_from(["sim"]).unwrap().args.config();
+        assert_eq!(
+            (defaults.throttle, defaults.daily_quota),
+            (ThrottleMode::Mashery, Some(1000))
+        );
+        assert!(Cli::try_parse_from(["sim", "--throttle", "loud"]).is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! Serving a simulator: its router, and a server that also runs the live workload.
+
+use super::simulator::EgnyteSim;
+use super::{control, http};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use std::future::Future;
+use std::time::Duration;
+
+/// How often the live workload (`rate` events per second) adds its events.
+const RATE_TICK: Duration = Duration::from_millis(100);
+
+impl EgnyteSim {
+    /// The Egnyte routes (`/pubapi/…`, `/puboauth/token`) and the control API (`/_sim/egnyte/…`).
+    /// Anything else answers `404 {"errorMessage": "Not found"}`.
+    pub fn router(&self) -> Router {
+        http::routes()
+            .merge(control::routes())
+            .fallback(|| async {
+                (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(serde_json::json!({"errorMessage": "Not found"})),
+                )
+                    .into_response()
+            })
+            .with_state(self.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes; while serving, generates
+    /// `config.rate` workload events per second.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let rate = self.config().rate;
+        let workload = (rate > 0.0).then(|| {
+            let sim = self.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(RATE_TICK);
+                let mut due = 0.0_f64;
+                loop {
+                    tick.tick().await;
+                    due += rate * RATE_TICK.as_secs_f64();
+                    let n = due.floor();
+                    if n >= 1.0 {
+                        due -= n;
+                        // `n` is a small positive whole number here.
+                        sim.generate(n as usize);
+                    }
+                }
+            })
+        });
+        let result = axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        if let Some(task) = workload {
+            task.abort();
+        }
+        result
+    }
+}
