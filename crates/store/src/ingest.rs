@@ -1,12 +1,14 @@
 //! Atomic ingest: a page's new events and its checkpoint, in one transaction.
 
 use crate::key;
+use crate::pending;
 use crate::sled_store::{SledStore, decode_json, encode_json};
 use crate::store::IngestReport;
 use crate::{SourceState, StoreError};
 use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
+use std::collections::HashSet;
 use tributary_core::{Event, Gap, Page, SourceId, time};
 
 /// Refuses times that RFC 3339 cannot express: stored, they could never be read back.
@@ -34,8 +36,6 @@ impl SledStore {
         page: &Page,
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
-        // Check and serialize outside the transaction: it may run more than once.
-        let mut prepared = Vec::with_capacity(page.events.len());
         for event in &page.events {
             if &event.source != source {
                 return Err(StoreError::SourceMismatch {
@@ -45,16 +45,6 @@ impl SledStore {
                 });
             }
             check_times(event)?;
-            let json = if event.seq.is_some() || event.late {
-                // Positions and lateness are the merge's to assign.
-                let mut event = event.clone();
-                event.seq = None;
-                event.late = false;
-                encode_json(&event, "event")?
-            } else {
-                encode_json(event, "event")?
-            };
-            prepared.push((key::source_str(source, event.id.as_str()), json));
         }
         if let Some(w) = page.watermark
             && !time::is_representable(&w.time())
@@ -83,6 +73,28 @@ impl SledStore {
             .collect::<Result<Vec<_>, _>>()?;
 
         let _writer = self.write_lock();
+        // Deduplicate before the transaction: under the writer lock nothing else writes `ids`.
+        // The page's new events go into one pending batch, in page order.
+        let mut batch = Vec::with_capacity(page.events.len() * 640);
+        let mut fresh_ids = Vec::with_capacity(page.events.len());
+        let mut in_page = HashSet::with_capacity(page.events.len());
+        for event in &page.events {
+            let id_key = key::source_str(source, event.id.as_str());
+            let known = self
+                .inner
+                .ids
+                .get(&id_key)
+                .map_err(StoreError::storage("reading the dedup index"))?;
+            if known.is_some() || !in_page.insert(event.id.as_str()) {
+                continue;
+            }
+            pending::push(&mut batch, event)?;
+            fresh_ids.push(id_key);
+        }
+        let report = IngestReport {
+            accepted: fresh_ids.len() as u64,
+            duplicates: (page.events.len() - fresh_ids.len()) as u64,
+        };
         let previous = self.source_state_blocking(source)?;
         let watermark = match (previous.as_ref().and_then(|s| s.watermark), page.watermark) {
             // A watermark is a promise: it never moves back.
@@ -107,19 +119,13 @@ impl SledStore {
             &inner.gaps,
             &inner.objects,
         );
-        let report = trees.transaction(|(ids, pending, state, gap_tree, object_tree)| {
-            let mut report = IngestReport::default();
-            let mut next = base.next_pending;
-            for (id_key, json) in &prepared {
-                // `get` sees this transaction's own writes, so a page repeating an id absorbs it too.
-                if ids.get(id_key)?.is_some() {
-                    report.duplicates += 1;
-                    continue;
-                }
+        let batch_key = key::source_u64(source, base.next_pending);
+        trees.transaction(|(ids, pending, state, gap_tree, object_tree)| {
+            for id_key in &fresh_ids {
                 ids.insert(id_key.as_slice(), &[][..])?;
-                pending.insert(key::source_u64(source, next), json.as_slice())?;
-                next += 1;
-                report.accepted += 1;
+            }
+            if !batch.is_empty() {
+                pending.insert(batch_key.as_slice(), batch.as_slice())?;
             }
             for (i, gap) in gaps.iter().enumerate() {
                 gap_tree.insert(
@@ -140,12 +146,12 @@ impl SledStore {
                 events_ingested: base.events_ingested + report.accepted,
                 duplicates_absorbed: base.duplicates_absorbed + report.duplicates,
                 gaps_recorded: base.gaps_recorded + gaps.len() as u64,
-                next_pending: next,
+                next_pending: base.next_pending + u64::from(!batch.is_empty()),
             };
             let bytes = encode_json(&new_state, "source state")
                 .map_err(ConflictableTransactionError::Abort)?;
             state.insert(state_key, bytes)?;
-            Ok(report)
+            Ok(())
         })?;
         Ok(report)
     }
@@ -164,14 +170,13 @@ impl SledStore {
 
     pub(crate) fn pending_len_blocking(&self, source: &SourceId) -> Result<u64, StoreError> {
         let mut n = 0;
-        for entry in self
+        for batch in self
             .inner
             .pending
             .scan_prefix(key::source_prefix(source))
-            .keys()
+            .values()
         {
-            entry.map_err(StoreError::storage("scanning pending events"))?;
-            n += 1;
+            n += pending::count(&batch.map_err(StoreError::storage("scanning pending events"))?)?;
         }
         Ok(n)
     }

@@ -15,6 +15,7 @@ mod ingest;
 mod key;
 mod log;
 mod merge;
+mod pending;
 mod registry;
 mod retention;
 mod sled_store;

@@ -74,6 +74,15 @@ impl SledStore {
             });
         }
 
+        // What is left to check per entry once the scan itself has chosen the source (or not).
+        let residual = match filter.sources.as_slice() {
+            [_] => Filter {
+                sources: Vec::new(),
+                ..filter.clone()
+            },
+            _ => filter.clone(),
+        };
+        let check = !residual.is_empty();
         let mut events = Vec::with_capacity(limit.min(1024));
         let mut examined = from;
         let mut exhausted = true;
@@ -82,9 +91,10 @@ impl SledStore {
                         events: &mut Vec<StoredEvent>|
          -> Result<bool, StoreError> {
             examined = seq.get();
-            let keep = filter
-                .matches_json(&json)
-                .map_err(|e| StoreError::corrupt(format!("log entry {seq}"), e))?;
+            let keep = !check
+                || residual
+                    .matches_json(&json)
+                    .map_err(|e| StoreError::corrupt(format!("log entry {seq}"), e))?;
             if keep {
                 events.push(StoredEvent::new(seq, json));
             }

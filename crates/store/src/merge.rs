@@ -1,33 +1,84 @@
 //! The watermark-gated k-way merge of the per-source pending queues into the unified log.
+//!
+//! Each source's queue is its pending batches in key order, each batch its frames in order (see
+//! [`crate::pending`]). The merge repeatedly takes the queue head with the smallest
+//! `(occurred_at, source)` while it is below the frontier, publishes it with the next position,
+//! and commits up to [`MERGE_BATCH`] events per transaction: consumed batches are removed, a
+//! partly consumed one is rewritten with its remaining frames.
 
 use crate::StoreError;
 use crate::key;
-use crate::sled_store::{META_LAST_TIME, META_NEXT_SEQ, SledStore, decode_json, encode_json};
+use crate::pending::{self, Frame};
+use crate::sled_store::{META_LAST_TIME, META_NEXT_SEQ, SledStore};
 use crate::store::MergeReport;
 use chrono::{DateTime, Utc};
 use sled::Transactional;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use tributary_core::{Event, Seq};
+use tributary_core::Seq;
 
 /// At most this many events move in one transaction; a merge of more commits in steps.
 pub(crate) const MERGE_BATCH: usize = 4_096;
 
-/// One source's queue during a merge.
-struct Queue {
-    prefix: Vec<u8>,
-    iter: sled::Iter,
+/// The frontier in whole milliseconds, rounded up: an event (millisecond precision) is below
+/// `frontier` exactly when its milliseconds are below this.
+fn frontier_ms(frontier: DateTime<Utc>) -> i64 {
+    let ms = frontier.timestamp_millis();
+    if frontier.timestamp_subsec_nanos() % 1_000_000 == 0 {
+        ms
+    } else {
+        ms.saturating_add(1)
+    }
 }
 
-/// A queue's head: ordered by `(occurred_at, source)`, then by queue index (equal sources cannot
-/// occur, so the index only keeps the order total).
-type Head = Reverse<(DateTime<Utc>, Vec<u8>, usize)>;
+/// One source's queue during a merge: its batches and where we are in the current one.
+struct Queue {
+    prefix: Vec<u8>,
+    batches: sled::Iter,
+    current: Option<(sled::IVec, sled::IVec)>,
+    /// Byte offset of the next unconsumed frame in `current`.
+    offset: usize,
+}
 
-struct Move {
-    pending_key: sled::IVec,
-    index_key: Vec<u8>,
-    seq: Seq,
-    json: Vec<u8>,
+impl Queue {
+    /// The next frame, loading the next batch when the current one is used up.
+    fn head(&mut self, done: &mut Vec<sled::IVec>) -> Result<Option<Frame<'_>>, StoreError> {
+        loop {
+            match &self.current {
+                Some((_, value)) if self.offset < value.len() => break,
+                Some((key, _)) => {
+                    done.push(key.clone());
+                    self.current = None;
+                }
+                None => {}
+            }
+            match self.batches.next() {
+                None => return Ok(None),
+                Some(entry) => {
+                    self.current =
+                        Some(entry.map_err(StoreError::storage("scanning pending events"))?);
+                    self.offset = 0;
+                }
+            }
+        }
+        let Some((_, value)) = &self.current else {
+            return Ok(None);
+        };
+        Ok(Some(pending::frame_at(value, self.offset)?.0))
+    }
+}
+
+/// Writes a merge step commits.
+#[derive(Default)]
+struct Plan {
+    /// `(seq, json, source index key)` for the log.
+    published: Vec<(Seq, Vec<u8>, Vec<u8>)>,
+    /// Batches used up.
+    consumed: Vec<sled::IVec>,
+    /// Batches partly used: their key and remaining frames.
+    rewritten: Vec<(sled::IVec, Vec<u8>)>,
+    late: u64,
+    last_time: Option<i64>,
 }
 
 impl SledStore {
@@ -48,31 +99,32 @@ impl SledStore {
                 Some(v) => Some(crate::sled_store::decode_u64(&v, "last_time")? as i64),
                 None => None,
             };
-            let (moves, late, new_last_time) = self.plan_merge(frontier, next_seq, last_time)?;
-            let n = moves.len();
+            let plan = self.plan_merge(frontier_ms(frontier), next_seq, last_time)?;
+            let n = plan.published.len() as u64;
             if n > 0 {
-                self.apply_merge(&moves, next_seq + n as u64, new_last_time)?;
+                self.apply_merge(&plan, next_seq + n)?;
             }
-            report.merged += n as u64;
-            report.late += late;
-            report.last = Seq(next_seq + n as u64 - 1);
-            if n < MERGE_BATCH {
+            report.merged += n;
+            report.late += plan.late;
+            report.last = Seq(next_seq + n - 1);
+            if n < MERGE_BATCH as u64 {
                 return Ok(report);
             }
         }
     }
 
-    /// Picks up to [`MERGE_BATCH`] events in merge order, assigning positions from `next_seq`.
+    /// Picks up to [`MERGE_BATCH`] events in merge order below `frontier_ms`, assigning
+    /// positions from `next_seq`.
     fn plan_merge(
         &self,
-        frontier: DateTime<Utc>,
+        frontier_ms: i64,
         next_seq: u64,
         mut last_time: Option<i64>,
-    ) -> Result<(Vec<Move>, u64, Option<i64>), StoreError> {
+    ) -> Result<Plan, StoreError> {
         let pending = &self.inner.pending;
+        let mut plan = Plan::default();
         let mut queues = Vec::new();
-        let mut heap: BinaryHeap<Head> = BinaryHeap::new();
-        let mut heads: Vec<Option<(sled::IVec, Event)>> = Vec::new();
+        let mut heap: BinaryHeap<Reverse<(i64, Vec<u8>, usize)>> = BinaryHeap::new();
 
         // Find every source with pending events by skipping from one source's keys to the next.
         let mut from = Vec::new();
@@ -88,89 +140,81 @@ impl SledStore {
             prefix.push(key::SEP);
             from = key::after_source(source);
             let mut queue = Queue {
-                iter: pending.scan_prefix(&prefix),
+                batches: pending.scan_prefix(&prefix),
                 prefix,
+                current: None,
+                offset: 0,
             };
-            let head = next_head(&mut queue)?;
-            if let Some((_, event)) = &head {
+            if let Some(frame) = queue.head(&mut plan.consumed)? {
                 heap.push(Reverse((
-                    event.occurred_at,
+                    frame.occurred_ms,
                     queue.prefix.clone(),
                     queues.len(),
                 )));
             }
-            heads.push(head);
             queues.push(queue);
         }
 
-        let mut moves = Vec::new();
-        let mut late = 0;
-        while moves.len() < MERGE_BATCH {
-            let Some(Reverse((time, _, i))) = heap.pop() else {
+        while plan.published.len() < MERGE_BATCH {
+            let Some(Reverse((ms, _, i))) = heap.pop() else {
                 break;
             };
-            if time >= frontier {
+            if ms >= frontier_ms {
                 // The smallest head is not below the frontier, so none is.
                 break;
             }
-            let Some((pending_key, mut event)) = heads[i].take() else {
+            let queue = &mut queues[i];
+            let Some((_, batch)) = &queue.current else {
                 break;
             };
-            let seq = Seq(next_seq + moves.len() as u64);
-            let millis = time.timestamp_millis();
-            event.seq = Some(seq);
-            event.late = last_time.is_some_and(|t| millis < t);
-            late += u64::from(event.late);
-            last_time = Some(last_time.map_or(millis, |t| t.max(millis)));
-            let mut index_key = queues[i].prefix.clone();
+            let (frame, next) = pending::frame_at(batch, queue.offset)?;
+            let seq = Seq(next_seq + plan.published.len() as u64);
+            let late = last_time.is_some_and(|t| ms < t);
+            plan.late += u64::from(late);
+            last_time = Some(last_time.map_or(ms, |t| t.max(ms)));
+            let mut index_key = queue.prefix.clone();
             index_key.extend_from_slice(&seq.to_be_bytes());
-            moves.push(Move {
-                pending_key,
-                index_key,
-                seq,
-                json: encode_json(&event, "event")?,
-            });
-
-            heads[i] = next_head(&mut queues[i])?;
-            if let Some((_, event)) = &heads[i] {
-                heap.push(Reverse((event.occurred_at, queues[i].prefix.clone(), i)));
+            plan.published
+                .push((seq, pending::log_json(&frame, seq, late), index_key));
+            queue.offset = next;
+            if let Some(frame) = queue.head(&mut plan.consumed)? {
+                heap.push(Reverse((frame.occurred_ms, queue.prefix.clone(), i)));
             }
         }
-        Ok((moves, late, last_time))
+        for queue in &queues {
+            if let Some((key, batch)) = &queue.current
+                && queue.offset > 0
+                && queue.offset < batch.len()
+            {
+                plan.rewritten
+                    .push((key.clone(), batch[queue.offset..].to_vec()));
+            }
+        }
+        plan.last_time = last_time;
+        Ok(plan)
     }
 
-    fn apply_merge(
-        &self,
-        moves: &[Move],
-        next_seq: u64,
-        last_time: Option<i64>,
-    ) -> Result<(), StoreError> {
+    fn apply_merge(&self, plan: &Plan, next_seq: u64) -> Result<(), StoreError> {
         let inner = &self.inner;
         (&inner.pending, &inner.log, &inner.by_source, &inner.meta).transaction(
             |(pending, log, by_source, meta)| {
-                for m in moves {
-                    pending.remove(&m.pending_key)?;
-                    log.insert(&key::seq_key(m.seq), m.json.as_slice())?;
-                    by_source.insert(m.index_key.as_slice(), &[][..])?;
+                for key in &plan.consumed {
+                    pending.remove(key)?;
+                }
+                for (key, rest) in &plan.rewritten {
+                    pending.insert(key, rest.as_slice())?;
+                }
+                for (seq, json, index_key) in &plan.published {
+                    log.insert(&key::seq_key(*seq), json.as_slice())?;
+                    by_source.insert(index_key.as_slice(), &[][..])?;
                 }
                 meta.insert(META_NEXT_SEQ, &next_seq.to_be_bytes())?;
-                if let Some(t) = last_time {
+                if let Some(t) = plan.last_time {
                     meta.insert(META_LAST_TIME, &(t as u64).to_be_bytes())?;
                 }
                 Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
             },
         )?;
         Ok(())
-    }
-}
-
-fn next_head(queue: &mut Queue) -> Result<Option<(sled::IVec, Event)>, StoreError> {
-    match queue.iter.next() {
-        None => Ok(None),
-        Some(entry) => {
-            let (k, v) = entry.map_err(StoreError::storage("scanning pending events"))?;
-            let event = decode_json(&v, || format!("pending event {k:?}"))?;
-            Ok(Some((k, event)))
-        }
     }
 }

@@ -39,6 +39,6 @@ pub struct SourceState {
     pub duplicates_absorbed: u64,
     /// Gaps recorded for this source, all time (see `EventStore::gaps`).
     pub gaps_recorded: u64,
-    /// The next position in this source's pending queue.
+    /// The key of the next pending batch of this source (one per page with new events).
     pub(crate) next_pending: u64,
 }
