@@ -24,7 +24,7 @@ pub(crate) const MERGE_BATCH: usize = 4_096;
 /// `frontier` exactly when its milliseconds are below this.
 fn frontier_ms(frontier: DateTime<Utc>) -> i64 {
     let ms = frontier.timestamp_millis();
-    if frontier.timestamp_subsec_nanos() % 1_000_000 == 0 {
+    if frontier.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
         ms
     } else {
         ms.saturating_add(1)
