@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use tributary_server::demo;
+use tributary_sim::egnyte::EgnyteSimArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +29,15 @@ enum LogFormat {
 enum Command {
     /// Poll synthetic sources into a fresh store, merge them in time order and print the unified stream.
     Demo(demo::DemoArgs),
+    /// Run a simulator of an upstream API (prints its base URL as the first line of stdout).
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// The Egnyte Events API, with OAuth, rate limits and a control API under /_sim/egnyte/.
+    Egnyte(EgnyteSimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,9 +61,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let result: Result<(), Box<dyn std::error::Error>> = runtime.block_on(async {
         match cli.command {
-            Command::Demo(args) => demo::run(args).await,
+            Command::Demo(args) => demo::run(args).await.map_err(Into::into),
+            Command::Sim(SimCommand::Egnyte(args)) => {
+                tributary_sim::egnyte::run(args).await.map_err(Into::into)
+            }
         }
     });
     match result {

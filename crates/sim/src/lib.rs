@@ -10,5 +10,7 @@
 //! only what the providers call is served.
 //!
 //! - [`egnyte`]: the Egnyte Events API (`/pubapi/v1|v2/events`, OAuth, rate limits).
+//! - [`tls`]: HTTPS with a self-signed certificate, for clients that only speak `https://`.
 
 pub mod egnyte;
+pub mod tls;

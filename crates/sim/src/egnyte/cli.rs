@@ -1,13 +1,13 @@
-//! `tributary sim egnyte …`: the simulator as a process.
-//!
-//! HTTPS (`--tls`) is not offered here yet: the crate's `tls` module can wrap the listener once it
-//! is wired in.
+//! `tributary sim egnyte …`: the simulator as a process, over HTTP or (`--tls`) HTTPS with a
+//! self-signed certificate from [`crate::tls`].
 
 use super::config::{EgnyteSimConfig, TokenSpec};
 use super::limits::ThrottleMode;
 use super::oauth::TokenMode;
 use super::simulator::{EgnyteSim, SimError};
+use crate::tls::TlsListener;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tributary_core::SystemClock;
 
@@ -50,6 +50,13 @@ pub struct EgnyteSimArgs {
     /// Lifetime of tokens issued by /puboauth/token, in seconds; absent: they never expire.
     #[arg(long)]
     pub token_lifetime: Option<u64>,
+    /// Serve HTTPS with a fresh self-signed certificate (for 127.0.0.1, ::1 and localhost).
+    #[arg(long)]
+    pub tls: bool,
+    /// Where `--tls` writes its certificate as PEM, for clients to trust; default
+    /// `tributary-sim-egnyte.pem` in the temporary directory.
+    #[arg(long, requires = "tls")]
+    pub cert: Option<PathBuf>,
 }
 
 impl EgnyteSimArgs {
@@ -78,32 +85,52 @@ impl EgnyteSimArgs {
             ..defaults
         }
     }
+
+    /// Where `--tls` writes its certificate.
+    pub fn cert_path(&self) -> PathBuf {
+        self.cert
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("tributary-sim-egnyte.pem"))
+    }
 }
 
-/// Binds, prints the base URL (`http://127.0.0.1:PORT`) as the first line of stdout, and serves
-/// until Ctrl-C.
+/// Binds, prints the base URL (`http://127.0.0.1:PORT`, or `https://…` with `--tls`) as the first
+/// line of stdout, and serves until Ctrl-C. With `--tls` the certificate is written before the URL
+/// is printed, and its path goes to stderr.
 pub async fn run(args: EgnyteSimArgs) -> Result<(), SimError> {
-    let listener = tokio::net::TcpListener::bind(&args.listen)
+    let tcp = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|source| SimError::Bind {
             addr: args.listen.clone(),
             source,
         })?;
-    let addr = listener.local_addr()?;
+    let addr = tcp.local_addr()?;
     let sim = EgnyteSim::new(args.config(), Arc::new(SystemClock));
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "http://{addr}")?;
-        out.flush()?;
-    }
-    tracing::info!(%addr, domain = %args.domain, backlog = args.backlog, "egnyte simulator listening");
     let shutdown = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "cannot listen for Ctrl-C; stopping");
         }
     };
-    sim.serve(listener, shutdown).await?;
+    if args.tls {
+        let cert = args.cert_path();
+        let listener = TlsListener::bind(tcp, &cert)?;
+        announce(&format!("https://{addr}"))?;
+        eprintln!("certificate: {}", cert.display());
+        tracing::info!(%addr, domain = %args.domain, backlog = args.backlog, cert = %cert.display(), "egnyte simulator listening (https)");
+        sim.serve(listener, shutdown).await?;
+    } else {
+        announce(&format!("http://{addr}"))?;
+        tracing::info!(%addr, domain = %args.domain, backlog = args.backlog, "egnyte simulator listening");
+        sim.serve(tcp, shutdown).await?;
+    }
     Ok(())
+}
+
+/// Prints the base URL as a line of its own and flushes it: scripts wait for it.
+fn announce(base_url: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{base_url}")?;
+    out.flush()
 }
 
 #[cfg(test)]
@@ -156,5 +183,21 @@ mod tests {
             (ThrottleMode::Mashery, Some(1000))
         );
         assert!(Cli::try_parse_from(["sim", "--throttle", "loud"]).is_err());
+    }
+
+    #[test]
+    fn tls_flags_pick_the_certificate_path() {
+        let plain = Cli::try_parse_from(["sim"]).unwrap().args;
+        assert!(!plain.tls);
+        assert_eq!(
+            plain.cert_path(),
+            std::env::temp_dir().join("tributary-sim-egnyte.pem")
+        );
+        let tls = Cli::try_parse_from(["sim", "--tls", "--cert", "/x/sim.pem"])
+            .unwrap()
+            .args;
+        assert!(tls.tls);
+        assert_eq!(tls.cert_path(), PathBuf::from("/x/sim.pem"));
+        assert!(Cli::try_parse_from(["sim", "--cert", "/x/sim.pem"]).is_err());
     }
 }

@@ -60,7 +60,9 @@ fn sim_error(e: &SimError) -> Response {
         SimError::UnknownClient(_) | SimError::UnknownUser(_) => {
             (StatusCode::BAD_REQUEST, "unknown_party")
         }
-        SimError::Bind { .. } | SimError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        SimError::Bind { .. } | SimError::Io(_) | SimError::Tls(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
     };
     error(status, code, &e.to_string())
 }

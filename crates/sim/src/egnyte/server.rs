@@ -29,11 +29,18 @@ impl EgnyteSim {
 
     /// Serves on `listener` until `shutdown` completes; while serving, generates
     /// `config.rate` workload events per second.
-    pub async fn serve(
+    ///
+    /// `listener` is a [`tokio::net::TcpListener`] for HTTP, or a
+    /// [`TlsListener`](crate::tls::TlsListener) for HTTPS.
+    pub async fn serve<L>(
         self,
-        listener: tokio::net::TcpListener,
+        listener: L,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<()>
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let rate = self.config().rate;
         let workload = (rate > 0.0).then(|| {
             let sim = self.clone();

@@ -30,6 +30,8 @@ pub enum SimError {
     },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// One change to the domain, as `POST /_sim/egnyte/actions` takes it (`{"op": "create_file", ...}`).

@@ -6,6 +6,7 @@ mod events;
 mod faults;
 mod limits;
 mod shapes;
+mod tls;
 mod workload;
 
 use super::*;
