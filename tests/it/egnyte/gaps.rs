@@ -1,0 +1,217 @@
+//! Lost events, never silent: the 404 reset with its exact gap, ids going backwards (a new
+//! epoch of event ids), and a quiet filtered stream kept inside retention by the cursor check.
+
+use super::harness::{
+    Harness, assert_events, expected, ids, ingested, sim_config, source, t0, under,
+};
+use std::time::Duration;
+use tributary_egnyte::{StartPosition, Suppress};
+use tributary_sim::egnyte::{ActorSpec, Gc, Retention};
+use tributary_store::EventStore;
+
+// 404 reset.
+
+#[tokio::test]
+async fn a_404_on_the_saved_id_records_the_exact_gap_and_resumes_after_the_oldest() {
+    let h = Harness::start(sim_config(50)).await;
+    let src = source("egnyte-404");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    let p = h.provider(&src, config);
+    h.drain(&src, &p, 3).await;
+    assert_eq!(h.checkpoint(&src).last_id, 50);
+
+    h.sim.generate(30); // 51..=80
+    let cursor = h.sim.gc(Gc::BeforeId(71));
+    assert_eq!(cursor.oldest_event_id, 71);
+    let calls = p.stats().calls;
+    // 51..=71 are lost (71 too: the list is exclusive); 72..=80 arrive.
+    assert_eq!(h.poll(&src, &p).await, ingested(9, false));
+    assert_eq!(p.stats().calls, calls + 3, "404, /cursor, list after 71");
+    let gaps = h.store.gaps(&src).unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(
+        (gaps[0].after.as_str(), gaps[0].resumed_at.as_str()),
+        ("50", "71")
+    );
+    assert_eq!(gaps[0].detected_at, t0());
+    assert_eq!(p.stats().gaps, 1);
+    assert_eq!(h.checkpoint(&src).last_id, 80);
+
+    h.sim.generate(5); // 81..=85
+    h.drain(&src, &p, 3).await;
+    let log = h.sim.log();
+    let want = expected(
+        &src,
+        log.iter()
+            .filter(|e| e.wire.id <= 50 || e.wire.id > 71)
+            .map(|e| (0, e)),
+    );
+    assert_eq!(want.len(), 50 + 14);
+    assert_events(&h.unified(&src).await, &want);
+    let state = h.store.source_state(&src).unwrap().unwrap();
+    assert_eq!((state.gaps_recorded, state.duplicates_absorbed), (1, 0));
+}
+
+#[tokio::test]
+async fn starting_at_oldest_after_a_collection_reports_the_one_unreadable_event() {
+    let h = Harness::start(sim_config(50)).await;
+    let cursor = h.sim.gc(Gc::KeepLast(20));
+    assert_eq!(cursor.oldest_event_id, 31);
+    let src = source("egnyte-oldest-404");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    let p = h.provider(&src, config);
+
+    assert_eq!(h.poll(&src, &p).await, ingested(19, false));
+    assert_eq!(
+        p.stats().calls,
+        4,
+        "/cursor, 404 on 30, /cursor, list after 31"
+    );
+    let gaps = h.store.gaps(&src).unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(
+        (gaps[0].after.as_str(), gaps[0].resumed_at.as_str()),
+        ("30", "31")
+    );
+    let log = h.sim.log();
+    let want = expected(&src, log.iter().filter(|e| e.wire.id > 31).map(|e| (0, e)));
+    assert_events(&h.unified(&src).await, &want);
+}
+
+// Ids going backwards.
+
+#[tokio::test]
+async fn ids_going_backwards_are_a_gap_and_a_new_epoch_of_event_ids() {
+    let h = Harness::start(sim_config(20)).await;
+    let src = source("egnyte-reset");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    config.cursor_check_interval_ms = 1_000;
+    let p = h.provider(&src, config);
+    h.drain(&src, &p, 3).await;
+    assert_eq!(h.poll(&src, &p).await, ingested(0, false), "idle");
+
+    let cursor = h.sim.reset_ids(5);
+    assert_eq!(cursor.latest_event_id, 4);
+    h.sim.generate(8); // 5..=12 of the new store: below the saved id 20
+    h.advance(Duration::from_secs(2));
+    let calls = p.stats().calls;
+    // The cursor check sees latest 12 < 20; 5 itself is lost (exclusive list).
+    assert_eq!(h.poll(&src, &p).await, ingested(7, false));
+    assert_eq!(p.stats().calls, calls + 2, "/cursor, then list after 5");
+    let gaps = h.store.gaps(&src).unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(
+        (gaps[0].after.as_str(), gaps[0].resumed_at.as_str()),
+        ("20", "5")
+    );
+    let c = h.checkpoint(&src);
+    assert_eq!((c.epoch, c.last_id), (1, 12));
+    assert_eq!((p.stats().resets, p.stats().gaps), (1, 1));
+
+    h.sim.generate(3); // 13..=15
+    h.drain(&src, &p, 3).await;
+    let log = h.sim.log();
+    let want = expected(
+        &src,
+        log.iter()
+            .filter(|e| e.epoch == 0 || e.wire.id > 5)
+            .map(|e| (e.epoch, e)),
+    );
+    assert_eq!(want.len(), 20 + 10);
+    let got = h.unified(&src).await;
+    assert_events(&got, &want);
+    assert_eq!(ids(&got)[20..23], ["r1-6", "r1-7", "r1-8"]);
+}
+
+#[tokio::test]
+async fn a_reset_noticed_before_the_new_store_has_events_loses_none_of_them() {
+    let h = Harness::start(sim_config(20)).await;
+    let src = source("egnyte-reset-empty");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    config.cursor_check_interval_ms = 1_000;
+    let p = h.provider(&src, config);
+    h.drain(&src, &p, 3).await;
+    assert_eq!(h.poll(&src, &p).await, ingested(0, false), "idle");
+
+    h.sim.reset_ids(5); // empty: /cursor says latest = oldest = 4
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.poll(&src, &p).await, ingested(0, false));
+    let gaps = h.store.gaps(&src).unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(
+        (gaps[0].after.as_str(), gaps[0].resumed_at.as_str()),
+        ("20", "4")
+    );
+    assert_eq!(h.checkpoint(&src).epoch, 1);
+
+    h.sim.generate(3); // 5..=7
+    h.drain(&src, &p, 3).await;
+    let log = h.sim.log();
+    let got = h.unified(&src).await;
+    assert_events(&got, &expected(&src, log.iter().map(|e| (e.epoch, e))));
+    assert_eq!(ids(&got)[20..], ["r1-5", "r1-6", "r1-7"]);
+}
+
+// Filter starvation.
+
+#[tokio::test]
+async fn a_quiet_folder_filter_follows_the_cursor_and_never_falls_out_of_retention() {
+    let mut config = sim_config(0);
+    config.retention = Retention {
+        max_events: Some(20),
+        max_age: None,
+    };
+    let h = Harness::start(config).await;
+    let web = ActorSpec::web(1002);
+    let watched = "/Shared/Équipe Watched";
+    h.sim.create_folder(watched, &web).unwrap();
+    h.sim.create_folder("/Shared/Busy", &web).unwrap();
+    let src = source("egnyte-starving");
+    let mut config = h.config();
+    config.start = StartPosition::Latest;
+    config.suppress = Suppress::None;
+    config.folder = Some(watched.into()); // sent percent-encoded
+    config.cursor_check_interval_ms = 1_000;
+    let p = h.provider(&src, config);
+    assert_eq!(h.poll(&src, &p).await, ingested(0, false));
+    assert_eq!(h.checkpoint(&src).last_id, 2);
+
+    for round in 0..4 {
+        for i in 0..15 {
+            h.sim
+                .create_file(&format!("/Shared/Busy/r{round}-{i}.txt"), &web)
+                .unwrap();
+        }
+        h.advance(Duration::from_secs(2));
+        let calls = p.stats().calls;
+        assert_eq!(h.poll(&src, &p).await, ingested(0, false), "round {round}");
+        assert_eq!(p.stats().calls, calls + 2, "/cursor, then the (empty) list");
+        assert_eq!(
+            h.checkpoint(&src).last_id as i64,
+            h.sim.cursor().latest_event_id
+        );
+    }
+    // 62 events, 20 retained: the first saved id (2) is long gone, yet no 404 and no gap.
+    assert_eq!(h.sim.cursor().oldest_event_id, 43);
+    assert!(h.store.gaps(&src).unwrap().is_empty());
+    assert_eq!(p.stats().gaps, 0);
+
+    let inside = h
+        .sim
+        .create_file(&format!("{watched}/report.txt"), &web)
+        .unwrap();
+    assert_eq!(h.poll(&src, &p).await, ingested(1, false));
+    let log = h.sim.log();
+    let want = expected(
+        &src,
+        log.iter()
+            .filter(|e| e.wire.id > 2 && under(e, watched))
+            .map(|e| (0, e)),
+    );
+    assert_eq!(ids(&want), [inside.event_id.to_string()]);
+    assert_events(&h.unified(&src).await, &want);
+}

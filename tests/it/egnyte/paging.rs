@@ -1,0 +1,162 @@
+//! Paging: a backlog drained once in id order with one request per page, `latest` and `oldest`
+//! starts, exclusive ids, `more` while pages are full, and idle polls.
+
+use super::harness::{Harness, assert_events, expected, ingested, sim_config, source, t0, visible};
+use std::time::Duration;
+use tributary_egnyte::{StartPosition, Suppress};
+use tributary_sim::egnyte::ActorSpec;
+use tributary_store::EventStore;
+
+// Backlog drain.
+
+#[tokio::test]
+async fn drains_the_backlog_from_oldest_once_in_id_order_with_one_request_per_page() {
+    let h = Harness::start(sim_config(250)).await;
+    let src = source("egnyte-backlog");
+    let p = h.provider(&src, h.config()); // suppress = app, page_size = 100
+    let log = h.sim.log();
+    let want = expected(
+        &src,
+        log.iter()
+            .filter(|e| visible(e, Suppress::App))
+            .map(|e| (0, e)),
+    );
+    let n = want.len();
+    assert!(
+        n > 100 && n < 250,
+        "the workload acts through our app too: {n}"
+    );
+
+    let polls = h.drain(&src, &p, 10).await;
+    // Full pages, then the short one (or an empty one when n is a multiple of 100).
+    assert_eq!(polls, n / 100 + 1);
+    let stats = p.stats();
+    assert_eq!(
+        stats.calls,
+        1 + polls as u64,
+        "one /cursor, then one list per poll"
+    );
+    assert_eq!(
+        stats.quota_used,
+        Some(stats.calls),
+        "the simulator counted the same"
+    );
+    assert_events(&h.unified(&src).await, &want);
+    assert!(h.store.gaps(&src).unwrap().is_empty());
+    let state = h.store.source_state(&src).unwrap().unwrap();
+    assert_eq!(
+        state.watermark.map(|w| w.time()),
+        Some(t0() - chrono::Duration::seconds(2)),
+        "caught up: the poll's start minus the 2 s skew"
+    );
+}
+
+#[tokio::test]
+async fn a_backlog_of_whole_pages_ends_with_one_empty_poll() {
+    let h = Harness::start(sim_config(200)).await;
+    let src = source("egnyte-whole-pages");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    let p = h.provider(&src, config);
+
+    assert_eq!(h.poll(&src, &p).await, ingested(100, true));
+    assert_eq!(h.poll(&src, &p).await, ingested(100, true));
+    assert_eq!(h.poll(&src, &p).await, ingested(0, false));
+    assert_eq!(p.stats().calls, 4);
+    let log = h.sim.log();
+    assert_events(
+        &h.unified(&src).await,
+        &expected(&src, log.iter().map(|e| (0, e))),
+    );
+}
+
+#[tokio::test]
+async fn starting_at_latest_delivers_only_what_happens_afterwards() {
+    let h = Harness::start(sim_config(40)).await;
+    let src = source("egnyte-latest");
+    let mut config = h.config();
+    config.start = StartPosition::Latest;
+    config.suppress = Suppress::None;
+    let p = h.provider(&src, config);
+
+    assert_eq!(h.poll(&src, &p).await, ingested(0, false));
+    assert_eq!(h.checkpoint(&src).last_id, 40);
+    h.sim.generate(30);
+    h.sim
+        .create_file("/Shared/after start.txt", &ActorSpec::web(1002))
+        .unwrap();
+    assert_eq!(h.drain(&src, &p, 5).await, 1);
+    assert_eq!(
+        p.stats().calls,
+        3,
+        "/cursor, the empty list, the list of 31"
+    );
+
+    let log = h.sim.log();
+    let want = expected(&src, log.iter().filter(|e| e.wire.id > 40).map(|e| (0, e)));
+    assert_eq!(want.len(), 31);
+    assert_events(&h.unified(&src).await, &want);
+}
+
+// Exclusive ids, `more` while pages are full.
+
+#[tokio::test]
+async fn lists_strictly_after_the_saved_id_and_says_more_while_pages_are_full() {
+    let h = Harness::start(sim_config(25)).await;
+    let src = source("egnyte-exclusive");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    config.page_size = 10;
+    let p = h.provider(&src, config);
+
+    // `duplicates: 0` on every page: the event at the saved id never comes back.
+    for (accepted, more, last_id) in [
+        (10, true, 10),
+        (10, true, 20),
+        (5, false, 25),
+        (0, false, 25),
+    ] {
+        assert_eq!(h.poll(&src, &p).await, ingested(accepted, more));
+        assert_eq!(h.checkpoint(&src).last_id, last_id);
+    }
+    let log = h.sim.log();
+    assert_events(
+        &h.unified(&src).await,
+        &expected(&src, log.iter().map(|e| (0, e))),
+    );
+}
+
+// Idle.
+
+#[tokio::test]
+async fn an_idle_poll_commits_nothing_but_the_idle_flag_and_a_newer_watermark() {
+    let h = Harness::start(sim_config(15)).await;
+    let src = source("egnyte-idle");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    let p = h.provider(&src, config);
+    assert_eq!(h.drain(&src, &p, 3).await, 1);
+    let busy = h.checkpoint(&src);
+    assert_eq!(
+        (busy.last_id, busy.epoch, busy.cursor_checked_at, busy.idle),
+        (15, 0, Some(t0()), false)
+    );
+
+    h.advance(Duration::from_secs(10));
+    assert_eq!(h.poll(&src, &p).await, ingested(0, false));
+    let idle = h.checkpoint(&src);
+    assert_eq!(
+        idle.clone(),
+        tributary_egnyte::CheckpointV1 { idle: true, ..busy }
+    );
+    assert_eq!(h.poll(&src, &p).await, ingested(0, false));
+    assert_eq!(h.checkpoint(&src), idle);
+    let state = h.store.source_state(&src).unwrap().unwrap();
+    assert_eq!(
+        state.watermark.map(|w| w.time()),
+        Some(t0() + chrono::Duration::seconds(8))
+    );
+    assert_eq!(p.stats().calls, 4, "no /cursor check before its interval");
+    assert!(h.store.gaps(&src).unwrap().is_empty());
+    assert_eq!(h.unified(&src).await.len(), 15);
+}
