@@ -1,7 +1,7 @@
 //! `tributary sim egnyte …`: the simulator as a process, over HTTP or (`--tls`) HTTPS with a
 //! self-signed certificate from [`crate::tls`].
 
-use super::config::{EgnyteSimConfig, TokenSpec};
+use super::config::{EgnyteSimConfig, Retention, TokenSpec};
 use super::limits::ThrottleMode;
 use super::oauth::TokenMode;
 use super::simulator::{EgnyteSim, SimError};
@@ -47,6 +47,9 @@ pub struct EgnyteSimArgs {
     /// Id of the first event.
     #[arg(long, default_value_t = 1)]
     pub first_id: i64,
+    /// How many events the log retains (Egnyte keeps 500,000); 0 keeps every event.
+    #[arg(long, default_value_t = 500_000)]
+    pub retain_events: usize,
     /// Lifetime of tokens issued by /puboauth/token, in seconds; absent: they never expire.
     #[arg(long)]
     pub token_lifetime: Option<u64>,
@@ -82,6 +85,10 @@ impl EgnyteSimArgs {
             seed: self.seed,
             backlog: self.backlog,
             rate: self.rate,
+            retention: Retention {
+                max_events: (self.retain_events > 0).then_some(self.retain_events),
+                ..defaults.retention
+            },
             ..defaults
         }
     }

@@ -12,6 +12,8 @@ use super::simulator::Operation;
 
 const MAX_FOLDERS: usize = 60;
 const MAX_FILES: usize = 400;
+/// Notes are capped like files, so a long workload stays linear (moving a file moves its notes).
+const MAX_NOTES: usize = 200;
 const MAX_DEPTH: usize = 4;
 
 const FOLDER_NAMES: [&str; 10] = [
@@ -181,6 +183,7 @@ impl Workload {
     fn kind(&mut self, tree: &Tree) -> Kind {
         let files = tree.files().len();
         let folders = tree.folders().len();
+        let notes = tree.note_ids().len();
         let has_files = usize::from(files > 0);
         let has_items = usize::from(files + folders > 2);
         let weights = [
@@ -208,10 +211,17 @@ impl Workload {
                 Kind::Restore,
                 if tree.trashed_paths().len() > 0 { 3 } else { 0 },
             ),
-            (Kind::CreateNote, 5 * has_files),
+            (
+                Kind::CreateNote,
+                if notes < MAX_NOTES { 5 * has_files } else { 0 },
+            ),
             (
                 Kind::DeleteNote,
-                if tree.note_ids().len() > 0 { 2 } else { 0 },
+                match notes {
+                    0 => 0,
+                    n if n >= MAX_NOTES => 5,
+                    _ => 2,
+                },
             ),
             (
                 Kind::ChangePermission,
