@@ -4,6 +4,7 @@
 //! sources in time order; [`demo`] shows it on synthetic sources. It is not for talking to any
 //! particular upstream (provider crates do) nor for storage (the store crate does).
 
+pub mod bench;
 pub mod demo;
 pub mod engine;
 pub mod synthetic;

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use tributary_server::demo;
+use tributary_server::{bench, demo};
 use tributary_sim::egnyte::EgnyteSimArgs;
 
 #[derive(Debug, Parser)]
@@ -32,6 +32,9 @@ enum Command {
     /// Run a simulator of an upstream API (prints its base URL as the first line of stdout).
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Measurements anyone can rerun (see docs/performance.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +67,7 @@ fn main() -> std::process::ExitCode {
     let result: Result<(), Box<dyn std::error::Error>> = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => demo::run(args).await.map_err(Into::into),
+            Command::Bench(command) => bench::run(command).await.map_err(Into::into),
             Command::Sim(SimCommand::Egnyte(args)) => {
                 tributary_sim::egnyte::run(args).await.map_err(Into::into)
             }

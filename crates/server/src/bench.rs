@@ -1,0 +1,130 @@
+//! `tributary bench ...`: measurements anyone can rerun against the simulators.
+//!
+//! `bench egnyte-drain` drains an Egnyte domain's whole retained backlog (a simulator started
+//! with `tributary sim egnyte --backlog N --throttle off`) into a fresh store through the real
+//! provider and the engine's poll step, and reports events per second and upstream requests per
+//! event. `tests/bench/egnyte-drain.sh` runs it beside the Egnyte Python SDK paging the same
+//! backlog.
+
+use crate::engine::runner::{PollStep, poll_once};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Instant;
+use tributary_core::{SourceId, SystemClock};
+use tributary_egnyte::{
+    Credentials, EgnyteConfig, EgnyteProvider, RateLimiters, StartPosition, Suppress,
+};
+use tributary_store::{EventStore, SledStore};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Drain an Egnyte (simulator) backlog into a fresh store; print events/s and requests/event.
+    EgnyteDrain(EgnyteDrainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EgnyteDrainArgs {
+    /// The domain's base URL, e.g. the first line `tributary sim egnyte` prints.
+    #[arg(long)]
+    pub base: String,
+    #[arg(long, default_value = "test-token")]
+    pub token: String,
+    /// Events per request (Egnyte's maximum is 100).
+    #[arg(long, default_value_t = 100)]
+    pub page_size: u32,
+    /// Keep the store here (default: a temporary directory).
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Also merge everything into the unified log and time that.
+    #[arg(long)]
+    pub merge: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("invalid Egnyte configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] tributary_store::StoreError),
+    #[error("cannot create a temporary directory: {0}")]
+    TempDir(#[source] std::io::Error),
+    #[error("the drain did not finish cleanly: {0}")]
+    Poll(String),
+}
+
+pub async fn run(command: BenchCommand) -> Result<(), BenchError> {
+    match command {
+        BenchCommand::EgnyteDrain(args) => egnyte_drain(args).await,
+    }
+}
+
+async fn egnyte_drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
+    let temp;
+    let dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::tempdir().map_err(BenchError::TempDir)?;
+            temp.path().to_path_buf()
+        }
+    };
+    let store = SledStore::open(&dir)?;
+    let source = SourceId::new("egnyte-bench").map_err(|e| BenchError::Config(e.to_string()))?;
+    let mut config = EgnyteConfig::new(args.base.clone(), Credentials::bearer(args.token.clone()));
+    config.start = StartPosition::Oldest;
+    config.suppress = Suppress::None;
+    config.page_size = args.page_size;
+    // The simulator runs with its limits off; our own limiter must not be the bottleneck either.
+    let per_second = NonZeroU32::new(1_000_000).unwrap_or(NonZeroU32::MIN);
+    let limiters = RateLimiters::new(governor::Quota::per_second(per_second));
+    let objects: Arc<dyn tributary_core::ObjectStateRead> = Arc::from(store.object_state(&source));
+    let provider = EgnyteProvider::new(
+        source.clone(),
+        config,
+        objects,
+        &limiters,
+        Arc::new(SystemClock),
+    )
+    .map_err(|e| BenchError::Config(e.to_string()))?;
+
+    let began = Instant::now();
+    let (mut events, mut polls) = (0u64, 0u64);
+    loop {
+        polls += 1;
+        match poll_once(&store, &source, &provider).await {
+            PollStep::Ingested { report, more } => {
+                events += report.accepted;
+                if polls % 100 == 0 {
+                    eprintln!(
+                        "  {events} events after {:.1} s",
+                        began.elapsed().as_secs_f64()
+                    );
+                }
+                if !more {
+                    break;
+                }
+            }
+            other => return Err(BenchError::Poll(format!("{other:?}"))),
+        }
+    }
+    let drained = began.elapsed().as_secs_f64();
+    let requests = provider.stats().calls;
+    let pages = events.div_ceil(u64::from(args.page_size)).max(1);
+    let mut report = serde_json::json!({
+        "events": events,
+        "requests": requests,
+        "seconds": (drained * 1000.0).round() / 1000.0,
+        "events_per_second": (events as f64 / drained).round(),
+        "polls": polls,
+        "requests_per_ceil_pages": requests as f64 / pages as f64,
+    });
+    if args.merge {
+        let merge_began = Instant::now();
+        let merged = store.merge(tributary_core::time::max()).await?;
+        let seconds = merge_began.elapsed().as_secs_f64();
+        report["merged"] = merged.merged.into();
+        report["merge_seconds"] = ((seconds * 1000.0).round() / 1000.0).into();
+        report["merged_per_second"] = (merged.merged as f64 / seconds).round().into();
+    }
+    println!("{report}");
+    Ok(())
+}
