@@ -9,6 +9,9 @@ use tributary_core::{PollPolicy, PollPolicyError};
 /// The Events API's cap on `count` (notes §3.1).
 pub const MAX_PAGE_SIZE: u32 = 100;
 
+/// The most pages one poll may read (`max_pages_per_poll`): 100,000 events in one commit.
+pub const MAX_PAGES_PER_POLL: u32 = 1_000;
+
 /// One Egnyte source. Deserialized from the source's provider config; unknown keys are refused.
 ///
 /// Exactly one of `domain` and `base_url` is set.
@@ -39,6 +42,11 @@ pub struct EgnyteConfig {
     /// Events per request, 1..=100 (default 100).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// At most this many list requests (pages) in one poll while pages come back full, 1..=1000
+    /// (default 10): a backlog is drained in commits of up to `page_size * max_pages_per_poll`
+    /// events instead of one commit per page.
+    #[serde(default = "default_max_pages_per_poll")]
+    pub max_pages_per_poll: u32,
     /// Where a new source starts: `latest` (default, from now) or `oldest` (backfill what
     /// Egnyte still retains).
     #[serde(default)]
@@ -49,8 +57,9 @@ pub struct EgnyteConfig {
     /// Timeout of every HTTP request (default 30000 ms).
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
-    /// How often an idle source reads `/events/cursor` before its poll, to detect a reset event
-    /// store and to move a filtered stream's id forward (default 900000 ms = 15 min).
+    /// How often a source (busy or idle) reads `/events/cursor` before its poll, to detect a reset
+    /// event store and to move a filtered stream's id forward (default 900000 ms = 15 min): one
+    /// extra call per interval.
     #[serde(default = "default_cursor_check_interval_ms")]
     pub cursor_check_interval_ms: u64,
     /// Put each wire event in `upstream.raw`. Unmapped events always carry it.
@@ -64,6 +73,9 @@ pub struct EgnyteConfig {
 
 fn default_page_size() -> u32 {
     MAX_PAGE_SIZE
+}
+fn default_max_pages_per_poll() -> u32 {
+    10
 }
 fn default_watermark_skew_ms() -> u64 {
     2_000
@@ -96,6 +108,7 @@ impl EgnyteConfig {
             types: Vec::new(),
             suppress: Suppress::default(),
             page_size: default_page_size(),
+            max_pages_per_poll: default_max_pages_per_poll(),
             start: StartPosition::default(),
             watermark_skew_ms: default_watermark_skew_ms(),
             request_timeout_ms: default_request_timeout_ms(),
@@ -114,6 +127,9 @@ impl EgnyteConfig {
         };
         if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
             return Err(ConfigError::PageSize(self.page_size));
+        }
+        if !(1..=MAX_PAGES_PER_POLL).contains(&self.max_pages_per_poll) {
+            return Err(ConfigError::MaxPagesPerPoll(self.max_pages_per_poll));
         }
         if let Some(folder) = &self.folder
             && (!folder.starts_with('/') || folder.contains(['\n', '\r']))
@@ -335,6 +351,8 @@ pub enum ConfigError {
     BaseUrl { url: String, reason: String },
     #[error("egnyte: page_size must be between 1 and 100 (Egnyte's maximum), got {0}")]
     PageSize(u32),
+    #[error("egnyte: max_pages_per_poll must be between 1 and 1000, got {0}")]
+    MaxPagesPerPoll(u32),
     #[error("egnyte: folder {0:?} must be an absolute path such as \"/Shared/marketing\"")]
     Folder(String),
     #[error(
@@ -370,6 +388,7 @@ mod tests {
         assert_eq!(c.api_version, ApiVersion::V2);
         assert_eq!(c.suppress, Suppress::App);
         assert_eq!(c.page_size, 100);
+        assert_eq!(c.max_pages_per_poll, 10);
         assert_eq!(c.start, StartPosition::Latest);
         assert_eq!(c.watermark_skew(), Duration::from_secs(2));
         assert_eq!(c.poll, default_poll_policy());
@@ -382,7 +401,7 @@ mod tests {
         // docs/providers/egnyte.md's TOML example, as JSON.
         let c = parse(serde_json::json!({"domain": "acme", "api_version": "v2",
             "folder": "/Shared/marketing", "types": ["file_system", "note"], "suppress": "app",
-            "page_size": 100, "start": "latest", "watermark_skew_ms": 2000,
+            "page_size": 100, "max_pages_per_poll": 10, "start": "latest", "watermark_skew_ms": 2000,
             "request_timeout_ms": 30000, "cursor_check_interval_ms": 900000, "keep_raw": false,
             "credentials": {"kind": "bearer", "token": "..."},
             "poll": {"min_interval_ms": 300000, "max_interval_ms": 900000, "multiplier": 2.0,
@@ -428,6 +447,14 @@ mod tests {
         assert_eq!(
             bad(|c| c.page_size = 0),
             "egnyte: page_size must be between 1 and 100 (Egnyte's maximum), got 0"
+        );
+        assert_eq!(
+            bad(|c| c.max_pages_per_poll = 0),
+            "egnyte: max_pages_per_poll must be between 1 and 1000, got 0"
+        );
+        assert_eq!(
+            bad(|c| c.max_pages_per_poll = 1001),
+            "egnyte: max_pages_per_poll must be between 1 and 1000, got 1001"
         );
         assert_eq!(
             bad(|c| c.folder = Some("Shared".into())),

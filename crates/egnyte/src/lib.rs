@@ -1,7 +1,7 @@
 //! Tributary's Egnyte provider: polls the Egnyte Events API (`/pubapi/{v1,v2}/events`) and turns
-//! its file-system and note events into unified [`tributary_core::Event`]s, one page per poll,
-//! with a versioned checkpoint, a watermark, and a [`tributary_core::Gap`] whenever Egnyte lost
-//! events before we could read them.
+//! its file-system and note events into unified [`tributary_core::Event`]s, up to
+//! `max_pages_per_poll` pages per poll (one commit), with a versioned checkpoint, a watermark, and
+//! a [`tributary_core::Gap`] whenever Egnyte lost events before we could read them.
 //!
 //! - [`config`]: [`EgnyteConfig`], the source's settings, validated with clear messages.
 //! - [`client`]: the HTTP calls and the wire types, nothing else.

@@ -20,7 +20,7 @@
 //! file ids is taken for a folder.
 //!
 //! Add or update: a file `create` is an `add` the first time its group id is seen, in the source's
-//! object memory or earlier in the same page. Every file event with a group id records it
+//! object memory or earlier in the same poll (on this page or an earlier one). Every file event with a group id records it
 //! (`delete` forgets it, so a re-created or restored-as-`create` file is an `add` again). A source
 //! that starts at `latest` has never seen the files that existed before it, so the first new
 //! version of such a file is an `add`.
@@ -59,14 +59,14 @@ pub struct Mapped {
     pub unmapped: Option<String>,
 }
 
-/// Maps the events of one page, remembering the group ids seen earlier in it.
+/// Maps the events of one poll (one or more pages), remembering the group ids seen earlier in it.
 pub struct Mapper<'a> {
     source: &'a SourceId,
     objects: &'a dyn ObjectStateRead,
     observed_at: DateTime<Utc>,
     keep_raw: bool,
     epoch: u32,
-    /// Group id → known after the events mapped so far in this page.
+    /// Group id → known after the events mapped so far in this poll.
     seen: HashMap<String, bool>,
 }
 
@@ -88,6 +88,11 @@ impl<'a> Mapper<'a> {
             epoch,
             seen: HashMap::new(),
         }
+    }
+
+    /// When the next events were received (each page of a poll has its own time).
+    pub fn observed_at(&mut self, at: DateTime<Utc>) {
+        self.observed_at = at;
     }
 
     fn known(&self, group_id: &str) -> Result<bool, ObjectStateError> {

@@ -1,11 +1,18 @@
-//! The Egnyte [`Provider`]: one page of the Events API per poll, the checkpoint that follows it,
-//! gaps when Egnyte lost events before we read them, and the watermark.
+//! The Egnyte [`Provider`]: the pages of the Events API one poll reads, the checkpoint that
+//! follows them, gaps when Egnyte lost events before we read them, and the watermark.
 //!
 //! Rules (see also `docs/providers/egnyte.md`):
 //! - **Paging** (notes §3.1, §4.1, §12.2–4): ask `id = last_id` (exclusive), `count = page_size`;
-//!   the next `last_id` is `max(latest_id, the largest event id in the page)`. A full page means
-//!   `more` (drain at once). One list request per poll, so the engine commits every page with its
-//!   checkpoint before the next.
+//!   the next `last_id` is `max(latest_id, the largest event id in the page)`. While a page is
+//!   full and fewer than `max_pages_per_poll` pages were read, the same poll lists the next page
+//!   at once; all of them become one [`Page`] (one commit) whose checkpoint is after the last page
+//!   read. A page that is not full ends the poll (caught up). A poll that stops on its budget
+//!   says `more` (drain at once). So a backlog costs `ceil(events / page_size)` list requests
+//!   (plus the one empty answer when it ends on a full page), whatever the budget.
+//! - **An error on a later page** (any error, a 404 included) ends the poll with the pages
+//!   already read and `more`: nothing read is lost, nothing past an unread page is committed, and
+//!   the next poll starts at the failed page and meets the error with the first page's rules (a
+//!   404 restarts with a gap, a throttle waits, a 5xx fails the poll).
 //! - **First poll**: read `/cursor`; `latest` starts after `latest_event_id`; `oldest` starts
 //!   after `oldest_event_id - 1`, so the oldest retained event is read when Egnyte still accepts
 //!   that id, and when it answers 404 instead the normal 404 rule records the one lost event
@@ -16,17 +23,29 @@
 //!   saved id is still inside `[oldest, latest]`, nothing was lost: re-read from `oldest` (the
 //!   store absorbs the repeats by id) without a gap.
 //! - **Cursor check** (reset detection and filter starvation, notes §2, §7, §12.5, §12.14): when
-//!   the previous poll found nothing (`idle`) and `cursor_check_interval` has passed since the last
-//!   `/cursor` read, read `/cursor` *before* listing. An idle source thus spends one extra call
-//!   per interval, a busy one none. If `latest_event_id` is below the saved id, Egnyte's store was
-//!   reset: record a gap, restart after the new `oldest_event_id`, and bump the checkpoint's
-//!   `epoch`, which prefixes our event ids (`r1-123`) so reused Egnyte ids are not mistaken for
-//!   events already stored. Otherwise, if the list then answers 204, the saved id moves to that
-//!   `latest_event_id`: safe, since the empty answer covers every id up to a moment after the
-//!   cursor read. So a quiet filtered stream never ages out of retention (30 days / 500k events)
-//!   as long as the interval is far shorter than that; the default is 15 minutes.
-//!   A reset is also caught by the 404 rule when Egnyte answers 404 for the stale id.
-//! - **Watermark**: once caught up (the page was not full), the poll's start time minus
+//!   `cursor_check_interval` has passed since the last `/cursor` read, busy or idle, read
+//!   `/cursor` *before* listing: one extra call per interval, whatever the source is doing. Every
+//!   `/cursor` read records `oldest_event_id` in the checkpoint. Egnyte's store was reset when
+//!   - `latest_event_id` is below the saved id: record a gap `{after: saved, resumed_at}` and
+//!     restart in the new store: after `oldest - 1` when it surely has events (`latest > oldest`),
+//!     so its oldest event is read too (a 404 there is then the 404 rule's one-event gap), else
+//!     after `oldest` (an empty store must not answer 404; one event at `oldest` is in the gap);
+//!     a reset found through a 404 restarts after `oldest` (the poll has no list left for a second
+//!     404);
+//!   - or `oldest_event_id` went below the recorded one while `latest_event_id` is not below the
+//!     saved id (the new store's ids overtook ours while we were busy): the new store's ids
+//!     `oldest..=saved` were never read, so the gap is `{after: oldest - 1, resumed_at: saved}`,
+//!     and reading goes on after the saved id (the ids above it were read and committed); found
+//!     through a 404 on the saved id, after the new `oldest` instead (no second 404).
+//!
+//!   Either way the checkpoint's `epoch` goes up, which prefixes our event ids (`r1-123`) so
+//!   reused Egnyte ids are not mistaken for events already stored. Without a reset, if the list
+//!   then answers 204, the saved id moves to that `latest_event_id`: safe, since the empty answer
+//!   covers every id up to a moment after the cursor read. So a quiet filtered stream never ages
+//!   out of retention (30 days / 500k events) as long as the interval is far shorter than that;
+//!   the default is 15 minutes. A reset is also caught by the 404 rule when Egnyte answers 404
+//!   for the stale id.
+//! - **Watermark**: once caught up (the last page was not full), the poll's start time minus
 //!   `watermark_skew`; `None` while draining a backlog. Within the source, order is Egnyte's id
 //!   order (timestamps have whole seconds only).
 
@@ -42,12 +61,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tributary_core::{
-    Checkpoint, Clock, Gap, ObjectStateRead, Page, PollPolicy, Provider, ProviderError, SourceId,
-    Watermark,
+    Checkpoint, Clock, Event, Gap, ObjectChange, ObjectStateRead, Page, PollPolicy, Provider,
+    ProviderError, SourceId, Watermark,
 };
 
 /// The Egnyte checkpoint, versioned: `{"version":"V1","last_id":70415,"epoch":0,
-/// "cursor_checked_at":"2026-01-05T09:14:02.000Z","idle":false}`.
+/// "cursor_checked_at":"2026-01-05T09:14:02.000Z","idle":false,"oldest_event_id":61877}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "version")]
 pub enum EgnyteCheckpoint {
@@ -68,6 +87,11 @@ pub struct CheckpointV1 {
     /// Whether the last poll found nothing new.
     #[serde(default)]
     pub idle: bool,
+    /// `/events/cursor`'s `oldest_event_id` at the last read: it only grows while Egnyte's store
+    /// lives, so a smaller one means the store was reset. Absent in checkpoints written before
+    /// it was recorded (and until the next `/cursor` read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_event_id: Option<u64>,
 }
 
 /// What this source has done, for its status: counts since the provider was built (they count
@@ -244,35 +268,122 @@ impl EgnyteProvider {
             epoch: 0,
             cursor_checked_at: Some(now),
             idle: false,
+            oldest_event_id: Some(cursor.oldest_event_id),
         })
     }
 
-    /// Moves `pos` to a store that was reset under us, and says what was lost.
-    fn reset(&self, pos: &mut CheckpointV1, cursor: &WireCursor, now: DateTime<Utc>) -> Gap {
-        let saved = pos.last_id;
-        pos.epoch += 1;
-        pos.last_id = cursor.oldest_event_id;
+    /// Reads what a `/cursor` answer says about `pos`: a reset store (the gap, with `pos` moved
+    /// to the new store and a new epoch) or nothing; records its `oldest_event_id` either way.
+    /// `via_404`: the answer follows a 404 on the saved id (the poll has one list left).
+    fn observe_cursor(
+        &self,
+        pos: &mut CheckpointV1,
+        cursor: &WireCursor,
+        now: DateTime<Utc>,
+        via_404: bool,
+    ) -> Option<Gap> {
+        let gap = if cursor.latest_event_id < pos.last_id {
+            Some(self.reset_behind(pos, cursor, now, via_404))
+        } else if pos
+            .oldest_event_id
+            .is_some_and(|seen| cursor.oldest_event_id < seen)
+        {
+            Some(self.reset_overtaken(pos, cursor, now, via_404))
+        } else {
+            None
+        };
+        pos.oldest_event_id = Some(cursor.oldest_event_id);
+        gap
+    }
+
+    fn count_reset(&self, pos: &CheckpointV1, cursor: &WireCursor, saved: u64) {
         tracing::error!(
             source = %self.source,
             saved_id = saved,
             latest_event_id = cursor.latest_event_id,
             oldest_event_id = cursor.oldest_event_id,
+            oldest_seen = ?pos.oldest_event_id,
             epoch = pos.epoch,
-            "Egnyte's event ids went backwards: the upstream store was reset; events were lost"
+            resumed_after = pos.last_id,
+            "Egnyte's event store was reset: events were lost"
         );
         self.count(|c| {
             c.resets += 1;
             c.gaps += 1;
         });
+    }
+
+    /// A reset store whose ids are below the saved id (`latest_event_id < last_id`): restart in
+    /// the new store. When it surely has events (`latest > oldest`), after `oldest - 1`, so that
+    /// its oldest event is read too (should Egnyte refuse that id, the 404 rule records that one
+    /// event); otherwise (empty, or one event: the cursor cannot tell), or after a 404 (no list
+    /// would be left for a second 404), after `oldest`, as an empty store must not cause a 404.
+    fn reset_behind(
+        &self,
+        pos: &mut CheckpointV1,
+        cursor: &WireCursor,
+        now: DateTime<Utc>,
+        via_404: bool,
+    ) -> Gap {
+        let saved = pos.last_id;
+        let oldest = cursor.oldest_event_id;
+        let resume = if !via_404 && cursor.latest_event_id > oldest {
+            oldest.saturating_sub(1)
+        } else {
+            oldest
+        };
+        pos.epoch += 1;
+        pos.last_id = resume;
+        self.count_reset(pos, cursor, saved);
+        let new_store = if resume < oldest {
+            "nothing of the new one is lost (its ids start at the oldest retained one)".to_owned()
+        } else {
+            format!("ids up to {oldest} in the new one are lost")
+        };
         Gap {
             detected_at: now,
             after: saved.to_string(),
-            resumed_at: cursor.oldest_event_id.to_string(),
+            resumed_at: resume.to_string(),
             reason: format!(
                 "Egnyte's event store was reset: /events/cursor latest_event_id {} is below the saved id {saved}; \
-                 unread events after {saved} in the old store and ids up to {} in the new one are lost; \
-                 event ids are now prefixed r{}-",
-                cursor.latest_event_id, cursor.oldest_event_id, pos.epoch
+                 unread events after {saved} in the old store are lost, {new_store}; \
+                 resumed after {resume}; event ids are now prefixed r{}-",
+                cursor.latest_event_id, pos.epoch
+            ),
+        }
+    }
+
+    /// A reset store whose ids already reach the saved id: `oldest_event_id` went below the one
+    /// recorded while `latest_event_id` is not below the saved id. The new store's ids from its
+    /// oldest up to the saved id were never read (we listed after the saved id); those above it
+    /// were read and committed, so reading goes on after the saved id, under a new epoch. After
+    /// a 404 on the saved id, listing after it again would only 404 again: resume after the new
+    /// oldest instead (the new store's ids up to the saved id were never read, so none is doubled
+    /// when the reset is caught before the next list).
+    fn reset_overtaken(
+        &self,
+        pos: &mut CheckpointV1,
+        cursor: &WireCursor,
+        now: DateTime<Utc>,
+        via_404: bool,
+    ) -> Gap {
+        let saved = pos.last_id;
+        let oldest = cursor.oldest_event_id;
+        let seen = pos.oldest_event_id.unwrap_or_default();
+        let resume = if via_404 { oldest } else { saved.max(oldest) };
+        pos.epoch += 1;
+        pos.last_id = resume;
+        self.count_reset(pos, cursor, saved);
+        Gap {
+            detected_at: now,
+            after: oldest.saturating_sub(1).to_string(),
+            resumed_at: resume.to_string(),
+            reason: format!(
+                "Egnyte's event store was reset: /events/cursor oldest_event_id {oldest} is below {seen}, \
+                 the oldest id seen before, while latest_event_id {} is not below the saved id {saved}; \
+                 ids {oldest} to {resume} of the new store were not read, and unread events of the old \
+                 store are lost; resumed after {resume}; event ids are now prefixed r{}-",
+                cursor.latest_event_id, pos.epoch
             ),
         }
     }
@@ -285,8 +396,8 @@ impl EgnyteProvider {
         now: DateTime<Utc>,
     ) -> Option<Gap> {
         let saved = pos.last_id;
-        if cursor.latest_event_id < saved {
-            return Some(self.reset(pos, cursor, now));
+        if let Some(gap) = self.observe_cursor(pos, cursor, now, true) {
+            return Some(gap);
         }
         pos.last_id = cursor.oldest_event_id;
         if cursor.oldest_event_id <= saved {
@@ -317,6 +428,67 @@ impl EgnyteProvider {
         })
     }
 
+    /// Maps one listed page read after `after`: its events, object changes and the next id.
+    fn take_page(
+        &self,
+        mapper: &mut Mapper<'_>,
+        listed: Option<WireEventsPage>,
+        after: u64,
+    ) -> Result<PageRead, EgnyteError> {
+        let mut out = PageRead {
+            events: Vec::new(),
+            objects: Vec::new(),
+            received: 0,
+            next_id: after,
+        };
+        let Some(page) = listed else {
+            return Ok(out);
+        };
+        out.received = page.events.len();
+        for raw in &page.events {
+            match mapper.map(raw) {
+                Ok(m) => {
+                    out.next_id = out.next_id.max(m.upstream_id);
+                    if let Some(key) = m.unmapped {
+                        self.count(|c| *c.unmapped.entry(key).or_default() += 1);
+                    }
+                    out.objects.extend(m.object_change);
+                    out.events.push(m.event);
+                }
+                Err(MapError::ObjectState(e)) => return Err(e.into()),
+                Err(e @ MapError::Unreadable { .. }) => {
+                    tracing::error!(source = %self.source, error = %e, "skipping an Egnyte event without a usable id");
+                    self.count(|c| c.unreadable += 1);
+                }
+            }
+        }
+        out.next_id = out.next_id.max(page.latest_id.unwrap_or(0));
+        if out.received > 0 && out.next_id == after {
+            return Err(EgnyteError::Malformed {
+                endpoint: format!("GET /pubapi/{}/events", self.config.api_version.as_str()),
+                detail: format!(
+                    "{} events after id {after} but no usable id past it",
+                    out.received
+                ),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A later page of a poll failed: the poll ends with the pages already read (`more`, so the
+    /// next poll starts at once from `next_id` and meets the error again, with its own rules).
+    fn stop_early(&self, read: &PagesRead, next_id: u64, error: &EgnyteError) -> bool {
+        tracing::warn!(
+            source = %self.source,
+            error = %error,
+            pages = read.pages,
+            events = read.events.len(),
+            next_id,
+            "Egnyte page failed after earlier pages of the same poll: committing those, the next poll retries"
+        );
+        true
+    }
+
     async fn poll_page(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, EgnyteError> {
         let started = self.clock.now();
         let mut gaps = Vec::new();
@@ -328,20 +500,19 @@ impl EgnyteProvider {
             None => self.bootstrap(started).await?,
         };
 
-        // The cursor check: only for an idle source, once per interval.
+        // The cursor check: once per interval, busy or idle.
         let mut latest_before_list = None;
         let interval = chrono::Duration::from_std(self.config.cursor_check_interval())
             .unwrap_or(chrono::Duration::MAX);
         let due = pos
             .cursor_checked_at
             .is_none_or(|at| started.signed_duration_since(at) >= interval);
-        if pos.idle && due {
+        if due {
             let cursor = self.cursor().await?;
             pos.cursor_checked_at = Some(started);
-            if cursor.latest_event_id < pos.last_id {
-                gaps.push(self.reset(&mut pos, &cursor, started));
-            } else {
-                latest_before_list = Some(cursor.latest_event_id);
+            match self.observe_cursor(&mut pos, &cursor, started, false) {
+                Some(gap) => gaps.push(gap),
+                None => latest_before_list = Some(cursor.latest_event_id),
             }
         }
 
@@ -358,48 +529,45 @@ impl EgnyteProvider {
             other => other?,
         };
 
-        let observed_at = self.clock.now();
-        let mut events = Vec::new();
-        let mut objects = Vec::new();
-        let mut received = 0;
+        // Read pages while they come back full and the budget allows: one commit for all.
+        let page_size = self.config.page_size as usize;
+        let mut mapper = Mapper::new(
+            &self.source,
+            self.objects.as_ref(),
+            self.clock.now(),
+            self.config.keep_raw,
+            pos.epoch,
+        );
+        let mut read = PagesRead::default();
         let mut next_id = pos.last_id;
-        if let Some(page) = listed {
-            received = page.events.len();
-            let mut mapper = Mapper::new(
-                &self.source,
-                self.objects.as_ref(),
-                observed_at,
-                self.config.keep_raw,
-                pos.epoch,
-            );
-            for raw in &page.events {
-                match mapper.map(raw) {
-                    Ok(m) => {
-                        next_id = next_id.max(m.upstream_id);
-                        if let Some(key) = m.unmapped {
-                            self.count(|c| *c.unmapped.entry(key).or_default() += 1);
-                        }
-                        objects.extend(m.object_change);
-                        events.push(m.event);
-                    }
-                    Err(MapError::ObjectState(e)) => return Err(e.into()),
-                    Err(e @ MapError::Unreadable { .. }) => {
-                        tracing::error!(source = %self.source, error = %e, "skipping an Egnyte event without a usable id");
-                        self.count(|c| c.unreadable += 1);
-                    }
+        let mut listed = listed;
+        let more = loop {
+            match self.take_page(&mut mapper, listed, next_id) {
+                Ok(page) => {
+                    next_id = page.next_id;
+                    read.add(page);
                 }
+                Err(e) if read.pages > 0 => break self.stop_early(&read, next_id, &e),
+                Err(e) => return Err(e),
             }
-            next_id = next_id.max(page.latest_id.unwrap_or(0));
-            if received > 0 && next_id == pos.last_id {
-                return Err(EgnyteError::Malformed {
-                    endpoint: format!("GET /pubapi/{}/events", self.config.api_version.as_str()),
-                    detail: format!(
-                        "{received} events after id {} but no usable id past it",
-                        pos.last_id
-                    ),
-                });
+            if read.last_received < page_size {
+                break false; // caught up
             }
-        }
+            if read.pages >= self.config.max_pages_per_poll {
+                break true;
+            }
+            listed = match self.list(next_id).await {
+                Ok(listed) => listed,
+                Err(e) => break self.stop_early(&read, next_id, &e),
+            };
+            mapper.observed_at(self.clock.now());
+        };
+        let PagesRead {
+            events,
+            objects,
+            received,
+            ..
+        } = read;
         if received == 0
             && let Some(latest) = latest_before_list
             && latest > next_id
@@ -410,7 +578,6 @@ impl EgnyteProvider {
         pos.last_id = next_id;
         pos.idle = received == 0;
 
-        let more = received >= self.config.page_size as usize;
         let watermark = (!more).then(|| {
             let skew = chrono::Duration::from_std(self.config.watermark_skew())
                 .unwrap_or(chrono::Duration::zero());
@@ -421,6 +588,38 @@ impl EgnyteProvider {
         page.gaps = gaps;
         page.objects = objects;
         Ok(page)
+    }
+}
+
+/// One listed page, mapped.
+struct PageRead {
+    events: Vec<Event>,
+    objects: Vec<ObjectChange>,
+    /// Wire events in the page, unreadable ones included (a full page means more is waiting).
+    received: usize,
+    /// Where the next page starts: `max(latest_id, the largest event id)`.
+    next_id: u64,
+}
+
+/// What one poll has read so far, over its pages.
+#[derive(Default)]
+struct PagesRead {
+    events: Vec<Event>,
+    objects: Vec<ObjectChange>,
+    received: usize,
+    /// Pages read and mapped.
+    pages: u32,
+    /// Wire events in the last page read.
+    last_received: usize,
+}
+
+impl PagesRead {
+    fn add(&mut self, page: PageRead) {
+        self.events.extend(page.events);
+        self.objects.extend(page.objects);
+        self.received += page.received;
+        self.last_received = page.received;
+        self.pages += 1;
     }
 }
 

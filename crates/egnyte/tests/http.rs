@@ -21,6 +21,8 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 const EVENTS: &str = "/pubapi/v2/events";
 const CURSOR: &str = "/pubapi/v2/events/cursor";
 const NOW: &str = "2026-01-05T09:20:00.000Z";
+/// A cursor check interval (10 years) that tests about something else never reach.
+const NO_CURSOR_CHECK_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
 
 fn t(s: &str) -> DateTime<Utc> {
     tributary_core::time::parse(s).unwrap()
@@ -99,10 +101,26 @@ impl Harness {
     }
 }
 
+/// A checkpoint without `oldest_event_id`, as written before it was recorded.
 fn checkpoint(last_id: u64, epoch: u32, checked: Option<&str>, idle: bool) -> Checkpoint {
     Checkpoint::from_json(json!({
         "version": "V1", "last_id": last_id, "epoch": epoch,
         "cursor_checked_at": checked, "idle": idle
+    }))
+    .unwrap()
+}
+
+/// A checkpoint that recorded `/cursor`'s `oldest_event_id`.
+fn checkpoint_seen(
+    last_id: u64,
+    epoch: u32,
+    checked: Option<&str>,
+    idle: bool,
+    oldest: u64,
+) -> Checkpoint {
+    Checkpoint::from_json(json!({
+        "version": "V1", "last_id": last_id, "epoch": epoch,
+        "cursor_checked_at": checked, "idle": idle, "oldest_event_id": oldest
     }))
     .unwrap()
 }
@@ -156,7 +174,7 @@ async fn first_poll_starts_at_the_latest_event_and_reads_204_as_nothing() {
         page,
         Page::new(
             vec![],
-            checkpoint(70412, 0, Some(NOW), true),
+            checkpoint_seen(70412, 0, Some(NOW), true, 61877),
             watermark_at_now_minus_skew(),
             false
         )
@@ -272,6 +290,7 @@ async fn pages_exclusively_and_drains_full_pages_before_promising_a_watermark() 
     .await;
     let mut config = h.config();
     config.page_size = 2;
+    config.max_pages_per_poll = 1; // one page per poll: the object memory carries the group id
     let p = h.provider(config);
 
     let first = p
@@ -321,6 +340,142 @@ async fn pages_exclusively_and_drains_full_pages_before_promising_a_watermark() 
     );
 }
 
+/// Three pages after id 100 with `page_size` 2: 101–102 and 103–104 full, then 106 alone.
+async fn three_pages(h: &Harness, g: &str) {
+    h.list(
+        100,
+        text_plain(events_page(vec![
+            file_event(101, "create", g, "/Shared/a.txt"),
+            file_event(102, "create", g, "/Shared/a.txt"),
+        ])),
+    )
+    .await;
+    h.list(
+        102,
+        text_plain(json!({"count": 2, "latest_id": 105, "events": [
+            file_event(103, "create", g, "/Shared/a.txt"),
+            file_event(104, "delete", g, "/Shared/a.txt")]})),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn one_poll_reads_full_pages_until_one_is_not_full_and_commits_them_as_one_page() {
+    let h = Harness::new().await;
+    let g = "g-1";
+    three_pages(&h, g).await;
+    h.list(
+        105,
+        text_plain(json!({"count": 1, "latest_id": 106, "events": [
+            file_event(106, "create", g, "/Shared/a.txt")]})),
+    )
+    .await;
+    let mut config = h.config();
+    config.page_size = 2;
+    let p = h.provider(config); // max_pages_per_poll = 10
+
+    let page = p
+        .poll(Some(&checkpoint(100, 0, Some(NOW), true)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), ["101", "102", "103", "104", "106"]);
+    // The group id first seen on page 1 is known on page 2; the delete on page 2 makes it new
+    // again on page 3.
+    assert_eq!(
+        page.events.iter().map(|e| e.event_type).collect::<Vec<_>>(),
+        [
+            EventType::Add,
+            EventType::Update,
+            EventType::Update,
+            EventType::Delete,
+            EventType::Add
+        ]
+    );
+    let set = |id: u64| ObjectChange::set(g, json!({"path": "/Shared/a.txt", "event": id}));
+    assert_eq!(
+        page.objects,
+        [
+            set(101),
+            set(102),
+            set(103),
+            ObjectChange::forget(g),
+            set(106)
+        ],
+        "every page's object changes, in order"
+    );
+    assert!(!page.more);
+    assert_eq!(page.watermark, watermark_at_now_minus_skew());
+    assert_eq!(page.checkpoint, checkpoint(106, 0, Some(NOW), false));
+    assert_eq!(
+        h.calls().await,
+        [
+            format!("{EVENTS}?id=100&count=2&suppress=app"),
+            format!("{EVENTS}?id=102&count=2&suppress=app"),
+            format!("{EVENTS}?id=105&count=2&suppress=app"),
+        ],
+        "no request after the page that was not full"
+    );
+}
+
+#[tokio::test]
+async fn a_poll_stops_at_its_page_budget_and_says_more() {
+    let h = Harness::new().await;
+    three_pages(&h, "g").await;
+    let mut config = h.config();
+    config.page_size = 2;
+    config.max_pages_per_poll = 2;
+    let p = h.provider(config);
+    let page = p
+        .poll(Some(&checkpoint(100, 0, Some(NOW), false)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), ["101", "102", "103", "104"]);
+    assert!(page.more);
+    assert_eq!(page.watermark, None, "not caught up");
+    assert_eq!(page.checkpoint, checkpoint(105, 0, Some(NOW), false));
+    assert_eq!(h.calls().await.len(), 2);
+}
+
+#[tokio::test]
+async fn an_error_on_a_later_page_commits_the_pages_read_and_says_more() {
+    for (name, failure) in [
+        ("503", ResponseTemplate::new(503).set_body_string("busy")),
+        ("404", ResponseTemplate::new(404)),
+        ("throttle", mashery("ERR_403_DEVELOPER_OVER_QPS")),
+        ("malformed", text_plain(json!({"events": {"id": 1}}))),
+        (
+            "no id past the saved one",
+            text_plain(json!({"count": 1, "latest_id": 105, "events": [
+                file_event(105, "create", "g", "/Shared/a.txt")]})),
+        ),
+    ] {
+        let h = Harness::new().await;
+        three_pages(&h, "g").await;
+        h.list(105, failure).await;
+        h.cursor(2000, 1).await; // never read: a later page's 404 is left to the next poll
+        let mut config = h.config();
+        config.page_size = 2;
+        let p = h.provider(config);
+        let page = p
+            .poll(Some(&checkpoint(100, 0, Some(NOW), false)))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page), ["101", "102", "103", "104"], "{name}");
+        assert!(page.more, "{name}");
+        assert_eq!(page.watermark, None, "{name}");
+        assert!(page.gaps.is_empty(), "{name}");
+        assert_eq!(page.objects.len(), 4, "{name}");
+        assert_eq!(
+            page.checkpoint,
+            checkpoint(105, 0, Some(NOW), false),
+            "{name}: after the last page read, not past the failed one"
+        );
+        assert_eq!(h.calls().await.len(), 3, "{name}: no /cursor call");
+        // The next poll starts at the failed page and meets the error there.
+        assert!(p.poll(Some(&page.checkpoint)).await.is_err(), "{name}");
+    }
+}
+
 #[tokio::test]
 async fn a_404_restarts_from_the_oldest_event_and_reports_the_lost_ids_as_a_gap() {
     let h = Harness::new().await;
@@ -362,7 +517,7 @@ async fn a_404_restarts_from_the_oldest_event_and_reports_the_lost_ids_as_a_gap(
     assert_eq!(ids(&page), ["901"]);
     assert_eq!(
         page.checkpoint,
-        checkpoint(901, 0, Some("2026-01-05T09:20:01.000Z"), false)
+        checkpoint_seen(901, 0, Some("2026-01-05T09:20:01.000Z"), false, 900)
     );
     assert_eq!(
         h.calls().await,
@@ -422,7 +577,10 @@ async fn backfill_from_oldest_reports_the_oldest_event_it_cannot_read() {
         ),
         ("61876", "61877")
     );
-    assert_eq!(page.checkpoint, checkpoint(61878, 0, Some(NOW), false));
+    assert_eq!(
+        page.checkpoint,
+        checkpoint_seen(61878, 0, Some(NOW), false, 61877)
+    );
 }
 
 #[tokio::test]
@@ -445,9 +603,13 @@ async fn backfill_reads_the_oldest_event_when_egnyte_accepts_the_id_before_it() 
 async fn ids_going_backwards_are_a_reset_with_a_gap_and_new_event_ids() {
     let h = Harness::new().await;
     h.cursor(50, 10).await;
+    // The new store has events (latest 50 > oldest 10): read from the id before its oldest.
     h.list(
-        10,
-        text_plain(events_page(vec![file_event(11, "create", "g", "/a")])),
+        9,
+        text_plain(events_page(vec![
+            file_event(10, "create", "g", "/a"),
+            file_event(11, "create", "g", "/a"),
+        ])),
     )
     .await;
     let p = h.provider(h.config());
@@ -460,25 +622,119 @@ async fn ids_going_backwards_are_a_reset_with_a_gap_and_new_event_ids() {
         vec![Gap {
             detected_at: t(NOW),
             after: "1000".into(),
-            resumed_at: "10".into(),
+            resumed_at: "9".into(),
             reason: "Egnyte's event store was reset: /events/cursor latest_event_id 50 is below the saved id 1000; \
-                     unread events after 1000 in the old store and ids up to 10 in the new one are lost; \
-                     event ids are now prefixed r1-"
+                     unread events after 1000 in the old store are lost, nothing of the new one is lost \
+                     (its ids start at the oldest retained one); resumed after 9; event ids are now prefixed r1-"
                 .into(),
         }]
     );
-    assert_eq!(ids(&page), ["r1-11"]);
-    assert_eq!(page.events[0].upstream.id, "11");
-    assert_eq!(page.checkpoint, checkpoint(11, 1, Some(NOW), false));
+    assert_eq!(ids(&page), ["r1-10", "r1-11"]);
+    assert_eq!(page.events[0].upstream.id, "10");
+    assert_eq!(
+        page.checkpoint,
+        checkpoint_seen(11, 1, Some(NOW), false, 10)
+    );
     assert_eq!(
         h.calls().await,
         [
             CURSOR.to_owned(),
-            format!("{EVENTS}?id=10&count=100&suppress=app")
+            format!("{EVENTS}?id=9&count=100&suppress=app")
         ]
     );
     let stats = p.stats();
     assert_eq!((stats.resets, stats.gaps), (1, 1));
+}
+
+#[tokio::test]
+async fn a_reset_found_by_a_404_resumes_after_the_new_oldest() {
+    let h = Harness::new().await;
+    h.list(1000, ResponseTemplate::new(404)).await;
+    h.cursor(50, 10).await;
+    h.list(
+        10,
+        text_plain(events_page(vec![file_event(11, "create", "g", "/a")])),
+    )
+    .await;
+    let p = h.provider(h.config());
+    let page = p
+        .poll(Some(&checkpoint(1000, 0, Some(NOW), false)))
+        .await
+        .unwrap();
+    // After a 404 the poll has one list left: never risk a second 404 on `oldest - 1`.
+    assert_eq!(page.gaps.len(), 1);
+    assert_eq!(
+        (
+            page.gaps[0].after.as_str(),
+            page.gaps[0].resumed_at.as_str()
+        ),
+        ("1000", "10")
+    );
+    assert!(
+        page.gaps[0]
+            .reason
+            .contains("ids up to 10 in the new one are lost"),
+        "{}",
+        page.gaps[0].reason
+    );
+    assert_eq!(ids(&page), ["r1-11"]);
+    assert_eq!(
+        page.checkpoint,
+        checkpoint_seen(11, 1, Some(NOW), false, 10)
+    );
+}
+
+#[tokio::test]
+async fn a_busy_source_checks_the_cursor_and_sees_a_reset_whose_ids_passed_the_saved_id() {
+    let h = Harness::new().await;
+    h.cursor(1500, 5).await;
+    h.list(
+        1000,
+        text_plain(events_page(vec![file_event(1001, "create", "g", "/a")])),
+    )
+    .await;
+    let p = h.provider(h.config());
+    // Busy, oldest 900 at the last check, 20 minutes ago: the check is due.
+    let saved = checkpoint_seen(1000, 0, Some("2026-01-05T09:00:00.000Z"), false, 900);
+
+    let page = p.poll(Some(&saved)).await.unwrap();
+    assert_eq!(
+        page.gaps,
+        vec![Gap {
+            detected_at: t(NOW),
+            after: "4".into(),
+            resumed_at: "1000".into(),
+            reason: "Egnyte's event store was reset: /events/cursor oldest_event_id 5 is below 900, \
+                     the oldest id seen before, while latest_event_id 1500 is not below the saved id 1000; \
+                     ids 5 to 1000 of the new store were not read, and unread events of the old \
+                     store are lost; resumed after 1000; event ids are now prefixed r1-"
+                .into(),
+        }]
+    );
+    // Forward from the saved id: nothing above it is read twice.
+    assert_eq!(ids(&page), ["r1-1001"]);
+    assert_eq!(
+        page.checkpoint,
+        checkpoint_seen(1001, 1, Some(NOW), false, 5)
+    );
+    assert_eq!(
+        h.calls().await,
+        [
+            CURSOR.to_owned(),
+            format!("{EVENTS}?id=1000&count=100&suppress=app")
+        ]
+    );
+    assert_eq!((p.stats().resets, p.stats().gaps), (1, 1));
+
+    // Without a recorded oldest (a checkpoint from before it was kept), the check records it.
+    let old = checkpoint(1000, 0, Some("2026-01-05T09:00:00.000Z"), false);
+    let page = p.poll(Some(&old)).await.unwrap();
+    assert!(page.gaps.is_empty());
+    assert_eq!(ids(&page), ["1001"]);
+    assert_eq!(
+        page.checkpoint,
+        checkpoint_seen(1001, 0, Some(NOW), false, 5)
+    );
 }
 
 #[tokio::test]
@@ -490,8 +746,24 @@ async fn a_quiet_filtered_stream_moves_its_id_to_the_cursor_read_before_the_poll
     config.folder = Some("/Shared/quiet".into());
     let p = h.provider(config);
 
-    // Not idle: no cursor call, the id stays.
-    let busy = p
+    // Checked recently, busy or idle: no cursor call, the id stays.
+    for idle in [false, true] {
+        let recent = p
+            .poll(Some(&checkpoint(
+                1000,
+                0,
+                Some("2026-01-05T09:10:00.000Z"),
+                idle,
+            )))
+            .await
+            .unwrap();
+        assert_eq!(
+            recent.checkpoint,
+            checkpoint(1000, 0, Some("2026-01-05T09:10:00.000Z"), true)
+        );
+    }
+    // Due (busy or not): read the cursor first, then the 204 moves the id to its latest.
+    let due = p
         .poll(Some(&checkpoint(
             1000,
             0,
@@ -501,26 +773,9 @@ async fn a_quiet_filtered_stream_moves_its_id_to_the_cursor_read_before_the_poll
         .await
         .unwrap();
     assert_eq!(
-        busy.checkpoint,
-        checkpoint(1000, 0, Some("2026-01-05T08:00:00.000Z"), true)
+        due.checkpoint,
+        checkpoint_seen(5000, 0, Some(NOW), true, 10)
     );
-    // Idle but checked recently: no cursor call.
-    let recent = p
-        .poll(Some(&checkpoint(
-            1000,
-            0,
-            Some("2026-01-05T09:10:00.000Z"),
-            true,
-        )))
-        .await
-        .unwrap();
-    assert_eq!(
-        recent.checkpoint,
-        checkpoint(1000, 0, Some("2026-01-05T09:10:00.000Z"), true)
-    );
-    // Idle and due: read the cursor first, then the 204 moves the id to its latest.
-    let due = p.poll(Some(&busy.checkpoint)).await.unwrap();
-    assert_eq!(due.checkpoint, checkpoint(5000, 0, Some(NOW), true));
     assert!(due.events.is_empty() && due.gaps.is_empty());
     assert_eq!(due.watermark, watermark_at_now_minus_skew());
 
@@ -545,7 +800,10 @@ async fn a_cursor_check_before_a_poll_with_events_keeps_paging_by_the_events() {
         .poll(Some(&checkpoint(1000, 0, None, true)))
         .await
         .unwrap();
-    assert_eq!(page.checkpoint, checkpoint(1001, 0, Some(NOW), false));
+    assert_eq!(
+        page.checkpoint,
+        checkpoint_seen(1001, 0, Some(NOW), false, 10)
+    );
 }
 
 #[tokio::test]
@@ -870,10 +1128,11 @@ async fn refreshes_an_oauth_token_before_it_expires() {
                "refresh_token": "refresh-2"}),
     )
     .await;
-    let config = EgnyteConfig::new(
+    let mut config = EgnyteConfig::new(
         h.server.uri(),
         oauth(Some("old"), Some("2026-01-05T09:30:00.000Z")),
     );
+    config.cursor_check_interval_ms = NO_CURSOR_CHECK_MS;
     let p = h.provider(config);
     let cp = checkpoint(7, 0, Some(NOW), false);
 
@@ -945,7 +1204,9 @@ async fn a_token_without_lifetime_is_kept_until_refused() {
     .await;
     token_endpoint(&h, json!({"access_token": "forever", "expires_in": "-1"})).await;
     // No access token yet: the first request refreshes; -1 means it never expires.
-    let p = h.provider(EgnyteConfig::new(h.server.uri(), oauth(None, None)));
+    let mut config = EgnyteConfig::new(h.server.uri(), oauth(None, None));
+    config.cursor_check_interval_ms = NO_CURSOR_CHECK_MS;
+    let p = h.provider(config);
     let cp = checkpoint(7, 0, Some(NOW), false);
     p.poll(Some(&cp)).await.unwrap();
     h.clock.advance(Duration::from_secs(90 * 24 * 3600));
@@ -1006,6 +1267,7 @@ async fn a_refused_refresh_is_an_auth_error() {
 async fn the_clock_is_the_injected_one() {
     let h = Harness::new().await;
     h.list(7, no_content()).await;
+    h.cursor(7, 1).await; // years after the last check: due
     let p = h.provider(h.config());
     h.clock.set(t("2030-06-01T00:00:10.000Z"));
     let page = p
@@ -1052,6 +1314,7 @@ proptest::proptest! {
     fn paging_returns_every_visible_event_once_in_order(
         mask in proptest::collection::vec(proptest::bool::ANY, 0..300),
         page_size in 1u32..=100,
+        max_pages in 1u32..=4,
         start in 0u64..20,
     ) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -1061,7 +1324,7 @@ proptest::proptest! {
             .filter(|(_, v)| **v)
             .map(|(i, _)| i as u64 + 1)
             .collect();
-        let (seen, polls) = rt.block_on(async {
+        let (seen, polls, requests) = rt.block_on(async {
             let server = MockServer::start().await;
             Mock::given(method("GET"))
                 .and(path(EVENTS))
@@ -1072,6 +1335,7 @@ proptest::proptest! {
                 RateLimiters::new(governor::Quota::per_second(NonZeroU32::new(100_000).unwrap()));
             let mut config = EgnyteConfig::new(server.uri(), Credentials::bearer("tok"));
             config.page_size = page_size;
+            config.max_pages_per_poll = max_pages;
             let provider = EgnyteProvider::new(
                 SourceId::new("egnyte-acme").unwrap(),
                 config,
@@ -1092,11 +1356,14 @@ proptest::proptest! {
                     break;
                 }
             }
-            (seen, polls)
+            let requests = server.received_requests().await.unwrap().len();
+            (seen, polls, requests)
         });
         let want: Vec<u64> = visible.into_iter().filter(|&i| i > start).collect();
-        let expected_polls = want.len() / page_size as usize + 1;
+        // Every full page, then the one that is not (empty when the last page was full).
+        let expected_requests = want.len() / page_size as usize + 1;
         proptest::prop_assert_eq!(seen, want);
-        proptest::prop_assert_eq!(polls, expected_polls);
+        proptest::prop_assert_eq!(requests, expected_requests);
+        proptest::prop_assert_eq!(polls, expected_requests.div_ceil(max_pages as usize));
     }
 }

@@ -14,6 +14,7 @@ async fn survives(fault: FaultKind, timeout_ms: Option<u64>, expect_error: &str)
     let src = source("egnyte-fault");
     let mut config = h.config();
     config.suppress = Suppress::None;
+    config.max_pages_per_poll = 1; // the fault hits the first page of a poll
     if let Some(ms) = timeout_ms {
         config.request_timeout_ms = ms;
     }
@@ -65,11 +66,56 @@ async fn malformed_json_fails_the_poll_and_nothing_is_lost() {
 }
 
 #[tokio::test]
+async fn a_fault_on_a_later_page_commits_the_pages_before_it_and_the_next_poll_retries() {
+    let h = Harness::start(sim_config(1_050)).await;
+    let src = source("egnyte-fault-mid-poll");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    config.max_pages_per_poll = 4;
+    let p = h.provider(&src, config);
+    assert_eq!(h.poll(&src, &p).await, ingested(400, true));
+
+    // The 3rd page of the next poll fails, and so does the request after it (the fault lasts):
+    // the poll commits its 2 pages, with `more`.
+    h.sim
+        .inject(Fault::next(FaultKind::ServerError { status: 503 }, 2).after(2));
+    assert_eq!(h.poll(&src, &p).await, ingested(200, true));
+    assert_eq!(h.checkpoint(&src).last_id, 600, "after the last page read");
+    assert_eq!(p.stats().calls, 1 + 4 + 3);
+    let state = h.store.source_state(&src).unwrap().unwrap();
+    assert_eq!(state.watermark, None, "not caught up");
+    // The next poll meets the fault on its first page: nothing committed.
+    match h.poll(&src, &p).await {
+        PollStep::Failed { error } => assert!(error.contains("server error 503"), "{error}"),
+        other => panic!("expected a transient failure, got {other:?}"),
+    }
+    assert_eq!(h.checkpoint(&src).last_id, 600);
+    assert!(h.sim.faults().is_empty(), "the fault was spent");
+    // The one after continues from there.
+    assert_eq!(h.poll(&src, &p).await, ingested(400, true));
+    assert_eq!(h.poll(&src, &p).await, ingested(50, false));
+    assert_eq!(p.stats().calls, 1 + 4 + 3 + 1 + 4 + 1);
+
+    let log = h.sim.log();
+    assert_events(
+        &h.unified(&src).await,
+        &expected(&src, log.iter().map(|e| (0, e))),
+    );
+    let state = h.store.source_state(&src).unwrap().unwrap();
+    assert_eq!(
+        (state.events_ingested, state.duplicates_absorbed),
+        (1_050, 0)
+    );
+    assert!(h.store.gaps(&src).unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn json_labelled_text_plain_is_read_as_json() {
     let h = Harness::start(sim_config(250)).await;
     let src = source("egnyte-text-plain");
     let mut config = h.config();
     config.suppress = Suppress::None;
+    config.max_pages_per_poll = 1;
     let p = h.provider(&src, config);
     h.sim.inject(Fault::next(FaultKind::TextPlain, 3)); // /cursor and two pages
     assert_eq!(h.poll(&src, &p).await, ingested(100, true));

@@ -98,14 +98,15 @@ async fn ids_going_backwards_are_a_gap_and_a_new_epoch_of_event_ids() {
     h.sim.generate(8); // 5..=12 of the new store: below the saved id 20
     h.advance(Duration::from_secs(2));
     let calls = p.stats().calls;
-    // The cursor check sees latest 12 < 20; 5 itself is lost (exclusive list).
-    assert_eq!(h.poll(&src, &p).await, ingested(7, false));
-    assert_eq!(p.stats().calls, calls + 2, "/cursor, then list after 5");
+    // The cursor check sees latest 12 < 20. The new store has events (latest 12 > oldest 5), so
+    // the list starts after 4 and reads 5 too: only the old store's unread tail could be lost.
+    assert_eq!(h.poll(&src, &p).await, ingested(8, false));
+    assert_eq!(p.stats().calls, calls + 2, "/cursor, then list after 4");
     let gaps = h.store.gaps(&src).unwrap();
     assert_eq!(gaps.len(), 1);
     assert_eq!(
         (gaps[0].after.as_str(), gaps[0].resumed_at.as_str()),
-        ("20", "5")
+        ("20", "4")
     );
     let c = h.checkpoint(&src);
     assert_eq!((c.epoch, c.last_id), (1, 12));
@@ -114,16 +115,123 @@ async fn ids_going_backwards_are_a_gap_and_a_new_epoch_of_event_ids() {
     h.sim.generate(3); // 13..=15
     h.drain(&src, &p, 3).await;
     let log = h.sim.log();
+    let want = expected(&src, log.iter().map(|e| (e.epoch, e)));
+    assert_eq!(want.len(), 20 + 11);
+    let got = h.unified(&src).await;
+    assert_events(&got, &want);
+    assert_eq!(ids(&got)[20..23], ["r1-5", "r1-6", "r1-7"]);
+    let state = h.store.source_state(&src).unwrap().unwrap();
+    assert_eq!(state.duplicates_absorbed, 0);
+}
+
+#[tokio::test]
+async fn a_reset_store_that_refuses_the_id_before_its_oldest_loses_exactly_that_event() {
+    let h = Harness::start(sim_config(20)).await;
+    let src = source("egnyte-reset-collected");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    config.cursor_check_interval_ms = 1_000;
+    let p = h.provider(&src, config);
+    h.drain(&src, &p, 3).await;
+    assert_eq!(h.poll(&src, &p).await, ingested(0, false), "idle");
+
+    h.sim.reset_ids(5);
+    h.sim.generate(8); // 5..=12
+    assert_eq!(h.sim.gc(Gc::BeforeId(7)).oldest_event_id, 7); // 5, 6 collected: 6 is refused
+    h.advance(Duration::from_secs(2));
+    let calls = p.stats().calls;
+    // Reset: restart after 6; Egnyte answers 404; the 404 rule loses 7 alone; 8..=12 arrive.
+    assert_eq!(h.poll(&src, &p).await, ingested(5, false));
+    assert_eq!(
+        p.stats().calls,
+        calls + 4,
+        "/cursor, 404 after 6, /cursor, list after 7"
+    );
+    let gaps = h.store.gaps(&src).unwrap();
+    let ranges: Vec<_> = gaps
+        .iter()
+        .map(|g| (g.after.as_str(), g.resumed_at.as_str()))
+        .collect();
+    assert_eq!(ranges, [("20", "6"), ("6", "7")]);
+    let c = h.checkpoint(&src);
+    assert_eq!((c.epoch, c.last_id, c.oldest_event_id), (1, 12, Some(7)));
+
+    let log = h.sim.log();
     let want = expected(
         &src,
         log.iter()
-            .filter(|e| e.epoch == 0 || e.wire.id > 5)
+            .filter(|e| e.epoch == 0 || e.wire.id > 7)
             .map(|e| (e.epoch, e)),
     );
-    assert_eq!(want.len(), 20 + 10);
+    assert_events(&h.unified(&src).await, &want);
+}
+
+#[tokio::test]
+async fn a_reset_whose_ids_overtake_the_saved_id_while_busy_is_a_gap_not_silence() {
+    let h = Harness::start(sim_config(30)).await;
+    let src = source("egnyte-reset-busy");
+    let mut config = h.config();
+    config.suppress = Suppress::None;
+    config.page_size = 10;
+    config.max_pages_per_poll = 1;
+    config.cursor_check_interval_ms = 1_000;
+    let p = h.provider(&src, config);
+    assert_eq!(h.poll(&src, &p).await, ingested(10, true)); // /cursor (oldest 1), 1..=10
+    assert_eq!(h.poll(&src, &p).await, ingested(10, true)); // 11..=20
+    // Collect what was read (Egnyte refuses ids below its oldest, so keep the saved 20).
+    assert_eq!(h.sim.gc(Gc::BeforeId(20)).oldest_event_id, 20);
+
+    // Busy, past the interval: one extra call, which records the oldest id (20).
+    h.advance(Duration::from_secs(2));
+    let calls = p.stats().calls;
+    assert_eq!(h.poll(&src, &p).await, ingested(10, true)); // 21..=30
+    assert_eq!(p.stats().calls, calls + 2, "/cursor, then the list");
+    let c = h.checkpoint(&src);
+    assert_eq!(
+        (c.last_id, c.oldest_event_id, c.idle),
+        (30, Some(20), false)
+    );
+
+    // The store is reset and its new ids pass the saved id 30 before we poll again: listing
+    // after 30 would silently skip the new store's 5..=30.
+    h.sim.reset_ids(5);
+    h.sim.generate(40); // 5..=44
+    assert_eq!(h.sim.cursor().latest_event_id, 44);
+    h.advance(Duration::from_secs(2));
+    let calls = p.stats().calls;
+    assert_eq!(h.poll(&src, &p).await, ingested(10, true)); // r1-31..=r1-40
+    assert_eq!(p.stats().calls, calls + 2, "/cursor, then list after 30");
+    let gaps = h.store.gaps(&src).unwrap();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(
+        (gaps[0].after.as_str(), gaps[0].resumed_at.as_str()),
+        ("4", "30"),
+        "the new store's ids 5..=30 were not read"
+    );
+    assert_eq!(gaps[0].detected_at, t0() + chrono::Duration::seconds(4));
+    assert!(
+        gaps[0].reason.contains("oldest_event_id 5 is below 20"),
+        "{}",
+        gaps[0].reason
+    );
+    let c = h.checkpoint(&src);
+    assert_eq!((c.epoch, c.last_id, c.oldest_event_id), (1, 40, Some(5)));
+    assert_eq!((p.stats().resets, p.stats().gaps), (1, 1));
+
+    assert_eq!(h.poll(&src, &p).await, ingested(4, false)); // r1-41..=r1-44
+    let log = h.sim.log();
+    let want = expected(
+        &src,
+        log.iter()
+            .filter(|e| e.epoch == 0 || e.wire.id > 30)
+            .map(|e| (e.epoch, e)),
+    );
+    assert_eq!(want.len(), 30 + 14);
     let got = h.unified(&src).await;
     assert_events(&got, &want);
-    assert_eq!(ids(&got)[20..23], ["r1-6", "r1-7", "r1-8"]);
+    assert_eq!(ids(&got)[29..32], ["30", "r1-31", "r1-32"]);
+    let state = h.store.source_state(&src).unwrap().unwrap();
+    assert_eq!((state.gaps_recorded, state.duplicates_absorbed), (1, 0));
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ async fn qps_throttles_in_both_gateway_modes_carry_retry_after_and_pass_when_the
         let src = source("egnyte-qps");
         let mut config = h.config();
         config.suppress = Suppress::None;
+        config.max_pages_per_poll = 1; // a throttle on the first page of a poll
         let p = h.provider(&src, config);
 
         assert_eq!(
@@ -66,6 +67,7 @@ async fn the_daily_quota_throttles_until_midnight_utc_and_loses_nothing() {
         let src = source("egnyte-quota");
         let mut config = h.config();
         config.suppress = Suppress::None;
+        config.max_pages_per_poll = 1; // a throttle on the first page of a poll
         let p = h.provider(&src, config);
 
         assert_eq!(h.poll(&src, &p).await, ingested(100, true), "{mode:?}");
@@ -83,7 +85,11 @@ async fn the_daily_quota_throttles_until_midnight_utc_and_loses_nothing() {
         }
         h.advance(Duration::from_secs(54_000));
         assert_eq!(h.poll(&src, &p).await, ingested(50, false), "{mode:?}");
-        assert_eq!(p.stats().quota_used, Some(1), "{mode:?}: a new day");
+        assert_eq!(
+            p.stats().quota_used,
+            Some(2),
+            "{mode:?}: a new day: the cursor check (due after 15 h, busy or not), the list"
+        );
         let log = h.sim.log();
         assert_events(
             &h.unified(&src).await,

@@ -106,7 +106,8 @@ async fn maps_every_action_to_its_exact_unified_event() {
         &desk,
         "create",
     ));
-    // page_size 2: the new version is on the next page, known from the object memory.
+    // page_size 2: the new version is on the next page, known from the object memory (one page
+    // per poll) or from the earlier page of the same poll.
     let o = s.new_version(q1, &mobile).unwrap();
     assert_eq!(o.group_id.as_deref(), Some(g1.as_str()));
     want.push(w.event(
@@ -239,7 +240,8 @@ async fn maps_every_action_to_its_exact_unified_event() {
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.page_size = 2;
-    let p = h.provider(&src, config);
+    config.max_pages_per_poll = 1;
+    let p = h.provider(&src, config.clone());
     assert_eq!(h.drain(&src, &p, 20).await, 10);
     let got = h.unified(&src).await;
     assert_events(&got, &want);
@@ -247,6 +249,21 @@ async fn maps_every_action_to_its_exact_unified_event() {
     let log = h.sim.log();
     assert_events(&got, &expected(&src, log.iter().map(|e| (0, e))));
     assert!(p.stats().unmapped.is_empty());
+
+    // The same 10 pages in one poll map the same way.
+    let one = source("egnyte-mapping-one-poll");
+    config.max_pages_per_poll = 10;
+    let p = h.provider(&one, config);
+    assert_eq!(h.drain(&one, &p, 1).await, 1);
+    assert_eq!(p.stats().calls, 1 + 10);
+    let want: Vec<_> = want
+        .into_iter()
+        .map(|e| Event {
+            source: one.clone(),
+            ..e
+        })
+        .collect();
+    assert_events(&h.unified(&one).await, &want);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! Paging: a backlog drained once in id order with one request per page, `latest` and `oldest`
-//! starts, exclusive ids, `more` while pages are full, and idle polls.
+//! Paging: a backlog drained once in id order with one request per page, several pages per poll
+//! (`max_pages_per_poll`), `latest` and `oldest` starts, exclusive ids, `more` while pages are
+//! full, and idle polls.
 
 use super::harness::{Harness, assert_events, expected, ingested, sim_config, source, t0, visible};
 use std::time::Duration;
@@ -27,14 +28,14 @@ async fn drains_the_backlog_from_oldest_once_in_id_order_with_one_request_per_pa
         "the workload acts through our app too: {n}"
     );
 
-    let polls = h.drain(&src, &p, 10).await;
-    // Full pages, then the short one (or an empty one when n is a multiple of 100).
-    assert_eq!(polls, n / 100 + 1);
+    // One poll (max_pages_per_poll = 10): the full pages, then the short one (or an empty one
+    // when n is a multiple of 100).
+    assert_eq!(h.drain(&src, &p, 10).await, 1);
     let stats = p.stats();
     assert_eq!(
         stats.calls,
-        1 + polls as u64,
-        "one /cursor, then one list per poll"
+        1 + (n / 100 + 1) as u64,
+        "one /cursor, then one list per page"
     );
     assert_eq!(
         stats.quota_used,
@@ -52,21 +53,80 @@ async fn drains_the_backlog_from_oldest_once_in_id_order_with_one_request_per_pa
 }
 
 #[tokio::test]
-async fn a_backlog_of_whole_pages_ends_with_one_empty_poll() {
-    let h = Harness::start(sim_config(200)).await;
-    let src = source("egnyte-whole-pages");
+async fn a_backlog_of_whole_pages_ends_with_one_empty_list() {
+    for (max_pages, polls) in [
+        // One page per poll: two full polls, then an empty one.
+        (1, vec![(100, true), (100, true), (0, false)]),
+        // Two pages per poll: the budget ends the first poll, the empty list the second.
+        (2, vec![(200, true), (0, false)]),
+        // Enough budget: the empty list ends the one poll.
+        (10, vec![(200, false)]),
+    ] {
+        let h = Harness::start(sim_config(200)).await;
+        let src = source(&format!("egnyte-whole-pages-{max_pages}"));
+        let mut config = h.config();
+        config.suppress = Suppress::None;
+        config.max_pages_per_poll = max_pages;
+        let p = h.provider(&src, config);
+        for (i, (accepted, more)) in polls.into_iter().enumerate() {
+            assert_eq!(
+                h.poll(&src, &p).await,
+                ingested(accepted, more),
+                "max {max_pages}, poll {i}"
+            );
+        }
+        assert_eq!(
+            p.stats().calls,
+            1 + 3,
+            "max {max_pages}: /cursor, 2 full, 1 empty"
+        );
+        let log = h.sim.log();
+        assert_events(
+            &h.unified(&src).await,
+            &expected(&src, log.iter().map(|e| (0, e))),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_poll_reads_up_to_max_pages_per_poll_and_commits_them_as_one_page() {
+    let h = Harness::start(sim_config(1_050)).await;
+    let src = source("egnyte-multi-page");
     let mut config = h.config();
     config.suppress = Suppress::None;
+    config.max_pages_per_poll = 4;
     let p = h.provider(&src, config);
 
-    assert_eq!(h.poll(&src, &p).await, ingested(100, true));
-    assert_eq!(h.poll(&src, &p).await, ingested(100, true));
-    assert_eq!(h.poll(&src, &p).await, ingested(0, false));
-    assert_eq!(p.stats().calls, 4);
+    for (accepted, more, last_id, calls) in [
+        (400, true, 400, 1 + 4),
+        (400, true, 800, 1 + 8),
+        // 2 full pages, then the page of 50 says we caught up: no request after it.
+        (250, false, 1_050, 1 + 11),
+    ] {
+        assert_eq!(h.poll(&src, &p).await, ingested(accepted, more));
+        assert_eq!(h.checkpoint(&src).last_id, last_id);
+        assert_eq!(p.stats().calls, calls, "/cursor, then one list per page");
+        let watermark = h.store.source_state(&src).unwrap().unwrap().watermark;
+        assert_eq!(
+            watermark.map(|w| w.time()),
+            (!more).then(|| t0() - chrono::Duration::seconds(2)),
+            "a watermark only once caught up"
+        );
+    }
+    assert_eq!(
+        p.stats().quota_used,
+        Some(12),
+        "the simulator counted 11 lists + /cursor"
+    );
     let log = h.sim.log();
     assert_events(
         &h.unified(&src).await,
         &expected(&src, log.iter().map(|e| (0, e))),
+    );
+    let state = h.store.source_state(&src).unwrap().unwrap();
+    assert_eq!(
+        (state.events_ingested, state.duplicates_absorbed),
+        (1_050, 0)
     );
 }
 
@@ -107,6 +167,7 @@ async fn lists_strictly_after_the_saved_id_and_says_more_while_pages_are_full() 
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.page_size = 10;
+    config.max_pages_per_poll = 1; // a checkpoint per page
     let p = h.provider(&src, config);
 
     // `duplicates: 0` on every page: the event at the saved id never comes back.

@@ -43,6 +43,14 @@ pub struct Fault {
     pub kind: FaultKind,
     #[serde(flatten)]
     pub scope: FaultScope,
+    /// Eligible responses to let through untouched before the fault starts (default 0): a fault
+    /// on the third page of a poll is `next(kind, 1).after(2)`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub after: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Fault {
@@ -51,6 +59,7 @@ impl Fault {
         Self {
             kind,
             scope: FaultScope::Next(n),
+            after: 0,
         }
     }
 
@@ -59,7 +68,13 @@ impl Fault {
         Self {
             kind,
             scope: FaultScope::Fraction(fraction),
+            after: 0,
         }
+    }
+
+    /// The same fault, starting after `n` eligible responses have passed untouched.
+    pub fn after(self, n: u32) -> Self {
+        Self { after: n, ..self }
     }
 }
 
@@ -148,6 +163,10 @@ impl Faults {
         let rng = &mut self.rng;
         self.active.retain_mut(|fault| {
             if !eligible(&fault.kind) {
+                return true;
+            }
+            if fault.after > 0 {
+                fault.after -= 1;
                 return true;
             }
             let fires = match fault.scope {

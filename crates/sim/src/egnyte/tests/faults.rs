@@ -17,6 +17,22 @@ async fn server_errors_hit_the_next_n_calls_then_stop() {
 }
 
 #[tokio::test]
+async fn a_fault_after_n_lets_n_eligible_calls_through_first() {
+    let h = start(quiet()).await;
+    let fault = Fault::next(FaultKind::ServerError { status: 503 }, 1).after(2);
+    h.sim.inject(fault);
+    assert_eq!(
+        serde_json::to_value(fault).unwrap(),
+        serde_json::json!({"kind": "server_error", "status": 503, "next": 1, "after": 2})
+    );
+    assert_eq!(h.get("/pubapi/v1/events/cursor").await.status(), 200);
+    assert_eq!(h.get("/pubapi/v1/events?id=0").await.status(), 204);
+    assert_eq!(h.get("/pubapi/v1/events?id=0").await.status(), 503);
+    assert_eq!(h.get("/pubapi/v1/events?id=0").await.status(), 204);
+    assert!(h.sim.faults().is_empty());
+}
+
+#[tokio::test]
 async fn a_fraction_of_one_hits_every_call_until_cleared() {
     let h = start(quiet()).await;
     h.sim
