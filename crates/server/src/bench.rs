@@ -10,7 +10,7 @@ use crate::engine::runner::{PollStep, poll_once};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
-use tributary_core::{SourceId, SystemClock};
+use tributary_core::{Provider, SourceId, SystemClock};
 use tributary_egnyte::{
     Credentials, EgnyteConfig, EgnyteProvider, RateLimiters, StartPosition, Suppress,
 };
@@ -38,6 +38,10 @@ pub struct EgnyteDrainArgs {
     /// Also merge everything into the unified log and time that.
     #[arg(long)]
     pub merge: bool,
+    /// Poll only: keep the checkpoint in memory and store nothing, to separate the provider's
+    /// cost (HTTP, JSON, mapping) from the store's.
+    #[arg(long, conflicts_with = "merge")]
+    pub no_store: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,9 +92,30 @@ async fn egnyte_drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
 
     let began = Instant::now();
     let (mut events, mut polls) = (0u64, 0u64);
+    let mut checkpoint = None;
     loop {
         polls += 1;
-        match poll_once(&store, &source, &provider).await {
+        let step = if args.no_store {
+            match provider.poll(checkpoint.as_ref()).await {
+                Ok(page) => {
+                    let report = tributary_store::IngestReport {
+                        accepted: page.events.len() as u64,
+                        duplicates: 0,
+                    };
+                    checkpoint = Some(page.checkpoint);
+                    PollStep::Ingested {
+                        report,
+                        more: page.more,
+                    }
+                }
+                Err(e) => PollStep::Failed {
+                    error: e.to_string(),
+                },
+            }
+        } else {
+            poll_once(&store, &source, &provider).await
+        };
+        match step {
             PollStep::Ingested { report, more } => {
                 events += report.accepted;
                 if polls % 100 == 0 {
