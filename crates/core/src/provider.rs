@@ -22,6 +22,12 @@ pub struct Page {
     pub gaps: Vec<Gap>,
     /// Changes to the source's object memory (see [`crate::ObjectStateRead`]), committed with the page.
     pub objects: Vec<ObjectChange>,
+    /// The events' positions in their source, parallel to `events` and strictly increasing, for a
+    /// provider whose upstream ids are ordered (Egnyte's event ids). The store then recognises an
+    /// event it already has by its position (at or below the highest it committed) instead of
+    /// keeping an index entry per event id, which makes ingest much cheaper. A source gives
+    /// positions on every page or on none.
+    pub positions: Option<Vec<u64>>,
 }
 
 impl Page {
@@ -39,6 +45,7 @@ impl Page {
             more,
             gaps: Vec::new(),
             objects: Vec::new(),
+            positions: None,
         }
     }
 }

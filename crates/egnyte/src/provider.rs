@@ -437,6 +437,7 @@ impl EgnyteProvider {
     ) -> Result<PageRead, EgnyteError> {
         let mut out = PageRead {
             events: Vec::new(),
+            upstream_ids: Vec::new(),
             objects: Vec::new(),
             received: 0,
             next_id: after,
@@ -454,6 +455,7 @@ impl EgnyteProvider {
                     }
                     out.objects.extend(m.object_change);
                     out.events.push(m.event);
+                    out.upstream_ids.push(m.upstream_id);
                 }
                 Err(MapError::ObjectState(e)) => return Err(e.into()),
                 Err(e @ MapError::Unreadable { .. }) => {
@@ -564,6 +566,7 @@ impl EgnyteProvider {
         };
         let PagesRead {
             events,
+            upstream_ids,
             objects,
             received,
             ..
@@ -583,17 +586,42 @@ impl EgnyteProvider {
                 .unwrap_or(chrono::Duration::zero());
             Watermark::new(started - skew)
         });
+        let positions = positions(&upstream_ids, pos.epoch)?;
         let checkpoint = Checkpoint::encode(&EgnyteCheckpoint::V1(pos))?;
         let mut page = Page::new(events, checkpoint, watermark, more);
         page.gaps = gaps;
         page.objects = objects;
+        page.positions = Some(positions);
         Ok(page)
     }
+}
+
+/// Event ids above this cannot be positions (the epoch takes the top 16 bits).
+const MAX_POSITION_ID: u64 = (1 << 48) - 1;
+
+/// The store's positions for the page's events: `epoch << 48 | id`, increasing with Egnyte's id
+/// order and across resets (each reset bumps the epoch), so the store recognises a replayed
+/// event without an index entry per event. Egnyte lists in ascending id order; should a page not
+/// be, the store refuses it and the source stops with that message rather than lose an event.
+fn positions(ids: &[u64], epoch: u32) -> Result<Vec<u64>, EgnyteError> {
+    ids.iter()
+        .map(|&id| {
+            if id > MAX_POSITION_ID {
+                return Err(EgnyteError::Malformed {
+                    endpoint: "GET /pubapi/{v}/events".to_owned(),
+                    detail: format!("event id {id} is beyond the ids tributary can order (2^48)"),
+                });
+            }
+            Ok((u64::from(epoch) << 48) | id)
+        })
+        .collect()
 }
 
 /// One listed page, mapped.
 struct PageRead {
     events: Vec<Event>,
+    /// The Egnyte id of each event in `events`.
+    upstream_ids: Vec<u64>,
     objects: Vec<ObjectChange>,
     /// Wire events in the page, unreadable ones included (a full page means more is waiting).
     received: usize,
@@ -605,6 +633,7 @@ struct PageRead {
 #[derive(Default)]
 struct PagesRead {
     events: Vec<Event>,
+    upstream_ids: Vec<u64>,
     objects: Vec<ObjectChange>,
     received: usize,
     /// Pages read and mapped.
@@ -616,6 +645,7 @@ struct PagesRead {
 impl PagesRead {
     fn add(&mut self, page: PageRead) {
         self.events.extend(page.events);
+        self.upstream_ids.extend(page.upstream_ids);
         self.objects.extend(page.objects);
         self.received += page.received;
         self.last_received = page.received;
@@ -634,5 +664,25 @@ impl Provider for EgnyteProvider {
             tracing::warn!(source = %self.source, error = %e, "Egnyte poll failed");
             ProviderError::from(e)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_follow_id_order_and_grow_across_resets() {
+        assert_eq!(positions(&[5, 9], 0).unwrap(), [5, 9]);
+        let after_reset = positions(&[1, 2], 1).unwrap();
+        assert_eq!(after_reset, [(1 << 48) | 1, (1 << 48) | 2]);
+        assert!(
+            after_reset[0] > MAX_POSITION_ID,
+            "a reset's small ids still come after the old ones"
+        );
+        assert!(matches!(
+            positions(&[1 << 48], 0),
+            Err(EgnyteError::Malformed { .. })
+        ));
     }
 }

@@ -11,6 +11,27 @@ use sled::transaction::ConflictableTransactionError;
 use std::collections::HashSet;
 use tributary_core::{Event, Gap, Page, SourceId, time};
 
+/// Positions must pair with the events and strictly increase: anything else would make the
+/// store take a new event for one it has (a silent loss), so the page is refused instead.
+fn check_positions(positions: &[u64], events: usize) -> Result<(), StoreError> {
+    if positions.len() != events {
+        return Err(StoreError::Invalid {
+            what: "page",
+            reason: format!("{} positions for {events} events", positions.len()),
+        });
+    }
+    if let Some(w) = positions.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(StoreError::Invalid {
+            what: "page",
+            reason: format!(
+                "positions must strictly increase, found {} then {}",
+                w[0], w[1]
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Refuses times that RFC 3339 cannot express: stored, they could never be read back.
 fn check_times(event: &Event) -> Result<(), StoreError> {
     let objects = std::iter::once(&event.object).chain(&event.previous);
@@ -72,30 +93,48 @@ impl SledStore {
             .map(|g| encode_json(g, "gap"))
             .collect::<Result<Vec<_>, _>>()?;
 
+        if let Some(positions) = &page.positions {
+            check_positions(positions, page.events.len())?;
+        }
         let _writer = self.write_lock();
-        // Deduplicate before the transaction: under the writer lock nothing else writes `ids`.
-        // The page's new events go into one pending batch, in page order.
+        let previous = self.source_state_blocking(source)?;
+        // Deduplicate before the transaction: under the writer lock nothing else writes. The
+        // page's new events go into one pending batch, in page order.
         let mut batch = Vec::with_capacity(page.events.len() * 640);
         let mut fresh_ids = Vec::with_capacity(page.events.len());
-        let mut in_page = HashSet::with_capacity(page.events.len());
-        for event in &page.events {
-            let id_key = key::source_str(source, event.id.as_str());
-            let known = self
-                .inner
-                .ids
-                .get(&id_key)
-                .map_err(StoreError::storage("reading the dedup index"))?;
-            if known.is_some() || !in_page.insert(event.id.as_str()) {
-                continue;
+        let mut accepted = 0u64;
+        let mut max_position = previous.as_ref().and_then(|s| s.max_position);
+        if let Some(positions) = &page.positions {
+            // Ordered sources: anything at or below the highest committed position is stored.
+            for (event, &position) in page.events.iter().zip(positions) {
+                if max_position.is_some_and(|max| position <= max) {
+                    continue;
+                }
+                pending::push(&mut batch, event)?;
+                accepted += 1;
             }
-            pending::push(&mut batch, event)?;
-            fresh_ids.push(id_key);
+            max_position = positions.last().copied().max(max_position);
+        } else {
+            let mut in_page = HashSet::with_capacity(page.events.len());
+            for event in &page.events {
+                let id_key = key::source_str(source, event.id.as_str());
+                let known = self
+                    .inner
+                    .ids
+                    .get(&id_key)
+                    .map_err(StoreError::storage("reading the dedup index"))?;
+                if known.is_some() || !in_page.insert(event.id.as_str()) {
+                    continue;
+                }
+                pending::push(&mut batch, event)?;
+                fresh_ids.push(id_key);
+                accepted += 1;
+            }
         }
         let report = IngestReport {
-            accepted: fresh_ids.len() as u64,
-            duplicates: (page.events.len() - fresh_ids.len()) as u64,
+            accepted,
+            duplicates: page.events.len() as u64 - accepted,
         };
-        let previous = self.source_state_blocking(source)?;
         let watermark = match (previous.as_ref().and_then(|s| s.watermark), page.watermark) {
             // A watermark is a promise: it never moves back.
             (Some(old), Some(new)) => Some(old.max(new)),
@@ -108,6 +147,7 @@ impl SledStore {
             events_ingested: 0,
             duplicates_absorbed: 0,
             gaps_recorded: 0,
+            max_position: None,
             next_pending: 0,
         });
         let state_key = source.as_str().as_bytes();
@@ -146,6 +186,7 @@ impl SledStore {
                 events_ingested: base.events_ingested + report.accepted,
                 duplicates_absorbed: base.duplicates_absorbed + report.duplicates,
                 gaps_recorded: base.gaps_recorded + gaps.len() as u64,
+                max_position,
                 next_pending: base.next_pending + u64::from(!batch.is_empty()),
             };
             let bytes = encode_json(&new_state, "source state")

@@ -7,6 +7,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tributary_core::{Cursor, Gap, ObjectStateError, ObjectStateRead, Page, SourceId};
 
+/// How long [`SledStore::open`] waits for another holder of the directory's lock to let go.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The on-disk format this build reads and writes.
 pub(crate) const FORMAT: u32 = 1;
 
@@ -58,12 +61,27 @@ impl std::fmt::Debug for SledStore {
 
 impl SledStore {
     /// Opens (or creates) the store in the directory `path`.
+    ///
+    /// sled locks the directory; a store just closed in this process (its background flusher
+    /// still finishing) can hold the lock for a moment, so a lock conflict is retried with a
+    /// growing pause for up to [`LOCK_WAIT`] before it is reported.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(StoreError::storage("opening the database"))?;
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(5);
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && started.elapsed() < LOCK_WAIT =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                Err(e) => return Err(StoreError::storage("opening the database")(e)),
+            }
+        };
         Self::from_db(db, &path.display().to_string())
     }
 

@@ -39,6 +39,9 @@ pub struct SourceState {
     pub duplicates_absorbed: u64,
     /// Gaps recorded for this source, all time (see `EventStore::gaps`).
     pub gaps_recorded: u64,
+    /// The highest position committed, for a source whose pages carry positions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_position: Option<u64>,
     /// The key of the next pending batch of this source (one per page with new events).
     pub(crate) next_pending: u64,
 }

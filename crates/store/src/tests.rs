@@ -249,6 +249,63 @@ fn reingesting_a_page_is_a_no_op_and_repeated_ids_in_a_page_are_absorbed() {
 }
 
 #[test]
+fn ordered_sources_are_deduplicated_by_position() {
+    rt().block_on(async {
+        let s = SledStore::temporary().unwrap();
+        let with_positions = |events: Vec<Event>, positions: Vec<u64>| {
+            let mut p = page(events, 1, None);
+            p.positions = Some(positions);
+            p
+        };
+        let first = with_positions(
+            vec![add("a", "10", 1), add("a", "11", 2), add("a", "12", 3)],
+            vec![10, 11, 12],
+        );
+        assert_eq!(
+            s.ingest(&src("a"), first.clone()).await.unwrap(),
+            IngestReport {
+                accepted: 3,
+                duplicates: 0
+            }
+        );
+        // A replay, and a page that overlaps it, keep only what lies past position 12.
+        assert_eq!(
+            s.ingest(&src("a"), first).await.unwrap(),
+            IngestReport {
+                accepted: 0,
+                duplicates: 3
+            }
+        );
+        let overlap = with_positions(vec![add("a", "12", 3), add("a", "13", 4)], vec![12, 13]);
+        assert_eq!(
+            s.ingest(&src("a"), overlap).await.unwrap(),
+            IngestReport {
+                accepted: 1,
+                duplicates: 1
+            }
+        );
+        assert_eq!(
+            s.source_state(&src("a")).unwrap().unwrap().max_position,
+            Some(13)
+        );
+        // Positions that do not pair with the events or do not increase are refused whole.
+        let bad = with_positions(vec![add("a", "20", 5), add("a", "21", 6)], vec![21, 20]);
+        let err = s.ingest(&src("a"), bad).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid page: positions must strictly increase, found 21 then 20"
+        );
+        let short = with_positions(vec![add("a", "20", 5)], vec![]);
+        assert!(matches!(
+            s.ingest(&src("a"), short).await,
+            Err(StoreError::Invalid { what: "page", .. })
+        ));
+        s.merge(t(100)).await.unwrap();
+        assert_eq!(ids(&log_of(&s)), ["10", "11", "12", "13"]);
+    });
+}
+
+#[test]
 fn ingest_refuses_an_event_of_another_source_and_writes_nothing() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();

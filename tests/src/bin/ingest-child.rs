@@ -2,6 +2,7 @@
 //! store at `argv[1]` in a loop, merging as it goes, and prints `<source> <pages>` after each page
 //! is durably committed. Killed with SIGKILL at random points; each start resumes from the
 //! committed checkpoints and first replays the last committed page, which must be absorbed.
+//! Source `a` gives positions (ordered deduplication), source `b` does not (the id index).
 
 use chrono::{DateTime, TimeZone, Utc};
 use std::io::Write;
@@ -46,7 +47,12 @@ fn page(source: &SourceId, index: usize, p: u64) -> Result<Page, Box<dyn std::er
         .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
     let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1", "pages": p + 1}))?;
     let watermark = Watermark::new(time((p + 1) * PAGE, 0));
-    Ok(Page::new(events, checkpoint, Some(watermark), true))
+    let mut page = Page::new(events, checkpoint, Some(watermark), true);
+    // Source `a` is deduplicated by position, `b` by its id index: both must survive a kill.
+    if index == 0 {
+        page.positions = Some((p * PAGE..(p + 1) * PAGE).collect());
+    }
+    Ok(page)
 }
 
 async fn run(path: &str) -> Result<(), Box<dyn std::error::Error>> {
