@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::Instant;
-use tributary_core::{Clock, PollPolicy, PollSchedule, Provider, SourceId};
+use tributary_core::{Clock, PollPolicy, PollSchedule, Provider, SourceId, Watermark};
 use tributary_store::{EventStore, MergeReport, StoreError};
 
 /// Engine settings.
@@ -83,6 +83,17 @@ struct Slot {
     /// Bumped whenever the slot is rescheduled by hand, so stale heap entries are ignored.
     generation: u64,
     in_flight: bool,
+    /// The source's committed watermark, read once when it is added and again after each
+    /// commit, so a merge computes its frontier without reading every source's state.
+    watermark: Option<Watermark>,
+}
+
+/// A poll's result, sent back to the run loop.
+struct Finished {
+    id: SourceId,
+    step: PollStep,
+    /// The watermark committed with the page, when the poll committed one and it could be read.
+    watermark: Option<Option<Watermark>>,
 }
 
 struct State {
@@ -140,6 +151,11 @@ impl Engine {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
         let schedule = PollSchedule::new(policy, seed)?;
+        let watermark = self
+            .inner
+            .store
+            .source_state(&id)?
+            .and_then(|s| s.watermark);
         let mut state = self.lock();
         if state.sources.contains_key(&id) {
             return Err(EngineError::Duplicate(id));
@@ -156,6 +172,7 @@ impl Engine {
                 status,
                 generation: 0,
                 in_flight: false,
+                watermark,
             },
         );
         reschedule(&mut state, &id, Instant::now());
@@ -196,19 +213,15 @@ impl Engine {
 
     /// Merges what the sources' watermarks (bounded by `merge_max_delay`) allow.
     pub async fn merge(&self) -> Result<MergeReport, StoreError> {
-        let ids: Vec<SourceId> = {
+        let watermarks: Vec<Option<Watermark>> = {
             let state = self.lock();
             state
                 .sources
-                .iter()
-                .filter(|(_, s)| !s.status.paused && s.status.stopped.is_none())
-                .map(|(id, _)| id.clone())
+                .values()
+                .filter(|s| !s.status.paused && s.status.stopped.is_none())
+                .map(|s| s.watermark)
                 .collect()
         };
-        let mut watermarks = Vec::with_capacity(ids.len());
-        for id in &ids {
-            watermarks.push(self.inner.store.source_state(id)?.and_then(|s| s.watermark));
-        }
         let to = frontier(
             watermarks,
             self.inner.clock.now(),
@@ -233,7 +246,7 @@ impl Engine {
         let permits = Arc::new(Semaphore::new(
             self.inner.config.max_concurrent_polls.max(1),
         ));
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(SourceId, PollStep)>();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
         let mut polls = tokio::task::JoinSet::new();
         let mut merge_tick = tokio::time::interval(self.inner.config.merge_interval);
         merge_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -245,11 +258,11 @@ impl Engine {
             );
             tokio::select! {
                 () = &mut shutdown => break,
-                Some((id, step)) = done_rx.recv() => {
-                    let ingested = matches!(step, PollStep::Ingested { .. });
-                    self.finish_poll(&id, step);
-                    while let Ok((id, step)) = done_rx.try_recv() {
-                        self.finish_poll(&id, step);
+                Some(finished) = done_rx.recv() => {
+                    let ingested = matches!(finished.step, PollStep::Ingested { .. });
+                    self.finish_poll(finished);
+                    while let Ok(finished) = done_rx.try_recv() {
+                        self.finish_poll(finished);
                     }
                     if ingested && let Err(e) = self.merge().await {
                         tracing::error!(error = %e, "merge failed");
@@ -292,8 +305,8 @@ impl Engine {
                 }
             }
         }
-        while let Ok((id, step)) = done_rx.try_recv() {
-            self.finish_poll(&id, step);
+        while let Ok(finished) = done_rx.try_recv() {
+            self.finish_poll(finished);
         }
         self.merge().await?;
         Ok(())
@@ -303,7 +316,7 @@ impl Engine {
     fn start_due_polls(
         &self,
         permits: &Arc<Semaphore>,
-        done: &mpsc::UnboundedSender<(SourceId, PollStep)>,
+        done: &mpsc::UnboundedSender<Finished>,
         polls: &mut tokio::task::JoinSet<()>,
     ) -> Option<Instant> {
         let now = Instant::now();
@@ -336,14 +349,30 @@ impl Engine {
                     return;
                 };
                 let step = poll_once(store.as_ref(), &id, provider.as_ref()).await;
+                let watermark = match &step {
+                    PollStep::Ingested { .. } => match store.source_state(&id) {
+                        Ok(state) => Some(state.and_then(|s| s.watermark)),
+                        Err(e) => {
+                            tracing::warn!(source = %id, error = %e, "cannot read the committed watermark; keeping the last one");
+                            None
+                        }
+                    },
+                    _ => None,
+                };
                 // The engine may be gone; the page is committed either way.
-                let _ = done.send((id, step));
+                let _ = done.send(Finished { id, step, watermark });
             });
         }
         None
     }
 
-    fn finish_poll(&self, id: &SourceId, step: PollStep) {
+    fn finish_poll(&self, finished: Finished) {
+        let Finished {
+            id,
+            step,
+            watermark,
+        } = finished;
+        let id = &id;
         let now = self.inner.clock.now();
         let mut state = self.lock();
         state.stats.polls += 1;
@@ -351,6 +380,9 @@ impl Engine {
             return;
         };
         slot.in_flight = false;
+        if let Some(watermark) = watermark {
+            slot.watermark = watermark;
+        }
         let status = &mut slot.status;
         status.polls += 1;
         status.last_poll_at = Some(now);
