@@ -1,9 +1,7 @@
 //! Credentials: refused bearer tokens, OAuth refresh before expiry and after a 401, and the token
 //! endpoint's throttle.
 
-use super::harness::{
-    Harness, OWN_CLIENT, assert_events, expected, ingested, sim_config, source, t0,
-};
+use super::harness::{Harness, OWN_CLIENT, ingested, sim_config, source, t0};
 use std::time::Duration;
 use tributary_core::Clock;
 use tributary_egnyte::{Credentials, Secret, Suppress};
@@ -110,11 +108,7 @@ async fn oauth_refreshes_the_access_token_before_it_expires_and_keeps_polling() 
         assert_eq!(h.poll(&src, &p).await, ingested(5, false), "at +{at}s");
         assert_eq!(p.stats().token_refreshes, refreshes, "at +{at}s");
     }
-    let log = h.sim.log();
-    assert_events(
-        &h.unified(&src).await,
-        &expected(&src, log.iter().map(|e| (0, e))),
-    );
+    h.assert_unified_is_the_log(&src).await;
 }
 
 #[tokio::test]
@@ -139,11 +133,7 @@ async fn oauth_refreshes_once_after_a_401_and_retries_the_call() {
     assert_eq!(h.poll(&src, &p).await, ingested(4, false));
     assert_eq!(p.stats().token_refreshes, 1);
     assert_eq!(p.stats().calls, 2 + 3, "401, token, list again");
-    let log = h.sim.log();
-    assert_events(
-        &h.unified(&src).await,
-        &expected(&src, log.iter().map(|e| (0, e))),
-    );
+    h.assert_unified_is_the_log(&src).await;
 }
 
 #[tokio::test]

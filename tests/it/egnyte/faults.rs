@@ -30,11 +30,7 @@ async fn survives(fault: FaultKind, timeout_ms: Option<u64>, expect_error: &str)
     assert_eq!(h.checkpoint(&src), before, "{fault:?}: nothing committed");
     assert!(h.sim.faults().is_empty(), "{fault:?} was spent");
     assert_eq!(h.drain(&src, &p, 5).await, 2);
-    let log = h.sim.log();
-    assert_events(
-        &h.unified(&src).await,
-        &expected(&src, log.iter().map(|e| (0, e))),
-    );
+    h.assert_unified_is_the_log(&src).await;
     let state = h.store.source_state(&src).unwrap().unwrap();
     assert_eq!((state.events_ingested, state.duplicates_absorbed), (250, 0));
 }
@@ -96,11 +92,7 @@ async fn a_fault_on_a_later_page_commits_the_pages_before_it_and_the_next_poll_r
     assert_eq!(h.poll(&src, &p).await, ingested(50, false));
     assert_eq!(p.stats().calls, 1 + 4 + 3 + 1 + 4 + 1);
 
-    let log = h.sim.log();
-    assert_events(
-        &h.unified(&src).await,
-        &expected(&src, log.iter().map(|e| (0, e))),
-    );
+    h.assert_unified_is_the_log(&src).await;
     let state = h.store.source_state(&src).unwrap().unwrap();
     assert_eq!(
         (state.events_ingested, state.duplicates_absorbed),
@@ -122,11 +114,7 @@ async fn json_labelled_text_plain_is_read_as_json() {
     assert_eq!(h.poll(&src, &p).await, ingested(100, true));
     assert!(h.sim.faults().is_empty());
     assert_eq!(h.poll(&src, &p).await, ingested(50, false));
-    let log = h.sim.log();
-    assert_events(
-        &h.unified(&src).await,
-        &expected(&src, log.iter().map(|e| (0, e))),
-    );
+    h.assert_unified_is_the_log(&src).await;
 }
 
 #[tokio::test]

@@ -156,6 +156,16 @@ impl Harness {
     /// Merges everything pending (a frontier far ahead) and returns the source's events in the
     /// unified log, with the fields only the store or the poll time decide (`seq`,
     /// `observed_at`) normalized.
+    /// Asserts that the source's unified events are exactly what the simulator's whole log
+    /// (one epoch) maps to.
+    pub async fn assert_unified_is_the_log(&self, source: &SourceId) {
+        let log = self.sim.log();
+        assert_events(
+            &self.unified(source).await,
+            &expected(source, log.iter().map(|e| (0, e))),
+        );
+    }
+
     pub async fn unified(&self, source: &SourceId) -> Vec<Event> {
         let frontier = self.clock.now() + chrono::Duration::days(3650);
         self.store.merge(frontier).await.unwrap();

@@ -1,8 +1,6 @@
 //! Throttles in both gateway styles (per second and daily), and one limiter per credential.
 
-use super::harness::{
-    Harness, OWN_CLIENT, TOKEN, assert_events, expected, ingested, sim_config, source,
-};
+use super::harness::{Harness, OWN_CLIENT, TOKEN, ingested, sim_config, source};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,11 +46,7 @@ async fn qps_throttles_in_both_gateway_modes_carry_retry_after_and_pass_when_the
         h.advance(Duration::from_secs(1));
         assert_eq!(h.poll(&src, &p).await, ingested(100, true), "{mode:?}");
         assert_eq!(h.poll(&src, &p).await, ingested(50, false), "{mode:?}");
-        let log = h.sim.log();
-        assert_events(
-            &h.unified(&src).await,
-            &expected(&src, log.iter().map(|e| (0, e))),
-        );
+        h.assert_unified_is_the_log(&src).await;
     }
 }
 
@@ -90,11 +84,7 @@ async fn the_daily_quota_throttles_until_midnight_utc_and_loses_nothing() {
             Some(2),
             "{mode:?}: a new day: the cursor check (due after 15 h, busy or not), the list"
         );
-        let log = h.sim.log();
-        assert_events(
-            &h.unified(&src).await,
-            &expected(&src, log.iter().map(|e| (0, e))),
-        );
+        h.assert_unified_is_the_log(&src).await;
     }
 }
 

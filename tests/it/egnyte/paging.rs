@@ -80,11 +80,7 @@ async fn a_backlog_of_whole_pages_ends_with_one_empty_list() {
             1 + 3,
             "max {max_pages}: /cursor, 2 full, 1 empty"
         );
-        let log = h.sim.log();
-        assert_events(
-            &h.unified(&src).await,
-            &expected(&src, log.iter().map(|e| (0, e))),
-        );
+        h.assert_unified_is_the_log(&src).await;
     }
 }
 
@@ -118,11 +114,7 @@ async fn a_poll_reads_up_to_max_pages_per_poll_and_commits_them_as_one_page() {
         Some(12),
         "the simulator counted 11 lists + /cursor"
     );
-    let log = h.sim.log();
-    assert_events(
-        &h.unified(&src).await,
-        &expected(&src, log.iter().map(|e| (0, e))),
-    );
+    h.assert_unified_is_the_log(&src).await;
     let state = h.store.source_state(&src).unwrap().unwrap();
     assert_eq!(
         (state.events_ingested, state.duplicates_absorbed),
@@ -180,11 +172,7 @@ async fn lists_strictly_after_the_saved_id_and_says_more_while_pages_are_full() 
         assert_eq!(h.poll(&src, &p).await, ingested(accepted, more));
         assert_eq!(h.checkpoint(&src).last_id, last_id);
     }
-    let log = h.sim.log();
-    assert_events(
-        &h.unified(&src).await,
-        &expected(&src, log.iter().map(|e| (0, e))),
-    );
+    h.assert_unified_is_the_log(&src).await;
 }
 
 // Idle.
