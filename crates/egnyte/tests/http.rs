@@ -193,23 +193,8 @@ async fn first_poll_starts_at_the_latest_event_and_reads_204_as_nothing() {
 #[tokio::test]
 async fn maps_the_notes_example_page_sent_as_text_plain() {
     let h = Harness::new().await;
-    let body: Value = serde_json::from_str(
-        r#"{"count":3,"latest_id":70415,"oldest_id":70413,"events":[
- {"id":70413,"timestamp":"2026-01-05T09:15:10.000Z","actor":1204,"type":"file_system","action":"create",
-  "action_source":"WebUI","object_detail":"https://acme.egnyte.com/pubapi/v1/fs/Shared/Plans/Q1%20budget.xlsx",
-  "data":{"target_path":"/Shared/Plans/Q1 budget.xlsx","target_id":"0b6f9a52-5d1e-4c3a-9f07-2a9f3c1d8e41",
-          "target_group_id":"e3c7a1d0-88b2-4f5e-a0c4-6b2d9e7f1a35","is_folder":false}},
- {"id":70414,"timestamp":"2026-01-05T09:15:10.000Z","actor":1204,"type":"file_system","action":"rename",
-  "action_source":"WebUI","object_detail":"https://acme.egnyte.com/pubapi/v1/fs/Shared/Plans/Budget%20Q1.xlsx",
-  "data":{"source_path":"/Shared/Plans/Q1 budget.xlsx","target_path":"/Shared/Plans/Budget Q1.xlsx",
-          "target_id":"0b6f9a52-5d1e-4c3a-9f07-2a9f3c1d8e41",
-          "target_group_id":"e3c7a1d0-88b2-4f5e-a0c4-6b2d9e7f1a35","is_folder":false}},
- {"id":70415,"timestamp":"2026-01-05T09:16:44.000Z","actor":1187,"type":"file_system","action":"delete",
-  "action_source":"SyncEngine",
-  "data":{"target_path":"/Shared/Old/notes.txt","target_group_id":"5a1e0c9b-2f3d-4e6a-8b7c-9d0e1f2a3b4c",
-          "is_folder":false}}]}"#,
-    )
-    .unwrap();
+    let body: Value =
+        serde_json::from_str(include_str!("fixtures/notes-example-page.json")).unwrap();
     h.list(70412, text_plain(body.clone())).await;
     let mut config = h.config();
     config.keep_raw = true;
