@@ -89,8 +89,9 @@ pub(crate) fn examples() -> Vec<(EventType, Event)> {
             raw: Some(serde_json::json!({
                 "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
                 "type": "deletedObject",
-                "objectType": 102,
-                "objectId": 1042,
+                "objectType": "document",
+                "objectId": "1042",
+                "url": "https://community.acme.example/api/core/v3/contents/1042",
                 "eventDate": "2026-11-23T09:16:05.118+0000"
             })),
         },

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use tributary_server::{bench, demo};
 use tributary_sim::egnyte::EgnyteSimArgs;
+use tributary_sim::jive::JiveSimArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +42,8 @@ enum Command {
 enum SimCommand {
     /// The Egnyte Events API, with OAuth, rate limits and a control API under /_sim/egnyte/.
     Egnyte(EgnyteSimArgs),
+    /// The Jive REST API v3 (contents, deletedObjects, Basic/OAuth), control API under /_sim/jive/.
+    Jive(JiveSimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +73,9 @@ fn main() -> std::process::ExitCode {
             Command::Bench(command) => bench::run(command).await.map_err(Into::into),
             Command::Sim(SimCommand::Egnyte(args)) => {
                 tributary_sim::egnyte::run(args).await.map_err(Into::into)
+            }
+            Command::Sim(SimCommand::Jive(args)) => {
+                tributary_sim::jive::run(args).await.map_err(Into::into)
             }
         }
     });

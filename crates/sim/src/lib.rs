@@ -10,7 +10,10 @@
 //! only what the providers call is served.
 //!
 //! - [`egnyte`]: the Egnyte Events API (`/pubapi/v1|v2/events`, OAuth, rate limits).
+//! - [`jive`]: the Jive REST API v3 (`/api/core/v3/contents`, `/deletedObjects/contents`,
+//!   Basic auth and OAuth 2.0, the JSON security prefix, app throttling).
 //! - [`tls`]: HTTPS with a self-signed certificate, for clients that only speak `https://`.
 
 pub mod egnyte;
+pub mod jive;
 pub mod tls;

@@ -1,11 +1,6 @@
-//! `tributary bench ...`: measurements anyone can rerun against the simulators.
-//!
-//! `bench egnyte-drain` drains an Egnyte domain's whole retained backlog (a simulator started
-//! with `tributary sim egnyte --backlog N --throttle off`) into a fresh store through the real
-//! provider and the engine's poll step, and reports events per second and upstream requests per
-//! event. `tests/bench/egnyte-drain.sh` runs it beside the Egnyte Python SDK paging the same
-//! backlog.
+//! `bench egnyte-drain`: an Egnyte backlog drained into a fresh store.
 
+use super::{BenchError, open_store};
 use crate::engine::runner::{PollStep, poll_once};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -14,13 +9,7 @@ use tributary_core::{Provider, SourceId, SystemClock};
 use tributary_egnyte::{
     Credentials, EgnyteConfig, EgnyteProvider, RateLimiters, StartPosition, Suppress,
 };
-use tributary_store::{EventStore, SledStore};
-
-#[derive(Debug, clap::Subcommand)]
-pub enum BenchCommand {
-    /// Drain an Egnyte (simulator) backlog into a fresh store; print events/s and requests/event.
-    EgnyteDrain(EgnyteDrainArgs),
-}
+use tributary_store::EventStore;
 
 #[derive(Debug, clap::Args)]
 pub struct EgnyteDrainArgs {
@@ -44,34 +33,8 @@ pub struct EgnyteDrainArgs {
     pub no_store: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    #[error("invalid Egnyte configuration: {0}")]
-    Config(String),
-    #[error(transparent)]
-    Store(#[from] tributary_store::StoreError),
-    #[error("cannot create a temporary directory: {0}")]
-    TempDir(#[source] std::io::Error),
-    #[error("the drain did not finish cleanly: {0}")]
-    Poll(String),
-}
-
-pub async fn run(command: BenchCommand) -> Result<(), BenchError> {
-    match command {
-        BenchCommand::EgnyteDrain(args) => egnyte_drain(args).await,
-    }
-}
-
-async fn egnyte_drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
-    let temp;
-    let dir = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::tempdir().map_err(BenchError::TempDir)?;
-            temp.path().to_path_buf()
-        }
-    };
-    let store = SledStore::open(&dir)?;
+pub async fn drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
+    let (store, _temp) = open_store(args.data_dir.as_ref())?;
     let source = SourceId::new("egnyte-bench").map_err(|e| BenchError::Config(e.to_string()))?;
     let mut config = EgnyteConfig::new(args.base.clone(), Credentials::bearer(args.token.clone()));
     config.start = StartPosition::Oldest;

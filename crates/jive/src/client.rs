@@ -1,0 +1,690 @@
+//! The Jive REST v3 calls (`/api/version`, `/contents`, `/deletedObjects/contents`,
+//! `/oauth2/token`) and the wire types they answer with. Nothing here knows about windows,
+//! checkpoints or unified events.
+//!
+//! Every body may start with Jive's JSON security prefix (notes §4), errors included: it is
+//! stripped when present at the start, never searched for elsewhere. Every request has a timeout
+//! and is counted.
+
+use crate::config::Secret;
+use crate::error::{JiveError, snippet};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The bytes Jive puts before its JSON (notes §4).
+pub const SECURITY_PREFIX: &str = "throw 'allowIllegalResourceCall is false.';";
+
+const CONTENTS: &str = "/api/core/v3/contents";
+const DELETED: &str = "/api/core/v3/deletedObjects/contents";
+
+/// `GET /api/version` (notes §1).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireVersion {
+    #[serde(default)]
+    pub jive_version: Option<String>,
+    #[serde(default)]
+    pub jive_core_versions: Vec<WireCoreVersion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireCoreVersion {
+    #[serde(deserialize_with = "lenient::u32")]
+    pub version: u32,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub revision: Option<u32>,
+}
+
+impl WireVersion {
+    /// The core v3 revision, `None` when the instance lists no v3.
+    pub fn core_v3_revision(&self) -> Option<u32> {
+        self.jive_core_versions
+            .iter()
+            .filter(|v| v.version == 3)
+            .map(|v| v.revision.unwrap_or(0))
+            .max()
+    }
+}
+
+/// A paged list (notes §2.6). Items stay JSON values so `upstream.raw` is what Jive sent.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireList {
+    #[serde(default)]
+    pub list: Vec<Value>,
+    #[serde(default)]
+    pub links: Option<WireLinks>,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub items_per_page: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    pub start_index: Option<u32>,
+}
+
+impl WireList {
+    /// The absolute URL of the next page, when Jive says there is one.
+    pub fn next(&self) -> Option<&str> {
+        self.links.as_ref()?.next.as_deref()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct WireLinks {
+    #[serde(default)]
+    pub next: Option<String>,
+    #[serde(default)]
+    pub previous: Option<String>,
+}
+
+/// A content object (notes §2.7), the fields the poller reads. Keyed on `contentID`, never `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireContent {
+    #[serde(rename = "contentID", deserialize_with = "lenient::string")]
+    pub content_id: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub id: Option<String>,
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
+    pub content_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub subject: Option<String>,
+    #[serde(with = "wire_time")]
+    pub published: DateTime<Utc>,
+    #[serde(with = "wire_time")]
+    pub updated: DateTime<Utc>,
+    #[serde(default)]
+    pub parent_place: Option<WirePlace>,
+    /// `parent`: the container's URI, for content outside a place (a person's updates).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub parent: Option<String>,
+    #[serde(default)]
+    pub author: Option<WirePerson>,
+    #[serde(default)]
+    pub resources: Option<WireResources>,
+}
+
+impl WireContent {
+    pub fn from_json(value: &Value) -> Result<Self, serde_json::Error> {
+        WireContent::deserialize(value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WirePlace {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub name: Option<String>,
+    #[serde(rename = "type", default, deserialize_with = "lenient::opt_string")]
+    pub place_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub uri: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WirePerson {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub emails: Vec<WireEmail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireEmail {
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct WireResources {
+    #[serde(default)]
+    pub html: Option<WireRef>,
+    #[serde(rename = "self", default)]
+    pub self_: Option<WireRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireRef {
+    #[serde(rename = "ref", default, deserialize_with = "lenient::opt_string")]
+    pub href: Option<String>,
+}
+
+/// A deleted-object marker (notes §3). `id` is the marker's UUID; `objectId` the old `contentID`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireDeleted {
+    #[serde(deserialize_with = "lenient::string")]
+    pub id: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub object_id: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub object_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub url: Option<String>,
+    #[serde(with = "wire_time")]
+    pub event_date: DateTime<Utc>,
+}
+
+impl WireDeleted {
+    pub fn from_json(value: &Value) -> Result<Self, serde_json::Error> {
+        WireDeleted::deserialize(value)
+    }
+}
+
+/// The token endpoint's answer (notes §5).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WireToken {
+    pub access_token: String,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub expires_in: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub refresh_token: Option<String>,
+}
+
+/// How one request authenticates.
+#[derive(Debug, Clone)]
+pub enum Authorization {
+    Basic { username: String, password: Secret },
+    Bearer(Secret),
+}
+
+/// `GET /contents` over the inclusive time range `[after, before]` of `updated`
+/// (`filter=modificationDate(before,after)`, upper bound first), oldest created first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentsQuery<'a> {
+    pub before: DateTime<Utc>,
+    /// `None`: open (`null`).
+    pub after: Option<DateTime<Utc>>,
+    pub types: &'a [String],
+    /// One place URI (Jive takes one per request).
+    pub place: Option<&'a str>,
+    pub start_index: u32,
+    pub count: u32,
+}
+
+/// The fields the poller reads, so that Jive does not expand whole people (notes §2.7).
+pub const CONTENT_FIELDS: &str =
+    "id,contentID,type,subject,published,updated,status,parent,parentPlace,author,resources";
+
+impl ContentsQuery<'_> {
+    fn params(&self) -> Vec<(&'static str, String)> {
+        let after = self
+            .after
+            .map_or_else(|| "null".to_owned(), wire_time::format);
+        let mut p = vec![(
+            "filter",
+            format!(
+                "modificationDate({},{after})",
+                wire_time::format(self.before)
+            ),
+        )];
+        if !self.types.is_empty() {
+            p.push(("filter", format!("type({})", self.types.join(","))));
+        }
+        if let Some(place) = self.place {
+            p.push(("filter", format!("place({})", escape(place))));
+        }
+        p.push(("sort", "dateCreatedAsc".into()));
+        p.push(("fields", CONTENT_FIELDS.into()));
+        p.push(("startIndex", self.start_index.to_string()));
+        p.push(("count", self.count.to_string()));
+        p
+    }
+}
+
+/// `GET /deletedObjects/contents?filter=since(after)&sort=eventDateAsc` (notes §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedQuery<'a> {
+    /// Inclusive.
+    pub since: DateTime<Utc>,
+    pub types: &'a [String],
+    pub start_index: u32,
+    pub count: u32,
+}
+
+impl DeletedQuery<'_> {
+    fn params(&self) -> Vec<(&'static str, String)> {
+        let mut p = vec![(
+            "filter",
+            format!("since({})", wire_time::format(self.since)),
+        )];
+        if !self.types.is_empty() {
+            p.push(("filter", format!("type({})", self.types.join(","))));
+        }
+        p.push(("sort", "eventDateAsc".into()));
+        p.push(("startIndex", self.start_index.to_string()));
+        p.push(("count", self.count.to_string()));
+        p
+    }
+}
+
+/// Escapes `,`, `\`, `(` and `)` inside a filter value (notes §2.2).
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, ',' | '\\' | '(' | ')') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An HTTP client for one Jive source. Built once; cheap to share.
+#[derive(Debug)]
+pub struct JiveClient {
+    http: reqwest::Client,
+    base: String,
+    timeout: Duration,
+    calls: AtomicU64,
+}
+
+impl JiveClient {
+    /// `base` without a trailing slash and without `/api/core/v3`.
+    pub fn new(base: String, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("tributary-jive/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            base,
+            timeout,
+            calls: AtomicU64::new(0),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Requests sent by this client so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// `GET /api/version` (no authentication).
+    pub async fn version(&self) -> Result<WireVersion, JiveError> {
+        let endpoint = "GET /api/version";
+        let req = self.http.get(format!("{}/api/version", self.base));
+        let body = self.send(endpoint, req).await?;
+        parse_json(endpoint, &body)
+    }
+
+    /// One page of `GET /api/core/v3/contents`.
+    pub async fn contents(
+        &self,
+        auth: &Authorization,
+        query: &ContentsQuery<'_>,
+    ) -> Result<WireList, JiveError> {
+        let endpoint = format!("GET {CONTENTS}");
+        let req = self
+            .http
+            .get(format!("{}{CONTENTS}", self.base))
+            .query(&query.params());
+        self.list(&endpoint, authorize(req, auth)).await
+    }
+
+    /// One page of `GET /api/core/v3/deletedObjects/contents`.
+    pub async fn deleted(
+        &self,
+        auth: &Authorization,
+        query: &DeletedQuery<'_>,
+    ) -> Result<WireList, JiveError> {
+        let endpoint = format!("GET {DELETED}");
+        let req = self
+            .http
+            .get(format!("{}{DELETED}", self.base))
+            .query(&query.params());
+        self.list(&endpoint, authorize(req, auth)).await
+    }
+
+    /// The page at a `links.next` URL, followed verbatim (notes §2.6).
+    pub async fn follow(&self, auth: &Authorization, url: &str) -> Result<WireList, JiveError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| JiveError::Malformed {
+            endpoint: "GET links.next".into(),
+            detail: format!("links.next {url:?} is not a URL: {e}"),
+        })?;
+        let endpoint = format!("GET {}", parsed.path());
+        let req = self.http.get(parsed);
+        self.list(&endpoint, authorize(req, auth)).await
+    }
+
+    /// `POST /oauth2/token` with `grant_type=refresh_token`, the client authenticated by Basic.
+    pub async fn refresh_token(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+        refresh_token: &Secret,
+    ) -> Result<WireToken, JiveError> {
+        let endpoint = "POST /oauth2/token";
+        let req = self
+            .http
+            .post(format!("{}/oauth2/token", self.base))
+            .basic_auth(client_id, Some(client_secret.expose()))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose()),
+            ]);
+        match self.send(endpoint, req).await {
+            Ok(body) => parse_json(endpoint, &body),
+            // The token endpoint answers RFC 6749 errors with 400 (invalid_grant) or 401.
+            Err(JiveError::BadRequest { message, .. }) => Err(JiveError::Unauthorized {
+                endpoint: endpoint.into(),
+                status: 400,
+                message,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(&self, endpoint: &str, req: RequestBuilder) -> Result<WireList, JiveError> {
+        let body = self.send(endpoint, req).await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(WireList {
+                list: Vec::new(),
+                links: None,
+                items_per_page: None,
+                start_index: None,
+            });
+        }
+        parse_json(endpoint, &body)
+    }
+
+    /// Sends, strips the prefix, and turns a failure status into an error.
+    async fn send(&self, endpoint: &str, req: RequestBuilder) -> Result<Vec<u8>, JiveError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let failed = |e: reqwest::Error| {
+            if e.is_timeout() {
+                JiveError::Timeout {
+                    endpoint: endpoint.to_owned(),
+                    timeout: self.timeout,
+                }
+            } else {
+                JiveError::Request {
+                    endpoint: endpoint.to_owned(),
+                    message: e.without_url().to_string(),
+                }
+            }
+        };
+        let resp = req.send().await.map_err(failed)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(failed)?;
+        let body = strip_prefix(&body).to_vec();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(classify(endpoint, status, &headers, &body))
+        }
+    }
+}
+
+fn authorize(req: RequestBuilder, auth: &Authorization) -> RequestBuilder {
+    match auth {
+        Authorization::Basic { username, password } => {
+            req.basic_auth(username, Some(password.expose()))
+        }
+        Authorization::Bearer(token) => req.bearer_auth(token.expose()),
+    }
+}
+
+/// The body without Jive's security prefix and the whitespace after it, if it starts with it.
+pub fn strip_prefix(body: &[u8]) -> &[u8] {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    match body[start..].strip_prefix(SECURITY_PREFIX.as_bytes()) {
+        Some(rest) => rest.trim_ascii_start(),
+        None => body,
+    }
+}
+
+/// Maps a failure status to its error (notes §6).
+fn classify(endpoint: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> JiveError {
+    let endpoint = endpoint.to_owned();
+    let (message, code) = error_message(body);
+    match status.as_u16() {
+        401 => JiveError::Unauthorized {
+            endpoint,
+            status: 401,
+            message,
+        },
+        403 => JiveError::Forbidden { endpoint, message },
+        400 => JiveError::BadRequest {
+            endpoint,
+            code,
+            message,
+        },
+        404 => JiveError::NotFound { endpoint, message },
+        s @ (429 | 503) => JiveError::Throttled {
+            endpoint,
+            status: s,
+            retry_after: retry_after(headers),
+        },
+        s => JiveError::Server {
+            endpoint,
+            status: s,
+            message,
+        },
+    }
+}
+
+/// `error.message` and `error.code` of a v3 error body (`{"error":{"message","status","code"}}`),
+/// an RFC 6749 `{"error","error_description"}`, or else the body itself, cut short.
+fn error_message(body: &[u8]) -> (String, Option<String>) {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return (snippet(body), None);
+    };
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    match v.get("error") {
+        Some(Value::Object(e)) => (
+            e.get("message")
+                .and_then(text)
+                .unwrap_or_else(|| snippet(body)),
+            e.get("code").and_then(text),
+        ),
+        Some(Value::String(code)) => (
+            v.get("error_description")
+                .and_then(text)
+                .map_or_else(|| code.clone(), |d| format!("{code}: {d}")),
+            Some(code.clone()),
+        ),
+        _ => (snippet(body), None),
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    v.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(endpoint: &str, body: &[u8]) -> Result<T, JiveError> {
+    serde_json::from_slice(body).map_err(|e| JiveError::Malformed {
+        endpoint: endpoint.to_owned(),
+        detail: format!("{e}; body: {}", snippet(body)),
+    })
+}
+
+/// Jive's date format: `2015-01-02T17:24:17.946+0000`, always with milliseconds and an offset
+/// without a colon, which strict RFC 3339 parsers refuse (notes §2.4). Reading also takes RFC 3339
+/// (`…Z`, `…+00:00`).
+pub mod wire_time {
+    use super::*;
+    use serde::Deserializer;
+    use serde::de::Error;
+
+    /// `2015-01-02T17:24:17.946+0000`.
+    pub fn format(t: DateTime<Utc>) -> String {
+        t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+    }
+
+    pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+        let s = s.trim();
+        DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
+            .or_else(|_| DateTime::parse_from_rfc3339(s))
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .ok()
+                    .map(|n| n.and_utc())
+            })
+            .map(tributary_core::time::truncate)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).ok_or_else(|| D::Error::custom(format!("{s:?} is not a Jive date")))
+    }
+}
+
+/// Deserializers that take what Jive may send: numbers as text, text as numbers, `null` for absent.
+mod lenient {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+    use serde_json::Value;
+
+    fn text(v: &Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let v = Value::deserialize(d)?;
+        text(&v)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| D::Error::custom(format!("expected an id, got {v}")))
+    }
+
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(text(&Value::deserialize(d)?))
+    }
+
+    fn number(v: &Value) -> Option<i64> {
+        match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(number(&Value::deserialize(d)?))
+    }
+
+    pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        Ok(number(&Value::deserialize(d)?).and_then(|n| u32::try_from(n).ok()))
+    }
+
+    pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let v = Value::deserialize(d)?;
+        number(&v)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| D::Error::custom(format!("expected a version number, got {v}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_the_prefix_only_at_the_start() {
+        let body = b"throw 'allowIllegalResourceCall is false.';\n{\"list\":[]}";
+        assert_eq!(strip_prefix(body), b"{\"list\":[]}");
+        assert_eq!(strip_prefix(b"{\"list\":[]}"), b"{\"list\":[]}");
+        let inside = b"{\"s\":\"throw 'allowIllegalResourceCall is false.';\"}";
+        assert_eq!(strip_prefix(inside), inside);
+    }
+
+    #[test]
+    fn reads_and_writes_jive_dates() {
+        let t = wire_time::parse("2015-01-02T17:24:17.946+0000").unwrap();
+        assert_eq!(t.to_rfc3339(), "2015-01-02T17:24:17.946+00:00");
+        assert_eq!(wire_time::format(t), "2015-01-02T17:24:17.946+0000");
+        assert_eq!(
+            wire_time::parse("2015-05-04T15:16:55Z")
+                .unwrap()
+                .to_rfc3339(),
+            "2015-05-04T15:16:55+00:00"
+        );
+        assert_eq!(wire_time::parse("2015-01-02T18:24:17.946+0100").unwrap(), t);
+        assert!(wire_time::parse("yesterday").is_none());
+    }
+
+    #[test]
+    fn filters_put_the_upper_bound_first_and_escape_values() {
+        let t = |s| wire_time::parse(s).unwrap();
+        let types = vec!["document".to_owned(), "file".to_owned()];
+        let q = ContentsQuery {
+            before: t("2024-05-01T10:00:00.000+0000"),
+            after: Some(t("2024-05-01T09:00:00.000+0000")),
+            types: &types,
+            place: Some("/places/a,b"),
+            start_index: 0,
+            count: 100,
+        };
+        let p = q.params();
+        assert_eq!(
+            p[0].1,
+            "modificationDate(2024-05-01T10:00:00.000+0000,2024-05-01T09:00:00.000+0000)"
+        );
+        assert_eq!(p[1].1, "type(document,file)");
+        assert_eq!(p[2].1, r"place(/places/a\,b)");
+        let open = ContentsQuery { after: None, ..q };
+        assert!(open.params()[0].1.ends_with(",null)"));
+    }
+
+    #[test]
+    fn reads_the_notes_example_items() {
+        let content = serde_json::json!({
+            "id" : "2001", "contentID" : "5003", "type" : "document", "subject" : "Q2 plan",
+            "status" : "published", "published" : "2024-04-30T08:00:00.120+0000",
+            "updated" : "2024-05-01T09:15:02.511+0000",
+            "parentPlace" : { "id" : "1010", "html" : "https://sim.example/groups/ops", "name" : "Ops",
+                "type" : "group", "uri" : "https://sim.example/api/core/v3/places/1042" },
+            "resources" : { "html" : { "allowed" : [ "GET" ], "ref" : "https://sim.example/docs/DOC-2001" } }
+        });
+        let c = WireContent::from_json(&content).unwrap();
+        assert_eq!(c.content_id, "5003");
+        assert_eq!(c.id.as_deref(), Some("2001"));
+        assert_eq!(
+            c.parent_place.unwrap().uri.as_deref(),
+            Some("https://sim.example/api/core/v3/places/1042")
+        );
+        let marker = serde_json::json!({ "id" : "0b6f3c2e-7d1a-4c55-9a0e-3f1d2b7c9e10",
+            "type" : "deletedObject", "objectType" : "file", "objectId" : 5007,
+            "url" : "https://sim.example/api/core/v3/contents/5007",
+            "eventDate" : "2024-05-01T09:31:44.007+0000" });
+        let d = WireDeleted::from_json(&marker).unwrap();
+        assert_eq!(d.object_id, "5007");
+        assert_eq!(d.object_type.as_deref(), Some("file"));
+    }
+
+    #[test]
+    fn error_bodies_give_their_message() {
+        let v3 = br#"{"error":{"message":"Invalid filter expression place(x)","status":400,"code":"filterInvalid"}}"#;
+        assert_eq!(
+            error_message(v3),
+            (
+                "Invalid filter expression place(x)".to_owned(),
+                Some("filterInvalid".to_owned())
+            )
+        );
+        let oauth = br#"{"error":"invalid_grant","error_description":"Bad refresh token"}"#;
+        assert_eq!(error_message(oauth).0, "invalid_grant: Bad refresh token");
+        assert_eq!(error_message(b"<html>404</html>").0, "<html>404</html>");
+    }
+}

@@ -1,0 +1,376 @@
+//! What one Jive source is configured with, and the checks that refuse a config that cannot work.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+use tributary_core::{PollPolicy, PollPolicyError};
+
+/// The most items one list request asks for (notes §2.1: about 100 in practice).
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// One Jive source. Deserialized from the source's provider config; unknown keys are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JiveConfig {
+    /// The instance's base URL, without `/api/core/v3` (`https://community.acme.com`, or
+    /// `http://127.0.0.1:8080` for a simulator).
+    pub base_url: String,
+    pub credentials: Credentials,
+    /// Only content of these types (`document`, `discussion`, `file`, ...). Empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    /// Only content in these places, each a place URI (`https://…/api/core/v3/places/1042`) or
+    /// `/places/1042`. Jive takes one place per request, so each place costs its own requests.
+    /// Empty means every place the user can see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<String>,
+    /// Items per list request, 2..=100 (default 100).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// The longest time window one poll covers (default 7 days). A window whose first page comes
+    /// back full is halved until it fits, so this only bounds catching up over quiet history.
+    #[serde(default = "default_max_window_ms")]
+    pub max_window_ms: u64,
+    /// How far behind the instance's clock a window ends (`beforeDate = now − skew`), so that
+    /// changes still being committed upstream are not missed (default 5000 ms).
+    #[serde(default = "default_skew_ms")]
+    pub skew_ms: u64,
+    /// Where a new source starts.
+    #[serde(default)]
+    pub start: StartPosition,
+    /// Timeout of every HTTP request (default 30000 ms).
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// At most this many list requests for one window before the poll gives up as transient (a
+    /// window whose content keeps changing under the scan; default 10000).
+    #[serde(default = "default_max_requests_per_window")]
+    pub max_requests_per_window: u32,
+    /// Put each wire item (content or deletion marker) in `upstream.raw`.
+    #[serde(default)]
+    pub keep_raw: bool,
+    /// The scheduler's adaptive interval (default 30 s to 5 min).
+    #[serde(default = "default_poll_policy")]
+    pub poll: PollPolicy,
+}
+
+fn default_page_size() -> u32 {
+    MAX_PAGE_SIZE
+}
+fn default_max_window_ms() -> u64 {
+    7 * 24 * 3_600_000
+}
+fn default_skew_ms() -> u64 {
+    5_000
+}
+fn default_request_timeout_ms() -> u64 {
+    30_000
+}
+fn default_max_requests_per_window() -> u32 {
+    10_000
+}
+/// Polling Jive costs two requests per window; 30 s to 5 minutes keeps an idle source cheap.
+pub fn default_poll_policy() -> PollPolicy {
+    PollPolicy {
+        min_interval_ms: 30_000,
+        max_interval_ms: 300_000,
+        multiplier: 2.0,
+        jitter: 0.1,
+    }
+}
+
+impl JiveConfig {
+    /// A config with every default, for `base_url` and `credentials`.
+    pub fn new(base_url: impl Into<String>, credentials: Credentials) -> Self {
+        Self {
+            base_url: base_url.into(),
+            credentials,
+            types: Vec::new(),
+            places: Vec::new(),
+            page_size: default_page_size(),
+            max_window_ms: default_max_window_ms(),
+            skew_ms: default_skew_ms(),
+            start: StartPosition::default(),
+            request_timeout_ms: default_request_timeout_ms(),
+            max_requests_per_window: default_max_requests_per_window(),
+            keep_raw: false,
+            poll: default_poll_policy(),
+        }
+    }
+
+    /// Checks everything and returns the base URL requests go to (no trailing slash).
+    pub fn validate(&self) -> Result<String, ConfigError> {
+        let base = base_url(&self.base_url)?;
+        if !(2..=MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(ConfigError::PageSize(self.page_size));
+        }
+        for t in &self.types {
+            let ok = !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(ConfigError::Type(t.clone()));
+            }
+        }
+        for p in &self.places {
+            if place_path(p).is_none() {
+                return Err(ConfigError::Place(p.clone()));
+            }
+        }
+        for (name, v) in [
+            ("max_window_ms", self.max_window_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+            (
+                "max_requests_per_window",
+                u64::from(self.max_requests_per_window),
+            ),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        self.credentials.validate()?;
+        self.poll.validate()?;
+        Ok(base)
+    }
+
+    pub fn skew(&self) -> Duration {
+        Duration::from_millis(self.skew_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+/// `/places/1042` for a place URI (`https://…/api/core/v3/places/1042`) or that path itself:
+/// the form events carry in `object.parent`. `None` when it names no place.
+pub fn place_path(place: &str) -> Option<String> {
+    let at = place.rfind("/places/")?;
+    let id = &place[at + "/places/".len()..];
+    let id = id.trim_end_matches('/');
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then(|| format!("/places/{id}"))
+}
+
+fn base_url(url: &str) -> Result<String, ConfigError> {
+    let bad = |reason: &str| ConfigError::BaseUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none() {
+        return Err(bad("it has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("it must not have a query or fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("credentials go in `credentials`, not in the URL"));
+    }
+    if parsed.path().contains("/api/") {
+        return Err(bad(
+            "give the instance's base URL, without /api/core/v3 (it is added to every request)",
+        ));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Where a source without a checkpoint starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartPosition {
+    /// From now: nothing is listed at the first poll. Content that existed before is unknown, so
+    /// its first change shows as `update` (even when it was a rename or a move).
+    #[default]
+    Latest,
+    /// List everything once to learn the existing content, emitting nothing for it; later changes
+    /// are told apart exactly (rename, move, update). Costs one pass over the community.
+    Snapshot,
+    /// Emit everything retained: every existing item as `add` (at its modification time) and
+    /// every retained deletion marker as `delete`.
+    Backfill,
+}
+
+/// A secret string: deserialized and serialized as is, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself: only for the `Authorization` header and the token request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How requests are authenticated (notes §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Credentials {
+    /// HTTP Basic with a user's name and password.
+    Basic { username: String, password: Secret },
+    /// OAuth 2.0 from a Jive add-on: the access token is refreshed at `{base}/oauth2/token`
+    /// before it expires and whenever Jive answers 401.
+    Oauth {
+        client_id: String,
+        client_secret: Secret,
+        refresh_token: Secret,
+        /// A current access token, if one is at hand; otherwise the first request refreshes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        access_token: Option<Secret>,
+    },
+}
+
+impl Credentials {
+    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials::Basic {
+            username: username.into(),
+            password: Secret::new(password),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Credentials::Basic { username, .. }
+                if username.is_empty() || username.contains(':') =>
+            {
+                Err(ConfigError::Credentials(
+                    "a Basic username must be non-empty and have no ':'".into(),
+                ))
+            }
+            Credentials::Oauth {
+                client_id,
+                refresh_token,
+                ..
+            } if client_id.is_empty() || refresh_token.expose().is_empty() => Err(
+                ConfigError::Credentials("OAuth needs a client_id and a refresh_token".into()),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A config that cannot work, said so before the first request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("jive base_url {url:?} is not usable: {reason}")]
+    BaseUrl { url: String, reason: String },
+    #[error("jive page_size must be 2..=100, got {0}")]
+    PageSize(u32),
+    #[error("jive content type {0:?} is not a type name (letters, digits, '_')")]
+    Type(String),
+    #[error("jive place {0:?} is not a place URI (…/api/core/v3/places/N) or /places/N")]
+    Place(String),
+    #[error("jive {0} must be greater than 0")]
+    Zero(&'static str),
+    #[error("jive credentials: {0}")]
+    Credentials(String),
+    #[error("jive poll policy: {0}")]
+    Poll(#[from] PollPolicyError),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minimal_config_takes_every_default() {
+        let c: JiveConfig = serde_json::from_value(serde_json::json!({
+            "base_url": "https://community.acme.com/",
+            "credentials": {"kind": "basic", "username": "u", "password": "p"}
+        }))
+        .unwrap();
+        assert_eq!(c.validate().unwrap(), "https://community.acme.com");
+        assert_eq!(c.page_size, 100);
+        assert_eq!(c.start, StartPosition::Latest);
+        assert!(!format!("{:?}", c.credentials).contains("\"p\""));
+    }
+
+    #[test]
+    fn refuses_what_cannot_work() {
+        let base = JiveConfig::new("http://127.0.0.1:1", Credentials::basic("u", "p"));
+        let cases: Vec<(JiveConfig, &str)> = vec![
+            (
+                JiveConfig {
+                    base_url: "https://x.example/api/core/v3".into(),
+                    ..base.clone()
+                },
+                "without /api/core/v3",
+            ),
+            (
+                JiveConfig {
+                    page_size: 1,
+                    ..base.clone()
+                },
+                "page_size must be 2..=100, got 1",
+            ),
+            (
+                JiveConfig {
+                    places: vec!["/groups/ops".into()],
+                    ..base.clone()
+                },
+                "is not a place URI",
+            ),
+            (
+                JiveConfig {
+                    types: vec!["doc ument".into()],
+                    ..base.clone()
+                },
+                "is not a type name",
+            ),
+            (
+                JiveConfig {
+                    max_window_ms: 0,
+                    ..base.clone()
+                },
+                "max_window_ms must be greater than 0",
+            ),
+            (
+                JiveConfig {
+                    credentials: Credentials::basic("", "p"),
+                    ..base.clone()
+                },
+                "Basic username",
+            ),
+        ];
+        for (config, says) in cases {
+            let e = config.validate().unwrap_err().to_string();
+            assert!(e.contains(says), "{e:?} should say {says:?}");
+        }
+        let unknown = serde_json::from_value::<JiveConfig>(serde_json::json!({
+            "base_url": "https://x.example",
+            "credentials": {"kind": "basic", "username": "u", "password": "p"},
+            "window": 5
+        }));
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `window`")
+        );
+    }
+
+    #[test]
+    fn place_paths_come_from_uris_or_paths() {
+        assert_eq!(
+            place_path("https://c.example/api/core/v3/places/1042").as_deref(),
+            Some("/places/1042")
+        );
+        assert_eq!(place_path("/places/7").as_deref(), Some("/places/7"));
+        assert_eq!(place_path("/places/").as_deref(), None);
+        assert_eq!(place_path("/groups/7").as_deref(), None);
+    }
+}

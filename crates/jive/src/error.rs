@@ -1,0 +1,95 @@
+//! What can go wrong talking to Jive, told apart the way the scheduler must react to it.
+
+use std::time::Duration;
+use tributary_core::{CheckpointError, ObjectStateError, ProviderError};
+
+/// A failed Jive call. `endpoint` is the method and path (`GET /api/core/v3/contents`), never a
+/// URL with credentials; bodies are cut to a few hundred characters.
+#[derive(Debug, thiserror::Error)]
+pub enum JiveError {
+    #[error("{endpoint}: request failed: {message}")]
+    Request { endpoint: String, message: String },
+    #[error("{endpoint}: no answer within {timeout:?}")]
+    Timeout { endpoint: String, timeout: Duration },
+    #[error("{endpoint}: credentials refused ({status}): {message}")]
+    Unauthorized {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{endpoint}: the user may not read this (403): {message}")]
+    Forbidden { endpoint: String, message: String },
+    /// `429`, or the `503` of Jive's app throttling (notes §6).
+    #[error("{endpoint}: throttled by Jive ({status}){}", retry_after.map(|d| format!(", retry after {d:?}")).unwrap_or_default())]
+    Throttled {
+        endpoint: String,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("{endpoint}: Jive refused the request as malformed (400{}), a bug on our side or a bad place/type in the config: {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+    BadRequest {
+        endpoint: String,
+        code: Option<String>,
+        message: String,
+    },
+    #[error("{endpoint}: not found (404): {message}")]
+    NotFound { endpoint: String, message: String },
+    #[error("{endpoint}: server error {status}: {message}")]
+    Server {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{endpoint}: unexpected answer: {detail}")]
+    Malformed { endpoint: String, detail: String },
+    /// The instance predates `/deletedObjects/contents` (core v3 revision 12, notes §1).
+    #[error(
+        "the Jive instance reports core v3 revision {found}; deletions can only be seen from revision 12 (GET /api/core/v3/deletedObjects/contents)"
+    )]
+    TooOld { found: u32 },
+    /// A window's content kept changing under the scan for longer than the request budget.
+    #[error(
+        "the window ({window}) kept shifting while it was paged: gave up after {requests} requests; the next poll retries it"
+    )]
+    Unsettled { window: String, requests: u32 },
+    #[error(transparent)]
+    ObjectState(#[from] ObjectStateError),
+    #[error("jive: {0}")]
+    Checkpoint(#[from] CheckpointError),
+}
+
+impl From<JiveError> for ProviderError {
+    fn from(e: JiveError) -> Self {
+        let message = e.to_string();
+        match e {
+            JiveError::Throttled { retry_after, .. } => ProviderError::RateLimited {
+                retry_after,
+                message,
+            },
+            JiveError::Unauthorized { .. } | JiveError::Forbidden { .. } => {
+                ProviderError::Auth { message }
+            }
+            JiveError::BadRequest { .. }
+            | JiveError::NotFound { .. }
+            | JiveError::TooOld { .. }
+            | JiveError::Checkpoint(_) => ProviderError::Fatal { message },
+            JiveError::Request { .. }
+            | JiveError::Timeout { .. }
+            | JiveError::Server { .. }
+            | JiveError::Malformed { .. }
+            | JiveError::Unsettled { .. }
+            | JiveError::ObjectState(_) => ProviderError::Transient { message },
+        }
+    }
+}
+
+/// A body cut to a size fit for an error message, on a character boundary.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}

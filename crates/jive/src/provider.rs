@@ -1,0 +1,798 @@
+//! [`JiveProvider`]: Jive has no event stream, so each poll reads one closed time window
+//! `(after, before]` of both change lists and synthesizes the events from what changed.
+//!
+//! - **Window.** `before = min(after + span, now − skew)`. Contents come from
+//!   `filter=modificationDate(before,after)` (inclusive, upper bound first) and deletions from
+//!   `filter=since(after)&sort=eventDateAsc`, dropping markers after `before` (they belong to a
+//!   later window: emitting them now would put the stream out of order).
+//! - **No trust in offsets.** Jive cannot sort by modification date, and a window's members
+//!   change while it is paged (an edited item leaves the window and every later item shifts left).
+//!   A window whose first page comes back full is halved until it fits one page; only a window of
+//!   one millisecond that still does not fit is paged, with one item of overlap between pages: a
+//!   page that shares no item with what was already read means items shifted past it, and the scan
+//!   steps back a page until it overlaps again. The span that fitted is remembered (in memory) for
+//!   the next window, doubled after a window that came back less than half full.
+//! - **Order.** Both lists are merged by `(time, deletions first, id)`: a deletion and a restore
+//!   of one item in the same millisecond can only have happened in that order.
+//! - **Dual checkpoint.** One versioned record holds the contents position and the deletions
+//!   position (always the same `before`: the two are kept in step) and, for each, the ids read at
+//!   exactly that millisecond, so the inclusive bounds repeat nothing and lose nothing. It is
+//!   written only for a window both endpoints completed.
+//! - **Watermark.** The `before` of the last completed window.
+
+use crate::client::{
+    Authorization, ContentsQuery, DeletedQuery, JiveClient, WireContent, WireDeleted, WireList,
+};
+use crate::config::{ConfigError, Credentials, JiveConfig, Secret, StartPosition, place_path};
+use crate::error::JiveError;
+use crate::map::{self, Context, Known};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tributary_core::{
+    Checkpoint, Clock, Event, ObjectChange, ObjectStateError, ObjectStateRead, Page, PollPolicy,
+    Provider, ProviderError, SourceId, Watermark,
+};
+
+/// The Jive checkpoint, versioned: `{"version":"V1","origin":…,"contents":{"through":…,
+/// "boundary":["5003@1714554902511"]},"deletions":{"through":…,"boundary":[]}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "version")]
+pub enum JiveCheckpoint {
+    V1(CheckpointV1),
+}
+
+/// Version 1 of the checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointV1 {
+    /// Content published after this is new to the source (`add`); content published before it
+    /// existed when the source started (its first sighting is an `update`).
+    #[serde(with = "tributary_core::time::millis")]
+    pub origin: DateTime<Utc>,
+    /// Changes at or before this time teach the source what exists without an event (a
+    /// `snapshot` start).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "tributary_core::time::millis_opt"
+    )]
+    pub quiet_until: Option<DateTime<Utc>>,
+    /// `/contents`: read through `through`; `boundary` holds `contentID@updated_ms` of the items
+    /// read with `updated == through`.
+    pub contents: Position,
+    /// `/deletedObjects/contents`: read through `through`; `boundary` holds the marker ids read
+    /// with `eventDate == through`.
+    pub deletions: Position,
+}
+
+/// How far one endpoint has been read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    #[serde(with = "tributary_core::time::millis")]
+    pub through: DateTime<Utc>,
+    #[serde(default)]
+    pub boundary: BTreeSet<String>,
+}
+
+/// What this source has done, for its status: counts since the provider was built.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JiveStats {
+    /// Requests sent to Jive.
+    pub calls: u64,
+    /// Windows completed.
+    pub windows: u64,
+    /// Windows halved because their first page came back full.
+    pub splits: u64,
+    /// Pages re-read because items shifted while a one-millisecond window was paged.
+    pub shift_repairs: u64,
+    /// Items that could not be read (logged at ERROR with their payload) and were skipped.
+    pub unreadable: u64,
+    /// OAuth access-token refreshes.
+    pub token_refreshes: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    windows: AtomicU64,
+    splits: AtomicU64,
+    shift_repairs: AtomicU64,
+    unreadable: AtomicU64,
+    token_refreshes: AtomicU64,
+}
+
+/// The access token of an OAuth source.
+#[derive(Debug)]
+struct OauthState {
+    access: Option<Secret>,
+    refresh_at: Option<DateTime<Utc>>,
+    refresh_token: Secret,
+}
+
+/// All deletion markers dated `from` or later that existed when the source's clock read
+/// `complete_through + skew`.
+#[derive(Debug)]
+struct DeletionsCache {
+    from: DateTime<Utc>,
+    complete_through: DateTime<Utc>,
+    markers: Vec<Value>,
+}
+
+/// One change seen in a window.
+#[derive(Debug)]
+enum Sighting {
+    Deleted(WireDeleted, Value),
+    Content(Box<WireContent>, Value),
+}
+
+impl Sighting {
+    /// `(time, deletions first, id)`, ids compared as numbers when they are (shorter first).
+    fn order(&self) -> (DateTime<Utc>, u8, usize, &str) {
+        match self {
+            Sighting::Deleted(m, _) => (m.event_date, 0, m.id.len(), &m.id),
+            Sighting::Content(c, _) => (c.updated, 1, c.content_id.len(), &c.content_id),
+        }
+    }
+}
+
+/// The Jive REST v3 API as a tributary [`Provider`].
+pub struct JiveProvider {
+    source: SourceId,
+    config: JiveConfig,
+    client: JiveClient,
+    objects: Arc<dyn ObjectStateRead>,
+    clock: Arc<dyn Clock>,
+    oauth: Option<tokio::sync::Mutex<OauthState>>,
+    version_checked: AtomicBool,
+    /// `config.places` as `/places/N`.
+    place_paths: Vec<String>,
+    /// Every deletion marker from some time on, as of a poll: see `deletions_through`.
+    deletions_cache: Mutex<Option<DeletionsCache>>,
+    /// The window span (ms) that last fitted one page.
+    span_hint: Mutex<Option<i64>>,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for JiveProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiveProvider")
+            .field("source", &self.source)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiveProvider {
+    /// Validates `config` and builds the provider. `objects` is the source's committed object
+    /// memory (the store's), which pages change.
+    pub fn new(
+        source: SourceId,
+        config: JiveConfig,
+        objects: Arc<dyn ObjectStateRead>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let base = config.validate()?;
+        let client = JiveClient::new(base, config.request_timeout())
+            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let oauth = match &config.credentials {
+            Credentials::Oauth {
+                refresh_token,
+                access_token,
+                ..
+            } => Some(tokio::sync::Mutex::new(OauthState {
+                access: access_token.clone(),
+                refresh_at: None,
+                refresh_token: refresh_token.clone(),
+            })),
+            Credentials::Basic { .. } => None,
+        };
+        let place_paths = config.places.iter().filter_map(|p| place_path(p)).collect();
+        Ok(Self {
+            source,
+            place_paths,
+            config,
+            client,
+            objects,
+            clock,
+            oauth,
+            version_checked: AtomicBool::new(false),
+            deletions_cache: Mutex::new(None),
+            span_hint: Mutex::new(None),
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn source(&self) -> &SourceId {
+        &self.source
+    }
+
+    pub fn config(&self) -> &JiveConfig {
+        &self.config
+    }
+
+    /// The schedule the engine should poll this source with.
+    pub fn poll_policy(&self) -> &PollPolicy {
+        &self.config.poll
+    }
+
+    pub fn stats(&self) -> JiveStats {
+        let c = &self.counters;
+        JiveStats {
+            calls: self.client.calls(),
+            windows: c.windows.load(Ordering::Relaxed),
+            splits: c.splits.load(Ordering::Relaxed),
+            shift_repairs: c.shift_repairs.load(Ordering::Relaxed),
+            unreadable: c.unreadable.load(Ordering::Relaxed),
+            token_refreshes: c.token_refreshes.load(Ordering::Relaxed),
+        }
+    }
+
+    async fn poll_inner(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, JiveError> {
+        if !self.version_checked.load(Ordering::Relaxed) {
+            let version = self.client.version().await?;
+            let found = version.core_v3_revision().unwrap_or(0);
+            if found < 12 {
+                return Err(JiveError::TooOld { found });
+            }
+            self.version_checked.store(true, Ordering::Relaxed);
+        }
+        let horizon = tributary_core::time::truncate(self.clock.now()) - self.skew();
+        let cp = match checkpoint {
+            Some(c) => {
+                let JiveCheckpoint::V1(cp) = c.decode::<JiveCheckpoint>()?;
+                cp
+            }
+            None => return self.start(horizon).await,
+        };
+        let after = cp.contents.through;
+        if horizon <= after {
+            return Ok(Page::new(
+                Vec::new(),
+                Checkpoint::encode(&JiveCheckpoint::V1(cp))?,
+                Some(Watermark::new(after)),
+                false,
+            ));
+        }
+        self.window(cp, horizon).await
+    }
+
+    fn skew(&self) -> TimeDelta {
+        TimeDelta::milliseconds(i64::try_from(self.config.skew_ms).unwrap_or(i64::MAX / 4))
+    }
+
+    /// The first poll: where the source starts, with no events.
+    async fn start(&self, horizon: DateTime<Utc>) -> Result<Page, JiveError> {
+        let (origin, quiet_until, through) = match self.config.start {
+            StartPosition::Latest => (horizon, None, horizon),
+            StartPosition::Snapshot => (horizon, Some(horizon), self.oldest(horizon).await?),
+            StartPosition::Backfill => (
+                tributary_core::time::min(),
+                None,
+                self.oldest(horizon).await?,
+            ),
+        };
+        let position = Position {
+            through,
+            boundary: BTreeSet::new(),
+        };
+        let cp = CheckpointV1 {
+            origin,
+            quiet_until,
+            contents: position.clone(),
+            deletions: position,
+        };
+        tracing::info!(source = %self.source, start = ?self.config.start, %through, "jive source starts");
+        Ok(Page::new(
+            Vec::new(),
+            Checkpoint::encode(&JiveCheckpoint::V1(cp))?,
+            Some(Watermark::new(through)),
+            through < horizon,
+        ))
+    }
+
+    /// Just before the oldest change Jive still lists: the first content created (no item can
+    /// have been modified before it was created) or the first deletion marker, whichever is older.
+    async fn oldest(&self, horizon: DateTime<Utc>) -> Result<DateTime<Utc>, JiveError> {
+        let mut oldest = horizon;
+        for place in self.places() {
+            let q = ContentsQuery {
+                before: horizon,
+                after: None,
+                types: &self.config.types,
+                place,
+                start_index: 0,
+                count: 1,
+            };
+            let page = self.contents(&q).await?;
+            if let Some(first) = page.list.first() {
+                let c = WireContent::from_json(first).map_err(|e| JiveError::Malformed {
+                    endpoint: "GET /api/core/v3/contents".into(),
+                    detail: format!("the oldest item is unreadable: {e}"),
+                })?;
+                oldest = oldest.min(c.published).min(c.updated);
+            }
+        }
+        let q = DeletedQuery {
+            since: tributary_core::time::min().max(DateTime::UNIX_EPOCH),
+            types: &self.config.types,
+            start_index: 0,
+            count: 1,
+        };
+        let page = self.deleted(&q).await?;
+        if let Some(first) = page.list.first()
+            && let Ok(m) = WireDeleted::from_json(first)
+        {
+            oldest = oldest.min(m.event_date);
+        }
+        Ok(oldest - TimeDelta::milliseconds(1))
+    }
+
+    /// Whether a deletion concerns this source: deletion markers carry no place, so a source
+    /// watching places only takes deletions of content it saw in one of them.
+    fn watches(&self, known: Option<&Known>) -> bool {
+        if self.config.places.is_empty() {
+            return true;
+        }
+        known
+            .and_then(|k| k.parent.as_deref())
+            .is_some_and(|parent| self.place_paths.iter().any(|p| p == parent))
+    }
+
+    fn places(&self) -> Vec<Option<&str>> {
+        if self.config.places.is_empty() {
+            vec![None]
+        } else {
+            self.config
+                .places
+                .iter()
+                .map(|p| Some(p.as_str()))
+                .collect()
+        }
+    }
+
+    /// Reads the window after `cp` and synthesizes its events.
+    async fn window(&self, cp: CheckpointV1, horizon: DateTime<Utc>) -> Result<Page, JiveError> {
+        let after = cp.contents.through;
+        let max_span = i64::try_from(self.config.max_window_ms).unwrap_or(i64::MAX / 4);
+        let room = (horizon - after).num_milliseconds().max(1);
+        let hint = *self.span_hint.lock().unwrap_or_else(|p| p.into_inner());
+        let mut span = hint.unwrap_or(max_span).clamp(1, max_span).min(room);
+        let p = self.config.page_size;
+        let mut requests = 0u32;
+
+        // Contents: halve the window until each place's first page fits (or it is 1 ms wide).
+        let (before, firsts) = loop {
+            let before = after + TimeDelta::milliseconds(span);
+            let mut firsts = Vec::new();
+            let mut full = false;
+            for place in self.places() {
+                requests += 1;
+                let page = self.contents(&self.query(before, after, place, 0)).await?;
+                full |= is_full(&page, p);
+                firsts.push((place, page));
+            }
+            if full && span > 1 {
+                span = (span / 2).max(1);
+                self.counters.splits.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            break (before, firsts);
+        };
+        let mut items: HashMap<String, Value> = HashMap::new();
+        let mut most = 0usize;
+        for (place, first) in firsts {
+            most = most.max(first.list.len());
+            let all = if is_full(&first, p) {
+                self.page_through(before, after, place, first, &mut requests)
+                    .await?
+            } else {
+                first.list
+            };
+            for item in all {
+                if let Some(id) = content_id(&item) {
+                    items.insert(id, item);
+                }
+            }
+        }
+        let next_span = if most * 2 < p as usize {
+            span.saturating_mul(2)
+        } else {
+            span
+        };
+        *self.span_hint.lock().unwrap_or_else(|p| p.into_inner()) = Some(next_span.min(max_span));
+
+        let markers = self
+            .deletions_through(after, before, horizon, &mut requests)
+            .await?;
+
+        // Everything read for (after, before]: at `after` itself, only what the last window did not
+        // read (nothing at the origin of a `latest` source: it existed when the source started).
+        let mut sightings = Vec::with_capacity(items.len() + markers.len());
+        for raw in items.into_values() {
+            match WireContent::from_json(&raw) {
+                Ok(c) if c.updated < after || c.updated > before => {}
+                Ok(c)
+                    if c.updated == after
+                        && (after == cp.origin
+                            || cp.contents.boundary.contains(&boundary_id(&c))) => {}
+                Ok(c) => sightings.push(Sighting::Content(Box::new(c), raw)),
+                Err(e) => self.unreadable("content item", &raw, &e),
+            }
+        }
+        for raw in markers {
+            match WireDeleted::from_json(&raw) {
+                Ok(m) if m.event_date < after || m.event_date > before => {}
+                Ok(m)
+                    if m.event_date == after
+                        && (after == cp.origin || cp.deletions.boundary.contains(&m.id)) => {}
+                Ok(m) => sightings.push(Sighting::Deleted(m, raw)),
+                Err(e) => self.unreadable("deletion marker", &raw, &e),
+            }
+        }
+        sightings.sort_by(|a, b| a.order().cmp(&b.order()));
+
+        let ctx = Context {
+            source: &self.source,
+            observed_at: self.clock.now(),
+            origin: cp.origin,
+            keep_raw: self.config.keep_raw,
+        };
+        let mut known: HashMap<String, Known> = HashMap::new();
+        let mut events: Vec<Event> = Vec::new();
+        let mut contents_boundary = BTreeSet::new();
+        let mut deletions_boundary = BTreeSet::new();
+        for s in &sightings {
+            let (id, time) = match s {
+                Sighting::Content(c, _) => (c.content_id.as_str(), c.updated),
+                Sighting::Deleted(m, _) => (m.object_id.as_str(), m.event_date),
+            };
+            let before_now = match known.get(id) {
+                Some(k) => Some(k.clone()),
+                None => self.remembered(id)?,
+            };
+            if let Sighting::Deleted(..) = s
+                && !self.watches(before_now.as_ref())
+            {
+                continue;
+            }
+            let made = match s {
+                Sighting::Content(c, raw) => {
+                    if c.updated == before {
+                        contents_boundary.insert(boundary_id(c));
+                    }
+                    map::content(&ctx, c, raw, before_now.as_ref())
+                }
+                Sighting::Deleted(m, raw) => {
+                    if m.event_date == before {
+                        deletions_boundary.insert(m.id.clone());
+                    }
+                    map::deletion(&ctx, m, raw, before_now.as_ref())
+                }
+            }
+            .map_err(|e| JiveError::Malformed {
+                endpoint: "jive".into(),
+                detail: format!("cannot make an event id: {e}"),
+            })?;
+            if let Some(event) = made.event
+                && cp.quiet_until.is_none_or(|q| time > q)
+            {
+                events.push(event);
+            }
+            known.insert(id.to_owned(), made.known);
+        }
+        let mut objects = Vec::with_capacity(known.len());
+        for (id, k) in known {
+            let value = serde_json::to_value(&k).map_err(|e| {
+                JiveError::ObjectState(ObjectStateError(format!("encoding {id}: {e}")))
+            })?;
+            objects.push(ObjectChange::set(map::key(&id), value));
+        }
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+
+        let next = CheckpointV1 {
+            origin: cp.origin,
+            quiet_until: cp.quiet_until.filter(|q| *q > before),
+            contents: Position {
+                through: before,
+                boundary: contents_boundary,
+            },
+            deletions: Position {
+                through: before,
+                boundary: deletions_boundary,
+            },
+        };
+        self.counters.windows.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(source = %self.source, %after, %before, requests, events = events.len(), "jive window read");
+        let mut page = Page::new(
+            events,
+            Checkpoint::encode(&JiveCheckpoint::V1(next))?,
+            Some(Watermark::new(before)),
+            before < horizon,
+        );
+        page.objects = objects;
+        Ok(page)
+    }
+
+    fn query<'a>(
+        &'a self,
+        before: DateTime<Utc>,
+        after: DateTime<Utc>,
+        place: Option<&'a str>,
+        start_index: u32,
+    ) -> ContentsQuery<'a> {
+        ContentsQuery {
+            before,
+            after: Some(after),
+            types: &self.config.types,
+            place,
+            start_index,
+            count: self.config.page_size,
+        }
+    }
+
+    /// Every item of a window that does not fit one page, paged with one item of overlap: a page
+    /// sharing nothing with what was read means items shifted left past it (some left the
+    /// window), so the scan steps back until it overlaps again. Items only ever leave a past
+    /// window (an edit moves `updated` to now), so stepping back always finds the seam.
+    async fn page_through(
+        &self,
+        before: DateTime<Utc>,
+        after: DateTime<Utc>,
+        place: Option<&str>,
+        first: WireList,
+        requests: &mut u32,
+    ) -> Result<Vec<Value>, JiveError> {
+        let p = self.config.page_size;
+        let mut seen: HashMap<String, Value> = HashMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut add = |list: Vec<Value>, seen: &mut HashMap<String, Value>| {
+            for item in list {
+                if let Some(id) = content_id(&item)
+                    && seen.insert(id.clone(), item).is_none()
+                {
+                    order.push(id);
+                }
+            }
+        };
+        add(first.list, &mut seen);
+        let mut start = p - 1;
+        loop {
+            *requests += 1;
+            if *requests > self.config.max_requests_per_window {
+                return Err(JiveError::Unsettled {
+                    window: format!("{after} .. {before}"),
+                    requests: *requests,
+                });
+            }
+            let page = self
+                .contents(&self.query(before, after, place, start))
+                .await?;
+            let overlaps = page
+                .list
+                .iter()
+                .filter_map(content_id)
+                .any(|id| seen.contains_key(&id));
+            let short = page.list.len() < p as usize && page.next().is_none();
+            add(page.list, &mut seen);
+            if start > 0 && !overlaps {
+                self.counters.shift_repairs.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(source = %self.source, start, "items shifted while paging; stepping back");
+                start = start.saturating_sub(p - 1);
+                continue;
+            }
+            if short {
+                break;
+            }
+            start += p - 1;
+        }
+        Ok(order
+            .into_iter()
+            .filter_map(|id| seen.remove(&id))
+            .collect())
+    }
+
+    /// Deletion markers from `after` (inclusive) through `before`. The list is an append-only log
+    /// in `eventDate` order, so offset paging is safe; it stops at the first marker after
+    /// `before`. When one short page held every marker from `after` on, the answer is kept: until
+    /// `horizon` nothing else can appear (later markers are dated later), so the next windows up
+    /// to it need no request of their own (a backfill's windows share one).
+    async fn deletions_through(
+        &self,
+        after: DateTime<Utc>,
+        before: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+        requests: &mut u32,
+    ) -> Result<Vec<Value>, JiveError> {
+        let in_window = |raw: &&Value| marker_date(raw).is_none_or(|d| after <= d && d <= before);
+        {
+            let cache = self
+                .deletions_cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cache.as_ref()
+                && c.from <= after
+                && before <= c.complete_through
+            {
+                return Ok(c.markers.iter().filter(in_window).cloned().collect());
+            }
+        }
+        let p = self.config.page_size;
+        let mut out = Vec::new();
+        let mut start = 0;
+        loop {
+            *requests += 1;
+            if *requests > self.config.max_requests_per_window {
+                return Err(JiveError::Unsettled {
+                    window: format!("{after} .. {before}"),
+                    requests: *requests,
+                });
+            }
+            let page = self
+                .deleted(&DeletedQuery {
+                    since: after,
+                    types: &self.config.types,
+                    start_index: start,
+                    count: p,
+                })
+                .await?;
+            let short = page.list.len() < p as usize && page.next().is_none();
+            if short && start == 0 {
+                let window = page.list.iter().filter(in_window).cloned().collect();
+                *self
+                    .deletions_cache
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(DeletionsCache {
+                    from: after,
+                    complete_through: horizon,
+                    markers: page.list,
+                });
+                return Ok(window);
+            }
+            let past = page
+                .list
+                .iter()
+                .any(|raw| marker_date(raw).is_some_and(|d| d > before));
+            out.extend(page.list.iter().filter(in_window).cloned());
+            if past || short {
+                return Ok(out);
+            }
+            start += p;
+        }
+    }
+
+    fn remembered(&self, content_id: &str) -> Result<Option<Known>, JiveError> {
+        match self.objects.get(&map::key(content_id))? {
+            None => Ok(None),
+            Some(v) => serde_json::from_value(v).map(Some).map_err(|e| {
+                JiveError::ObjectState(ObjectStateError(format!(
+                    "the remembered state of content {content_id} is unreadable: {e}"
+                )))
+            }),
+        }
+    }
+
+    fn unreadable(&self, what: &str, raw: &Value, e: &serde_json::Error) {
+        self.counters.unreadable.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(source = %self.source, error = %e, payload = %raw, "skipping an unreadable Jive {what}");
+    }
+
+    async fn contents(&self, q: &ContentsQuery<'_>) -> Result<WireList, JiveError> {
+        let auth = self.authorization().await?;
+        match self.client.contents(&auth, q).await {
+            Err(JiveError::Unauthorized { .. }) if self.refused(&auth).await => {
+                let auth = self.authorization().await?;
+                self.client.contents(&auth, q).await
+            }
+            r => r,
+        }
+    }
+
+    async fn deleted(&self, q: &DeletedQuery<'_>) -> Result<WireList, JiveError> {
+        let auth = self.authorization().await?;
+        match self.client.deleted(&auth, q).await {
+            Err(JiveError::Unauthorized { .. }) if self.refused(&auth).await => {
+                let auth = self.authorization().await?;
+                self.client.deleted(&auth, q).await
+            }
+            r => r,
+        }
+    }
+
+    /// The `Authorization` for the next request; an OAuth token is refreshed when it is due.
+    async fn authorization(&self) -> Result<Authorization, JiveError> {
+        let (client_id, client_secret) = match &self.config.credentials {
+            Credentials::Basic { username, password } => {
+                return Ok(Authorization::Basic {
+                    username: username.clone(),
+                    password: password.clone(),
+                });
+            }
+            Credentials::Oauth {
+                client_id,
+                client_secret,
+                ..
+            } => (client_id, client_secret),
+        };
+        let Some(oauth) = &self.oauth else {
+            return Err(JiveError::Malformed {
+                endpoint: "POST /oauth2/token".into(),
+                detail: "OAuth credentials without OAuth state".into(),
+            });
+        };
+        let mut state = oauth.lock().await;
+        let now = self.clock.now();
+        if let Some(access) = &state.access
+            && state.refresh_at.is_none_or(|at| now < at)
+        {
+            return Ok(Authorization::Bearer(access.clone()));
+        }
+        let answer = self
+            .client
+            .refresh_token(client_id, client_secret, &state.refresh_token)
+            .await?;
+        self.counters
+            .token_refreshes
+            .fetch_add(1, Ordering::Relaxed);
+        state.refresh_at = answer.expires_in.filter(|s| *s > 0).map(|lifetime| {
+            let margin = (lifetime / 2).min(60);
+            now + TimeDelta::seconds(lifetime - margin)
+        });
+        if let Some(rotated) = answer.refresh_token.filter(|r| !r.is_empty()) {
+            state.refresh_token = Secret::new(rotated);
+        }
+        let token = Secret::new(answer.access_token);
+        state.access = Some(token.clone());
+        tracing::info!(source = %self.source, "refreshed the Jive access token");
+        Ok(Authorization::Bearer(token))
+    }
+
+    /// Forgets a refused bearer token so the next request refreshes; whether a retry makes sense.
+    async fn refused(&self, auth: &Authorization) -> bool {
+        let (Some(oauth), Authorization::Bearer(token)) = (&self.oauth, auth) else {
+            return false;
+        };
+        let mut state = oauth.lock().await;
+        if state.access.as_ref() == Some(token) {
+            state.access = None;
+        }
+        true
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for JiveProvider {
+    fn name(&self) -> &str {
+        map::PROVIDER
+    }
+
+    async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
+        self.poll_inner(checkpoint).await.map_err(Into::into)
+    }
+}
+
+/// Whether a list page may have more after it.
+fn is_full(page: &WireList, page_size: u32) -> bool {
+    page.list.len() >= page_size as usize || page.next().is_some()
+}
+
+/// A marker's `eventDate`, when it has a readable one (an unreadable marker is reported where
+/// it is parsed).
+fn marker_date(raw: &Value) -> Option<DateTime<Utc>> {
+    raw.get("eventDate")
+        .and_then(Value::as_str)
+        .and_then(crate::client::wire_time::parse)
+}
+
+fn content_id(item: &Value) -> Option<String> {
+    match item.get("contentID")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn boundary_id(c: &WireContent) -> String {
+    format!("{}@{}", c.content_id, c.updated.timestamp_millis())
+}

@@ -1,0 +1,57 @@
+//! `tributary bench ...`: measurements anyone can rerun against the simulators.
+//!
+//! - `bench egnyte-drain` ([`egnyte`]) drains an Egnyte domain's whole retained backlog (a
+//!   simulator started with `tributary sim egnyte --backlog N --throttle off`) into a fresh store
+//!   through the real provider and the engine's poll step, and reports events per second and
+//!   upstream requests per event. `tests/bench/egnyte-drain.sh` runs it beside the Egnyte Python
+//!   SDK paging the same backlog.
+//! - `bench jive` ([`jive`]) synthesizes a Jive community's stream (a simulator started with
+//!   `tributary sim jive --items N [--rate R]`): a backfill of every item, a steady follow of a live
+//!   workload, or the cost of polling an idle community. `tests/bench/jive-community.sh` runs all
+//!   three.
+
+pub mod egnyte;
+pub mod jive;
+
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Drain an Egnyte (simulator) backlog into a fresh store; print events/s and requests/event.
+    EgnyteDrain(egnyte::EgnyteDrainArgs),
+    /// Synthesize a Jive (simulator) community's stream into a fresh store: backfill, follow or
+    /// idle; print events/s and requests/event.
+    Jive(jive::JiveArgs),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("invalid provider configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] tributary_store::StoreError),
+    #[error("cannot create a temporary directory: {0}")]
+    TempDir(#[source] std::io::Error),
+    #[error("the drain did not finish cleanly: {0}")]
+    Poll(String),
+}
+
+pub async fn run(command: BenchCommand) -> Result<(), BenchError> {
+    match command {
+        BenchCommand::EgnyteDrain(args) => egnyte::drain(args).await,
+        BenchCommand::Jive(args) => jive::run(args).await,
+    }
+}
+
+/// A fresh store in `dir`, or in a temporary directory kept alive by the returned guard.
+pub(crate) fn open_store(
+    dir: Option<&PathBuf>,
+) -> Result<(tributary_store::SledStore, Option<tempfile::TempDir>), BenchError> {
+    match dir {
+        Some(dir) => Ok((tributary_store::SledStore::open(dir)?, None)),
+        None => {
+            let temp = tempfile::tempdir().map_err(BenchError::TempDir)?;
+            Ok((tributary_store::SledStore::open(temp.path())?, Some(temp)))
+        }
+    }
+}
