@@ -1,0 +1,149 @@
+//! What the API answers when a request cannot be served: a status and
+//! `{"error":{"code","message"}}` with a stable snake_case code.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tributary_core::Cursor;
+use tributary_store::StoreError;
+
+/// An API failure. Each variant has one status and one stable `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No key, a malformed `Authorization` header, or a key no tenant owns.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A query parameter (or header) that cannot be understood; the message names it.
+    #[error("{message}")]
+    InvalidParameter { message: String },
+    /// A cursor that is malformed or was issued by another store.
+    #[error("{0}")]
+    InvalidCursor(String),
+    /// A cursor past the end of the log.
+    #[error("{0}")]
+    CursorAhead(String),
+    /// A cursor older than the oldest retained event.
+    #[error(
+        "cursor has expired: the events after it were removed by retention; resume from oldest_cursor"
+    )]
+    CursorExpired { oldest: Cursor },
+    /// A source that does not exist, or belongs to another tenant (the two are not told apart).
+    #[error("no source {0:?}")]
+    SourceNotFound(String),
+    /// A Kloudless-style account (a source) that does not exist, belongs to another tenant, or is
+    /// not the source of a source-scoped key (the cases are not told apart).
+    #[error("no account {0:?}")]
+    AccountNotFound(String),
+    #[error("no route for {0}")]
+    NotFound(String),
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+    /// The store could not be read (I/O, worker failure): worth retrying.
+    #[error("the event store is unavailable")]
+    Unavailable,
+    /// A fault of ours, not of the request. Details go to the log, not to the client.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidParameter { .. }
+            | ApiError::InvalidCursor(_)
+            | ApiError::CursorAhead(_) => StatusCode::BAD_REQUEST,
+            ApiError::CursorExpired { .. } => StatusCode::GONE,
+            ApiError::SourceNotFound(_) | ApiError::AccountNotFound(_) | ApiError::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable word clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::InvalidParameter { .. } => "invalid_parameter",
+            ApiError::InvalidCursor(_) => "invalid_cursor",
+            ApiError::CursorAhead(_) => "cursor_ahead",
+            ApiError::CursorExpired { .. } => "cursor_expired",
+            ApiError::SourceNotFound(_) => "source_not_found",
+            ApiError::AccountNotFound(_) => "account_not_found",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Unavailable => "store_unavailable",
+            ApiError::Internal => "internal_error",
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        ApiError::InvalidParameter {
+            message: message.into(),
+        }
+    }
+
+    /// The JSON body: `{"error":{"code","message"}}`, plus `oldest_cursor` for an expired cursor.
+    pub fn body(&self) -> serde_json::Value {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+                oldest_cursor: match self {
+                    ApiError::CursorExpired { oldest } => Some(oldest.encode()),
+                    _ => None,
+                },
+            },
+        };
+        // A struct of strings always serializes.
+        serde_json::to_value(body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oldest_cursor: Option<String>,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Cursor(e) => ApiError::InvalidCursor(e.to_string()),
+            StoreError::CursorExpired { oldest } => ApiError::CursorExpired { oldest },
+            StoreError::CursorAhead { .. } => ApiError::CursorAhead(e.to_string()),
+            StoreError::Storage { .. } | StoreError::Worker(_) => {
+                tracing::warn!(error = %e, "store read failed");
+                ApiError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "store failure while serving the API");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tributary\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,156 @@
+//! `GET /v1/events` and `GET /v1/events/latest`: pages of the unified log, scoped to the tenant.
+//!
+//! A page's `objects` are the events' stored JSON spliced into the body as they are: no event is
+//! decoded or re-serialized to answer a read.
+//!
+//! `remaining` is the store's count of log entries after the returned cursor *before* any
+//! filtering, the tenant scope included: `0` means the reader is caught up; a positive number is
+//! an upper bound on what is left for this reader.
+
+use super::query::{self, Endpoint, EventQuery, RawQuery};
+use super::{ApiError, ApiState, Tenant};
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use tributary_core::{Cursor, Seq};
+use tributary_store::{EventStore, Filter, ReadPage};
+
+/// `GET /v1/events`.
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    tenant: Tenant,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let q = query::parse(raw, Endpoint::List)?;
+    let after = decode_cursor(&state, q.cursor.as_deref())?;
+    let limit = q.page_size;
+    let page = state
+        .blocking(move |store| read_scoped(store, &tenant, after.as_ref(), limit, &q))
+        .await?;
+    Ok(json_response(page_body(&page)))
+}
+
+/// `GET /v1/events/latest`.
+pub(crate) async fn latest(
+    State(state): State<ApiState>,
+    _tenant: Tenant,
+) -> Result<Response, ApiError> {
+    let cursor = state
+        .blocking(|store| store.latest().map_err(ApiError::from))
+        .await?;
+    Ok(json_response(
+        format!("{{\"cursor\":\"{}\"}}", cursor.encode()).into_bytes(),
+    ))
+}
+
+/// Decodes a cursor the reader gave, refusing one this store did not issue.
+pub(crate) fn decode_cursor(
+    state: &ApiState,
+    cursor: Option<&str>,
+) -> Result<Option<Cursor>, ApiError> {
+    cursor
+        .map(|c| Cursor::decode(c, state.store().epoch()))
+        .transpose()
+        .map_err(|e| ApiError::InvalidCursor(e.to_string()))
+}
+
+/// Reads up to `limit` events after `after` that match `q`, among the sources the caller may
+/// read only (the tenant's, or a source-scoped key's one source).
+/// Blocking: run it on the blocking pool.
+pub(crate) fn read_scoped(
+    store: &dyn EventStore,
+    tenant: &Tenant,
+    after: Option<&Cursor>,
+    limit: usize,
+    q: &EventQuery,
+) -> Result<ReadPage, ApiError> {
+    let owned: Vec<_> = store
+        .sources()?
+        .into_iter()
+        .filter(|s| tenant.may_read(s))
+        .map(|s| s.id)
+        .collect();
+    let sources = if q.sources.is_empty() {
+        owned
+    } else {
+        // Another tenant's source is answered exactly like one that does not exist.
+        if let Some(missing) = q.sources.iter().find(|s| !owned.contains(s)) {
+            return Err(ApiError::SourceNotFound(missing.to_string()));
+        }
+        q.sources.clone()
+    };
+    if sources.is_empty() {
+        // An empty source list would match every source: a tenant without sources reads nothing,
+        // but its cursor is still checked as a read would.
+        return empty_page(store, after);
+    }
+    let filter = Filter {
+        sources,
+        types: q.types.clone(),
+        path_prefix: q.path_prefix.clone(),
+        since: q.since,
+        until: q.until,
+    };
+    Ok(store.read(after, limit, &filter)?)
+}
+
+fn empty_page(store: &dyn EventStore, after: Option<&Cursor>) -> Result<ReadPage, ApiError> {
+    let latest = store.latest()?;
+    if let Some(c) = after {
+        let oldest = store.oldest()?;
+        if c.seq < oldest.seq {
+            return Err(ApiError::CursorExpired { oldest });
+        }
+        if c.seq > latest.seq {
+            return Err(ApiError::CursorAhead(format!(
+                "cursor points past the end of the log (position {} > last position {})",
+                c.seq, latest.seq
+            )));
+        }
+    }
+    Ok(ReadPage {
+        events: Vec::new(),
+        cursor: latest,
+        remaining: 0,
+    })
+}
+
+/// `{"objects":[…],"cursor":"…","count":N,"remaining":M}` with each event's stored JSON as is.
+pub(crate) fn page_body(page: &ReadPage) -> Vec<u8> {
+    let events: usize = page.events.iter().map(|e| e.json().len() + 1).sum();
+    let mut body = Vec::with_capacity(events + 96);
+    body.extend_from_slice(b"{\"objects\":[");
+    for (i, event) in page.events.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(event.json());
+    }
+    // A cursor is URL-safe base64: nothing in it needs escaping.
+    body.extend_from_slice(
+        format!(
+            "],\"cursor\":\"{}\",\"count\":{},\"remaining\":{}}}",
+            page.cursor.encode(),
+            page.events.len(),
+            page.remaining
+        )
+        .as_bytes(),
+    );
+    body
+}
+
+pub(crate) fn json_response(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// The cursor that resumes right after the event at `seq`.
+pub(crate) fn cursor_after(store: &dyn EventStore, seq: Seq) -> Cursor {
+    Cursor::new(store.epoch(), seq)
+}

@@ -1,0 +1,219 @@
+//! The Kloudless-compatible events API, so code written against the Kloudless SDKs switches by
+//! changing its base URL:
+//!
+//! - `GET /v1/accounts/{account}/events?cursor&page_size` →
+//!   `{objects, cursor, count, remaining, type: "object_list", api: "events"}`
+//! - `GET /v1/accounts/{account}/events/latest` → `{cursor}`
+//!
+//! An account is one source ([`AccountId`](super::AccountId)); `me` is the source of a
+//! source-scoped key. Cursors, errors and `page_size` follow `/v1/events` exactly. Each event is
+//! mapped from its stored JSON through borrowed views into a small struct and serialized once;
+//! `docs/api.md` has the mapping table.
+
+use super::account::{self, AccountId, AccountRef};
+use super::events::{decode_cursor, json_response};
+use super::query::{self, Endpoint, RawQuery};
+use super::{ApiError, ApiState, Tenant};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use tributary_core::EventType;
+use tributary_store::{Filter, ReadPage};
+
+/// `GET /v1/accounts/{account}/events`.
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    tenant: Tenant,
+    path: Result<Path<String>, PathRejection>,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let account = account_ref(path)?;
+    let q = query::parse(raw, Endpoint::Account)?;
+    let after = decode_cursor(&state, q.cursor.as_deref())?;
+    let limit = q.page_size;
+    let body = state
+        .blocking(move |store| {
+            let (source, id) = account::resolve(store, &tenant, account)?;
+            let filter = Filter {
+                sources: vec![source],
+                ..Filter::default()
+            };
+            let page = store.read(after.as_ref(), limit, &filter)?;
+            page_body(&page, id)
+        })
+        .await?;
+    Ok(json_response(body))
+}
+
+/// `GET /v1/accounts/{account}/events/latest`.
+pub(crate) async fn latest(
+    State(state): State<ApiState>,
+    tenant: Tenant,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let account = account_ref(path)?;
+    let cursor = state
+        .blocking(move |store| {
+            account::resolve(store, &tenant, account)?;
+            Ok(store.latest()?)
+        })
+        .await?;
+    Ok(json_response(
+        format!("{{\"cursor\":\"{}\"}}", cursor.encode()).into_bytes(),
+    ))
+}
+
+fn account_ref(path: Result<Path<String>, PathRejection>) -> Result<AccountRef, ApiError> {
+    let Path(account) =
+        path.map_err(|e| ApiError::invalid(format!("the account cannot be read: {e}")))?;
+    AccountRef::parse(&account)
+}
+
+/// The page in Kloudless's envelope, each event mapped to a Kloudless event object.
+fn page_body(page: &ReadPage, account: AccountId) -> Result<Vec<u8>, ApiError> {
+    let events: usize = page.events.iter().map(|e| e.json().len()).sum();
+    let mut body = Vec::with_capacity(events + 160);
+    body.extend_from_slice(b"{\"objects\":[");
+    for (i, stored) in page.events.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        let view: EventView<'_> = serde_json::from_slice(stored.json()).map_err(|e| {
+            tracing::error!(seq = %stored.seq, error = %e, "a log entry is not an event");
+            ApiError::Internal
+        })?;
+        serde_json::to_writer(&mut body, &KloudlessEvent::new(&view, account)).map_err(|e| {
+            tracing::error!(seq = %stored.seq, error = %e, "a Kloudless event did not serialize");
+            ApiError::Internal
+        })?;
+    }
+    // A cursor is URL-safe base64: nothing in it needs escaping.
+    body.extend_from_slice(
+        format!(
+            "],\"cursor\":\"{}\",\"count\":{},\"remaining\":{},\"type\":\"object_list\",\"api\":\"events\"}}",
+            page.cursor.encode(),
+            page.events.len(),
+            page.remaining
+        )
+        .as_bytes(),
+    );
+    Ok(body)
+}
+
+/// The fields of a stored event the mapping reads, borrowed from its JSON.
+#[derive(Deserialize)]
+struct EventView<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(rename = "type")]
+    event_type: EventType,
+    /// Already RFC 3339 with milliseconds and `Z`, as Kloudless writes times.
+    #[serde(borrow)]
+    occurred_at: Cow<'a, str>,
+    #[serde(borrow)]
+    object: ObjectView<'a>,
+    #[serde(borrow, default)]
+    previous: Option<ObjectView<'a>>,
+    #[serde(borrow, default)]
+    actor: Option<ActorView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ObjectView<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    path: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    parent: Option<Cow<'a, str>>,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(borrow, default)]
+    modified: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ActorView<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
+/// A Kloudless event object.
+#[derive(Serialize)]
+struct KloudlessEvent<'a> {
+    id: &'a str,
+    account: AccountId,
+    /// Kloudless's older one-character action: `-` for a delete, `+` otherwise.
+    action: &'static str,
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    modified: &'a str,
+    user_id: Option<&'a str>,
+    /// Never known to tributary: always `null`.
+    ip: Option<&'static str>,
+    metadata: Metadata<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_metadata: Option<Metadata<'a>>,
+}
+
+/// Kloudless file or folder metadata.
+#[derive(Serialize)]
+struct Metadata<'a> {
+    id: &'a str,
+    name: &'a str,
+    path: Option<&'a str>,
+    /// `folder` for folders, `file` for every other kind.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    size: Option<u64>,
+    modified: Option<&'a str>,
+    parent: Option<Parent<'a>>,
+    account: AccountId,
+    api: &'static str,
+}
+
+#[derive(Serialize)]
+struct Parent<'a> {
+    id: &'a str,
+}
+
+impl<'a> KloudlessEvent<'a> {
+    fn new(e: &'a EventView<'a>, account: AccountId) -> Self {
+        Self {
+            id: &e.id,
+            account,
+            action: match e.event_type {
+                EventType::Delete => "-",
+                _ => "+",
+            },
+            event_type: e.event_type.as_str(),
+            modified: &e.occurred_at,
+            user_id: e.actor.as_ref().map(|a| &*a.id),
+            ip: None,
+            metadata: Metadata::new(&e.object, account),
+            previous_metadata: e.previous.as_ref().map(|p| Metadata::new(p, account)),
+        }
+    }
+}
+
+impl<'a> Metadata<'a> {
+    fn new(o: &'a ObjectView<'a>, account: AccountId) -> Self {
+        Self {
+            id: &o.id,
+            name: &o.name,
+            path: o.path.as_deref(),
+            kind: if o.kind == "folder" { "folder" } else { "file" },
+            size: o.size,
+            modified: o.modified.as_deref(),
+            parent: o.parent.as_deref().map(|id| Parent { id }),
+            account,
+            api: "storage",
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The HTTP API (v1): tenant-scoped reads of the unified log.
+//!
+//! - `GET /v1/events?cursor&page_size&source&type&path_prefix&since&until` → `{objects, cursor,
+//!   count, remaining}`: a page of events, each spliced from its stored JSON ([`events`]).
+//! - `GET /v1/events/latest` → `{cursor}`: the position after the newest event.
+//! - `GET /v1/events/stream?cursor&source&type&path_prefix&since&until`: server-sent events,
+//!   replaying from the cursor and then following the merge live ([`stream`]).
+//! - `GET /v1/accounts/{account}/events?cursor&page_size` and `.../events/latest`: the same log in
+//!   the Kloudless Events API's shapes, one source per numeric account ([`kloudless`]).
+//! - `GET /healthz` (the process answers), `GET /readyz` (the store answers).
+//!
+//! Every `/v1` request carries `Authorization: Bearer <api key>` (`APIKey <api key>` is taken
+//! too, as the Kloudless SDKs send it); the key's tenant sees only the events of the sources it
+//! owns ([`SourceRecord::tenant`](tributary_store::SourceRecord)), and a source-scoped key only
+//! its one source's.
+//! Every error is `{"error":{"code","message"}}` with a stable snake_case code ([`ApiError`]).
+//!
+//! Wiring: build an [`ApiState`] over the engine's store, call [`ApiState::notify_merged`] after
+//! each merge (live streams wait on it), and run [`serve`] on a bound listener.
+
+mod account;
+mod auth;
+mod error;
+pub mod events;
+pub mod kloudless;
+mod query;
+pub mod stream;
+
+pub use account::AccountId;
+pub use auth::{ApiKeys, KeyConfigError, KeyEntry, Tenant, key_sha256_hex};
+pub use error::ApiError;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tributary_core::Seq;
+use tributary_store::EventStore;
+
+/// Knobs of the API that are not about tenants or keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// How often an idle event stream sends a keep-alive comment.
+    pub keep_alive: Duration,
+    /// How often a live stream reads the log even without a merge notification (a safety net
+    /// for merges that do not call [`ApiState::notify_merged`]).
+    pub stream_recheck: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            keep_alive: Duration::from_secs(15),
+            stream_recheck: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What every handler shares: the store, the key table and the merge notifier. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn EventStore>,
+    keys: ApiKeys,
+    config: ApiConfig,
+    /// The last position merged, as the engine reported it.
+    merged: watch::Sender<Seq>,
+    /// Set when [`serve`] shuts down, so live streams end and graceful shutdown can finish.
+    closing: watch::Sender<bool>,
+}
+
+impl ApiState {
+    pub fn new(store: Arc<dyn EventStore>, keys: ApiKeys) -> Self {
+        Self::with_config(store, keys, ApiConfig::default())
+    }
+
+    pub fn with_config(store: Arc<dyn EventStore>, keys: ApiKeys, config: ApiConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                config,
+                merged: watch::Sender::new(Seq(0)),
+                closing: watch::Sender::new(false),
+            }),
+        }
+    }
+
+    /// Tells live streams that the log now ends at `last` ([`MergeReport::last`]). Call it after
+    /// every merge; a position not beyond the last one reported wakes nobody.
+    ///
+    /// [`MergeReport::last`]: tributary_store::MergeReport::last
+    pub fn notify_merged(&self, last: Seq) {
+        self.inner.merged.send_if_modified(|seen| {
+            if last > *seen {
+                *seen = last;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn EventStore> {
+        &self.inner.store
+    }
+
+    pub(crate) fn keys(&self) -> &ApiKeys {
+        &self.inner.keys
+    }
+
+    pub(crate) fn config(&self) -> ApiConfig {
+        self.inner.config
+    }
+
+    pub(crate) fn merged(&self) -> watch::Receiver<Seq> {
+        self.inner.merged.subscribe()
+    }
+
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
+        self.inner.closing.subscribe()
+    }
+
+    fn set_closing(&self, closing: bool) {
+        self.inner.closing.send_replace(closing);
+    }
+
+    /// Runs a blocking store call on tokio's blocking pool.
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&dyn EventStore) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = Arc::clone(&self.inner.store);
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "a store read task failed");
+                ApiError::Internal
+            })?
+    }
+}
+
+/// The API's routes over `state`.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/events", get(events::list))
+        .route("/v1/events/latest", get(events::latest))
+        .route("/v1/events/stream", get(stream::stream))
+        .route("/v1/accounts/{account}/events", get(kloudless::list))
+        .route("/v1/accounts/{account}/events/", get(kloudless::list))
+        .route(
+            "/v1/accounts/{account}/events/latest",
+            get(kloudless::latest),
+        )
+        .route(
+            "/v1/accounts/{account}/events/latest/",
+            get(kloudless::latest),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops accepting, ends live
+/// streams (clients resume with `Last-Event-ID`) and waits for in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    state.set_closing(false);
+    let closing = state.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.set_closing(true);
+        })
+        .await
+}
+
+async fn healthz() -> Response {
+    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(state): State<ApiState>) -> Response {
+    let not_ready = |message: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"error": {"code": "not_ready", "message": message}})),
+        )
+            .into_response()
+    };
+    if *state.closing().borrow() {
+        return not_ready("the server is shutting down");
+    }
+    match state
+        .blocking(|store| store.latest().map_err(ApiError::from))
+        .await
+    {
+        Ok(_) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(_) => not_ready("the event store does not answer"),
+    }
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().to_owned())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod kloudless_tests;
+#[cfg(test)]
+mod tests;

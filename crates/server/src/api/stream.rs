@@ -1,0 +1,167 @@
+//! `GET /v1/events/stream`: the unified log as server-sent events, replayed from a cursor and
+//! then followed live.
+//!
+//! Format, one SSE event per log event:
+//!
+//! ```text
+//! id: <cursor after this event>
+//! data: <the event's JSON, as stored>
+//!
+//! ```
+//!
+//! No `event:` field, so a browser's `EventSource.onmessage` receives every event. The `id` is
+//! the cursor right after the event: a client that reconnects with `Last-Event-ID` (as
+//! `EventSource` does by itself) resumes exactly after the last event it received.
+//!
+//! Where to start: a non-empty `Last-Event-ID` header wins over `?cursor=`, because a reconnecting
+//! `EventSource` repeats the original URL (with its original cursor) and adds the header; with
+//! neither, the stream starts at the oldest retained event, as `GET /v1/events` does. A bad or
+//! expired start answers with the same 4xx as `GET /v1/events`, before the stream begins.
+//!
+//! The same tenant scope and filters (`source`, `type`, `path_prefix`, `since`, `until`) apply.
+//! An idle stream sends a keep-alive comment every [`ApiConfig::keep_alive`](super::ApiConfig).
+//! If the stream cannot go on (its position was removed by retention, the store failed, a named
+//! source was deleted) it sends one `event: stream_error` whose data is the usual error body
+//! (`{"error":{"code","message"}}`) and ends. It also ends when the server shuts down.
+
+use super::events::{cursor_after, decode_cursor, read_scoped};
+use super::query::{self, Endpoint, EventQuery, RawQuery};
+use super::{ApiError, ApiState, Tenant};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tributary_core::{Cursor, Seq};
+use tributary_store::StoredEvent;
+
+/// Events read from the store at once while replaying.
+const BATCH: usize = 1000;
+
+/// The header a reconnecting client sends with the last `id` it received.
+pub const LAST_EVENT_ID: &str = "last-event-id";
+
+/// `GET /v1/events/stream`.
+pub(crate) async fn stream(
+    State(state): State<ApiState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let q = query::parse(raw, Endpoint::Stream)?;
+    // An empty header is no header (`EventSource` sends none until it has seen an id).
+    let start = match headers.get(LAST_EVENT_ID).filter(|v| !v.is_empty()) {
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::InvalidCursor("the Last-Event-ID header is not valid text".into())
+        })?),
+        None => q.cursor.as_deref(),
+    };
+    let after = decode_cursor(&state, start)?;
+    let mut follower = Follower {
+        merged: state.merged(),
+        closing: state.closing(),
+        state,
+        tenant,
+        query: Arc::new(q),
+        position: after,
+        buffer: VecDeque::new(),
+        caught_up: false,
+        done: false,
+    };
+    // The first read happens before the response starts, so a bad start is an HTTP error.
+    follower.merged.borrow_and_update();
+    follower.read().await?;
+    let keep_alive = KeepAlive::new().interval(follower.state.config().keep_alive);
+    let events = stream::unfold(follower, |mut f| async move {
+        f.next().await.map(|event| (Ok(event), f))
+    });
+    Ok(Sse::new(events).keep_alive(keep_alive))
+}
+
+/// One stream's position and what it has read but not yet sent.
+struct Follower {
+    state: ApiState,
+    tenant: Tenant,
+    query: Arc<EventQuery>,
+    merged: watch::Receiver<Seq>,
+    closing: watch::Receiver<bool>,
+    /// Where the next read continues (`None`: from the oldest retained event).
+    position: Option<Cursor>,
+    buffer: VecDeque<StoredEvent>,
+    /// The last read reached the end of the log: wait for a merge before reading again.
+    caught_up: bool,
+    done: bool,
+}
+
+impl Follower {
+    async fn read(&mut self) -> Result<(), ApiError> {
+        let (tenant, query, after) = (self.tenant.clone(), Arc::clone(&self.query), self.position);
+        let page = self
+            .state
+            .blocking(move |store| read_scoped(store, &tenant, after.as_ref(), BATCH, &query))
+            .await?;
+        self.caught_up = page.remaining == 0;
+        self.position = Some(page.cursor);
+        self.buffer.extend(page.events);
+        Ok(())
+    }
+
+    /// The next SSE event to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                let sse = self.event(&event);
+                if sse.is_none() {
+                    self.done = true;
+                    self.buffer.clear();
+                }
+                return Some(sse.unwrap_or_else(|| stream_error(&ApiError::Internal)));
+            }
+            if self.done {
+                return None;
+            }
+            if self.caught_up {
+                let recheck = self.state.config().stream_recheck;
+                tokio::select! {
+                    biased;
+                    _ = self.closing.wait_for(|closing| *closing) => return None,
+                    changed = self.merged.changed() => {
+                        if changed.is_err() {
+                            return None;
+                        }
+                    }
+                    () = tokio::time::sleep(recheck) => {}
+                }
+            }
+            // Mark the notification seen before reading, so a merge during the read wakes the
+            // next wait instead of being lost.
+            self.merged.borrow_and_update();
+            if let Err(e) = self.read().await {
+                self.done = true;
+                return Some(stream_error(&e));
+            }
+        }
+    }
+
+    /// The SSE event for a stored event; `None` if its JSON is not text (a corrupt store).
+    fn event(&self, event: &StoredEvent) -> Option<SseEvent> {
+        let id = cursor_after(self.state.store().as_ref(), event.seq).encode();
+        match std::str::from_utf8(event.json()) {
+            Ok(json) => Some(SseEvent::default().id(id).data(json)),
+            Err(_) => {
+                tracing::error!(seq = %event.seq, "a stored event is not UTF-8");
+                None
+            }
+        }
+    }
+}
+
+/// The last event of a stream that cannot go on.
+fn stream_error(e: &ApiError) -> SseEvent {
+    SseEvent::default()
+        .event("stream_error")
+        .data(e.body().to_string())
+}
