@@ -1,34 +1,46 @@
-//! `tributary demo`: synthetic sources run by the engine into a store, merged in time order, and tailed.
-//!
-//! This is the foundation's demo: it shows ingest, checkpoints, the watermark merge and cursor
-//! reads working together. The full engine (HTTP API, simulators) replaces it as it lands.
+//! `tributary demo`: the whole engine on a laptop. It starts an Egnyte and a Jive simulator with
+//! a steady workload, a store in a temporary directory, one source for each, the engine and the
+//! HTTP API, prints `api <url> key <key>` as its first line, and tails the unified stream over the
+//! API's live stream: ordered events from two providers within seconds.
 
-use crate::engine::{Engine, EngineConfig};
-use crate::synthetic::SyntheticProvider;
-use chrono::Utc;
+use crate::api::KeyEntry;
+use crate::config::{EgnyteSection, EngineSection, ServerConfig, SourceEntry};
+use crate::serve::{ServeError, serve, start};
+use crate::tail::{Tail, TailError, line};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tributary_core::{PollPolicy, Provider, SourceId, SystemClock};
-use tributary_store::{EventStore, Filter, SledStore, StoreError};
+use std::time::Duration;
+use tributary_core::SystemClock;
+use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
+use tributary_sim::jive::{JiveSim, JiveSimConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Number of synthetic sources.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=100))]
-    pub sources: u64,
-    /// Events per source.
-    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    /// Where the API listens (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// The demo tenant's API key (default: a random one).
+    #[arg(long)]
+    pub api_key: Option<String>,
+    /// Stop after this many events of the unified stream (with both providers among them).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
     pub events: u64,
-    /// Events per poll.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    pub page_size: u64,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    pub seconds: u64,
+    /// Keep running (and tailing) until Ctrl-C.
+    #[arg(long)]
+    pub follow: bool,
+    /// Changes per second each simulator makes.
+    #[arg(long, default_value_t = 4.0)]
+    pub rate: f64,
     /// Keep the store in this directory (default: a temporary directory, removed at exit).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
-    /// Seed of the synthetic workload.
+    /// Seed of both simulators' workloads.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Print a summary only, not every event.
+    /// Print the first line and a summary only, not every event.
     #[arg(long)]
     pub quiet: bool,
 }
@@ -36,149 +48,196 @@ pub struct DemoArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Serve(#[from] ServeError),
+    #[error(transparent)]
+    Tail(#[from] TailError),
     #[error("cannot create a temporary directory: {0}")]
     TempDir(#[source] std::io::Error),
-    #[error("source {source_id}: {error}")]
-    Poll {
-        source_id: SourceId,
-        error: tributary_core::ProviderError,
-    },
-    #[error("invalid source id: {0}")]
-    Id(#[from] tributary_core::IdError),
-    #[error("engine: {0}")]
-    Engine(String),
-    #[error(transparent)]
-    Source(#[from] crate::engine::EngineError),
+    #[error("cannot start a simulator: {0}")]
+    Sim(#[source] std::io::Error),
     #[error("the unified stream came out of order at position {0}: this is a bug")]
-    OutOfOrder(u64),
+    OutOfOrder(String),
+    #[error(
+        "after {seconds} s only {got} events arrived ({by_provider}); expected {want} from both providers"
+    )]
+    TooFew {
+        seconds: u64,
+        got: u64,
+        want: u64,
+        by_provider: String,
+    },
+}
+
+async fn listen() -> Result<(tokio::net::TcpListener, String), DemoError> {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(DemoError::Sim)?;
+    let addr = l.local_addr().map_err(DemoError::Sim)?;
+    Ok((l, format!("http://{addr}")))
 }
 
 pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
-    let temp;
-    let dir = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::tempdir().map_err(DemoError::TempDir)?;
-            temp.path().to_path_buf()
+    let temp = match &args.data_dir {
+        Some(_) => None,
+        None => Some(tempfile::tempdir().map_err(DemoError::TempDir)?),
+    };
+    let data_dir = match (&args.data_dir, &temp) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(t)) => t.path().to_path_buf(),
+        (None, None) => std::env::temp_dir(),
+    };
+    let clock = Arc::new(SystemClock);
+    let (stop_sims, _) = tokio::sync::broadcast::channel::<()>(1);
+    let until_stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
+        let mut rx = tx.subscribe();
+        async move {
+            let _ = rx.recv().await;
         }
     };
-    let store = SledStore::open(&dir)?;
-    println!("store {} (epoch {:016x})", dir.display(), store.epoch());
 
-    let start = tributary_core::time::truncate(Utc::now());
-    let providers = (0..args.sources)
-        .map(|i| {
-            let id = SourceId::new(format!("synthetic-{}", i + 1))?;
-            Ok((
-                id.clone(),
-                SyntheticProvider::new(
-                    id,
-                    args.seed.wrapping_add(i),
-                    start,
-                    args.events,
-                    args.page_size,
-                ),
-            ))
-        })
-        .collect::<Result<Vec<_>, DemoError>>()?;
-
-    let began = Instant::now();
-    let store = Arc::new(store);
-    let config = EngineConfig {
-        merge_interval: Duration::from_millis(100),
-        ..EngineConfig::default()
-    };
-    let engine = Engine::new(store.clone(), Arc::new(SystemClock), config);
-    let policy = PollPolicy {
-        min_interval_ms: 200,
-        max_interval_ms: 2_000,
-        multiplier: 2.0,
-        jitter: 0.1,
-    };
-    for (id, provider) in &providers {
-        engine.add_source(id.clone(), Arc::new(provider.clone()), policy.clone())?;
-    }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            engine
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
-
-    // Tail the unified stream from the start until every event has arrived.
-    let total = args.sources * args.events;
-    let mut cursor = store.latest()?;
-    let (mut printed, mut last_time) = (0u64, None);
-    let mut idle = tokio::time::interval(Duration::from_millis(50));
-    while printed < total {
-        idle.tick().await;
-        loop {
-            let page = store.read(Some(&cursor), 100, &Filter::default())?;
-            for stored in &page.events {
-                let e = stored.event()?;
-                if last_time.is_some_and(|t| e.occurred_at < t) {
-                    return Err(DemoError::OutOfOrder(stored.seq.get()));
-                }
-                last_time = Some(e.occurred_at);
-                printed += 1;
-                if !args.quiet {
-                    println!(
-                        "{:>6}  {}  {:<12}  {:<7}  {}{}",
-                        stored.seq,
-                        tributary_core::time::format(&e.occurred_at),
-                        e.source,
-                        e.event_type,
-                        e.previous
-                            .as_ref()
-                            .and_then(|p| p.path.as_deref())
-                            .map(|p| format!("{p} -> "))
-                            .unwrap_or_default(),
-                        e.object.path.as_deref().unwrap_or(&e.object.name),
-                    );
-                }
-            }
-            cursor = page.cursor;
-            if page.remaining == 0 {
-                break;
-            }
-        }
-        if running.is_finished() {
-            break;
-        }
-    }
-    let _ = stop.send(());
-    running
-        .await
-        .map_err(|e| DemoError::Engine(e.to_string()))?
-        .map_err(|e| DemoError::Engine(e.to_string()))?;
-    let stats = engine.stats();
-    let ingested: u64 = providers
-        .iter()
-        .filter_map(|(id, _)| engine.status(id))
-        .map(|s| s.events_ingested)
-        .sum();
-    let elapsed = began.elapsed();
-    // Replaying a source from the start changes nothing: every event is absorbed.
-    let (first_id, first) = &providers[0];
-    let page = first.poll(None).await.map_err(|error| DemoError::Poll {
-        source_id: first_id.clone(),
-        error,
-    })?;
-    let replay = store.ingest(first_id, page).await?;
-    println!(
-        "done: {} sources, {} polls, {ingested} events ingested, {printed} merged in time order ({} late), \
-         a replayed page of {} absorbed, {:.0} events/s, cursor {cursor}",
-        providers.len(),
-        stats.polls,
-        stats.late,
-        replay.duplicates,
-        ingested as f64 / elapsed.as_secs_f64().max(1e-9),
+    // The upstreams.
+    let (egnyte_listener, egnyte_url) = listen().await?;
+    let egnyte = EgnyteSim::new(
+        EgnyteSimConfig {
+            backlog: 25,
+            rate: args.rate,
+            seed: args.seed,
+            throttle: ThrottleMode::Off,
+            daily_quota: None,
+            ..EgnyteSimConfig::default()
+        },
+        clock.clone(),
     );
+    tokio::spawn(egnyte.serve(egnyte_listener, until_stopped(&stop_sims)));
+    let (jive_listener, jive_url) = listen().await?;
+    let jive = JiveSim::new(
+        JiveSimConfig {
+            items: 25,
+            rate: args.rate,
+            seed: args.seed,
+            ..JiveSimConfig::new("demo", "demo-password")
+        },
+        clock.clone(),
+    );
+    tokio::spawn(jive.serve(jive_listener, until_stopped(&stop_sims)));
+
+    // The server, configured as a user would in tributary.toml.
+    let key = args.api_key.clone().unwrap_or_else(|| {
+        let mut rng = fastrand::Rng::new();
+        format!("demo-{:016x}{:016x}", rng.u64(..), rng.u64(..))
+    });
+    let fast = serde_json::json!({"min_interval_ms": 250, "max_interval_ms": 1000, "multiplier": 2.0, "jitter": 0.1});
+    let config = ServerConfig {
+        listen: args.listen,
+        data_dir,
+        engine: EngineSection {
+            max_concurrent_polls: 8,
+            merge_max_delay_ms: 60_000,
+            merge_interval_ms: 200,
+            shutdown_grace_ms: 10_000,
+        },
+        egnyte: EgnyteSection {
+            calls_per_second: 100,
+        },
+        keys: vec![KeyEntry::new("demo", key.clone())],
+        sources: vec![
+            SourceEntry {
+                id: "egnyte-demo".into(),
+                tenant: "demo".into(),
+                provider: "egnyte".into(),
+                config: serde_json::json!({
+                    "base_url": egnyte_url, "start": "oldest", "suppress": "none",
+                    "watermark_skew_ms": 1000, "poll": fast,
+                }),
+                credentials: serde_json::json!({"kind": "bearer", "token": "test-token"}),
+                paused: false,
+            },
+            SourceEntry {
+                id: "jive-demo".into(),
+                tenant: "demo".into(),
+                provider: "jive".into(),
+                config: serde_json::json!({
+                    "base_url": jive_url, "start": "backfill", "skew_ms": 1000, "poll": fast,
+                }),
+                credentials: serde_json::json!({"kind": "basic", "username": "demo", "password": "demo-password"}),
+                paused: false,
+            },
+        ],
+    };
+    let started = start(&config, clock).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    let api = format!(
+        "http://{}",
+        listener.local_addr().map_err(ServeError::Http)?
+    );
+    println!("api {api} key {key}");
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(started, listener, async {
+        let _ = server_stopped.await;
+    }));
+
+    // The unified stream, through the API's live stream.
+    let tail = Tail::new(&api, &key, Vec::new())?;
+    let mut by_provider: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut got, mut last, mut late) = (0u64, None, 0u64);
+    let mut disorder = None;
+    let want = args.events;
+    let follow = args.follow;
+    let quiet = args.quiet;
+    let tailing = tail.follow(None, |e, _cursor| {
+        if e.late {
+            late += 1;
+        } else if last.is_some_and(|t| e.occurred_at < t) {
+            disorder = Some(e.seq.map(|s| s.to_string()).unwrap_or_default());
+            return false;
+        }
+        last = last.max(Some(e.occurred_at));
+        got += 1;
+        *by_provider.entry(e.provider.clone()).or_default() += 1;
+        if !quiet {
+            println!("{}", line(e));
+        }
+        follow || got < want || by_provider.len() < 2
+    });
+    let finished = if follow {
+        tokio::select! {
+            r = tailing => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    } else {
+        tokio::time::timeout(Duration::from_secs(args.seconds), tailing)
+            .await
+            .ok()
+    };
+    let _ = stop_server.send(());
+    let _ = stop_sims.send(());
+    server
+        .await
+        .map_err(|e| ServeError::Task(e.to_string()))??;
+    if let Some(result) = finished {
+        result?;
+    }
+    if let Some(at) = disorder {
+        return Err(DemoError::OutOfOrder(at));
+    }
+    let summary = by_provider
+        .iter()
+        .map(|(p, n)| format!("{n} from {p}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !follow && (got < want || by_provider.len() < 2) {
+        return Err(DemoError::TooFew {
+            seconds: args.seconds,
+            got,
+            want,
+            by_provider: summary,
+        });
+    }
+    println!("done: {got} events in time order ({summary}; {late} late)");
     Ok(())
 }

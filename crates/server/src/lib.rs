@@ -7,6 +7,10 @@
 
 pub mod api;
 pub mod bench;
+pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod registry;
+pub mod serve;
 pub mod synthetic;
+pub mod tail;

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use tributary_server::{bench, demo};
+use tributary_server::{bench, demo, serve, tail};
 use tributary_sim::egnyte::EgnyteSimArgs;
 use tributary_sim::jive::JiveSimArgs;
 
@@ -28,11 +28,17 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Poll synthetic sources into a fresh store, merge them in time order and print the unified stream.
+    /// Simulated Egnyte and Jive, the engine and the API: prints `api <url> key <key>`, then tails
+    /// the unified stream.
     Demo(demo::DemoArgs),
     /// Run a simulator of an upstream API (prints its base URL as the first line of stdout).
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Read the unified stream from a running server's API.
+    #[command(subcommand)]
+    Events(tail::EventsCommand),
+    /// Run the engine and the HTTP API as the configuration says (prints `api <url>` first).
+    Serve(serve::ServeArgs),
     /// Measurements anyone can rerun (see docs/performance.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -71,6 +77,10 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Demo(args) => demo::run(args).await.map_err(Into::into),
             Command::Bench(command) => bench::run(command).await.map_err(Into::into),
+            Command::Serve(args) => serve::run(args).await.map_err(Into::into),
+            Command::Events(tail::EventsCommand::Tail(args)) => {
+                tail::run(args).await.map_err(Into::into)
+            }
             Command::Sim(SimCommand::Egnyte(args)) => {
                 tributary_sim::egnyte::run(args).await.map_err(Into::into)
             }

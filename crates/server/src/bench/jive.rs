@@ -5,7 +5,8 @@
 //! - `follow`: a source started from now follows a live workload (`--rate R`) for `--seconds`,
 //!   polling every `--interval-ms` (draining while windows remain): events per second, requests
 //!   per event, the time one poll takes.
-//! - `idle`: `--polls` polls of a community where nothing changes: requests and time per poll.
+//! - `idle`: `--polls` polls, `--interval-ms` apart, of a community where nothing changes:
+//!   requests and time per poll.
 
 use super::{BenchError, open_store};
 use crate::engine::runner::{PollStep, poll_once};
@@ -42,7 +43,7 @@ pub struct JiveArgs {
     /// `follow`: how long to follow.
     #[arg(long, default_value_t = 30)]
     pub seconds: u64,
-    /// `follow`: time between polls.
+    /// `follow`, `idle`: time between polls (rounds).
     #[arg(long, default_value_t = 1_000)]
     pub interval_ms: u64,
     /// `idle`: how many polls.
@@ -124,12 +125,15 @@ pub async fn run(args: JiveArgs) -> Result<(), BenchError> {
         Mode::Idle => {
             poll(&mut polls).await?;
             let calls_before = provider.stats().calls;
-            let started = Instant::now();
+            let mut spent = Duration::ZERO;
             for _ in 0..args.polls {
+                tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
+                let one = Instant::now();
                 let (n, _) = poll(&mut polls).await?;
+                spent += one.elapsed();
                 events += n;
             }
-            let spent = started.elapsed().as_secs_f64();
+            let spent = spent.as_secs_f64();
             let calls = provider.stats().calls - calls_before;
             report["idle_polls"] = args.polls.into();
             report["requests_per_idle_poll"] =

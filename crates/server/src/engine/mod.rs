@@ -11,7 +11,7 @@ pub mod runner;
 pub mod scheduler;
 
 pub use clock::TokioClock;
-pub use scheduler::{Engine, EngineConfig, EngineError, EngineStats, SourceStatus};
+pub use scheduler::{Engine, EngineConfig, EngineError, EngineStats, MergeListener, SourceStatus};
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::Instant;
-use tributary_core::{Clock, PollPolicy, PollSchedule, Provider, SourceId, Watermark};
+use tributary_core::{Clock, PollPolicy, PollSchedule, Provider, Seq, SourceId, Watermark};
 use tributary_store::{EventStore, MergeReport, StoreError};
 
 /// Engine settings.
@@ -103,12 +103,16 @@ struct State {
     next_generation: u64,
 }
 
+/// Told the log's last position after each merge that moved events (the API's live streams).
+pub type MergeListener = Arc<dyn Fn(Seq) + Send + Sync>;
+
 struct Inner {
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     state: Mutex<State>,
     wake: Notify,
+    listeners: Mutex<Vec<MergeListener>>,
 }
 
 /// Runs sources. Cheap to clone; clones share one engine.
@@ -132,6 +136,7 @@ impl Engine {
                 config,
                 state: Mutex::new(state),
                 wake: Notify::new(),
+                listeners: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -211,6 +216,15 @@ impl Engine {
         self.lock().stats
     }
 
+    /// Calls `listener` with the log's last position after every merge that moved events.
+    pub fn on_merge(&self, listener: MergeListener) {
+        self.inner
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(listener);
+    }
+
     /// Merges what the sources' watermarks (bounded by `merge_max_delay`) allow.
     pub async fn merge(&self) -> Result<MergeReport, StoreError> {
         let watermarks: Vec<Option<Watermark>> = {
@@ -234,9 +248,22 @@ impl Engine {
                 "late events appended behind the merge frontier"
             );
         }
-        let mut state = self.lock();
-        state.stats.merged += report.merged;
-        state.stats.late += report.late;
+        {
+            let mut state = self.lock();
+            state.stats.merged += report.merged;
+            state.stats.late += report.late;
+        }
+        if report.merged > 0 {
+            let listeners = self
+                .inner
+                .listeners
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            for listener in listeners {
+                listener(report.last);
+            }
+        }
         Ok(report)
     }
 

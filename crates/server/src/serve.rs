@@ -1,0 +1,172 @@
+//! `tributary serve`: the engine and the HTTP API over one store, as the configuration says.
+//!
+//! Start-up: open the store, write the configured sources into it (the configuration describes
+//! the pipeline; a source already stored keeps its creation time and state), build every stored
+//! source's provider (a configured source that cannot be built stops the start with the reason;
+//! a stored one that no longer can is logged and skipped), run the engine, and serve the API,
+//! telling its live streams about every merge. Shutdown: stop accepting, let in-flight polls
+//! commit (every store write is flushed before it returns), merge once more, and return.
+
+use crate::api::{ApiKeys, ApiState};
+use crate::config::ServerConfig;
+use crate::engine::{Engine, EngineError};
+use crate::registry::{Registry, RegistryError};
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use tributary_core::{Clock, SourceId, SystemClock};
+use tributary_egnyte::RateLimiters;
+use tributary_store::{EventStore, SledStore, SourceRecord, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("store at {path}: {source}")]
+    Store {
+        path: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error(transparent)]
+    StoreWrite(#[from] StoreError),
+    #[error(transparent)]
+    Source(#[from] RegistryError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("invalid source id: {0}")]
+    Id(#[from] tributary_core::IdError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Http(#[source] std::io::Error),
+    #[error("a server task failed: {0}")]
+    Task(String),
+}
+
+/// A server that has started: where it listens, and what it runs.
+pub struct Started {
+    pub store: Arc<SledStore>,
+    pub engine: Engine,
+    pub api: ApiState,
+}
+
+/// Opens the store, stores and builds the sources, and returns what [`serve`] runs.
+pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Started, ServeError> {
+    let store = SledStore::open(&config.data_dir).map_err(|source| ServeError::Store {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let store = Arc::new(store);
+    let dyn_store: Arc<dyn EventStore> = store.clone();
+    let per_second = NonZeroU32::new(config.egnyte.calls_per_second).unwrap_or(NonZeroU32::MIN);
+    let registry = Registry::new(
+        dyn_store.clone(),
+        clock.clone(),
+        RateLimiters::new(governor::Quota::per_second(per_second)),
+    );
+    for entry in &config.sources {
+        let id = SourceId::new(entry.id.clone())?;
+        let existing = store.source(&id)?;
+        let record = SourceRecord {
+            id,
+            tenant: entry.tenant.clone(),
+            provider: entry.provider.clone(),
+            config: entry.config.clone(),
+            credentials: entry.credentials.clone(),
+            paused: entry.paused,
+            created_at: existing.map_or_else(|| clock.now(), |r| r.created_at),
+        };
+        registry.validate(&record)?;
+        store.put_source(record).await?;
+    }
+    let engine = Engine::new(dyn_store.clone(), clock, config.engine_config());
+    for record in store.sources()? {
+        if record.paused {
+            continue;
+        }
+        match registry.build(&record) {
+            Ok(built) => engine.add_source(record.id.clone(), built.provider, built.policy)?,
+            Err(e) => tracing::error!(error = %e, "a stored source cannot run; skipped"),
+        }
+    }
+    let keys =
+        ApiKeys::new(config.keys.clone()).map_err(|e| crate::config::ConfigError::Invalid {
+            field: "keys".into(),
+            message: e.to_string(),
+        })?;
+    let api = ApiState::new(dyn_store, keys);
+    {
+        let api = api.clone();
+        engine.on_merge(Arc::new(move |last| api.notify_merged(last)));
+    }
+    Ok(Started { store, engine, api })
+}
+
+/// Runs the engine and serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    started: Started,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let wait = |stop: &tokio::sync::broadcast::Sender<()>| {
+        let mut rx = stop.subscribe();
+        async move {
+            let _ = rx.recv().await;
+        }
+    };
+    let engine = {
+        let engine = started.engine.clone();
+        let stopped = wait(&stop);
+        tokio::spawn(async move { engine.run(stopped).await })
+    };
+    let http = tokio::spawn(crate::api::serve(
+        listener,
+        started.api.clone(),
+        wait(&stop),
+    ));
+    shutdown.await;
+    tracing::info!("shutting down: finishing in-flight polls");
+    let _ = stop.send(());
+    let engine_result = engine.await.map_err(|e| ServeError::Task(e.to_string()))?;
+    let http_result = http.await.map_err(|e| ServeError::Task(e.to_string()))?;
+    engine_result?;
+    http_result.map_err(ServeError::Http)
+}
+
+/// `tributary serve --config FILE`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The configuration file (TOML); without it, the defaults and TRIBUTARY_* variables.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// Loads the configuration, starts, prints `api <url>` as the first line of stdout, and serves
+/// until Ctrl-C.
+pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    let config = ServerConfig::load(args.config.as_deref())?;
+    let started = start(&config, Arc::new(SystemClock)).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServeError::Http)?;
+    println!("api http://{addr}");
+    eprintln!(
+        "serving {} sources from {} (Ctrl-C stops)",
+        started.store.sources()?.len(),
+        config.data_dir.display()
+    );
+    serve(started, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
