@@ -6,3 +6,4 @@
 mod crash;
 mod egnyte;
 mod jive;
+mod server;

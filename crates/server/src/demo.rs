@@ -147,7 +147,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
                 provider: "egnyte".into(),
                 config: serde_json::json!({
                     "base_url": egnyte_url, "start": "oldest", "suppress": "none",
-                    "watermark_skew_ms": 1000, "poll": fast,
+                    "watermark_skew_ms": 1500, "poll": fast,
                 }),
                 credentials: serde_json::json!({"kind": "bearer", "token": "test-token"}),
                 paused: false,
