@@ -171,15 +171,18 @@ impl SledStore {
         F: FnOnce(&SledStore) -> Result<T, StoreError> + Send + 'static,
     {
         let this = self.clone();
-        let out = tokio::task::spawn_blocking(move || f(&this))
-            .await
-            .map_err(|e| StoreError::Worker(e.to_string()))??;
-        self.inner
-            .db
-            .flush_async()
-            .await
-            .map_err(StoreError::storage("flushing to disk"))?;
-        Ok(out)
+        // The flush runs on the same blocking thread: sled's `flush_async` futures were seen to
+        // never complete when dozens of writers flushed at once (the idle-sources benchmark).
+        tokio::task::spawn_blocking(move || {
+            let out = f(&this)?;
+            this.inner
+                .db
+                .flush()
+                .map_err(StoreError::storage("flushing to disk"))?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))?
     }
 
     pub(crate) fn meta_u64(&self, key: &'static [u8], default: u64) -> Result<u64, StoreError> {

@@ -904,3 +904,43 @@ proptest! {
         })?;
     }
 }
+
+/// Many sources committing at once, as an engine with dozens of polls in flight does. sled's
+/// `flush_async` futures were seen never to complete under this load (40 concurrent writers hung
+/// the idle-sources benchmark), so writes flush on their blocking thread instead.
+#[test]
+fn many_concurrent_writers_all_commit() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..96 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let source = format!("s{i}");
+                for n in 0..3i64 {
+                    let e = add(&source, &format!("e{n}"), n);
+                    store
+                        .ingest(&src(&source), page(vec![e], n.unsigned_abs(), Some(n)))
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+        let all = async {
+            while let Some(r) = tasks.join_next().await {
+                r.unwrap();
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(120), all)
+            .await
+            .expect("every writer commits");
+        let merged = store.merge(t(1_000)).await.unwrap();
+        assert_eq!(merged.merged, 96 * 3);
+    });
+}
