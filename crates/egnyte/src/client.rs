@@ -161,10 +161,7 @@ impl EgnyteClient {
         timeout: Duration,
         credential: Arc<CredentialState>,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("tributary-egnyte/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = shared_http()?;
         Ok(Self {
             http,
             base,
@@ -304,12 +301,26 @@ impl EgnyteClient {
                 }
             }
         };
-        let resp = req.send().await.map_err(failed)?;
+        let resp = req.timeout(self.timeout).send().await.map_err(failed)?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(failed)?;
         Ok((status, headers, body.to_vec()))
     }
+}
+
+/// One HTTP client for every Egnyte source of the process: building one loads the TLS roots
+/// (milliseconds each, which thousands of sources turn into most of a minute), and one client
+/// shares its connection pool. Timeouts are set per request.
+fn shared_http() -> Result<reqwest::Client, reqwest::Error> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("tributary-egnyte/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    Ok(CLIENT.get_or_init(|| client).clone())
 }
 
 /// Maps a failure status to its error (notes §3.2, §8, §12.7).

@@ -289,10 +289,7 @@ pub struct JiveClient {
 impl JiveClient {
     /// `base` without a trailing slash and without `/api/core/v3`.
     pub fn new(base: String, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("tributary-jive/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = shared_http()?;
         Ok(Self {
             http,
             base,
@@ -401,6 +398,7 @@ impl JiveClient {
     /// Sends, strips the prefix, and turns a failure status into an error.
     async fn send(&self, endpoint: &str, req: RequestBuilder) -> Result<Vec<u8>, JiveError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let req = req.timeout(self.timeout);
         let failed = |e: reqwest::Error| {
             if e.is_timeout() {
                 JiveError::Timeout {
@@ -425,6 +423,20 @@ impl JiveClient {
             Err(classify(endpoint, status, &headers, &body))
         }
     }
+}
+
+/// One HTTP client for every Jive source of the process: building a client loads the TLS roots
+/// (milliseconds each, which 10,000 sources turn into most of a minute), and one client shares
+/// its connection pool. Timeouts are set per request.
+fn shared_http() -> Result<reqwest::Client, reqwest::Error> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("tributary-jive/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    Ok(CLIENT.get_or_init(|| client).clone())
 }
 
 fn authorize(req: RequestBuilder, auth: &Authorization) -> RequestBuilder {
