@@ -13,7 +13,7 @@
 use super::account::{self, AccountId, AccountRef};
 use super::events::{decode_cursor, json_response};
 use super::query::{self, Endpoint, RawQuery};
-use super::{ApiError, ApiState, Tenant};
+use super::{ApiError, ApiState, Tenant, openapi};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -23,6 +23,34 @@ use tributary_core::EventType;
 use tributary_store::{Filter, ReadPage};
 
 /// `GET /v1/accounts/{account}/events`.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account}/events",
+    tag = "kloudless",
+    operation_id = "list_account_events",
+    summary = "A page of one account's events, in Kloudless's shapes",
+    params(
+        ("account" = String, Path, pattern = r"^(me|[1-9][0-9]{0,15})$",
+            example = "3683662759948583",
+            description = "The account's numeric id (1 to 2^53-1), or `me` for the source of a \
+            source-scoped key"),
+        openapi::PageParams,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page", body = openapi::KloudlessEventPage,
+            links(("next_page" = (operation_id = "list_account_events", parameters(("account" = "$request.path.account"), ("cursor" = "$response.body#/cursor")),
+                description = "The next page")))),
+        (status = 400, description = "A bad parameter or account (`invalid_parameter`), a malformed \
+            or foreign cursor (`invalid_cursor`) or one past the end (`cursor_ahead`)", body = openapi::ErrorBody),
+        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        (status = 404, description = "An account the caller does not have (`account_not_found`)", body = openapi::ErrorBody),
+        (status = 410, description = "The cursor is older than retention (`cursor_expired`, with \
+            `oldest_cursor`)", body = openapi::ErrorBody),
+        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+    )
+)]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     tenant: Tenant,
@@ -48,6 +76,30 @@ pub(crate) async fn list(
 }
 
 /// `GET /v1/accounts/{account}/events/latest`.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account}/events/latest",
+    tag = "kloudless",
+    operation_id = "latest_account_event_cursor",
+    summary = "The cursor after the newest event, for one account",
+    params(
+        ("account" = String, Path, pattern = r"^(me|[1-9][0-9]{0,15})$",
+            example = "3683662759948583",
+            description = "The account's numeric id (1 to 2^53-1), or `me` for the source of a \
+            source-scoped key"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cursor", body = openapi::LatestCursor,
+            links(("events_after" = (operation_id = "list_account_events", parameters(("account" = "$request.path.account"), ("cursor" = "$response.body#/cursor")),
+                description = "The events after it")))),
+        (status = 400, description = "A bad account (`invalid_parameter`)", body = openapi::ErrorBody),
+        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        (status = 404, description = "An account the caller does not have (`account_not_found`)", body = openapi::ErrorBody),
+        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+    )
+)]
 pub(crate) async fn latest(
     State(state): State<ApiState>,
     tenant: Tenant,

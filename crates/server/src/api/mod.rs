@@ -8,6 +8,7 @@
 //! - `GET /v1/accounts/{account}/events?cursor&page_size` and `.../events/latest`: the same log in
 //!   the Kloudless Events API's shapes, one source per numeric account ([`kloudless`]).
 //! - `GET /healthz` (the process answers), `GET /readyz` (the store answers).
+//! - `GET /openapi.json`: the OpenAPI 3.1 document of all the above ([`openapi`]).
 //!
 //! Every `/v1` request carries `Authorization: Bearer <api key>` (`APIKey <api key>` is taken
 //! too, as the Kloudless SDKs send it); the key's tenant sees only the events of the sources it
@@ -23,6 +24,7 @@ mod auth;
 mod error;
 pub mod events;
 pub mod kloudless;
+mod openapi;
 mod query;
 pub mod stream;
 
@@ -41,6 +43,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tributary_core::Seq;
 use tributary_store::EventStore;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Knobs of the API that are not about tenants or keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,27 +154,39 @@ impl ApiState {
     }
 }
 
-/// The API's routes over `state`.
+/// The API's routes over `state`, with `GET /openapi.json` describing them.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/v1/events", get(events::list))
-        .route("/v1/events/latest", get(events::latest))
-        .route("/v1/events/stream", get(stream::stream))
-        .route("/v1/accounts/{account}/events", get(kloudless::list))
+    let (router, doc) = routes().split_for_parts();
+    router
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(state)
+        .layer(axum::Extension(openapi::Document::new(&doc)))
+}
+
+/// The OpenAPI document `GET /openapi.json` serves.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+/// Every route, each documented by its handler's `#[utoipa::path]`.
+fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(openapi::serve_document))
+        .routes(routes!(events::list))
+        .routes(routes!(events::latest))
+        .routes(routes!(stream::stream))
+        .routes(routes!(kloudless::list))
+        .routes(routes!(kloudless::latest))
+        // The Kloudless SDKs call these with a trailing slash: the same operations, documented
+        // once (in the description).
         .route("/v1/accounts/{account}/events/", get(kloudless::list))
-        .route(
-            "/v1/accounts/{account}/events/latest",
-            get(kloudless::latest),
-        )
         .route(
             "/v1/accounts/{account}/events/latest/",
             get(kloudless::latest),
         )
-        .method_not_allowed_fallback(method_not_allowed)
-        .fallback(not_found)
-        .with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then stops accepting, ends live
@@ -189,10 +206,29 @@ pub async fn serve(
         .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    operation_id = "healthz",
+    summary = "The process answers",
+    responses((status = 200, description = "Alive: `{\"status\":\"ok\"}`", body = openapi::Health))
+)]
 async fn healthz() -> Response {
     axum::Json(serde_json::json!({"status": "ok"})).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    operation_id = "readyz",
+    summary = "The store answers and the server is not shutting down",
+    responses(
+        (status = 200, description = "Ready: `{\"status\":\"ready\"}`", body = openapi::Health),
+        (status = 503, description = "Not ready (`not_ready`)", body = openapi::ErrorBody),
+    )
+)]
 async fn readyz(State(state): State<ApiState>) -> Response {
     let not_ready = |message: &str| {
         (

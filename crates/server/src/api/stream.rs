@@ -26,7 +26,7 @@
 
 use super::events::{cursor_after, decode_cursor, read_scoped};
 use super::query::{self, Endpoint, EventQuery, RawQuery};
-use super::{ApiError, ApiState, Tenant};
+use super::{ApiError, ApiState, Tenant, openapi};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -45,6 +45,36 @@ const BATCH: usize = 1000;
 pub const LAST_EVENT_ID: &str = "last-event-id";
 
 /// `GET /v1/events/stream`.
+#[utoipa::path(
+    get,
+    path = "/v1/events/stream",
+    tag = "events",
+    operation_id = "stream_events",
+    summary = "The unified log as server-sent events, replayed then followed live",
+    description = "One SSE event per log event: `id:` the cursor after it, `data:` its JSON (an \
+        `Event`). An idle stream sends keep-alive comments. A stream that cannot go on sends one \
+        `event: stream_error` whose data is an `ErrorBody`, and ends. A bad or expired start \
+        answers with the same 4xx as `GET /v1/events` before the stream begins.",
+    params(
+        openapi::StreamParams,
+        openapi::FilterParams,
+        ("Last-Event-ID" = Option<String>, Header,
+            description = "The last `id` received: resumes right after it (wins over `cursor`)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stream (it does not end until the server shuts down)",
+            content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad parameter (`invalid_parameter`), a malformed or foreign \
+            cursor (`invalid_cursor`) or one past the end (`cursor_ahead`)", body = openapi::ErrorBody),
+        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        (status = 404, description = "A `source` the caller does not have (`source_not_found`)", body = openapi::ErrorBody),
+        (status = 410, description = "The start is older than retention (`cursor_expired`, with \
+            `oldest_cursor`)", body = openapi::ErrorBody),
+        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+    )
+)]
 pub(crate) async fn stream(
     State(state): State<ApiState>,
     tenant: Tenant,

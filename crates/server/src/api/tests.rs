@@ -707,3 +707,21 @@ async fn the_stream_applies_filters_and_ends_at_shutdown() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_tenant_owning_every_source_never_reads_a_deleted_sources_events() {
+    // With b1 deleted, tenant a owns every source there is and reads the unfiltered log, but b1's
+    // events stay in the log until retention and must not reach a; pages stay full.
+    let store = fixture().await;
+    assert!(
+        store
+            .delete_source(&SourceId::new("b1").unwrap())
+            .await
+            .unwrap()
+    );
+    let server = start(&store).await;
+    assert_eq!(server.all_ids(KEY_A, "page_size=3").await, a_ids(0..15));
+    let (status, body) = server.get(Some(KEY_A), "/v1/events?page_size=4").await;
+    assert_eq!((status, &body["count"]), (200, &4.into()), "{body}");
+    server.stop().await;
+}

@@ -9,16 +9,24 @@
 //!   `tributary sim jive --items N [--rate R]`): a backfill of every item, a steady follow of a live
 //!   workload, or the cost of polling an idle community. `tests/bench/jive-community.sh` runs all
 //!   three.
+//! - `bench idle-sources` ([`idle`]) runs thousands of sources on one engine against an idle Jive
+//!   simulator: upstream requests per hour and CPU while nothing happens.
 
+pub mod api;
 pub mod egnyte;
+pub mod idle;
 pub mod jive;
 
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
+    /// Serve the list API and a bare handler over a filled store, beside a raw sled scan.
+    Api(api::ApiBenchArgs),
     /// Drain an Egnyte (simulator) backlog into a fresh store; print events/s and requests/event.
     EgnyteDrain(egnyte::EgnyteDrainArgs),
+    /// Run thousands of idle Jive sources on one engine; print requests per hour and CPU.
+    IdleSources(idle::IdleArgs),
     /// Synthesize a Jive (simulator) community's stream into a fresh store: backfill, follow or
     /// idle; print events/s and requests/event.
     Jive(jive::JiveArgs),
@@ -38,8 +46,10 @@ pub enum BenchError {
 
 pub async fn run(command: BenchCommand) -> Result<(), BenchError> {
     match command {
+        BenchCommand::Api(args) => api::run(args).await,
         BenchCommand::EgnyteDrain(args) => egnyte::drain(args).await,
         BenchCommand::Jive(args) => jive::run(args).await,
+        BenchCommand::IdleSources(args) => idle::run(args).await,
     }
 }
 
