@@ -105,6 +105,12 @@ pub trait Provider: Send + Sync {
     /// The provider's name, as in [`Event::provider`]: `egnyte`, `jive`, ...
     fn name(&self) -> &str;
 
+    /// Requests this provider has sent upstream since it was built, when it counts them (for the
+    /// source's status and `/metrics`).
+    fn upstream_calls(&self) -> Option<u64> {
+        None
+    }
+
     async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError>;
 }
 

@@ -659,6 +659,10 @@ impl Provider for EgnyteProvider {
         PROVIDER
     }
 
+    fn upstream_calls(&self) -> Option<u64> {
+        Some(self.stats().calls)
+    }
+
     async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
         self.poll_page(checkpoint).await.map_err(|e| {
             tracing::warn!(source = %self.source, error = %e, "Egnyte poll failed");

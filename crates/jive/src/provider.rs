@@ -767,6 +767,10 @@ impl Provider for JiveProvider {
         map::PROVIDER
     }
 
+    fn upstream_calls(&self) -> Option<u64> {
+        Some(self.stats().calls)
+    }
+
     async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
         self.poll_inner(checkpoint).await.map_err(Into::into)
     }

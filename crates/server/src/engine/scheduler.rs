@@ -66,6 +66,10 @@ pub struct SourceStatus {
     pub next_poll_at: Option<DateTime<Utc>>,
     /// The back-off interval an empty poll would cause now.
     pub interval: Duration,
+    /// The source's committed watermark.
+    pub watermark: Option<Watermark>,
+    /// Requests the provider sent upstream since the engine started it, when it counts them.
+    pub upstream_calls: Option<u64>,
 }
 
 /// Engine-wide counters.
@@ -86,6 +90,14 @@ struct Slot {
     /// The source's committed watermark, read once when it is added and again after each
     /// commit, so a merge computes its frontier without reading every source's state.
     watermark: Option<Watermark>,
+}
+
+fn slot_status(slot: &Slot) -> SourceStatus {
+    SourceStatus {
+        watermark: slot.watermark,
+        upstream_calls: slot.provider.upstream_calls(),
+        ..slot.status.clone()
+    }
 }
 
 /// A poll's result, sent back to the run loop.
@@ -209,7 +221,19 @@ impl Engine {
     }
 
     pub fn status(&self, id: &SourceId) -> Option<SourceStatus> {
-        self.lock().sources.get(id).map(|s| s.status.clone())
+        self.lock().sources.get(id).map(slot_status)
+    }
+
+    /// Every running source's status, by id.
+    pub fn statuses(&self) -> Vec<(SourceId, SourceStatus)> {
+        let mut all: Vec<_> = self
+            .lock()
+            .sources
+            .iter()
+            .map(|(id, slot)| (id.clone(), slot_status(slot)))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     pub fn stats(&self) -> EngineStats {
