@@ -53,6 +53,8 @@ pub enum DemoError {
     Tail(#[from] TailError),
     #[error("cannot create a temporary directory: {0}")]
     TempDir(#[source] std::io::Error),
+    #[error("no randomness for the demo key: {0}")]
+    Random(String),
     #[error("cannot start a simulator: {0}")]
     Sim(#[source] std::io::Error),
     #[error("the unified stream came out of order at position {0}: this is a bug")]
@@ -122,10 +124,15 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     tokio::spawn(jive.serve(jive_listener, until_stopped(&stop_sims)));
 
     // The server, configured as a user would in tributary.toml.
-    let key = args.api_key.clone().unwrap_or_else(|| {
-        let mut rng = fastrand::Rng::new();
-        format!("demo-{:016x}{:016x}", rng.u64(..), rng.u64(..))
-    });
+    let key = match args.api_key.clone() {
+        Some(key) => key,
+        None => {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes).map_err(|e| DemoError::Random(e.to_string()))?;
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("demo-{hex}")
+        }
+    };
     let fast = serde_json::json!({"min_interval_ms": 250, "max_interval_ms": 1000, "multiplier": 2.0, "jitter": 0.1});
     let config = ServerConfig {
         listen: args.listen,

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod metrics;
 pub mod registry;
 pub mod serve;
 pub mod synthetic;

@@ -51,6 +51,21 @@ impl Registry {
         }
     }
 
+    /// A registry whose Egnyte sources may each send `calls_per_second` requests per credential.
+    pub fn with_egnyte_rate(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn Clock>,
+        calls_per_second: u32,
+    ) -> Self {
+        let per_second =
+            std::num::NonZeroU32::new(calls_per_second).unwrap_or(std::num::NonZeroU32::MIN);
+        Self::new(
+            store,
+            clock,
+            RateLimiters::new(governor::Quota::per_second(per_second)),
+        )
+    }
+
     /// Checks a source's provider config without building anything that runs.
     pub fn validate(&self, record: &SourceRecord) -> Result<(), RegistryError> {
         self.build(record).map(|_| ())

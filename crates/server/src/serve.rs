@@ -7,7 +7,7 @@
 //! telling its live streams about every merge. Shutdown: stop accepting, let in-flight polls
 //! commit (every store write is flushed before it returns), merge once more, and return.
 
-use crate::api::{ApiKeys, ApiState};
+use crate::api::{ApiKeys, ApiState, SourceControl};
 use crate::config::ServerConfig;
 use crate::engine::{Engine, EngineError};
 use crate::registry::{Registry, RegistryError};
@@ -84,7 +84,7 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
         registry.validate(&record)?;
         store.put_source(record).await?;
     }
-    let engine = Engine::new(dyn_store.clone(), clock, config.engine_config());
+    let engine = Engine::new(dyn_store.clone(), clock.clone(), config.engine_config());
     for record in store.sources()? {
         if record.paused {
             continue;
@@ -99,11 +99,13 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
             field: "keys".into(),
             message: e.to_string(),
         })?;
-    let api = ApiState::new(dyn_store, keys);
-    {
-        let api = api.clone();
-        engine.on_merge(Arc::new(move |last| api.notify_merged(last)));
-    }
+    let api = ApiState::new(dyn_store, keys).with_sources(SourceControl::new(
+        engine.clone(),
+        registry,
+        clock,
+    ));
+    // The notifier alone: the API state holds the engine, which must not hold the state back.
+    engine.on_merge(Arc::new(api.merge_notifier()));
     Ok(Started { store, engine, api })
 }
 

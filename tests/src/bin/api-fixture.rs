@@ -10,7 +10,11 @@
 //!
 //!     account <number> source <id> tenant <tenant> key <source-scoped key> events <id,id,...>
 //!
-//! with the source's event ids in stream order, and a last line `ready`. Serves until SIGTERM or
+//! with the source's event ids in stream order, and a last line `ready`.
+//!
+//! `/v1/sources` and `/v1/oauth` work (so schemathesis checks them), over an engine that is never
+//! run: a source created here is stored and registered but never polled, so no request leaves
+//! the machine. Serves until SIGTERM or
 //! SIGINT, then removes the store.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -20,7 +24,9 @@ use tributary_core::{
     Actor, Checkpoint, Event, EventId, EventType, Object, ObjectKind, Page, SourceId, Upstream,
     Watermark,
 };
-use tributary_server::api::{self, AccountId, ApiKeys, ApiState, KeyEntry};
+use tributary_server::api::{self, AccountId, ApiKeys, ApiState, KeyEntry, SourceControl};
+use tributary_server::engine::{Engine, EngineConfig};
+use tributary_server::registry::Registry;
 use tributary_store::{EventStore, SledStore, SourceRecord};
 
 type Error = Box<dyn std::error::Error>;
@@ -160,7 +166,14 @@ async fn run(listen: &str) -> Result<(), Error> {
     for (source, _, tenant) in SOURCES {
         keys.push(KeyEntry::new(tenant, scoped_key(source)).for_source(source));
     }
-    let state = ApiState::new(Arc::new(store.clone()), ApiKeys::new(keys)?);
+    let dyn_store: Arc<dyn EventStore> = Arc::new(store.clone());
+    let clock: Arc<dyn tributary_core::Clock> = Arc::new(tributary_core::SystemClock);
+    let control = SourceControl::new(
+        Engine::new(dyn_store.clone(), clock.clone(), EngineConfig::default()),
+        Registry::with_egnyte_rate(dyn_store.clone(), clock.clone(), 1),
+        clock,
+    );
+    let state = ApiState::new(dyn_store, ApiKeys::new(keys)?).with_sources(control);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
 

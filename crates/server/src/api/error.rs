@@ -36,6 +36,31 @@ pub enum ApiError {
     AccountNotFound(String),
     #[error("no route for {0}")]
     NotFound(String),
+    /// The key may not do this (a source-scoped key creating or deleting sources).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A request body that is not the JSON the operation takes; the message names the field.
+    #[error("{0}")]
+    InvalidBody(String),
+    /// A source (provider, config, credentials, poll policy, id) its provider refuses; the
+    /// message is the provider's and names the field.
+    #[error("{0}")]
+    InvalidSource(String),
+    /// A source with this id exists already (in any tenant: ids are global).
+    #[error("a source with id {0:?} exists already")]
+    SourceExists(String),
+    /// This server was started without source management (no engine behind the API).
+    #[error("source management is not available on this server")]
+    SourcesUnavailable,
+    /// An OAuth `state` this server did not issue, already used, expired or for another provider.
+    #[error("{0}")]
+    InvalidOauthState(String),
+    /// The user or the provider refused the authorization (`error` on the callback).
+    #[error("{0}")]
+    OauthDenied(String),
+    /// The provider's token endpoint did not give a usable token for the code.
+    #[error("{0}")]
+    OauthExchangeFailed(String),
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
     /// The store could not be read (I/O, worker failure): worth retrying.
@@ -58,7 +83,14 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::InvalidBody(_)
+            | ApiError::InvalidSource(_)
+            | ApiError::InvalidOauthState(_)
+            | ApiError::OauthDenied(_) => StatusCode::BAD_REQUEST,
+            ApiError::SourceExists(_) => StatusCode::CONFLICT,
+            ApiError::OauthExchangeFailed(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable | ApiError::SourcesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,6 +107,14 @@ impl ApiError {
             ApiError::AccountNotFound(_) => "account_not_found",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::InvalidSource(_) => "invalid_source",
+            ApiError::SourceExists(_) => "source_exists",
+            ApiError::SourcesUnavailable => "sources_unavailable",
+            ApiError::InvalidOauthState(_) => "invalid_oauth_state",
+            ApiError::OauthDenied(_) => "oauth_denied",
+            ApiError::OauthExchangeFailed(_) => "oauth_exchange_failed",
             ApiError::Unavailable => "store_unavailable",
             ApiError::Internal => "internal_error",
         }

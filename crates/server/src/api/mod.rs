@@ -7,6 +7,12 @@
 //!   replaying from the cursor and then following the merge live ([`stream`]).
 //! - `GET /v1/accounts/{account}/events?cursor&page_size` and `.../events/latest`: the same log in
 //!   the Kloudless Events API's shapes, one source per numeric account ([`kloudless`]).
+//! - `POST /v1/sources`, `GET /v1/sources`, `GET|PATCH|DELETE /v1/sources/{id}`: manage the
+//!   tenant's sources and read their status; credentials are taken, stored, never returned
+//!   ([`sources`]). Needs a [`SourceControl`] ([`ApiState::with_sources`]); without one these
+//!   answer `503 sources_unavailable`.
+//! - `POST /v1/oauth/{provider}/start` and `GET /v1/oauth/{provider}/callback?code&state`: create a
+//!   source from an OAuth2 authorization code ([`oauth`]).
 //! - `GET /healthz` (the process answers), `GET /readyz` (the store answers).
 //! - `GET /openapi.json`: the OpenAPI 3.1 document of all the above ([`openapi`]).
 //!
@@ -24,13 +30,16 @@ mod auth;
 mod error;
 pub mod events;
 pub mod kloudless;
+pub mod oauth;
 mod openapi;
 mod query;
+pub mod sources;
 pub mod stream;
 
 pub use account::AccountId;
 pub use auth::{ApiKeys, KeyConfigError, KeyEntry, Tenant, key_sha256_hex};
 pub use error::ApiError;
+pub use sources::SourceControl;
 
 use axum::Router;
 use axum::extract::State;
@@ -76,10 +85,15 @@ struct Inner {
     store: Arc<dyn EventStore>,
     keys: ApiKeys,
     config: ApiConfig,
-    /// The last position merged, as the engine reported it.
-    merged: watch::Sender<Seq>,
+    /// The last position merged, as the engine reported it. Shared apart from the state so a
+    /// merge listener need not hold the state (which may hold the engine: a cycle).
+    merged: Arc<watch::Sender<Seq>>,
     /// Set when [`serve`] shuts down, so live streams end and graceful shutdown can finish.
     closing: watch::Sender<bool>,
+    /// The engine and registry behind `/v1/sources` and `/v1/oauth`, when the server has them.
+    sources: std::sync::OnceLock<SourceControl>,
+    /// Request latencies by route, for `/metrics`.
+    latency: crate::metrics::Latency,
 }
 
 impl ApiState {
@@ -93,10 +107,26 @@ impl ApiState {
                 store,
                 keys,
                 config,
-                merged: watch::Sender::new(Seq(0)),
+                merged: Arc::new(watch::Sender::new(Seq(0))),
                 closing: watch::Sender::new(false),
+                sources: std::sync::OnceLock::new(),
+                latency: crate::metrics::Latency::default(),
             }),
         }
+    }
+
+    /// Enables `/v1/sources` and `/v1/oauth` over `control`, whose engine and registry must run
+    /// over this state's store. Set once: a second control is ignored (and logged).
+    pub fn with_sources(self, control: SourceControl) -> Self {
+        if self.inner.sources.set(control).is_err() {
+            tracing::warn!("ApiState::with_sources called twice; keeping the first control");
+        }
+        self
+    }
+
+    /// The source control, or `503 sources_unavailable` when the server has none.
+    pub(crate) fn sources(&self) -> Result<&SourceControl, ApiError> {
+        self.inner.sources.get().ok_or(ApiError::SourcesUnavailable)
     }
 
     /// Tells live streams that the log now ends at `last` ([`MergeReport::last`]). Call it after
@@ -104,14 +134,15 @@ impl ApiState {
     ///
     /// [`MergeReport::last`]: tributary_store::MergeReport::last
     pub fn notify_merged(&self, last: Seq) {
-        self.inner.merged.send_if_modified(|seen| {
-            if last > *seen {
-                *seen = last;
-                true
-            } else {
-                false
-            }
-        });
+        notify(&self.inner.merged, last);
+    }
+
+    /// [`ApiState::notify_merged`] as a function that holds only the notifier, not the state:
+    /// give it to the engine's `on_merge` when the state holds that engine
+    /// ([`ApiState::with_sources`]), so the two do not keep each other (and the store) alive.
+    pub fn merge_notifier(&self) -> impl Fn(Seq) + Send + Sync + 'static {
+        let merged = Arc::clone(&self.inner.merged);
+        move |last| notify(&merged, last)
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn EventStore> {
@@ -154,12 +185,27 @@ impl ApiState {
     }
 }
 
+fn notify(merged: &watch::Sender<Seq>, last: Seq) {
+    merged.send_if_modified(|seen| {
+        if last > *seen {
+            *seen = last;
+            true
+        } else {
+            false
+        }
+    });
+}
+
 /// The API's routes over `state`, with `GET /openapi.json` describing them.
 pub fn router(state: ApiState) -> Router {
     let (router, doc) = routes().split_for_parts();
     router
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            record_latency,
+        ))
         .with_state(state)
         .layer(axum::Extension(openapi::Document::new(&doc)))
 }
@@ -174,12 +220,17 @@ fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+        .routes(routes!(metrics))
         .routes(routes!(openapi::serve_document))
         .routes(routes!(events::list))
         .routes(routes!(events::latest))
         .routes(routes!(stream::stream))
         .routes(routes!(kloudless::list))
         .routes(routes!(kloudless::latest))
+        .routes(routes!(sources::create, sources::list))
+        .routes(routes!(sources::get, sources::patch, sources::delete))
+        .routes(routes!(oauth::start))
+        .routes(routes!(oauth::callback))
         // The Kloudless SDKs call these with a trailing slash: the same operations, documented
         // once (in the description).
         .route("/v1/accounts/{account}/events/", get(kloudless::list))
@@ -204,6 +255,51 @@ pub async fn serve(
             closing.set_closing(true);
         })
         .await
+}
+
+/// Times every request that matched a route, by its path pattern.
+async fn record_latency(
+    State(state): State<ApiState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let began = std::time::Instant::now();
+    let response = next.run(request).await;
+    if let Some(route) = route {
+        state.inner.latency.record(&route, began.elapsed());
+    }
+    response
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    operation_id = "metrics",
+    summary = "Prometheus metrics",
+    description = "The engine's and the API's counters in the Prometheus text format: polls, \
+        upstream calls, events ingested and merged, late events, each source's lag and gaps, API \
+        latency by route. No key: it names every source, so keep the API on a private network or \
+        behind a proxy that restricts it.",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String))
+)]
+async fn metrics(State(state): State<ApiState>) -> Response {
+    let engine = state.inner.sources.get().map(SourceControl::engine);
+    let store = state.inner.store.clone();
+    let now = chrono::Utc::now();
+    let text = crate::metrics::render(engine, store.as_ref(), &state.inner.latency, now);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 #[utoipa::path(
@@ -262,5 +358,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 
 #[cfg(test)]
 mod kloudless_tests;
+#[cfg(test)]
+mod sources_tests;
 #[cfg(test)]
 mod tests;

@@ -70,11 +70,14 @@ pub(crate) const BEARER: &str = "bearer";
             slash, as the Kloudless SDKs call them.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(SourceName)),
+    components(schemas(SourceName, ProviderName, PollPolicyBody)),
     modifiers(&BearerAuth),
     tags(
         (name = "events", description = "The unified log of events."),
         (name = "kloudless", description = "The same log in the Kloudless Events API's shapes."),
+        (name = "sources", description = "The caller's sources: create, read with status, pause, \
+            resume, change the poll policy, delete; OAuth2 code exchange. Credentials are never \
+            returned."),
         (name = "health", description = "Liveness, readiness and this document."),
     )
 )]
@@ -260,6 +263,14 @@ pub(crate) enum ErrorCode {
     StoreUnavailable,
     InternalError,
     NotReady,
+    Forbidden,
+    InvalidBody,
+    InvalidSource,
+    SourceExists,
+    SourcesUnavailable,
+    InvalidOauthState,
+    OauthDenied,
+    OauthExchangeFailed,
 }
 
 /// `/healthz` and `/readyz`.
@@ -424,6 +435,46 @@ pub(crate) struct FilterParams {
     until: Option<String>,
 }
 
+/// A provider this build knows (`crate::registry::PROVIDERS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ProviderName {
+    Egnyte,
+    Jive,
+}
+
+impl ProviderName {
+    pub(crate) const ALL: [ProviderName; 2] = [ProviderName::Egnyte, ProviderName::Jive];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ProviderName::Egnyte => "egnyte",
+            ProviderName::Jive => "jive",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// How often a source is polled: an adaptive interval between `min_interval_ms` and
+/// `max_interval_ms` (at least the minimum), growing by `multiplier` while idle, spread by
+/// `jitter`.
+#[derive(ToSchema)]
+#[schema(title = "PollPolicy")]
+pub(crate) struct PollPolicyBody {
+    #[schema(minimum = 1)]
+    min_interval_ms: u64,
+    #[schema(minimum = 1)]
+    max_interval_ms: u64,
+    #[schema(minimum = 1.0)]
+    multiplier: f64,
+    /// A fraction in [0, 1).
+    #[schema(minimum = 0.0, exclusive_maximum = 1.0)]
+    jitter: f64,
+}
+
 /// A source id.
 #[derive(ToSchema)]
 #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
@@ -455,6 +506,7 @@ mod tests {
             paths,
             [
                 "/healthz",
+                "/metrics",
                 "/openapi.json",
                 "/readyz",
                 "/v1/accounts/{account}/events",
@@ -462,14 +514,24 @@ mod tests {
                 "/v1/events",
                 "/v1/events/latest",
                 "/v1/events/stream",
+                "/v1/oauth/{provider}/callback",
+                "/v1/oauth/{provider}/start",
+                "/v1/sources",
+                "/v1/sources/{id}",
             ]
         );
         for (path, item) in doc["paths"].as_object().unwrap() {
-            let op = &item["get"];
-            let secured = op["security"] == serde_json::json!([{"bearer": []}]);
-            assert_eq!(secured, path.starts_with("/v1/"), "{path}");
-            if secured {
-                assert!(op["responses"]["401"].is_object(), "{path}");
+            for (method, op) in item.as_object().unwrap() {
+                let secured = op["security"] == serde_json::json!([{"bearer": []}]);
+                // The OAuth callback is authenticated by its `state`: browsers arrive there.
+                let public = !path.starts_with("/v1/") || path.ends_with("/callback");
+                assert_eq!(secured, !public, "{method} {path}");
+                if secured {
+                    assert!(op["responses"]["401"].is_object(), "{method} {path}");
+                }
+                if path.starts_with("/v1/sources") || path.starts_with("/v1/oauth") {
+                    assert!(op["responses"]["503"].is_object(), "{method} {path}");
+                }
             }
         }
         assert_eq!(
@@ -522,11 +584,33 @@ mod tests {
             },
             ApiError::Unavailable,
             ApiError::Internal,
+            ApiError::Forbidden(String::new()),
+            ApiError::InvalidBody(String::new()),
+            ApiError::InvalidSource(String::new()),
+            ApiError::SourceExists(String::new()),
+            ApiError::SourcesUnavailable,
+            ApiError::InvalidOauthState(String::new()),
+            ApiError::OauthDenied(String::new()),
+            ApiError::OauthExchangeFailed(String::new()),
         ];
         for e in errors {
             assert!(codes.contains(&e.code().into()), "{}", e.code());
         }
         assert!(codes.contains(&"not_ready".into()));
+    }
+
+    #[test]
+    fn the_provider_names_are_the_registrys() {
+        let names: Vec<&str> = super::ProviderName::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        assert_eq!(names, crate::registry::PROVIDERS);
+        let doc = doc();
+        assert_eq!(
+            doc["components"]["schemas"]["ProviderName"]["enum"],
+            serde_json::json!(crate::registry::PROVIDERS)
+        );
     }
 
     #[tokio::test]

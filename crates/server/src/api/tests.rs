@@ -513,6 +513,39 @@ async fn an_expired_cursor_answers_410_with_the_oldest_cursor() {
 }
 
 #[tokio::test]
+async fn metrics_report_api_latency_by_route_in_prometheus_text() {
+    let store = fixture().await;
+    let server = start(&store).await;
+    assert_eq!(
+        server.get(Some(KEY_A), "/v1/events?page_size=2").await.0,
+        200
+    );
+    assert_eq!(
+        server.get(Some(KEY_A), "/v1/events?page_size=3").await.0,
+        200
+    );
+    let response = server
+        .client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == "tributary_api_request_duration_seconds_count{route=\"/v1/events\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE tributary_events_merged_total counter"));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn health_unknown_routes_and_methods_answer_json() {
     let store = fixture().await;
     let server = start(&store).await;

@@ -1,0 +1,517 @@
+//! OAuth2 authorization-code flow that ends in a new source.
+//!
+//! 1. `POST /v1/oauth/{provider}/start {id?, config, client_id, client_secret, redirect_uri,
+//!    paused?}` (a tenant-wide key): checks the config, keeps the request under a fresh random
+//!    `state` (in memory, for [`STATE_LIFETIME_SECS`] seconds, single use) and answers `{state,
+//!    authorize_url, expires_at}`. The caller sends the user's browser to `authorize_url`.
+//! 2. The provider redirects the browser to `redirect_uri?code&state`; whatever serves
+//!    `redirect_uri` (this server's `GET /v1/oauth/{provider}/callback`, or an app forwarding to
+//!    it) passes them on. The callback needs no API key: the `state` authenticates it, as the
+//!    tenant's own request of step 1. It exchanges the code at the provider's token endpoint and
+//!    creates the source with OAuth credentials from the answer (`201` with the source).
+//!
+//! Token endpoints: Egnyte `POST {base}/puboauth/token` (form: `grant_type=authorization_code`,
+//! `client_id`, `client_secret`, `redirect_uri`, `code`); Jive `POST {base}/oauth2/token` (client
+//! by HTTP Basic; form: `grant_type=authorization_code`, `code`, `redirect_uri`). An Egnyte answer
+//! without a refresh token (Egnyte's classic non-expiring tokens) makes bearer credentials; one
+//! with a refresh token makes `oauth` credentials, as Jive's always do.
+//!
+//! Pending states live in this process only: a restart forgets them, and the user starts again.
+
+use super::sources::{
+    Creation, NewSource, SourceBody, check_config, create_source, parse_body, random_hex,
+    tenant_wide,
+};
+use super::{ApiError, ApiState, Tenant, openapi, query::RawQuery};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tributary_core::SourceId;
+use utoipa::ToSchema;
+
+/// How long a `state` waits for its callback.
+pub const STATE_LIFETIME_SECS: i64 = 600;
+/// At most this many flows wait at once (expired ones are dropped first).
+pub const MAX_PENDING: usize = 10_000;
+/// The timeout of a token request.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Flows started and not yet called back, by `state`.
+#[derive(Default)]
+pub(crate) struct PendingStates {
+    states: Mutex<HashMap<String, Flow>>,
+}
+
+struct Flow {
+    provider: openapi::ProviderName,
+    tenant: Tenant,
+    id: Option<SourceId>,
+    config: serde_json::Map<String, serde_json::Value>,
+    client_id: String,
+    client_secret: String,
+    redirect_uri: String,
+    paused: bool,
+    token_url: String,
+    expires_at: DateTime<Utc>,
+}
+
+impl PendingStates {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Flow>> {
+        self.states.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn insert(&self, state: String, flow: Flow, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let mut states = self.lock();
+        states.retain(|_, f| f.expires_at > now);
+        if states.len() >= MAX_PENDING {
+            tracing::warn!(
+                pending = states.len(),
+                "too many OAuth flows waiting; refusing a new one"
+            );
+            return Err(ApiError::SourcesUnavailable);
+        }
+        states.insert(state, flow);
+        Ok(())
+    }
+
+    /// The flow of `state`, removed (a state is used once), if it is live.
+    fn take(&self, state: &str, now: DateTime<Utc>) -> Option<Flow> {
+        self.lock().remove(state).filter(|f| f.expires_at > now)
+    }
+}
+
+/// `POST /v1/oauth/{provider}/start`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OauthStart {
+    /// The id the new source gets; generated when absent.
+    #[serde(default)]
+    #[schema(nullable = false, value_type = Option<openapi::SourceName>)]
+    id: Option<String>,
+    /// The provider configuration without credentials, as for `POST /v1/sources`.
+    #[schema(value_type = Object)]
+    config: serde_json::Map<String, serde_json::Value>,
+    /// The OAuth client registered with the provider.
+    #[schema(min_length = 1)]
+    client_id: String,
+    /// Its secret: kept in memory until the callback, then stored in the source's credentials.
+    #[schema(min_length = 1)]
+    client_secret: String,
+    /// Where the provider sends the browser back with `code` and `state` (http or https), as
+    /// registered with the provider.
+    redirect_uri: String,
+    /// Create the source paused.
+    #[serde(default)]
+    paused: bool,
+}
+
+/// What `start` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OauthStarted {
+    /// The value the callback must bring back.
+    state: String,
+    /// Where to send the user's browser to consent.
+    authorize_url: String,
+    /// When `state` stops being accepted.
+    #[schema(format = DateTime)]
+    expires_at: String,
+}
+
+/// The callback's query (documentation only: the handler reads the raw pairs, so a missing
+/// parameter is answered in the API's error shape).
+#[allow(dead_code)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CallbackParams {
+    /// The authorization code.
+    #[param(min_length = 1)]
+    code: Option<String>,
+    /// The `state` from `start`.
+    #[param(min_length = 1)]
+    state: Option<String>,
+    /// Set by the provider instead of `code` when the authorization was refused.
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn provider_of(
+    path: Result<Path<String>, PathRejection>,
+) -> Result<openapi::ProviderName, ApiError> {
+    let Path(name) = path.map_err(|e| ApiError::invalid(format!("invalid provider: {e}")))?;
+    openapi::ProviderName::parse(&name).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "unknown provider {name:?}: OAuth is available for egnyte and jive"
+        ))
+    })
+}
+
+/// The provider's base URL from a checked config.
+fn base_url(
+    provider: openapi::ProviderName,
+    config: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, ApiError> {
+    let text = |key: &str| config.get(key).and_then(|v| v.as_str());
+    let base = match (provider, text("base_url"), text("domain")) {
+        (_, Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (openapi::ProviderName::Egnyte, None, Some(domain)) if domain.contains('.') => {
+            format!("https://{domain}")
+        }
+        (openapi::ProviderName::Egnyte, None, Some(domain)) => {
+            format!("https://{domain}.egnyte.com")
+        }
+        _ => {
+            return Err(ApiError::InvalidSource(format!(
+                "{}: the config names no `base_url`{}",
+                provider.as_str(),
+                if provider == openapi::ProviderName::Egnyte {
+                    " or `domain`"
+                } else {
+                    ""
+                }
+            )));
+        }
+    };
+    Ok(base)
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/oauth/{provider}/start",
+    tag = "sources",
+    operation_id = "start_oauth",
+    summary = "Start an OAuth2 authorization that creates a source",
+    description = "Checks the config, keeps the request for 10 minutes under a new `state`, and \
+        answers the provider's authorization URL. After the user consents, the provider sends \
+        `code` and `state` to `redirect_uri`; pass them to `GET /v1/oauth/{provider}/callback`. \
+        Pending states are kept in memory: a restart forgets them.",
+    params(("provider" = openapi::ProviderName, Path, description = "The provider")),
+    request_body = OauthStart,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Started", body = OauthStarted),
+        (status = 400, description = "An unknown provider (`invalid_parameter`), a body that is \
+            not the JSON described (`invalid_body`), or a config the provider refuses \
+            (`invalid_source`)", body = openapi::ErrorBody),
+        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        (status = 403, description = "A source-scoped key (`forbidden`)", body = openapi::ErrorBody),
+        (status = 503, description = "No source management on this server, or too many flows \
+            waiting (`sources_unavailable`)", body = openapi::ErrorBody),
+    )
+)]
+pub(crate) async fn start(
+    State(state): State<ApiState>,
+    tenant: Tenant,
+    path: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Json<OauthStarted>, ApiError> {
+    let provider = provider_of(path)?;
+    let request: OauthStart = parse_body(&body)?;
+    let id = request
+        .id
+        .map(|id| {
+            SourceId::new(id).map_err(|e| ApiError::InvalidSource(format!("invalid `id`: {e}")))
+        })
+        .transpose()?;
+    check_config(&request.config)?;
+    if request.client_id.trim().is_empty() || request.client_secret.is_empty() {
+        return Err(ApiError::InvalidBody(
+            "`client_id` and `client_secret` must not be empty".into(),
+        ));
+    }
+    match reqwest::Url::parse(&request.redirect_uri) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
+        _ => {
+            return Err(ApiError::InvalidBody(format!(
+                "`redirect_uri` {:?} is not an absolute http(s) URL",
+                request.redirect_uri
+            )));
+        }
+    }
+    let control = state.sources()?;
+    tenant_wide(&tenant, "create sources")?;
+    // Check the config as the source will be built, with stand-in OAuth credentials.
+    let record = tributary_store::SourceRecord {
+        id: match &id {
+            Some(id) => id.clone(),
+            None => SourceId::new("oauth-pending").map_err(|_| ApiError::Internal)?,
+        },
+        tenant: tenant.as_str().to_owned(),
+        provider: provider.as_str().to_owned(),
+        config: serde_json::Value::Object(request.config.clone()),
+        credentials: serde_json::json!({"kind": "oauth", "client_id": request.client_id,
+            "client_secret": "pending", "refresh_token": "pending"}),
+        paused: request.paused,
+        created_at: control.clock().now(),
+    };
+    control
+        .registry()
+        .validate(&record)
+        .map_err(|e| ApiError::InvalidSource(e.to_string()))?;
+    let base = base_url(provider, &request.config)?;
+    let (authorize, token_url) = match provider {
+        openapi::ProviderName::Egnyte => (
+            format!("{base}/puboauth/token"),
+            format!("{base}/puboauth/token"),
+        ),
+        openapi::ProviderName::Jive => (
+            format!("{base}/oauth2/authorize"),
+            format!("{base}/oauth2/token"),
+        ),
+    };
+    let oauth_state = random_hex(32)?;
+    let authorize_url = reqwest::Url::parse_with_params(
+        &authorize,
+        [
+            ("client_id", request.client_id.as_str()),
+            ("redirect_uri", request.redirect_uri.as_str()),
+            ("response_type", "code"),
+            ("state", oauth_state.as_str()),
+        ],
+    )
+    .map_err(|e| ApiError::InvalidSource(format!("the provider's base URL is not usable: {e}")))?;
+    let now = control.clock().now();
+    let expires_at = now + ChronoDuration::seconds(STATE_LIFETIME_SECS);
+    control.oauth().insert(
+        oauth_state.clone(),
+        Flow {
+            provider,
+            tenant,
+            id,
+            config: request.config,
+            client_id: request.client_id,
+            client_secret: request.client_secret,
+            redirect_uri: request.redirect_uri,
+            paused: request.paused,
+            token_url,
+            expires_at,
+        },
+        now,
+    )?;
+    Ok(Json(OauthStarted {
+        state: oauth_state,
+        authorize_url: authorize_url.to_string(),
+        expires_at: tributary_core::time::format(&expires_at),
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/oauth/{provider}/callback",
+    tag = "sources",
+    operation_id = "oauth_callback",
+    summary = "Finish an OAuth2 authorization: exchange the code, create the source",
+    description = "Needs no API key: the `state` from `POST /v1/oauth/{provider}/start` \
+        authenticates it, once. Exchanges `code` at the provider's token endpoint and creates the \
+        source, for the tenant that started the flow, with OAuth credentials from the answer.",
+    params(
+        ("provider" = openapi::ProviderName, Path, description = "The provider"),
+        CallbackParams,
+    ),
+    security(()),
+    responses(
+        (status = 201, description = "The source, created", body = SourceBody),
+        (status = 400, description = "A missing `code` or `state` or an unknown provider \
+            (`invalid_parameter`); a `state` not issued here, used, expired or for another \
+            provider (`invalid_oauth_state`); the user or provider refused \
+            (`oauth_denied`); a source the provider refuses (`invalid_source`)", body = openapi::ErrorBody),
+        (status = 409, description = "The id is taken (`source_exists`)", body = openapi::ErrorBody),
+        (status = 502, description = "The token endpoint refused the code or did not answer \
+            (`oauth_exchange_failed`)", body = openapi::ErrorBody),
+        (status = 503, description = "No source management on this server \
+            (`sources_unavailable`), or the store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+    )
+)]
+pub(crate) async fn callback(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let provider = provider_of(path)?;
+    let Query(pairs) =
+        raw.map_err(|e| ApiError::invalid(format!("the query string cannot be read: {e}")))?;
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let oauth_state = param("state")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid("missing query parameter `state`"))?;
+    if let Some(error) = param("error") {
+        let description = param("error_description").unwrap_or("");
+        // Forget the flow: the user starts again.
+        if let Ok(control) = state.sources() {
+            let _ = control.oauth().take(oauth_state, control.clock().now());
+        }
+        return Err(ApiError::OauthDenied(format!(
+            "the authorization was refused: {error}{}{description}",
+            if description.is_empty() { "" } else { ": " }
+        )));
+    }
+    let code = param("code")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid("missing query parameter `code`"))?
+        .to_owned();
+    let control = state.sources()?;
+    let flow = control
+        .oauth()
+        .take(oauth_state, control.clock().now())
+        .ok_or_else(|| {
+            ApiError::InvalidOauthState(
+                "unknown `state`: not issued by this server, already used, or expired (flows last \
+                 10 minutes and do not survive a restart); start again"
+                    .into(),
+            )
+        })?;
+    if flow.provider != provider {
+        return Err(ApiError::InvalidOauthState(format!(
+            "this `state` was issued for provider {}, not {}",
+            flow.provider.as_str(),
+            provider.as_str()
+        )));
+    }
+    let now = control.clock().now();
+    let token = exchange(&flow, &code).await?;
+    let credentials = credentials(&flow, token, now)?;
+    let creation = Creation::check(NewSource {
+        id: flow.id.map(|id| id.as_str().to_owned()),
+        provider: flow.provider,
+        config: flow.config,
+        credentials,
+        paused: flow.paused,
+    })?;
+    let source = create_source(&state, &flow.tenant, creation).await?;
+    Ok((StatusCode::CREATED, Json(source)).into_response())
+}
+
+/// A token endpoint's answer (RFC 6749 §5.1).
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+/// A token endpoint's refusal (RFC 6749 §5.2).
+#[derive(Deserialize)]
+struct TokenRefusal {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+fn http() -> Result<&'static reqwest::Client, ApiError> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client);
+    }
+    let client = reqwest::Client::builder()
+        .timeout(TOKEN_TIMEOUT)
+        .build()
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot build the OAuth HTTP client");
+            ApiError::Internal
+        })?;
+    Ok(CLIENT.get_or_init(|| client))
+}
+
+async fn exchange(flow: &Flow, code: &str) -> Result<TokenAnswer, ApiError> {
+    let failed = |message: String| ApiError::OauthExchangeFailed(message);
+    let request = http()?.post(&flow.token_url);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", flow.redirect_uri.as_str()),
+    ];
+    let request = match flow.provider {
+        openapi::ProviderName::Egnyte => request.form(&[
+            form[0],
+            form[1],
+            form[2],
+            ("client_id", flow.client_id.as_str()),
+            ("client_secret", flow.client_secret.as_str()),
+        ]),
+        openapi::ProviderName::Jive => request
+            .basic_auth(&flow.client_id, Some(&flow.client_secret))
+            .form(&form),
+    };
+    let response = request.send().await.map_err(|e| {
+        failed(format!(
+            "the token endpoint {} did not answer: {}",
+            flow.token_url,
+            e.without_url()
+        ))
+    })?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| failed(format!("reading the token answer: {}", e.without_url())))?;
+    if !status.is_success() {
+        let reason = match serde_json::from_slice::<TokenRefusal>(&body) {
+            Ok(r) => match r.error_description {
+                Some(d) => format!("{}: {d}", r.error),
+                None => r.error,
+            },
+            Err(_) => "no OAuth error in the answer".into(),
+        };
+        return Err(failed(format!(
+            "the token endpoint refused the code ({status}): {reason}"
+        )));
+    }
+    serde_json::from_slice::<TokenAnswer>(&body)
+        .map_err(|e| failed(format!("the token answer is not usable: {e}")))
+}
+
+/// The source's credentials from the token answer.
+fn credentials(
+    flow: &Flow,
+    token: TokenAnswer,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    let value = match (flow.provider, token.refresh_token) {
+        (openapi::ProviderName::Egnyte, None) => {
+            serde_json::json!({"kind": "bearer", "token": token.access_token})
+        }
+        (openapi::ProviderName::Egnyte, Some(refresh)) => {
+            let mut c = serde_json::json!({"kind": "oauth", "client_id": flow.client_id,
+                "client_secret": flow.client_secret, "refresh_token": refresh,
+                "access_token": token.access_token});
+            if let (Some(secs), Some(map)) =
+                (token.expires_in.filter(|s| *s > 0), c.as_object_mut())
+            {
+                map.insert(
+                    "access_token_expires_at".into(),
+                    tributary_core::time::format(&(now + ChronoDuration::seconds(secs))).into(),
+                );
+            }
+            c
+        }
+        (openapi::ProviderName::Jive, Some(refresh)) => {
+            serde_json::json!({"kind": "oauth", "client_id": flow.client_id,
+                "client_secret": flow.client_secret, "refresh_token": refresh,
+                "access_token": token.access_token})
+        }
+        (openapi::ProviderName::Jive, None) => {
+            return Err(ApiError::OauthExchangeFailed(
+                "Jive answered no refresh_token; the source could not renew its access".into(),
+            ));
+        }
+    };
+    match value {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(ApiError::Internal),
+    }
+}

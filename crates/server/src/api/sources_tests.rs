@@ -1,0 +1,751 @@
+//! `/v1/sources` and `/v1/oauth` over real HTTP on 127.0.0.1:0, with a running engine polling
+//! the Egnyte and Jive simulators (also on 127.0.0.1:0). Every wait is bounded: a status is read
+//! again on a short tick until it shows what the test waits for, or the test fails.
+
+use super::tests::{KEY_A, KEY_B, error_code, error_message};
+use super::*;
+use crate::engine::{Engine, EngineConfig};
+use crate::registry::Registry;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tributary_core::{Clock, SourceId, SystemClock};
+use tributary_egnyte::RateLimiters;
+use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
+use tributary_sim::jive::{JiveSim, JiveSimConfig};
+use tributary_store::SledStore;
+
+/// The Egnyte simulator's default token: must never appear in an answer.
+const EGNYTE_TOKEN: &str = "test-token";
+const EGNYTE_CLIENT: &str = "tributary-app";
+const EGNYTE_CLIENT_SECRET: &str = "tributary-secret";
+const JIVE_PASSWORD: &str = "jive-password-p";
+const JIVE_CLIENT: &str = "tributary-addon";
+const JIVE_CLIENT_SECRET: &str = "tributary-addon-secret";
+/// A key of tenant `a` limited to source `eg1`.
+const KEY_A_EG1: &str = "key-for-a-eg1-only";
+const REDIRECT: &str = "https://app.example/oauth/back";
+/// How long a test waits for the engine before it fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Harness {
+    url: String,
+    client: reqwest::Client,
+    store: SledStore,
+    engine: Engine,
+    egnyte: EgnyteSim,
+    egnyte_url: String,
+    jive: JiveSim,
+    jive_url: String,
+    /// Every answer body seen, to check no secret ever appears.
+    seen: std::sync::Mutex<Vec<String>>,
+    stop: Option<tokio::sync::broadcast::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn until(stop: &tokio::sync::broadcast::Sender<()>) -> impl Future<Output = ()> + Send + 'static {
+    let mut rx = stop.subscribe();
+    async move {
+        let _ = rx.recv().await;
+    }
+}
+
+async fn listener() -> (tokio::net::TcpListener, String) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    (l, url)
+}
+
+async fn harness() -> Harness {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut tasks = Vec::new();
+
+    let (l, egnyte_url) = listener().await;
+    let egnyte = EgnyteSim::new(
+        EgnyteSimConfig {
+            backlog: 20,
+            seed: 3,
+            throttle: ThrottleMode::Off,
+            daily_quota: None,
+            ..EgnyteSimConfig::default()
+        },
+        clock.clone(),
+    );
+    let sim = egnyte.clone();
+    let stopped = until(&stop);
+    tasks.push(tokio::spawn(async move {
+        let _ = sim.serve(l, stopped).await;
+    }));
+    let (l, jive_url) = listener().await;
+    let jive = JiveSim::new(
+        JiveSimConfig {
+            items: 20,
+            seed: 3,
+            ..JiveSimConfig::new("u", JIVE_PASSWORD)
+        },
+        clock.clone(),
+    );
+    let sim = jive.clone();
+    let stopped = until(&stop);
+    tasks.push(tokio::spawn(async move {
+        let _ = sim.serve(l, stopped).await;
+    }));
+
+    let store = SledStore::temporary().unwrap();
+    let dyn_store: Arc<dyn tributary_store::EventStore> = Arc::new(store.clone());
+    let engine = Engine::new(
+        dyn_store.clone(),
+        clock.clone(),
+        EngineConfig {
+            merge_interval: Duration::from_millis(100),
+            ..EngineConfig::default()
+        },
+    );
+    let quota = governor::Quota::per_second(std::num::NonZeroU32::new(1000).unwrap());
+    let registry = Registry::new(dyn_store.clone(), clock.clone(), RateLimiters::new(quota));
+    let keys = ApiKeys::new([
+        KeyEntry::new("a", KEY_A),
+        KeyEntry::new("b", KEY_B),
+        KeyEntry::new("a", KEY_A_EG1).for_source("eg1"),
+    ])
+    .unwrap();
+    let state = ApiState::new(dyn_store, keys).with_sources(SourceControl::new(
+        engine.clone(),
+        registry,
+        clock,
+    ));
+    let running = engine.clone();
+    let stopped = until(&stop);
+    tasks.push(tokio::spawn(async move {
+        running.run(stopped).await.unwrap();
+    }));
+    let (l, url) = listener().await;
+    let stopped = until(&stop);
+    tasks.push(tokio::spawn(async move {
+        serve(l, state, stopped).await.unwrap();
+    }));
+    Harness {
+        url,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        store,
+        engine,
+        egnyte,
+        egnyte_url,
+        jive,
+        jive_url,
+        seen: std::sync::Mutex::new(Vec::new()),
+        stop: Some(stop),
+        tasks,
+    }
+}
+
+fn fast() -> Value {
+    json!({"min_interval_ms": 50, "max_interval_ms": 200, "multiplier": 2.0, "jitter": 0.0})
+}
+
+impl Harness {
+    fn egnyte_config(&self) -> Value {
+        json!({"base_url": self.egnyte_url, "start": "oldest", "suppress": "none",
+            "watermark_skew_ms": 1500, "poll": fast()})
+    }
+
+    fn jive_config(&self) -> Value {
+        json!({"base_url": self.jive_url, "start": "backfill", "skew_ms": 300, "poll": fast()})
+    }
+
+    /// A new Egnyte source `id` of the key's tenant, by its bearer token.
+    fn egnyte_source(&self, id: &str) -> Value {
+        json!({"id": id, "provider": "egnyte", "config": self.egnyte_config(),
+            "credentials": {"kind": "bearer", "token": EGNYTE_TOKEN}})
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        key: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        self.seen.lock().unwrap().push(text.clone());
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{path} answered {status} with non-JSON {text:?}: {e}"))
+        };
+        (status, json)
+    }
+
+    async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, Some(key), path, None).await
+    }
+
+    async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, Some(key), path, Some(body))
+            .await
+    }
+
+    async fn patch(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PATCH, Some(key), path, Some(body))
+            .await
+    }
+
+    async fn delete(&self, key: &str, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::DELETE, Some(key), path, None)
+            .await
+    }
+
+    /// Reads `/v1/sources/{id}` until `done` holds for it; fails after [`PATIENCE`].
+    async fn wait_for(
+        &self,
+        key: &str,
+        id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut tick = tokio::time::interval(Duration::from_millis(25));
+        loop {
+            tick.tick().await;
+            let (status, body) = self.get(key, &format!("/v1/sources/{id}")).await;
+            assert_eq!(status, 200, "{body}");
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "source {id}: {what} did not happen within {PATIENCE:?}; last: {body}"
+            );
+        }
+    }
+
+    /// No answer so far held any of `secrets`.
+    fn assert_never_answered(&self, secrets: &[&str]) {
+        let seen = self.seen.lock().unwrap();
+        assert!(!seen.is_empty());
+        for body in seen.iter() {
+            for secret in secrets {
+                assert!(!body.contains(secret), "an answer holds {secret:?}: {body}");
+            }
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        for task in self.tasks.drain(..) {
+            tokio::time::timeout(PATIENCE, task)
+                .await
+                .expect("every task stops")
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_reads_changes_and_deletes_a_source_without_ever_returning_credentials() {
+    let h = harness().await;
+    let (status, created) = h.post(KEY_A, "/v1/sources", h.egnyte_source("eg1")).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["id"], "eg1");
+    assert_eq!(created["provider"], "egnyte");
+    assert_eq!(created["paused"], false);
+    assert_eq!(
+        created["account_id"],
+        AccountId::of(&SourceId::new("eg1").unwrap()).get()
+    );
+    assert!(created.get("credentials").is_none(), "{created}");
+    assert!(created["config"].get("credentials").is_none(), "{created}");
+    assert_eq!(created["config"]["poll"], fast());
+    // Stored with the credentials apart from the config.
+    let record = h
+        .store
+        .source(&SourceId::new("eg1").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.tenant, "a");
+    assert_eq!(record.credentials["token"], EGNYTE_TOKEN);
+    assert!(record.config.get("credentials").is_none());
+
+    // It runs: events arrive, a checkpoint and a watermark are committed.
+    let running = h
+        .wait_for(KEY_A, "eg1", "ingesting", |s| {
+            // The store counts a page when it commits, the engine its poll just after.
+            s["status"]["events_ingested"].as_u64() > Some(0)
+                && !s["status"]["watermark"].is_null()
+                && s["status"]["polls"].as_u64() >= Some(1)
+        })
+        .await;
+    let st = &running["status"];
+    assert_eq!(st["running"], true);
+    assert!(st["polls"].as_u64() >= Some(1));
+    assert!(st["checkpoint"].is_object(), "{st}");
+    assert!(st["lag_ms"].is_u64(), "{st}");
+    assert!(st["interval_ms"].is_u64(), "{st}");
+    assert!(st["last_poll_at"].is_string(), "{st}");
+    assert_eq!(st["last_error"], Value::Null);
+    assert_eq!(st["gaps_recorded"], 0);
+    assert_eq!(st["gaps"], json!([]));
+
+    let (status, list) = h.get(KEY_A, "/v1/sources").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["objects"][0]["id"], "eg1");
+
+    // Pause: the engine holds it, and it stops polling (one poll in flight may still finish).
+    let (status, paused) = h
+        .patch(KEY_A, "/v1/sources/eg1", json!({"paused": true}))
+        .await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["paused"], true);
+    assert_eq!(paused["status"]["running"], false);
+    assert_eq!(paused["status"]["next_poll_at"], Value::Null);
+    let id = SourceId::new("eg1").unwrap();
+    assert!(h.engine.status(&id).unwrap().paused);
+    assert!(h.store.source(&id).unwrap().unwrap().paused);
+    let polls_at_pause = h.engine.status(&id).unwrap().polls;
+    // Ten minimum intervals later, at most the in-flight poll has been counted.
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    for _ in 0..10 {
+        tick.tick().await;
+    }
+    assert!(h.engine.status(&id).unwrap().polls <= polls_at_pause + 1);
+
+    // Resume: polling goes on.
+    let (status, resumed) = h
+        .patch(KEY_A, "/v1/sources/eg1", json!({"paused": false}))
+        .await;
+    assert_eq!(status, 200, "{resumed}");
+    assert_eq!(resumed["status"]["running"], true);
+    let after = polls_at_pause + 2;
+    h.wait_for(KEY_A, "eg1", "polling again", |s| {
+        s["status"]["polls"].as_u64() >= Some(after)
+    })
+    .await;
+
+    // A new policy: stored in the config, the source restarts with it.
+    let slower =
+        json!({"min_interval_ms": 60, "max_interval_ms": 240, "multiplier": 1.5, "jitter": 0.1});
+    let (status, changed) = h
+        .patch(KEY_A, "/v1/sources/eg1", json!({"poll": slower}))
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["config"]["poll"], slower);
+    assert_eq!(h.store.source(&id).unwrap().unwrap().config["poll"], slower);
+    assert_eq!(changed["status"]["running"], true);
+    h.wait_for(KEY_A, "eg1", "polling under the new policy", |s| {
+        s["status"]["polls"].as_u64() >= Some(1)
+    })
+    .await;
+
+    // Delete: gone from the engine, the store and the API.
+    let (status, body) = h.delete(KEY_A, "/v1/sources/eg1").await;
+    assert_eq!(status, 204, "{body}");
+    assert!(h.engine.status(&id).is_none());
+    assert!(h.store.source(&id).unwrap().is_none());
+    let (status, body) = h.get(KEY_A, "/v1/sources/eg1").await;
+    assert_eq!((status, error_code(&body)), (404, "source_not_found"));
+    let (_, list) = h.get(KEY_A, "/v1/sources").await;
+    assert_eq!(list["count"], 0);
+
+    h.assert_never_answered(&[EGNYTE_TOKEN]);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenants_source_is_not_found_and_a_source_key_sees_only_its_source() {
+    let h = harness().await;
+    for id in ["eg1", "eg2"] {
+        let mut source = h.egnyte_source(id);
+        source["paused"] = json!(true);
+        let (status, body) = h.post(KEY_A, "/v1/sources", source).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["paused"], true);
+        assert_eq!(body["status"]["running"], false);
+    }
+    // Created paused: stored, not run.
+    assert!(h.engine.status(&SourceId::new("eg1").unwrap()).is_none());
+
+    // Tenant b sees none of them and can touch none.
+    let (status, list) = h.get(KEY_B, "/v1/sources").await;
+    assert_eq!((status, &list["count"]), (200, &json!(0)));
+    for (status, body) in [
+        h.get(KEY_B, "/v1/sources/eg1").await,
+        h.patch(KEY_B, "/v1/sources/eg1", json!({"paused": false}))
+            .await,
+        h.delete(KEY_B, "/v1/sources/eg1").await,
+    ] {
+        assert_eq!(
+            (status, error_code(&body)),
+            (404, "source_not_found"),
+            "{body}"
+        );
+    }
+    assert!(
+        h.store
+            .source(&SourceId::new("eg1").unwrap())
+            .unwrap()
+            .is_some()
+    );
+    // Nor can b take a's id.
+    let (status, body) = h.post(KEY_B, "/v1/sources", h.egnyte_source("eg1")).await;
+    assert_eq!((status, error_code(&body)), (409, "source_exists"));
+
+    // The key limited to eg1: sees eg1 only, may pause and resume it, creates and deletes nothing.
+    let (_, list) = h.get(KEY_A_EG1, "/v1/sources").await;
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["objects"][0]["id"], "eg1");
+    let (status, body) = h.get(KEY_A_EG1, "/v1/sources/eg2").await;
+    assert_eq!((status, error_code(&body)), (404, "source_not_found"));
+    let (status, body) = h
+        .patch(KEY_A_EG1, "/v1/sources/eg1", json!({"paused": false}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(h.engine.status(&SourceId::new("eg1").unwrap()).is_some());
+    let (status, body) = h
+        .post(KEY_A_EG1, "/v1/sources", h.egnyte_source("eg3"))
+        .await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+    let (status, body) = h.delete(KEY_A_EG1, "/v1/sources/eg1").await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+
+    // No key: 401.
+    let (status, body) = h
+        .call(reqwest::Method::GET, None, "/v1/sources", None)
+        .await;
+    assert_eq!((status, error_code(&body)), (401, "unauthorized"));
+    h.assert_never_answered(&[EGNYTE_TOKEN]);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_name_the_field_and_never_echo_a_secret() {
+    let h = harness().await;
+    let cases: Vec<(Value, u16, &str, &str)> = vec![
+        (
+            json!({"provider": "egnyte", "config": h.egnyte_config()}),
+            400,
+            "invalid_body",
+            "missing field `credentials`",
+        ),
+        (
+            json!({"provider": "dropbox", "config": {}, "credentials": {"kind": "x"}}),
+            400,
+            "invalid_body",
+            "unknown variant `dropbox`",
+        ),
+        (
+            json!({"provider": "jive", "config": {"base_url": h.jive_url, "page_size": 500},
+                "credentials": {"kind": "basic", "username": "u", "password": JIVE_PASSWORD}}),
+            400,
+            "invalid_source",
+            "page_size must be 2..=100, got 500",
+        ),
+        (
+            json!({"provider": "egnyte", "config": {"base_url": h.egnyte_url,
+                "credentials": {"kind": "bearer", "token": EGNYTE_TOKEN}},
+                "credentials": {"kind": "bearer", "token": EGNYTE_TOKEN}}),
+            400,
+            "invalid_source",
+            "`config.credentials` is not allowed",
+        ),
+        (
+            json!({"id": "no spaces", "provider": "egnyte", "config": h.egnyte_config(),
+                "credentials": {"kind": "bearer", "token": EGNYTE_TOKEN}}),
+            400,
+            "invalid_source",
+            "invalid `id`",
+        ),
+        (
+            json!({"provider": "egnyte", "config": h.egnyte_config(),
+                "credentials": {"kind": "bearer", "token": EGNYTE_TOKEN, "scope": "x"}}),
+            400,
+            "invalid_source",
+            "unknown field `scope`",
+        ),
+        (
+            json!({"provider": "egnyte", "config": {"base_url": h.egnyte_url, "poll":
+                {"min_interval_ms": 10, "max_interval_ms": 5, "multiplier": 2.0, "jitter": 0.0}},
+                "credentials": {"kind": "bearer", "token": EGNYTE_TOKEN}}),
+            400,
+            "invalid_source",
+            "max_interval_ms (5) must be at least min_interval_ms (10)",
+        ),
+    ];
+    for (body, status, code, says) in cases {
+        let (got, answer) = h.post(KEY_A, "/v1/sources", body.clone()).await;
+        assert_eq!(
+            (got, error_code(&answer)),
+            (status, code),
+            "{body} → {answer}"
+        );
+        assert!(
+            error_message(&answer).contains(says),
+            "{body} → {answer}; expected {says:?}"
+        );
+    }
+    let (status, body) = h.post(KEY_A, "/v1/sources", h.egnyte_source("eg1")).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = h.post(KEY_A, "/v1/sources", h.egnyte_source("eg1")).await;
+    assert_eq!((status, error_code(&body)), (409, "source_exists"));
+    let patches = [
+        (
+            json!({"poll": {"min_interval_ms": 10, "max_interval_ms": 100, "multiplier": 2.0, "jitter": 2.0}}),
+            "invalid_source",
+            "jitter must be a fraction in [0, 1), got 2",
+        ),
+        (
+            json!({"paused": "yes"}),
+            "invalid_body",
+            "expected a boolean",
+        ),
+        (
+            json!({"pause": true}),
+            "invalid_body",
+            "unknown field `pause`",
+        ),
+    ];
+    for (body, code, says) in patches {
+        let (got, answer) = h.patch(KEY_A, "/v1/sources/eg1", body.clone()).await;
+        assert_eq!((got, error_code(&answer)), (400, code), "{body} → {answer}");
+        assert!(error_message(&answer).contains(says), "{answer}");
+    }
+    let (status, body) = h.get(KEY_A, "/v1/sources/bad%20id").await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_parameter"));
+    // Not JSON at all.
+    let response = h
+        .client
+        .post(format!("{}/v1/sources", h.url))
+        .bearer_auth(KEY_A)
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "invalid_body");
+    h.assert_never_answered(&[EGNYTE_TOKEN, JIVE_PASSWORD]);
+    h.stop().await;
+}
+
+#[test]
+fn provider_refusals_are_scrubbed_of_credential_values() {
+    let credentials = json!({"kind": "bearer", "token": "s3cret-token", "nested": ["another-one"]});
+    assert_eq!(
+        sources::scrub(
+            "invalid type: string \"s3cret-token\", and another-one",
+            &credentials
+        ),
+        "invalid type: string \"***\", and ***"
+    );
+}
+
+#[tokio::test]
+async fn without_a_source_control_the_endpoints_answer_503() {
+    let store = SledStore::temporary().unwrap();
+    let state = ApiState::new(
+        Arc::new(store),
+        ApiKeys::new([KeyEntry::new("a", KEY_A)]).unwrap(),
+    );
+    let (l, url) = listener().await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(l, state, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let valid = json!({"provider": "egnyte", "config": {}, "credentials": {"kind": "bearer", "token": "t"}});
+    for request in [
+        client.get(format!("{url}/v1/sources")),
+        client.get(format!("{url}/v1/sources/eg1")),
+        client.post(format!("{url}/v1/sources")).json(&valid),
+        client.delete(format!("{url}/v1/sources/eg1")),
+        client
+            .post(format!("{url}/v1/oauth/egnyte/start"))
+            .json(&json!({"config": {}, "client_id": "c", "client_secret": "s", "redirect_uri": REDIRECT})),
+    ] {
+        let response = request.bearer_auth(KEY_A).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 503);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "sources_unavailable");
+    }
+    // A malformed request is still a 4xx.
+    let response = client
+        .post(format!("{url}/v1/sources"))
+        .bearer_auth(KEY_A)
+        .json(&json!({"provider": "egnyte"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
+
+/// Starts a flow, returns its `state` after checking the authorization URL.
+async fn start_flow(h: &Harness, provider: &str, body: Value, authorize_path: &str) -> String {
+    let (status, started) = h
+        .post(KEY_A, &format!("/v1/oauth/{provider}/start"), body)
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let state = started["state"].as_str().unwrap().to_owned();
+    assert_eq!(state.len(), 64);
+    let url = reqwest::Url::parse(started["authorize_url"].as_str().unwrap()).unwrap();
+    assert_eq!(url.path(), authorize_path);
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], state);
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["redirect_uri"], REDIRECT);
+    state
+}
+
+async fn callback(h: &Harness, provider: &str, query: &[(&str, &str)]) -> (u16, Value) {
+    let mut url = reqwest::Url::parse(&format!("{}/v1/oauth/{provider}/callback", h.url)).unwrap();
+    url.query_pairs_mut().extend_pairs(query);
+    let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
+    h.call(reqwest::Method::GET, None, &path, None).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_egnyte_oauth_callback_creates_a_working_source() {
+    let h = harness().await;
+    let start = json!({"id": "eg-oauth", "config": h.egnyte_config(), "client_id": EGNYTE_CLIENT,
+        "client_secret": EGNYTE_CLIENT_SECRET, "redirect_uri": REDIRECT});
+    let state = start_flow(&h, "egnyte", start.clone(), "/puboauth/token").await;
+    // What the browser brings back after the user consents.
+    let code = h.egnyte.mint_code(EGNYTE_CLIENT, REDIRECT, 1002).unwrap();
+    // The state of an Egnyte flow does not finish a Jive one (and is spent by trying).
+    let other = start_flow(&h, "egnyte", start.clone(), "/puboauth/token").await;
+    let (status, body) = callback(&h, "jive", &[("code", "c"), ("state", &other)]).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "invalid_oauth_state"),
+        "{body}"
+    );
+
+    let (status, created) = callback(&h, "egnyte", &[("code", &code), ("state", &state)]).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["id"], "eg-oauth");
+    assert!(created.get("credentials").is_none());
+    let record = h
+        .store
+        .source(&SourceId::new("eg-oauth").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.tenant, "a");
+    // Egnyte's classic tokens do not expire and come without a refresh token.
+    assert_eq!(record.credentials["kind"], "bearer");
+    let token = record.credentials["token"].as_str().unwrap().to_owned();
+    h.wait_for(
+        KEY_A,
+        "eg-oauth",
+        "ingesting with the exchanged token",
+        |s| s["status"]["events_ingested"].as_u64() > Some(0),
+    )
+    .await;
+    let (_, body) = h.get(KEY_A, "/v1/sources/eg-oauth").await;
+    assert_eq!(body["status"]["last_error"], Value::Null, "{body}");
+
+    // A state works once; an unknown one never; a missing code is a bad request.
+    let (status, body) = callback(&h, "egnyte", &[("code", &code), ("state", &state)]).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "invalid_oauth_state"),
+        "{body}"
+    );
+    let (status, body) = callback(&h, "egnyte", &[("code", "c"), ("state", "forged")]).await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_oauth_state"));
+    let (status, body) = callback(&h, "egnyte", &[("state", &state)]).await;
+    assert_eq!((status, error_code(&body)), (400, "invalid_parameter"));
+    // The user said no.
+    let denied = start_flow(&h, "egnyte", start.clone(), "/puboauth/token").await;
+    let (status, body) = callback(
+        &h,
+        "egnyte",
+        &[("error", "access_denied"), ("state", &denied)],
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (400, "oauth_denied"));
+    // A code the provider refuses.
+    let mut again = start.clone();
+    again["id"] = json!("eg-oauth-2");
+    let refused = start_flow(&h, "egnyte", again, "/puboauth/token").await;
+    let (status, body) =
+        callback(&h, "egnyte", &[("code", "not-a-code"), ("state", &refused)]).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (502, "oauth_exchange_failed"),
+        "{body}"
+    );
+    assert!(
+        h.store
+            .source(&SourceId::new("eg-oauth-2").unwrap())
+            .unwrap()
+            .is_none()
+    );
+    // A source-scoped key cannot start a flow; a bad config is refused at the start.
+    let (status, body) = h
+        .post(KEY_A_EG1, "/v1/oauth/egnyte/start", start.clone())
+        .await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+    let mut bad = start.clone();
+    bad["config"]["page_size"] = json!(1000);
+    let (status, body) = h.post(KEY_A, "/v1/oauth/egnyte/start", bad).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "invalid_source"),
+        "{body}"
+    );
+    assert!(error_message(&body).contains("page_size"), "{body}");
+
+    h.assert_never_answered(&[&token, EGNYTE_CLIENT_SECRET, &code]);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jive_oauth_callback_creates_a_working_source() {
+    let h = harness().await;
+    let start = json!({"config": h.jive_config(), "client_id": JIVE_CLIENT,
+        "client_secret": JIVE_CLIENT_SECRET, "redirect_uri": REDIRECT, "paused": false});
+    let state = start_flow(&h, "jive", start, "/oauth2/authorize").await;
+    let code = h.jive.mint_code("u").unwrap();
+    let (status, created) = callback(&h, "jive", &[("code", &code), ("state", &state)]).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("src-") && id.len() == 20, "{id}");
+    let record = h
+        .store
+        .source(&SourceId::new(id.as_str()).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.credentials["kind"], "oauth");
+    assert_eq!(record.credentials["client_id"], JIVE_CLIENT);
+    let refresh = record.credentials["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let access = record.credentials["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.wait_for(KEY_A, &id, "ingesting with the exchanged token", |s| {
+        s["status"]["events_ingested"].as_u64() > Some(0)
+    })
+    .await;
+    h.assert_never_answered(&[&refresh, &access, JIVE_CLIENT_SECRET]);
+    h.stop().await;
+}
