@@ -17,6 +17,7 @@ mod id;
 mod object_state;
 mod poll_policy;
 mod provider;
+mod secret;
 pub mod time;
 mod watermark;
 
@@ -28,4 +29,5 @@ pub use id::{EventId, IdError, Seq, SourceId};
 pub use object_state::{MemoryObjectState, ObjectChange, ObjectStateError, ObjectStateRead};
 pub use poll_policy::{PollOutcome, PollPolicy, PollPolicyError, PollSchedule};
 pub use provider::{Gap, Page, Provider, ProviderError};
+pub use secret::Secret;
 pub use watermark::Watermark;

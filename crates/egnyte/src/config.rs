@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::time::Duration;
 use tributary_core::{PollPolicy, PollPolicyError};
 
@@ -266,27 +265,7 @@ pub enum StartPosition {
     Oldest,
 }
 
-/// A secret string: deserialized and serialized as is, never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself: only for the `Authorization` header and the token request.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use tributary_core::Secret;
 
 /// How requests are authenticated (notes §9).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

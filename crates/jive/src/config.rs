@@ -1,7 +1,6 @@
 //! What one Jive source is configured with, and the checks that refuse a config that cannot work.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::time::Duration;
 use tributary_core::{PollPolicy, PollPolicyError};
 
@@ -192,27 +191,7 @@ pub enum StartPosition {
     Backfill,
 }
 
-/// A secret string: deserialized and serialized as is, never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself: only for the `Authorization` header and the token request.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use tributary_core::Secret;
 
 /// How requests are authenticated (notes §5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
