@@ -73,13 +73,36 @@ impl Filter {
             })
     }
 
-    /// Checks the filter against an event's stored JSON.
+    /// Checks the filter against an event's stored JSON. A filter on sources alone (a tenant's
+    /// read) finds the source by a byte search instead of parsing the event.
     pub(crate) fn matches_json(&self, json: &[u8]) -> Result<bool, serde_json::Error> {
         if self.is_empty() {
             return Ok(true);
         }
+        let sources_only = self.types.is_empty()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.path_prefix.is_none();
+        if sources_only && let Some(source) = stored_source(json) {
+            return Ok(self.sources.iter().any(|s| s.as_str() == source));
+        }
         Ok(self.matches_view(&serde_json::from_slice(json)?))
     }
+}
+
+/// The top-level `source` of an event's stored JSON, found without parsing it; `None` when the
+/// JSON does not have the shape the store writes (the caller then parses it).
+///
+/// The store writes `id`, `seq` and `source` first, before any nested object, and `,"` never
+/// occurs inside a JSON string (a quote in a string is escaped), so the first `,"source":"` is
+/// the event's own field; a source id has no character that JSON escapes.
+fn stored_source(json: &[u8]) -> Option<&str> {
+    const FIELD: &[u8] = b",\"source\":\"";
+    let at = json.windows(FIELD.len()).position(|w| w == FIELD)?;
+    let rest = &json[at + FIELD.len()..];
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let value = std::str::from_utf8(&rest[..end]).ok()?;
+    (!value.contains('\\')).then_some(value)
 }
 
 fn path_is_under(path: &str, prefix: &str) -> bool {
@@ -94,6 +117,45 @@ fn path_is_under(path: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+    use tributary_core::{Event, EventId, Object, ObjectKind, Seq, SourceId, Upstream};
+
+    #[test]
+    fn the_source_of_stored_json_is_found_without_parsing_and_cannot_be_spoofed() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let only = |source: &str| Filter {
+            sources: vec![SourceId::new(source).unwrap()],
+            ..Filter::default()
+        };
+        // Ids and payloads that spell out another `source` field.
+        for id in ["e1", r#"x","source":"evil"#, r#"x\",\"source\":\"evil"#] {
+            let event = Event {
+                id: EventId::new(id).unwrap(),
+                seq: Some(Seq(7)),
+                source: SourceId::new("egnyte-acme").unwrap(),
+                provider: "egnyte".into(),
+                event_type: EventType::Add,
+                occurred_at: at,
+                observed_at: at,
+                object: Object::new(r#"o","source":"evil"#, ObjectKind::File, "f"),
+                previous: None,
+                actor: None,
+                upstream: Upstream {
+                    id: "u".into(),
+                    action: "create".into(),
+                    raw: Some(serde_json::json!({"source": "evil"})),
+                },
+                late: false,
+            };
+            let json = serde_json::to_vec(&event).unwrap();
+            assert_eq!(stored_source(&json), Some("egnyte-acme"), "{id}");
+            assert!(only("egnyte-acme").matches_json(&json).unwrap());
+            assert!(!only("evil").matches_json(&json).unwrap());
+        }
+        // Another shape is parsed; no source at all is none.
+        assert_eq!(stored_source(br#"{"source":"a1","id":"e"}"#), None);
+        assert_eq!(stored_source(br#"{"id":"e"}"#), None);
+    }
 
     #[test]
     fn path_prefix_matches_whole_segments() {

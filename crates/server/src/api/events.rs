@@ -12,8 +12,8 @@ use super::{ApiError, ApiState, Tenant, openapi};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use tributary_core::{Cursor, Seq, SourceId};
-use tributary_store::{EventStore, Filter, MAX_SCAN, ReadPage, StoredEvent};
+use tributary_core::{Cursor, Seq};
+use tributary_store::{EventStore, Filter, ReadPage};
 
 /// `GET /v1/events`.
 #[utoipa::path(
@@ -132,83 +132,7 @@ pub(crate) fn read_scoped(
         since: q.since,
         until: q.until,
     };
-    let only_sources = filter.types.is_empty()
-        && filter.path_prefix.is_none()
-        && filter.since.is_none()
-        && filter.until.is_none();
-    if only_sources
-        && filter.sources.len() > 1
-        && all.iter().all(|s| filter.sources.contains(&s.id))
-    {
-        return read_all_sources(store, after, limit, &filter.sources);
-    }
     Ok(store.read(after, limit, &filter)?)
-}
-
-/// The read of a caller who may read every source there is (the common single-tenant case),
-/// without the store's per-event JSON parsing of a many-source filter: the log is read
-/// unfiltered and each event's `source` is found in its stored JSON by a byte search
-/// ([`stored_source`]). The check still matters: the log keeps the events of deleted sources (of
-/// any tenant) until retention, and a source created since `sources` was listed is not the
-/// caller's. Pages stay full: reading goes on while entries remain, within the store's scan bound.
-fn read_all_sources(
-    store: &dyn EventStore,
-    after: Option<&Cursor>,
-    limit: usize,
-    sources: &[SourceId],
-) -> Result<ReadPage, ApiError> {
-    let keep = |e: &StoredEvent| match stored_source(e.json()) {
-        Some(source) => sources.iter().any(|s| s.as_str() == source),
-        None => false,
-    };
-    let mut page = store.read(after, limit, &Filter::default())?;
-    let mut examined = page.events.len();
-    page.events.retain(keep);
-    while page.events.len() < limit && page.remaining > 0 && examined < MAX_SCAN {
-        let want = (limit - page.events.len()).min(MAX_SCAN - examined);
-        let next = store.read(Some(&page.cursor), want, &Filter::default())?;
-        examined += next.events.len();
-        page.cursor = next.cursor;
-        page.remaining = next.remaining;
-        page.events.extend(next.events.into_iter().filter(keep));
-    }
-    Ok(page)
-}
-
-/// The top-level `source` of a stored event's JSON, found without parsing it.
-///
-/// The store writes `id`, `seq` and `source` first, before any nested object, and `,"` never
-/// occurs inside a JSON string (a quote in a string is escaped), so the first `,"source":"` is
-/// the event's own field; a source id has no character that JSON escapes. JSON that does not
-/// have that shape is parsed instead.
-pub(crate) fn stored_source(json: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
-    const FIELD: &[u8] = b",\"source\":\"";
-    let found = json
-        .iter()
-        .enumerate()
-        .position(|(i, &b)| b == b',' && json[i..].starts_with(FIELD))
-        .and_then(|at| {
-            let rest = &json[at + FIELD.len()..];
-            let end = rest.iter().position(|&b| b == b'"')?;
-            let value = std::str::from_utf8(&rest[..end]).ok()?;
-            (!value.contains('\\')).then_some(value)
-        });
-    match found {
-        Some(value) => Some(std::borrow::Cow::Borrowed(value)),
-        None => {
-            #[derive(serde::Deserialize)]
-            struct SourceOnly {
-                source: String,
-            }
-            match serde_json::from_slice::<SourceOnly>(json) {
-                Ok(parsed) => Some(std::borrow::Cow::Owned(parsed.source)),
-                Err(e) => {
-                    tracing::error!(error = %e, "a log entry has no source");
-                    None
-                }
-            }
-        }
-    }
 }
 
 fn empty_page(store: &dyn EventStore, after: Option<&Cursor>) -> Result<ReadPage, ApiError> {
@@ -270,45 +194,4 @@ pub(crate) fn json_response(body: Vec<u8>) -> Response {
 /// The cursor that resumes right after the event at `seq`.
 pub(crate) fn cursor_after(store: &dyn EventStore, seq: Seq) -> Cursor {
     Cursor::new(store.epoch(), seq)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{TimeZone, Utc};
-    use tributary_core::{Event, EventId, EventType, Object, ObjectKind, Upstream};
-
-    #[test]
-    fn the_source_of_stored_json_is_found_without_parsing_and_cannot_be_spoofed() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
-        // Ids and payloads that spell out another `source` field.
-        for id in ["e1", r#"x","source":"evil"#, r#"x\",\"source\":\"evil"#] {
-            let event = Event {
-                id: EventId::new(id).unwrap(),
-                seq: Some(Seq(7)),
-                source: SourceId::new("egnyte-acme").unwrap(),
-                provider: "egnyte".into(),
-                event_type: EventType::Add,
-                occurred_at: at,
-                observed_at: at,
-                object: Object::new(r#"o","source":"evil"#, ObjectKind::File, "f"),
-                previous: None,
-                actor: None,
-                upstream: Upstream {
-                    id: "u".into(),
-                    action: "create".into(),
-                    raw: Some(serde_json::json!({"source": "evil"})),
-                },
-                late: false,
-            };
-            let json = serde_json::to_vec(&event).unwrap();
-            assert_eq!(stored_source(&json).as_deref(), Some("egnyte-acme"), "{id}");
-        }
-        // Another shape is parsed; no source at all is none.
-        assert_eq!(
-            stored_source(br#"{"source":"a1","id":"e"}"#).as_deref(),
-            Some("a1")
-        );
-        assert_eq!(stored_source(br#"{"id":"e"}"#), None);
-    }
 }
