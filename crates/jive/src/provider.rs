@@ -559,13 +559,7 @@ impl JiveProvider {
         add(first.list, &mut seen);
         let mut start = p - 1;
         loop {
-            *requests += 1;
-            if *requests > self.config.max_requests_per_window {
-                return Err(JiveError::Unsettled {
-                    window: format!("{after} .. {before}"),
-                    requests: *requests,
-                });
-            }
+            self.spend(requests, after, before)?;
             let page = self
                 .contents(&self.query(before, after, place, start))
                 .await?;
@@ -622,13 +616,7 @@ impl JiveProvider {
         let mut out = Vec::new();
         let mut start = 0;
         loop {
-            *requests += 1;
-            if *requests > self.config.max_requests_per_window {
-                return Err(JiveError::Unsettled {
-                    window: format!("{after} .. {before}"),
-                    requests: *requests,
-                });
-            }
+            self.spend(requests, after, before)?;
             let page = self
                 .deleted(&DeletedQuery {
                     since: after,
@@ -660,6 +648,24 @@ impl JiveProvider {
             }
             start += p;
         }
+    }
+
+    /// Counts one more request for the window `(after, before]`; past the budget the window is
+    /// given up as still shifting (the next poll reads it again).
+    fn spend(
+        &self,
+        requests: &mut u32,
+        after: DateTime<Utc>,
+        before: DateTime<Utc>,
+    ) -> Result<(), JiveError> {
+        *requests += 1;
+        if *requests > self.config.max_requests_per_window {
+            return Err(JiveError::Unsettled {
+                window: format!("{after} .. {before}"),
+                requests: *requests,
+            });
+        }
+        Ok(())
     }
 
     fn remembered(&self, content_id: &str) -> Result<Option<Known>, JiveError> {

@@ -14,6 +14,7 @@
 //!   Basic auth and OAuth 2.0, the JSON security prefix, app throttling).
 //! - [`tls`]: HTTPS with a self-signed certificate, for clients that only speak `https://`.
 
+mod control;
 pub mod egnyte;
 pub mod jive;
 pub mod tls;

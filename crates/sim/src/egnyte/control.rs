@@ -9,7 +9,7 @@ use super::limits::ThrottleMode;
 use super::log::Gc;
 use super::oauth::TokenMode;
 use super::simulator::{EgnyteSim, Operation, SimError};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -36,19 +36,7 @@ pub(crate) fn routes() -> Router<EgnyteSim> {
         .route("/_sim/egnyte/tokens/{token}", delete(revoke_token))
 }
 
-type Body<T> = Result<Json<T>, JsonRejection>;
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
-}
-
-fn bad_json(e: &JsonRejection) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_body", &e.body_text())
-}
+use crate::control::{Body, bad_json, error};
 
 fn sim_error(e: &SimError) -> Response {
     let (status, code) = match e {

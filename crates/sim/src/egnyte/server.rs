@@ -6,10 +6,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use std::future::Future;
-use std::time::Duration;
-
-/// How often the live workload (`rate` events per second) adds its events.
-const RATE_TICK: Duration = Duration::from_millis(100);
 
 impl EgnyteSim {
     /// The Egnyte routes (`/pubapi/…`, `/puboauth/token`) and the control API (`/_sim/egnyte/…`).
@@ -42,23 +38,12 @@ impl EgnyteSim {
         L::Addr: std::fmt::Debug,
     {
         let rate = self.config().rate;
-        let workload = (rate > 0.0).then(|| {
+        let workload = {
             let sim = self.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(RATE_TICK);
-                let mut due = 0.0_f64;
-                loop {
-                    tick.tick().await;
-                    due += rate * RATE_TICK.as_secs_f64();
-                    let n = due.floor();
-                    if n >= 1.0 {
-                        due -= n;
-                        // `n` is a small positive whole number here.
-                        sim.generate(n as usize);
-                    }
-                }
+            crate::control::spawn_workload(rate, move |n| {
+                sim.generate(n);
             })
-        });
+        };
         let result = axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await;

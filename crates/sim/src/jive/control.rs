@@ -7,7 +7,6 @@ use super::config::AppThrottle;
 use super::faults::JiveFault;
 use super::simulator::{JiveSim, Operation, SimError};
 use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -31,19 +30,7 @@ pub(crate) fn routes() -> Router<JiveSim> {
         .route("/_sim/jive/oauth/codes", post(mint_code))
 }
 
-type Body<T> = Result<Json<T>, JsonRejection>;
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
-}
-
-fn bad_json(e: &JsonRejection) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_body", &e.body_text())
-}
+use crate::control::{Body, bad_json, error};
 
 fn sim_error(e: &SimError) -> Response {
     let (status, code) = match e {

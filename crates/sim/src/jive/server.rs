@@ -5,10 +5,6 @@ use super::{control, http};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
-
-/// How often the live workload (`rate` operations per second) adds its operations.
-const RATE_TICK: Duration = Duration::from_millis(100);
 
 impl JiveSim {
     /// The Jive routes (`/api/…`, `/oauth2/token`) and the control API (`/_sim/jive/…`).
@@ -43,23 +39,12 @@ impl JiveSim {
             self.set_base_url(&format!("{scheme}://{addr}"));
         }
         let rate = self.config().rate;
-        let workload = (rate > 0.0).then(|| {
+        let workload = {
             let sim = self.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(RATE_TICK);
-                let mut due = 0.0_f64;
-                loop {
-                    tick.tick().await;
-                    due += rate * RATE_TICK.as_secs_f64();
-                    let n = due.floor();
-                    if n >= 1.0 {
-                        due -= n;
-                        // `n` is a small positive whole number here.
-                        sim.generate(n as usize);
-                    }
-                }
+            crate::control::spawn_workload(rate, move |n| {
+                sim.generate(n);
             })
-        });
+        };
         let result = axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await;
