@@ -28,6 +28,6 @@ pub use event::{Actor, Event, EventType, Object, ObjectKind, ParseEventTypeError
 pub use id::{EventId, IdError, Seq, SourceId};
 pub use object_state::{MemoryObjectState, ObjectChange, ObjectStateError, ObjectStateRead};
 pub use poll_policy::{PollOutcome, PollPolicy, PollPolicyError, PollSchedule};
-pub use provider::{Gap, Page, Provider, ProviderError};
+pub use provider::{DailyCalls, Gap, Page, Provider, ProviderError};
 pub use secret::Secret;
 pub use watermark::Watermark;

@@ -1,7 +1,7 @@
 //! The trait every upstream connector implements, and what one poll returns.
 
 use crate::{Checkpoint, Event, ObjectChange, Watermark};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -28,6 +28,32 @@ pub struct Page {
     /// keeping an index entry per event id, which makes ingest much cheaper. A source gives
     /// positions on every page or on none.
     pub positions: Option<Vec<u64>>,
+    /// Requests sent upstream since the last committed page (this poll's, and those of polls
+    /// that failed since), and the UTC day they count toward, so the store keeps the source's
+    /// calls per day durably. Set by the engine from [`Provider::upstream_calls`] and its clock;
+    /// providers leave it `None`.
+    pub upstream_calls: Option<DailyCalls>,
+}
+
+/// Upstream requests counted toward one UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyCalls {
+    pub day: NaiveDate,
+    pub calls: u64,
+}
+
+impl DailyCalls {
+    /// `self` with `more` added: summed on the same day, replaced by `more` on a later one.
+    pub fn then(self, more: DailyCalls) -> DailyCalls {
+        if more.day == self.day {
+            DailyCalls {
+                day: self.day,
+                calls: self.calls + more.calls,
+            }
+        } else {
+            more
+        }
+    }
 }
 
 impl Page {
@@ -46,6 +72,7 @@ impl Page {
             gaps: Vec::new(),
             objects: Vec::new(),
             positions: None,
+            upstream_calls: None,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! | `tributary_source_polls_total` | `source` | its polls |
 //! | `tributary_source_events_ingested_total` | `source` | new events it committed |
 //! | `tributary_source_upstream_calls_total` | `source` | requests its provider sent upstream |
+//! | `tributary_source_upstream_calls_today` | `source` | of those, on the current UTC day (restarts included) |
 //! | `tributary_source_lag_seconds` | `source` | now − its watermark (absent before its first one) |
 //! | `tributary_source_gaps` | `source` | gaps it recorded (events the upstream lost) |
 //! | `tributary_api_request_duration_seconds` | `route` | API latency histogram |
@@ -105,7 +106,7 @@ pub fn render(
     let _ = writeln!(out, "tributary_events_late_total {}", stats.late);
 
     let statuses = engine.map(Engine::statuses).unwrap_or_default();
-    let per_source: [(&str, &str, &str); 6] = [
+    let per_source: [(&str, &str, &str); 7] = [
         (
             "tributary_source_up",
             "gauge",
@@ -125,6 +126,11 @@ pub fn render(
             "tributary_source_upstream_calls_total",
             "counter",
             "Requests the source's provider sent upstream.",
+        ),
+        (
+            "tributary_source_upstream_calls_today",
+            "gauge",
+            "Requests the source's provider sent upstream on the current UTC day.",
         ),
         (
             "tributary_source_lag_seconds",
@@ -148,6 +154,9 @@ pub fn render(
                 "tributary_source_polls_total" => Some(s.polls.to_string()),
                 "tributary_source_events_ingested_total" => Some(s.events_ingested.to_string()),
                 "tributary_source_upstream_calls_total" => s.upstream_calls.map(|n| n.to_string()),
+                "tributary_source_upstream_calls_today" => {
+                    s.upstream_calls_today.map(|n| n.to_string())
+                }
                 "tributary_source_lag_seconds" => s.watermark.map(|w| {
                     let lag = (now - w.time()).num_milliseconds().max(0);
                     format!("{:.3}", lag as f64 / 1000.0)

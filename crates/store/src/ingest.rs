@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 use std::collections::HashSet;
-use tributary_core::{Event, Gap, Page, SourceId, time};
+use tributary_core::{DailyCalls, Event, Gap, Page, SourceId, time};
 
 /// Positions must pair with the events and strictly increase: anything else would make the
 /// store take a new event for one it has (a silent loss), so the page is refused instead.
@@ -148,8 +148,19 @@ impl SledStore {
             duplicates_absorbed: 0,
             gaps_recorded: 0,
             max_position: None,
+            calls: None,
             next_pending: 0,
         });
+        let calls = match (base.calls, page.upstream_calls) {
+            // Calls counted toward an earlier day than the last (a clock set back) count
+            // toward the last one: the count never goes back a day.
+            (Some(old), Some(new)) if new.day < old.day => Some(old.then(DailyCalls {
+                day: old.day,
+                calls: new.calls,
+            })),
+            (Some(old), Some(new)) => Some(old.then(new)),
+            (old, new) => new.or(old),
+        };
         let state_key = source.as_str().as_bytes();
         let inner = &self.inner;
         let trees = (
@@ -187,6 +198,7 @@ impl SledStore {
                 duplicates_absorbed: base.duplicates_absorbed + report.duplicates,
                 gaps_recorded: base.gaps_recorded + gaps.len() as u64,
                 max_position,
+                calls,
                 next_pending: base.next_pending + u64::from(!batch.is_empty()),
             };
             let bytes = encode_json(&new_state, "source state")

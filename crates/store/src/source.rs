@@ -1,8 +1,8 @@
 //! What the store keeps about each source: its configuration and where its polling stands.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use tributary_core::{Checkpoint, SourceId, Watermark};
+use tributary_core::{Checkpoint, DailyCalls, SourceId, Watermark};
 
 /// A configured source: which provider, how it is set up, and its credentials. Persisted so a
 /// restarted engine resumes every source. Credentials are stored as given; the API never returns
@@ -42,6 +42,16 @@ pub struct SourceState {
     /// The highest position committed, for a source whose pages carry positions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_position: Option<u64>,
+    /// Requests sent upstream on the latest UTC day the pages counted toward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<DailyCalls>,
     /// The key of the next pending batch of this source (one per page with new events).
     pub(crate) next_pending: u64,
+}
+
+impl SourceState {
+    /// Upstream requests committed on `day` (UTC): 0 when the last commit was on another day.
+    pub fn calls_on(&self, day: NaiveDate) -> u64 {
+        self.calls.filter(|c| c.day == day).map_or(0, |c| c.calls)
+    }
 }

@@ -388,6 +388,69 @@ fn checkpoint_watermark_and_gaps_are_committed_with_the_events() {
 }
 
 #[test]
+fn upstream_calls_are_counted_per_utc_day_with_the_pages() {
+    rt().block_on(async {
+        let s = SledStore::temporary().unwrap();
+        let day = |d: u32| {
+            Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0)
+                .unwrap()
+                .date_naive()
+        };
+        let with_calls = |n: u64, calls: Option<(u32, u64)>| {
+            let mut p = page(vec![], n, None);
+            p.upstream_calls = calls.map(|(d, calls)| DailyCalls { day: day(d), calls });
+            p
+        };
+        let a = src("a");
+        let calls = |s: &SledStore| s.source_state(&a).unwrap().unwrap().calls;
+        // A page counting nothing records nothing.
+        s.ingest(&a, with_calls(1, None)).await.unwrap();
+        assert_eq!(calls(&s), None);
+        s.ingest(&a, with_calls(2, Some((22, 3)))).await.unwrap();
+        s.ingest(&a, with_calls(3, Some((22, 2)))).await.unwrap();
+        s.ingest(&a, with_calls(4, None)).await.unwrap();
+        assert_eq!(
+            calls(&s),
+            Some(DailyCalls {
+                day: day(22),
+                calls: 5
+            })
+        );
+        let state = s.source_state(&a).unwrap().unwrap();
+        assert_eq!((state.calls_on(day(22)), state.calls_on(day(23))), (5, 0));
+        // A new UTC day starts from what its first page carries.
+        s.ingest(&a, with_calls(5, Some((23, 4)))).await.unwrap();
+        assert_eq!(
+            calls(&s),
+            Some(DailyCalls {
+                day: day(23),
+                calls: 4
+            })
+        );
+        // Calls dated before the last day (a clock set back) count toward the last day.
+        s.ingest(&a, with_calls(6, Some((22, 1)))).await.unwrap();
+        assert_eq!(
+            calls(&s),
+            Some(DailyCalls {
+                day: day(23),
+                calls: 5
+            })
+        );
+        // Other sources count apart.
+        s.ingest(&src("b"), with_calls(1, Some((23, 7))))
+            .await
+            .unwrap();
+        assert_eq!(
+            calls(&s),
+            Some(DailyCalls {
+                day: day(23),
+                calls: 5
+            })
+        );
+    });
+}
+
+#[test]
 fn object_memory_is_committed_with_the_page_and_scoped_to_its_source() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();

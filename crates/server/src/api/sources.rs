@@ -181,6 +181,10 @@ pub(crate) struct StatusBody {
     /// Requests sent upstream since started, when the provider counts them.
     #[schema(minimum = 0)]
     upstream_calls: Option<u64>,
+    /// Requests sent upstream on the current UTC day, across restarts, when the provider counts
+    /// them (Egnyte's daily quota is counted per UTC day as well).
+    #[schema(minimum = 0)]
+    upstream_calls_today: Option<u64>,
     /// Gaps recorded, all time.
     #[schema(minimum = 0)]
     gaps_recorded: u64,
@@ -439,6 +443,10 @@ fn body(
         checkpoint: stored.as_ref().map(|s| s.checkpoint.as_json().clone()),
         committed_at: stored.as_ref().map(|s| time(s.committed_at)),
         upstream_calls: engine.as_ref().and_then(|e| e.upstream_calls),
+        upstream_calls_today: engine
+            .as_ref()
+            .and_then(|e| e.upstream_calls_today)
+            .or_else(|| stored.as_ref().map(|s| s.calls_on(now.date_naive()))),
         gaps_recorded: stored.as_ref().map_or(0, |s| s.gaps_recorded),
         gaps: gaps
             .into_iter()

@@ -2,11 +2,12 @@
 //! polls, merges under the watermark frontier, per-source status, graceful shutdown.
 
 use super::frontier::frontier;
-use super::runner::{PollStep, poll_once};
-use chrono::{DateTime, Utc};
+use super::runner::{PollStep, poll_once_counted};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -70,6 +71,9 @@ pub struct SourceStatus {
     pub watermark: Option<Watermark>,
     /// Requests the provider sent upstream since the engine started it, when it counts them.
     pub upstream_calls: Option<u64>,
+    /// Requests sent upstream on the current UTC day, restarts included (the count is committed
+    /// with every page), when the provider counts them.
+    pub upstream_calls_today: Option<u64>,
 }
 
 /// Engine-wide counters.
@@ -90,12 +94,47 @@ struct Slot {
     /// The source's committed watermark, read once when it is added and again after each
     /// commit, so a merge computes its frontier without reading every source's state.
     watermark: Option<Watermark>,
+    /// The provider's request counter when a page was last committed: the next page carries
+    /// the difference to the store, which counts calls per day.
+    calls_committed: Arc<AtomicU64>,
+    /// Requests today, for the status: the store's count when the source was added, then the
+    /// provider's counter as polls finish.
+    calls_today: CallsToday,
 }
 
-fn slot_status(slot: &Slot) -> SourceStatus {
+/// Upstream requests counted on one UTC day.
+#[derive(Debug, Clone, Copy)]
+struct CallsToday {
+    day: NaiveDate,
+    calls: u64,
+    /// The provider's counter when last read.
+    seen: u64,
+}
+
+impl CallsToday {
+    /// Counts what the provider's counter gained since last read, starting afresh on a new day.
+    fn update(&mut self, counter: u64, today: NaiveDate) {
+        let spent = counter.saturating_sub(self.seen);
+        self.seen = counter;
+        if today != self.day {
+            self.day = today;
+            self.calls = 0;
+        }
+        self.calls += spent;
+    }
+}
+
+fn slot_status(slot: &Slot, today: NaiveDate) -> SourceStatus {
+    let upstream_calls = slot.provider.upstream_calls();
+    let upstream_calls_today = upstream_calls.map(|counter| {
+        let mut calls = slot.calls_today;
+        calls.update(counter, today);
+        calls.calls
+    });
     SourceStatus {
         watermark: slot.watermark,
-        upstream_calls: slot.provider.upstream_calls(),
+        upstream_calls,
+        upstream_calls_today,
         ..slot.status.clone()
     }
 }
@@ -168,11 +207,15 @@ impl Engine {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
         let schedule = PollSchedule::new(policy, seed)?;
-        let watermark = self
-            .inner
-            .store
-            .source_state(&id)?
-            .and_then(|s| s.watermark);
+        let stored = self.inner.store.source_state(&id)?;
+        let watermark = stored.as_ref().and_then(|s| s.watermark);
+        let today = self.inner.clock.now().date_naive();
+        let counter = provider.upstream_calls().unwrap_or(0);
+        let calls_today = CallsToday {
+            day: today,
+            calls: stored.as_ref().map_or(0, |s| s.calls_on(today)),
+            seen: counter,
+        };
         let mut state = self.lock();
         if state.sources.contains_key(&id) {
             return Err(EngineError::Duplicate(id));
@@ -190,6 +233,8 @@ impl Engine {
                 generation: 0,
                 in_flight: false,
                 watermark,
+                calls_committed: Arc::new(AtomicU64::new(counter)),
+                calls_today,
             },
         );
         reschedule(&mut state, &id, Instant::now());
@@ -221,16 +266,18 @@ impl Engine {
     }
 
     pub fn status(&self, id: &SourceId) -> Option<SourceStatus> {
-        self.lock().sources.get(id).map(slot_status)
+        let today = self.inner.clock.now().date_naive();
+        self.lock().sources.get(id).map(|s| slot_status(s, today))
     }
 
     /// Every running source's status, by id.
     pub fn statuses(&self) -> Vec<(SourceId, SourceStatus)> {
+        let today = self.inner.clock.now().date_naive();
         let mut all: Vec<_> = self
             .lock()
             .sources
             .iter()
-            .map(|(id, slot)| (id.clone(), slot_status(slot)))
+            .map(|(id, slot)| (id.clone(), slot_status(slot, today)))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
@@ -392,6 +439,8 @@ impl Engine {
             due.pop();
             slot.in_flight = true;
             let provider = Arc::clone(&slot.provider);
+            let calls_committed = Arc::clone(&slot.calls_committed);
+            let clock = Arc::clone(&self.inner.clock);
             let store = Arc::clone(&self.inner.store);
             let permits = Arc::clone(permits);
             let done = done.clone();
@@ -399,7 +448,13 @@ impl Engine {
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
-                let step = poll_once(store.as_ref(), &id, provider.as_ref()).await;
+                let step = poll_once_counted(
+                    store.as_ref(),
+                    &id,
+                    provider.as_ref(),
+                    &calls_committed,
+                    clock.as_ref(),
+                ).await;
                 let watermark = match &step {
                     PollStep::Ingested { .. } => match store.source_state(&id) {
                         Ok(state) => Some(state.and_then(|s| s.watermark)),
@@ -431,6 +486,9 @@ impl Engine {
             return;
         };
         slot.in_flight = false;
+        if let Some(counter) = slot.provider.upstream_calls() {
+            slot.calls_today.update(counter, now.date_naive());
+        }
         if let Some(watermark) = watermark {
             slot.watermark = watermark;
         }

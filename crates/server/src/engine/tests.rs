@@ -421,3 +421,85 @@ async fn shutdown_lets_the_poll_in_flight_commit() {
     assert_eq!(log_ids(&store), [("slow".into(), "1".into())]);
     assert_eq!(p.poll_count(), 1);
 }
+
+/// [`Scripted`], spending `per_poll` upstream requests on every poll and counting them.
+struct Counting {
+    inner: Arc<Scripted>,
+    per_poll: u64,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Provider for Counting {
+    fn name(&self) -> &str {
+        "counting"
+    }
+
+    async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
+        self.calls.fetch_add(self.per_poll, Ordering::SeqCst);
+        self.inner.poll(checkpoint).await
+    }
+
+    fn upstream_calls(&self) -> Option<u64> {
+        Some(self.calls.load(Ordering::SeqCst))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn upstream_calls_today_are_committed_with_pages_and_survive_a_restart() {
+    let store = SledStore::temporary().unwrap();
+    let today = start().date_naive();
+    let counting = |answers| {
+        Arc::new(Counting {
+            inner: Scripted::new(answers),
+            per_poll: 2,
+            calls: Default::default(),
+        })
+    };
+    let e = engine(&store, config());
+    // The first poll fails: its two calls are committed with the next page.
+    let p = counting(vec![
+        Err(ProviderError::Transient {
+            message: "upstream 502".into(),
+        }),
+        empty(1, None),
+    ]);
+    e.add_source(src("s"), p.clone(), policy(1_000, 1_000))
+        .unwrap();
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || p.inner.poll_count() >= 4).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let spent = p.upstream_calls().unwrap();
+    let status = e.status(&src("s")).unwrap();
+    assert_eq!(status.upstream_calls, Some(spent));
+    assert_eq!(status.upstream_calls_today, Some(spent));
+    // Every poll after the failed one committed, the last one at shutdown: all calls are stored.
+    let stored = store.source_state(&src("s")).unwrap().unwrap();
+    assert_eq!(
+        stored.calls,
+        Some(DailyCalls {
+            day: today,
+            calls: spent
+        })
+    );
+
+    // A restarted engine, with a fresh provider, starts today's count from the store.
+    let e = engine(&store, config());
+    let p = counting(vec![empty(2, None)]);
+    e.add_source(src("s"), p.clone(), policy(1_000, 1_000))
+        .unwrap();
+    let status = e.status(&src("s")).unwrap();
+    assert_eq!(status.upstream_calls, Some(0));
+    assert_eq!(status.upstream_calls_today, Some(spent));
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || p.inner.poll_count() >= 1).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let more = p.upstream_calls().unwrap();
+    assert!(more >= 2);
+    let status = e.status(&src("s")).unwrap();
+    assert_eq!(status.upstream_calls_today, Some(spent + more));
+    let stored = store.source_state(&src("s")).unwrap().unwrap();
+    assert_eq!(stored.calls_on(today), spent + more);
+}
