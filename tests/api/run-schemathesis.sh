@@ -7,7 +7,8 @@
 #
 # Without an argument (or $API_FIXTURE_BIN) it builds the debug fixture. It installs schemathesis
 # into a virtualenv under the target directory, starts the fixture on 127.0.0.1:0 and runs every
-# check but one, authenticated with the fixture's tenant key:
+# check but one, authenticated with the fixture's tenant key (and, for the `keys` operations,
+# `/v1/keys`, in a second run, with its admin key):
 #
 # - no server error (5xx) for any request, valid or not;
 # - every answer's status code, content type, headers and body conform to the document;
@@ -76,7 +77,7 @@ trap stop_fixture EXIT
 "$bin" --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
 fixture_pid=$!
 
-# It prints `api <url> key <key>`, one line per account, then `ready` once it serves.
+# It prints `api <url> key <key>`, one line per account, `admin <key>`, then `ready` once it serves.
 deadline=$((SECONDS + STARTUP_TIMEOUT_SECS))
 until grep -qx ready "$work/stdout"; do
   if ! kill -0 "$fixture_pid" 2>/dev/null; then
@@ -92,17 +93,26 @@ until grep -qx ready "$work/stdout"; do
   sleep 0.1
 done
 read -r _ url _ key < <(head -n 1 "$work/stdout")
+read -r _ admin_key < <(grep '^admin ' "$work/stdout")
 echo "fixture: $url (schemathesis $SCHEMATHESIS_VERSION, $MAX_EXAMPLES examples per operation, seed $SEED)"
 
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
+# `run <key> <filter...>`: one schemathesis run with that key over the operations the filter selects.
+run() {
+  local key=$1
+  shift
+  (cd "$work" && "$venv/bin/schemathesis" run "$url/openapi.json" \
+    --header "Authorization: Bearer $key" \
+    --checks all --exclude-checks positive_data_acceptance \
+    --max-examples "$MAX_EXAMPLES" --seed "$SEED" \
+    --request-timeout 10 --continue-on-failure \
+    --suppress-health-check too_slow "$@")
+}
 status=0
-(cd "$work" && "$venv/bin/schemathesis" run "$url/openapi.json" \
-  --header "Authorization: Bearer $key" \
-  --checks all --exclude-checks positive_data_acceptance \
-  --exclude-path /v1/events/stream \
-  --max-examples "$MAX_EXAMPLES" --seed "$SEED" \
-  --request-timeout 10 --continue-on-failure \
-  --suppress-health-check too_slow) || status=$?
+# Everything a tenant's key reaches; `/v1/keys` answers it 403 `admin_key_required` (tested in Rust).
+run "$key" --exclude-path /v1/events/stream --exclude-tag keys || status=$?
+# `/v1/keys` with the admin key (which every other operation refuses).
+run "$admin_key" --include-tag keys || status=$?
 if ((status != 0)) && [[ -s $work/stderr ]]; then
   echo "--- fixture stderr ---" >&2
   cat "$work/stderr" >&2

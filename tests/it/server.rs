@@ -81,6 +81,7 @@ fn config(dir: &Path, up: &Upstreams, max_delay_ms: u64) -> ServerConfig {
             calls_per_second: 1000,
         },
         keys: vec![KeyEntry::new("t", KEY)],
+        admin_keys: Vec::new(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-1".into(),

@@ -65,8 +65,8 @@ trap stop_fixture EXIT
 "$bin" --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
 fixture_pid=$!
 
-# It prints `api <url> key <key>`, one line per account, then `ready` once it serves. Poll for
-# that last line, bounded.
+# It prints `api <url> key <key>`, one line per account, `admin <key>`, then `ready` once it
+# serves. Poll for that last line, bounded.
 deadline=$((SECONDS + STARTUP_TIMEOUT_SECS))
 until grep -qx ready "$work/stdout"; do
   if ! kill -0 "$fixture_pid" 2>/dev/null; then

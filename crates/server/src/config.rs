@@ -2,7 +2,7 @@
 //! (`config/config.default.toml`), then the user's file, then `TRIBUTARY_*` environment
 //! variables, then validation with messages that name the field.
 
-use crate::api::KeyEntry;
+use crate::api::{AdminKeyEntry, KeyEntry};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
@@ -23,6 +23,9 @@ pub struct ServerConfig {
     pub egnyte: EgnyteSection,
     #[serde(default)]
     pub keys: Vec<KeyEntry>,
+    /// Keys that create, list and delete tenants' keys (`/v1/keys`) and read nothing else.
+    #[serde(default)]
+    pub admin_keys: Vec<AdminKeyEntry>,
     #[serde(default)]
     pub sources: Vec<SourceEntry>,
 }
@@ -116,10 +119,7 @@ impl ServerConfig {
         if self.egnyte.calls_per_second == 0 {
             return invalid("egnyte.calls_per_second", "must be at least 1");
         }
-        crate::api::ApiKeys::new(self.keys.clone()).map_err(|e| ConfigError::Invalid {
-            field: "keys".into(),
-            message: e.to_string(),
-        })?;
+        self.api_keys()?;
         let mut seen = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
             let field = format!("sources[{i}]");
@@ -154,6 +154,22 @@ impl ServerConfig {
             }
         }
         Ok(())
+    }
+
+    /// The configured tenant and admin keys, checked: each entry gives exactly one of `key` and
+    /// `key_sha256`, no key is given twice, and no admin key is also a tenant's key.
+    pub fn api_keys(&self) -> Result<crate::api::ApiKeys, ConfigError> {
+        let invalid = |field: &str| {
+            let field = field.to_owned();
+            move |e: crate::api::KeyConfigError| ConfigError::Invalid {
+                field,
+                message: e.to_string(),
+            }
+        };
+        crate::api::ApiKeys::new(self.keys.clone())
+            .map_err(invalid("keys"))?
+            .with_admins(self.admin_keys.clone())
+            .map_err(invalid("admin_keys"))
     }
 
     pub fn engine_config(&self) -> crate::engine::EngineConfig {
@@ -216,6 +232,75 @@ password = "p"
         assert_eq!(c.engine.merge_max_delay_ms, 5_000);
         assert_eq!(c.engine.merge_interval_ms, 500, "untouched defaults stay");
         assert_eq!(c.sources[0].credentials["username"], "u");
+    }
+
+    #[test]
+    fn admin_keys_are_read_and_told_apart_from_tenant_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = crate::api::key_sha256_hex("root");
+        let path = write(
+            &dir,
+            &format!(
+                "[[keys]]\ntenant = \"acme\"\nkey = \"k1\"\n\
+                 [[admin_keys]]\nkey_sha256 = \"{hash}\"\n[[admin_keys]]\nkey = \"root-2\"\n"
+            ),
+        );
+        let c = ServerConfig::load_with(Some(&path), no_env()).unwrap();
+        assert_eq!(
+            c.admin_keys,
+            [AdminKeyEntry::hashed(hash), AdminKeyEntry::new("root-2")]
+        );
+        let keys = c.api_keys().unwrap();
+        assert!(keys.tenant("root").is_none(), "an admin key has no tenant");
+        assert_eq!(keys.tenant("k1").unwrap().as_str(), "acme");
+        assert!(
+            ServerConfig::load_with(None, no_env())
+                .unwrap()
+                .admin_keys
+                .is_empty(),
+            "no admin key by default"
+        );
+    }
+
+    #[test]
+    fn admin_key_mistakes_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, says) in [
+            (
+                "[[admin_keys]]\ntenant = \"t\"\nkey = \"k\"",
+                "unknown field: found `tenant`",
+            ),
+            (
+                "[[admin_keys]]\nkey = \"k\"\nkey_sha256 = \"00\"",
+                "admin_keys admin key entry 0: give exactly one of `key` and `key_sha256`",
+            ),
+            (
+                "[[admin_keys]]\n",
+                "admin_keys admin key entry 0: give exactly one of `key` and `key_sha256`",
+            ),
+            (
+                "[[admin_keys]]\nkey = \"\"",
+                "admin_keys admin key entry 0: the key must not be empty",
+            ),
+            (
+                "[[admin_keys]]\nkey_sha256 = \"xyz\"",
+                "admin_keys admin key entry 0: `key_sha256` must be 64 hexadecimal characters",
+            ),
+            (
+                "[[admin_keys]]\nkey = \"k\"\n[[admin_keys]]\nkey = \"k\"",
+                "admin_keys admin key entry 1 repeats the key of admin key entry 0",
+            ),
+            (
+                "[[keys]]\ntenant = \"t\"\nkey = \"k\"\n[[admin_keys]]\nkey = \"k\"",
+                "admin_keys admin key entry 0 is also a key of tenant \"t\"",
+            ),
+        ] {
+            let path = write(&dir, text);
+            let e = ServerConfig::load_with(Some(&path), no_env())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{text:?}: {e:?} should say {says:?}");
+        }
     }
 
     #[test]

@@ -147,6 +147,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             calls_per_second: 100,
         },
         keys: vec![KeyEntry::new("demo", key.clone())],
+        admin_keys: Vec::new(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-demo".into(),

@@ -3,11 +3,12 @@
 //! Start-up: open the store, write the configured sources into it (the configuration describes
 //! the pipeline; a source already stored keeps its creation time and state), build every stored
 //! source's provider (a configured source that cannot be built stops the start with the reason;
-//! a stored one that no longer can is logged and skipped), run the engine, and serve the API,
-//! telling its live streams about every merge. Shutdown: stop accepting, let in-flight polls
-//! commit (every store write is flushed before it returns), merge once more, and return.
+//! a stored one that no longer can is logged and skipped), run the engine, and serve the API
+//! with the configured keys and the keys created through it before, telling its live streams
+//! about every merge. Shutdown: stop accepting, let in-flight polls commit (every store write is
+//! flushed before it returns), merge once more, and return.
 
-use crate::api::{ApiKeys, ApiState, SourceControl};
+use crate::api::{ApiState, KeyConfigError, SourceControl};
 use crate::config::ServerConfig;
 use crate::engine::{Engine, EngineError};
 use crate::registry::{Registry, RegistryError};
@@ -30,6 +31,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     StoreWrite(#[from] StoreError),
+    #[error("the store's API keys: {0}")]
+    StoredKeys(#[source] KeyConfigError),
     #[error(transparent)]
     Source(#[from] RegistryError),
     #[error(transparent)]
@@ -94,11 +97,11 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
             Err(e) => tracing::error!(error = %e, "a stored source cannot run; skipped"),
         }
     }
-    let keys =
-        ApiKeys::new(config.keys.clone()).map_err(|e| crate::config::ConfigError::Invalid {
-            field: "keys".into(),
-            message: e.to_string(),
-        })?;
+    // The configured keys, and those created through `/v1/keys` by an earlier run.
+    let keys = config
+        .api_keys()?
+        .with_created(store.api_keys()?)
+        .map_err(ServeError::StoredKeys)?;
     let api = ApiState::new(dyn_store, keys).with_sources(SourceControl::new(
         engine.clone(),
         registry,

@@ -4,11 +4,12 @@
 //! events with its checkpoint in one transaction (a crash never loses or doubles an event);
 //! [`EventStore::merge`] moves pending events into the unified log in time order under the
 //! watermark frontier; [`EventStore::read`] pages the log by [`Cursor`](tributary_core::Cursor);
-//! retention, sources, subscriptions and delivery positions live here too.
+//! retention, sources, subscriptions, delivery positions and created API keys live here too.
 //!
 //! It is not for deciding *when* to poll or merge (the server's scheduler does), nor for talking
 //! to any upstream (providers do).
 
+mod api_key;
 mod error;
 mod filter;
 mod ingest;
@@ -23,6 +24,7 @@ mod source;
 mod store;
 mod subscription;
 
+pub use api_key::ApiKeyRecord;
 pub use error::StoreError;
 pub use filter::Filter;
 pub use log::MAX_SCAN;

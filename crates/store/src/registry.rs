@@ -1,8 +1,8 @@
-//! Persisted sources, subscriptions and delivery positions.
+//! Persisted sources, subscriptions, delivery positions and created API keys.
 
 use crate::key;
 use crate::sled_store::{SledStore, decode_json, encode_json};
-use crate::{DeliveryState, SourceRecord, StoreError, SubscriptionRecord};
+use crate::{ApiKeyRecord, DeliveryState, SourceRecord, StoreError, SubscriptionRecord};
 use tributary_core::SourceId;
 
 impl SledStore {
@@ -105,6 +105,28 @@ impl SledStore {
             .insert(subscription.as_bytes(), bytes)
             .map_err(StoreError::storage("writing a delivery state"))?;
         Ok(())
+    }
+
+    pub(crate) fn put_api_key_blocking(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
+        let bytes = encode_json(record, "API key")?;
+        self.inner
+            .api_keys
+            .insert(record.id.as_bytes(), bytes)
+            .map_err(StoreError::storage("writing an API key"))?;
+        Ok(())
+    }
+
+    pub(crate) fn api_keys_blocking(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        all_json(&self.inner.api_keys, "API key")
+    }
+
+    pub(crate) fn delete_api_key_blocking(&self, id: &str) -> Result<bool, StoreError> {
+        let existed = self
+            .inner
+            .api_keys
+            .remove(id.as_bytes())
+            .map_err(StoreError::storage("removing an API key"))?;
+        Ok(existed.is_some())
     }
 }
 

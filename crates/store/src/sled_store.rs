@@ -1,7 +1,9 @@
 //! The sled-backed store: its trees, opening and the async edge.
 
 use crate::store::{EventStore, IngestReport, MergeReport, ReadPage, Retention, RetentionReport};
-use crate::{DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord};
+use crate::{
+    ApiKeyRecord, DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord,
+};
 use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,7 +28,8 @@ pub(crate) const META_LAST_TIME: &[u8] = b"last_time";
 /// (`source \0 n` → event JSON, each source's queue in upstream order); `state` (source →
 /// [`SourceState`]); `gaps` (`source \0 n` → gap); `objects` (`source \0 key` → JSON, the
 /// provider's object memory); `log` (seq → event JSON, the unified log);
-/// `by_source` (`source \0 seq`, an index of the log); `sources`, `subscriptions`, `deliveries`.
+/// `by_source` (`source \0 seq`, an index of the log); `sources`, `subscriptions`, `deliveries`,
+/// `api_keys` (id → [`ApiKeyRecord`]).
 #[derive(Clone)]
 pub struct SledStore {
     pub(crate) inner: Arc<Inner>,
@@ -45,6 +48,7 @@ pub(crate) struct Inner {
     pub(crate) sources: sled::Tree,
     pub(crate) subscriptions: sled::Tree,
     pub(crate) deliveries: sled::Tree,
+    pub(crate) api_keys: sled::Tree,
     pub(crate) epoch: u64,
     /// One writer at a time: ingest, merge and retention read outside their transaction what
     /// they then write inside it.
@@ -148,6 +152,7 @@ impl SledStore {
             sources: tree("sources")?,
             subscriptions: tree("subscriptions")?,
             deliveries: tree("deliveries")?,
+            api_keys: tree("api_keys")?,
             meta,
             db,
             epoch,
@@ -352,5 +357,18 @@ impl EventStore for SledStore {
         let id = subscription.to_owned();
         self.write(move |s| s.set_delivery_blocking(&id, &state))
             .await
+    }
+
+    async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
+        self.write(move |s| s.put_api_key_blocking(&record)).await
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.api_keys_blocking()
+    }
+
+    async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write(move |s| s.delete_api_key_blocking(&id)).await
     }
 }

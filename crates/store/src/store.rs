@@ -1,6 +1,8 @@
 //! The storage interface the engine programs against, and what its operations report.
 
-use crate::{DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord};
+use crate::{
+    ApiKeyRecord, DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord,
+};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tributary_core::{Cursor, Gap, ObjectStateRead, Page, Seq, SourceId};
@@ -147,4 +149,11 @@ pub trait EventStore: Send + Sync {
         subscription: &str,
         state: DeliveryState,
     ) -> Result<(), StoreError>;
+
+    /// Stores (or replaces) an API key created through the API, by id.
+    async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError>;
+    /// Every created API key, by id.
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Removes the API key; `false` when there was none with this id.
+    async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError>;
 }

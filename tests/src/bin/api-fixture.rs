@@ -10,7 +10,8 @@
 //!
 //!     account <number> source <id> tenant <tenant> key <source-scoped key> events <id,id,...>
 //!
-//! with the source's event ids in stream order, and a last line `ready`.
+//! with the source's event ids in stream order, then `admin <admin key>` (for `/v1/keys`), and a
+//! last line `ready`.
 //!
 //! `/v1/sources` and `/v1/oauth` work (so schemathesis checks them), over an engine that is never
 //! run: a source created here is stored and registered but never polled, so no request leaves
@@ -24,7 +25,9 @@ use tributary_core::{
     Actor, Checkpoint, Event, EventId, EventType, Object, ObjectKind, Page, SourceId, Upstream,
     Watermark,
 };
-use tributary_server::api::{self, AccountId, ApiKeys, ApiState, KeyEntry, SourceControl};
+use tributary_server::api::{
+    self, AccountId, AdminKeyEntry, ApiKeys, ApiState, KeyEntry, SourceControl,
+};
 use tributary_server::engine::{Engine, EngineConfig};
 use tributary_server::registry::Registry;
 use tributary_store::{EventStore, SledStore, SourceRecord};
@@ -33,6 +36,8 @@ type Error = Box<dyn std::error::Error>;
 
 const TENANT_KEY: &str = "demo-fixture-key";
 const OTHER_KEY: &str = "other-fixture-key";
+/// The admin key: it manages keys (`/v1/keys`) and reads nothing.
+const ADMIN_KEY: &str = "admin-fixture-key";
 /// Events in the store, all sources together.
 const EVENTS: u32 = 240;
 
@@ -173,7 +178,8 @@ async fn run(listen: &str) -> Result<(), Error> {
         Registry::with_egnyte_rate(dyn_store.clone(), clock.clone(), 1),
         clock,
     );
-    let state = ApiState::new(dyn_store, ApiKeys::new(keys)?).with_sources(control);
+    let keys = ApiKeys::new(keys)?.with_admins([AdminKeyEntry::new(ADMIN_KEY)])?;
+    let state = ApiState::new(dyn_store, keys).with_sources(control);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
 
@@ -188,6 +194,7 @@ async fn run(listen: &str) -> Result<(), Error> {
             ids.join(",")
         )?;
     }
+    writeln!(out, "admin {ADMIN_KEY}")?;
     writeln!(out, "ready")?;
     out.flush()?;
     drop(out);

@@ -39,6 +39,19 @@ pub enum ApiError {
     /// The key may not do this (a source-scoped key creating or deleting sources).
     #[error("{0}")]
     Forbidden(String),
+    /// An admin key on an endpoint of a tenant's data: admin keys only manage API keys.
+    #[error(
+        "an admin key only manages API keys (/v1/keys) and reads no tenant's data: use a tenant's API key here"
+    )]
+    AdminKeyNotAllowed,
+    /// A tenant's key on an endpoint that manages API keys.
+    #[error(
+        "managing API keys needs an admin key (configured in [[admin_keys]]): a tenant's API key cannot do it"
+    )]
+    AdminKeyRequired,
+    /// An API key id that no created key has.
+    #[error("no API key {0:?}")]
+    KeyNotFound(String),
     /// A request body that is not the JSON the operation takes; the message names the field.
     #[error("{0}")]
     InvalidBody(String),
@@ -79,11 +92,14 @@ impl ApiError {
             | ApiError::InvalidCursor(_)
             | ApiError::CursorAhead(_) => StatusCode::BAD_REQUEST,
             ApiError::CursorExpired { .. } => StatusCode::GONE,
-            ApiError::SourceNotFound(_) | ApiError::AccountNotFound(_) | ApiError::NotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::SourceNotFound(_)
+            | ApiError::AccountNotFound(_)
+            | ApiError::KeyNotFound(_)
+            | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::AdminKeyNotAllowed | ApiError::AdminKeyRequired => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::InvalidBody(_)
             | ApiError::InvalidSource(_)
             | ApiError::InvalidOauthState(_)
@@ -108,6 +124,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::AdminKeyNotAllowed => "admin_key_not_allowed",
+            ApiError::AdminKeyRequired => "admin_key_required",
+            ApiError::KeyNotFound(_) => "key_not_found",
             ApiError::InvalidBody(_) => "invalid_body",
             ApiError::InvalidSource(_) => "invalid_source",
             ApiError::SourceExists(_) => "source_exists",

@@ -13,13 +13,18 @@
 //!   answer `503 sources_unavailable`.
 //! - `POST /v1/oauth/{provider}/start` and `GET /v1/oauth/{provider}/callback?code&state`: create a
 //!   source from an OAuth2 authorization code ([`oauth`]).
+//! - `POST /v1/keys`, `GET /v1/keys?tenant`, `GET|DELETE /v1/keys/{id}`: create (the key is
+//!   answered once; only its SHA-256 is stored), list and delete tenants' API keys, with an admin
+//!   key ([`keys`]).
 //! - `GET /healthz` (the process answers), `GET /readyz` (the store answers).
 //! - `GET /openapi.json`: the OpenAPI 3.1 document of all the above ([`openapi`]).
 //!
 //! Every `/v1` request carries `Authorization: Bearer <api key>` (`APIKey <api key>` is taken
 //! too, as the Kloudless SDKs send it); the key's tenant sees only the events of the sources it
 //! owns ([`SourceRecord::tenant`](tributary_store::SourceRecord)), and a source-scoped key only
-//! its one source's.
+//! its one source's. An admin key (configured; [`ApiKeys::with_admins`]) is taken by `/v1/keys`
+//! only and refused elsewhere (`403 admin_key_not_allowed`), as a tenant's key is on `/v1/keys`
+//! (`403 admin_key_required`).
 //! Every error is `{"error":{"code","message"}}` with a stable snake_case code ([`ApiError`]).
 //!
 //! Wiring: build an [`ApiState`] over the engine's store, call [`ApiState::notify_merged`] after
@@ -29,6 +34,7 @@ mod account;
 mod auth;
 mod error;
 pub mod events;
+pub mod keys;
 pub mod kloudless;
 pub mod oauth;
 mod openapi;
@@ -37,7 +43,7 @@ pub mod sources;
 pub mod stream;
 
 pub use account::AccountId;
-pub use auth::{ApiKeys, KeyConfigError, KeyEntry, Tenant, key_sha256_hex};
+pub use auth::{Admin, AdminKeyEntry, ApiKeys, KeyConfigError, KeyEntry, Tenant, key_sha256_hex};
 pub use error::ApiError;
 pub use sources::SourceControl;
 
@@ -217,7 +223,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 /// Every route, each documented by its handler's `#[utoipa::path]`.
 fn routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let mut routes = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
@@ -231,13 +237,17 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(sources::get, sources::patch, sources::delete))
         .routes(routes!(oauth::start))
         .routes(routes!(oauth::callback))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::get, keys::delete))
         // The Kloudless SDKs call these with a trailing slash: the same operations, documented
         // once (in the description).
         .route("/v1/accounts/{account}/events/", get(kloudless::list))
         .route(
             "/v1/accounts/{account}/events/latest/",
             get(kloudless::latest),
-        )
+        );
+    openapi::refuse_admin_keys(routes.get_openapi_mut());
+    routes
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then stops accepting, ends live
@@ -356,6 +366,8 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     }
 }
 
+#[cfg(test)]
+mod keys_tests;
 #[cfg(test)]
 mod kloudless_tests;
 #[cfg(test)]

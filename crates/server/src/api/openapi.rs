@@ -53,8 +53,10 @@ pub(crate) async fn serve_document(Extension(doc): Extension<Document>) -> Respo
         .into_response()
 }
 
-/// The name of the security scheme every `/v1` operation requires.
+/// The name of the security scheme every `/v1` operation on a tenant's data requires.
 pub(crate) const BEARER: &str = "bearer";
+/// The name of the security scheme of the `/v1/keys` operations: an admin key, in the same header.
+pub(crate) const ADMIN: &str = "admin";
 
 /// The document's fixed parts; the paths are added from the routes in [`super::router`].
 #[derive(OpenApi)]
@@ -64,7 +66,8 @@ pub(crate) const BEARER: &str = "bearer";
         description = "One ordered, resumable stream of the changes in cloud storage accounts. \
             Every `/v1` request carries `Authorization: Bearer <api key>` (`APIKey <api key>` is \
             accepted too, as the Kloudless SDKs send it); a key reads only its tenant's sources \
-            (or, for a source-scoped key, its one source). Errors are \
+            (or, for a source-scoped key, its one source). `/v1/keys` takes an admin key \
+            instead (configured in `[[admin_keys]]`), which is refused everywhere else. Errors are \
             `{\"error\":{\"code\",\"message\"}}` with a stable snake_case `code`. \
             `/v1/accounts/{account}/events` and `.../events/latest` also answer with a trailing \
             slash, as the Kloudless SDKs call them.",
@@ -78,6 +81,8 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "sources", description = "The caller's sources: create, read with status, pause, \
             resume, change the poll policy, delete; OAuth2 code exchange. Credentials are never \
             returned."),
+        (name = "keys", description = "API keys of tenants, created and deleted with an admin \
+            key. Only their SHA-256 is stored; the key itself is shown once, when created."),
         (name = "health", description = "Liveness, readiness and this document."),
     )
 )]
@@ -94,11 +99,68 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API key: `Authorization: Bearer <api key>` (or `APIKey <api key>`).",
+                        "A tenant's API key: `Authorization: Bearer <api key>` (or `APIKey <api key>`).",
                     ))
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            ADMIN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An admin key (`[[admin_keys]]` in the configuration): \
+                         `Authorization: Bearer <admin key>`. It manages API keys only.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Declares `403 admin_key_not_allowed` on every operation that takes a tenant's key (the
+/// [`Tenant`](super::Tenant) extractor refuses admin keys, whichever handler it serves), next to
+/// an operation's own 403 when it has one.
+pub(crate) fn refuse_admin_keys(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const WHY: &str = "admin key (`admin_key_not_allowed`): it only manages API keys";
+    let tenant = utoipa::openapi::security::SecurityRequirement::new(BEARER, Vec::<String>::new());
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for op in operations.into_iter().flatten() {
+            if !op.security.as_ref().is_some_and(|s| s.contains(&tenant)) {
+                continue;
+            }
+            match op.responses.responses.get_mut("403") {
+                Some(RefOr::T(response)) => {
+                    response.description = format!("{}, or an {WHY}", response.description);
+                }
+                _ => {
+                    let response = ResponseBuilder::new()
+                        .description(format!("An {WHY}"))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build();
+                    op.responses
+                        .responses
+                        .insert("403".to_owned(), RefOr::T(response));
+                }
+            }
+        }
     }
 }
 
@@ -271,6 +333,9 @@ pub(crate) enum ErrorCode {
     InvalidOauthState,
     OauthDenied,
     OauthExchangeFailed,
+    AdminKeyNotAllowed,
+    AdminKeyRequired,
+    KeyNotFound,
 }
 
 /// `/healthz` and `/readyz`.
@@ -475,6 +540,15 @@ pub(crate) struct PollPolicyBody {
     jitter: f64,
 }
 
+/// `GET /v1/keys`' filter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct KeyListParams {
+    /// Only this tenant's keys.
+    #[param(min_length = 1)]
+    tenant: Option<String>,
+}
+
 /// A source id.
 #[derive(ToSchema)]
 #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
@@ -514,6 +588,8 @@ mod tests {
                 "/v1/events",
                 "/v1/events/latest",
                 "/v1/events/stream",
+                "/v1/keys",
+                "/v1/keys/{id}",
                 "/v1/oauth/{provider}/callback",
                 "/v1/oauth/{provider}/start",
                 "/v1/sources",
@@ -522,21 +598,42 @@ mod tests {
         );
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
-                let secured = op["security"] == serde_json::json!([{"bearer": []}]);
+                let admin = path.starts_with("/v1/keys");
+                let scheme = if admin { "admin" } else { "bearer" };
+                let secured = op["security"] == serde_json::json!([{scheme: []}]);
                 // The OAuth callback is authenticated by its `state`: browsers arrive there.
                 let public = !path.starts_with("/v1/") || path.ends_with("/callback");
                 assert_eq!(secured, !public, "{method} {path}");
                 if secured {
                     assert!(op["responses"]["401"].is_object(), "{method} {path}");
+                    // Admin keys only on `/v1/keys`, tenant keys everywhere else.
+                    let refused = if admin {
+                        "admin_key_required"
+                    } else {
+                        "admin_key_not_allowed"
+                    };
+                    let forbidden = op["responses"]["403"]["description"].as_str();
+                    assert!(
+                        forbidden.is_some_and(|d| d.contains(refused)),
+                        "{method} {path}: {forbidden:?}"
+                    );
                 }
                 if path.starts_with("/v1/sources") || path.starts_with("/v1/oauth") {
                     assert!(op["responses"]["503"].is_object(), "{method} {path}");
                 }
             }
         }
+        for scheme in ["bearer", "admin"] {
+            assert_eq!(
+                doc["components"]["securitySchemes"][scheme]["scheme"],
+                "bearer"
+            );
+        }
+        // An operation's own 403 keeps its meaning, with the admin key's added.
         assert_eq!(
-            doc["components"]["securitySchemes"]["bearer"]["scheme"],
-            "bearer"
+            doc["paths"]["/v1/sources"]["post"]["responses"]["403"]["description"],
+            "A source-scoped key (`forbidden`), or an admin key (`admin_key_not_allowed`): it \
+             only manages API keys"
         );
         let stream = &doc["paths"]["/v1/events/stream"]["get"];
         assert!(stream["responses"]["200"]["content"]["text/event-stream"].is_object());
@@ -592,6 +689,9 @@ mod tests {
             ApiError::InvalidOauthState(String::new()),
             ApiError::OauthDenied(String::new()),
             ApiError::OauthExchangeFailed(String::new()),
+            ApiError::AdminKeyNotAllowed,
+            ApiError::AdminKeyRequired,
+            ApiError::KeyNotFound(String::new()),
         ];
         for e in errors {
             assert!(codes.contains(&e.code().into()), "{}", e.code());

@@ -107,6 +107,12 @@ pub(super) async fn add_events(
 
 pub(super) async fn fixture() -> SledStore {
     let store = SledStore::temporary().unwrap();
+    fill(&store).await;
+    store
+}
+
+/// Puts the fixture's sources and events into `store`.
+pub(super) async fn fill(store: &SledStore) {
     for (id, tenant) in [("a1", "a"), ("a2", "a"), ("b1", "b")] {
         store
             .put_source(SourceRecord {
@@ -121,8 +127,7 @@ pub(super) async fn fixture() -> SledStore {
             .await
             .unwrap();
     }
-    add_events(&store, 0..15, 1).await;
-    store
+    add_events(store, 0..15, 1).await;
 }
 
 /// Ids of the fixture's events that tenant `a` may see, in log order, among `ks`.
@@ -188,7 +193,7 @@ impl Server {
 
     /// Pages through `/v1/events` with `query` and returns every event id, checking that the
     /// pages' counts add up and that paging ends.
-    async fn all_ids(&self, key: &str, query: &str) -> Vec<String> {
+    pub(super) async fn all_ids(&self, key: &str, query: &str) -> Vec<String> {
         let mut ids = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..100 {
