@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use tributary_core::{EventType, SourceId};
 
 /// A reader's filter. Empty lists and `None` match everything; the parts are and-ed.
@@ -61,9 +62,8 @@ impl Filter {
         self == &Filter::default()
     }
 
-    pub(crate) fn matches_view(&self, e: &FilterView<'_>) -> bool {
-        (self.sources.is_empty() || self.sources.iter().any(|s| s.as_str() == e.source))
-            && (self.types.is_empty() || self.types.contains(&e.event_type))
+    fn matches_view_but_source(&self, e: &FilterView<'_>) -> bool {
+        (self.types.is_empty() || self.types.contains(&e.event_type))
             && self.since.is_none_or(|t| e.occurred_at >= t)
             && self.until.is_none_or(|t| e.occurred_at < t)
             && self.path_prefix.as_deref().is_none_or(|prefix| {
@@ -73,20 +73,71 @@ impl Filter {
             })
     }
 
-    /// Checks the filter against an event's stored JSON. A filter on sources alone (a tenant's
-    /// read) finds the source by a byte search instead of parsing the event.
-    pub(crate) fn matches_json(&self, json: &[u8]) -> Result<bool, serde_json::Error> {
-        if self.is_empty() {
+    /// The filter prepared for checking many stored events.
+    pub(crate) fn matcher(&self) -> Matcher<'_> {
+        let sources = if self.sources.len() > FEW_SOURCES {
+            Sources::Many(self.sources.iter().map(SourceId::as_str).collect())
+        } else {
+            Sources::Few(&self.sources)
+        };
+        Matcher {
+            filter: self,
+            empty: self.is_empty(),
+            sources_only: self.types.is_empty()
+                && self.since.is_none()
+                && self.until.is_none()
+                && self.path_prefix.is_none(),
+            sources,
+            source_field: memchr::memmem::Finder::new(SOURCE_FIELD),
+        }
+    }
+}
+
+/// Up to this many sources are compared one by one; more are looked up in a set.
+const FEW_SOURCES: usize = 8;
+
+/// How the store writes an event's source: `id`, `seq` and `source` come first.
+const SOURCE_FIELD: &[u8] = b",\"source\":\"";
+
+enum Sources<'f> {
+    Few(&'f [SourceId]),
+    Many(HashSet<&'f str>),
+}
+
+impl Sources<'_> {
+    /// True when the source is one of them; every source when there are none.
+    fn admit(&self, source: &str) -> bool {
+        match self {
+            Sources::Few([]) => true,
+            Sources::Few(few) => few.iter().any(|s| s.as_str() == source),
+            Sources::Many(set) => set.contains(source),
+        }
+    }
+}
+
+/// A [`Filter`] prepared once for a read: a filter on sources alone (a tenant's read) finds each
+/// event's source by a byte search in its stored JSON instead of parsing it, and many sources are
+/// looked up in a set.
+pub(crate) struct Matcher<'f> {
+    filter: &'f Filter,
+    empty: bool,
+    sources_only: bool,
+    sources: Sources<'f>,
+    source_field: memchr::memmem::Finder<'static>,
+}
+
+impl Matcher<'_> {
+    pub(crate) fn matches(&self, json: &[u8]) -> Result<bool, serde_json::Error> {
+        if self.empty {
             return Ok(true);
         }
-        let sources_only = self.types.is_empty()
-            && self.since.is_none()
-            && self.until.is_none()
-            && self.path_prefix.is_none();
-        if sources_only && let Some(source) = stored_source(json) {
-            return Ok(self.sources.iter().any(|s| s.as_str() == source));
+        if self.sources_only
+            && let Some(source) = stored_source(json, &self.source_field)
+        {
+            return Ok(self.sources.admit(source));
         }
-        Ok(self.matches_view(&serde_json::from_slice(json)?))
+        let view: FilterView<'_> = serde_json::from_slice(json)?;
+        Ok(self.sources.admit(&view.source) && self.filter.matches_view_but_source(&view))
     }
 }
 
@@ -96,11 +147,10 @@ impl Filter {
 /// The store writes `id`, `seq` and `source` first, before any nested object, and `,"` never
 /// occurs inside a JSON string (a quote in a string is escaped), so the first `,"source":"` is
 /// the event's own field; a source id has no character that JSON escapes.
-fn stored_source(json: &[u8]) -> Option<&str> {
-    const FIELD: &[u8] = b",\"source\":\"";
-    let at = json.windows(FIELD.len()).position(|w| w == FIELD)?;
-    let rest = &json[at + FIELD.len()..];
-    let end = rest.iter().position(|&b| b == b'"')?;
+fn stored_source<'j>(json: &'j [u8], field: &memchr::memmem::Finder<'_>) -> Option<&'j str> {
+    let at = field.find(json)?;
+    let rest = &json[at + SOURCE_FIELD.len()..];
+    let end = memchr::memchr(b'"', rest)?;
     let value = std::str::from_utf8(&rest[..end]).ok()?;
     (!value.contains('\\')).then_some(value)
 }
@@ -127,6 +177,7 @@ mod tests {
             sources: vec![SourceId::new(source).unwrap()],
             ..Filter::default()
         };
+        let finder = memchr::memmem::Finder::new(SOURCE_FIELD);
         // Ids and payloads that spell out another `source` field.
         for id in ["e1", r#"x","source":"evil"#, r#"x\",\"source\":\"evil"#] {
             let event = Event {
@@ -148,13 +199,44 @@ mod tests {
                 late: false,
             };
             let json = serde_json::to_vec(&event).unwrap();
-            assert_eq!(stored_source(&json), Some("egnyte-acme"), "{id}");
-            assert!(only("egnyte-acme").matches_json(&json).unwrap());
-            assert!(!only("evil").matches_json(&json).unwrap());
+            assert_eq!(stored_source(&json, &finder), Some("egnyte-acme"), "{id}");
+            assert!(only("egnyte-acme").matcher().matches(&json).unwrap());
+            assert!(!only("evil").matcher().matches(&json).unwrap());
         }
         // Another shape is parsed; no source at all is none.
-        assert_eq!(stored_source(br#"{"source":"a1","id":"e"}"#), None);
-        assert_eq!(stored_source(br#"{"id":"e"}"#), None);
+        assert_eq!(stored_source(br#"{"source":"a1","id":"e"}"#, &finder), None);
+        assert_eq!(stored_source(br#"{"id":"e"}"#, &finder), None);
+    }
+
+    #[test]
+    fn many_sources_are_matched_as_a_set_with_or_without_parsing() {
+        let sources: Vec<SourceId> = (0..20)
+            .map(|i| SourceId::new(format!("s{i}")).unwrap())
+            .collect();
+        let json = |source: &str, kind: &str| {
+            format!(
+                r#"{{"id":"e","seq":1,"source":"{source}","type":"{kind}","occurred_at":"2026-01-01T00:00:00.000Z","object":{{"path":"/a"}}}}"#
+            )
+        };
+        let by_source = Filter {
+            sources: sources.clone(),
+            ..Filter::default()
+        };
+        let by_source_and_type = Filter {
+            sources,
+            types: vec![EventType::Add],
+            ..Filter::default()
+        };
+        for (filter, parsed) in [(&by_source, false), (&by_source_and_type, true)] {
+            let m = filter.matcher();
+            assert!(matches!(m.sources, Sources::Many(_)));
+            assert_eq!(m.sources_only, !parsed);
+            assert!(m.matches(json("s0", "add").as_bytes()).unwrap());
+            assert!(m.matches(json("s19", "add").as_bytes()).unwrap());
+            assert!(!m.matches(json("s20", "add").as_bytes()).unwrap());
+            assert!(!m.matches(json("s", "add").as_bytes()).unwrap());
+            assert_eq!(m.matches(json("s7", "delete").as_bytes()).unwrap(), !parsed);
+        }
     }
 
     #[test]
@@ -174,8 +256,8 @@ mod tests {
             path_prefix: Some(p.into()),
             ..Filter::default()
         };
-        assert!(f("/A").matches_json(json).unwrap());
-        assert!(f("/B").matches_json(json).unwrap());
-        assert!(!f("/C").matches_json(json).unwrap());
+        assert!(f("/A").matcher().matches(json).unwrap());
+        assert!(f("/B").matcher().matches(json).unwrap());
+        assert!(!f("/C").matcher().matches(json).unwrap());
     }
 }

@@ -45,7 +45,9 @@ impl SledStore {
         after: Option<&Cursor>,
         limit: usize,
         filter: &Filter,
+        max_scan: usize,
     ) -> Result<ReadPage, StoreError> {
+        let max_scan = max_scan.clamp(1, MAX_SCAN);
         if limit == 0 {
             return Err(StoreError::Invalid {
                 what: "page size",
@@ -83,6 +85,7 @@ impl SledStore {
             _ => filter.clone(),
         };
         let check = !residual.is_empty();
+        let matcher = residual.matcher();
         let mut events = Vec::with_capacity(limit.min(1024));
         let mut examined = from;
         let mut exhausted = true;
@@ -92,8 +95,8 @@ impl SledStore {
          -> Result<bool, StoreError> {
             examined = seq.get();
             let keep = !check
-                || residual
-                    .matches_json(&json)
+                || matcher
+                    .matches(&json)
                     .map_err(|e| StoreError::corrupt(format!("log entry {seq}"), e))?;
             if keep {
                 events.push(StoredEvent::new(seq, json));
@@ -124,7 +127,7 @@ impl SledStore {
                         continue;
                     };
                     scanned += 1;
-                    if !take(seq, json, &mut events)? || scanned == MAX_SCAN {
+                    if !take(seq, json, &mut events)? || scanned == max_scan {
                         exhausted = false;
                         break;
                     }
@@ -136,7 +139,7 @@ impl SledStore {
                     let seq = key::seq_from_key(&k)
                         .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?;
                     scanned += 1;
-                    if !take(seq, json, &mut events)? || scanned == MAX_SCAN {
+                    if !take(seq, json, &mut events)? || scanned == max_scan {
                         exhausted = false;
                         break;
                     }

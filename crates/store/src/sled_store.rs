@@ -6,6 +6,7 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tributary_core::{Cursor, Gap, ObjectStateError, ObjectStateRead, Page, SourceId};
 
@@ -53,6 +54,8 @@ pub(crate) struct Inner {
     /// One writer at a time: ingest, merge and retention read outside their transaction what
     /// they then write inside it.
     writer: Mutex<()>,
+    /// See [`EventStore::sources_generation`].
+    sources_generation: AtomicU64,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -157,6 +160,7 @@ impl SledStore {
             db,
             epoch,
             writer: Mutex::new(()),
+            sources_generation: AtomicU64::new(0),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -283,13 +287,14 @@ impl EventStore for SledStore {
         self.write(move |s| s.merge_blocking(frontier)).await
     }
 
-    fn read(
+    fn read_within(
         &self,
         after: Option<&Cursor>,
         limit: usize,
         filter: &Filter,
+        max_scan: usize,
     ) -> Result<ReadPage, StoreError> {
-        self.read_blocking(after, limit, filter)
+        self.read_blocking(after, limit, filter, max_scan)
     }
 
     fn latest(&self) -> Result<Cursor, StoreError> {
@@ -310,7 +315,10 @@ impl EventStore for SledStore {
     }
 
     async fn put_source(&self, record: SourceRecord) -> Result<(), StoreError> {
-        self.write(move |s| s.put_source_blocking(&record)).await
+        let written = self.write(move |s| s.put_source_blocking(&record)).await;
+        // Bumped even after a failure, which may have written part of the change.
+        self.inner.sources_generation.fetch_add(1, Ordering::AcqRel);
+        written
     }
 
     fn source(&self, id: &SourceId) -> Result<Option<SourceRecord>, StoreError> {
@@ -321,9 +329,15 @@ impl EventStore for SledStore {
         self.sources_blocking()
     }
 
+    fn sources_generation(&self) -> u64 {
+        self.inner.sources_generation.load(Ordering::Acquire)
+    }
+
     async fn delete_source(&self, id: &SourceId) -> Result<bool, StoreError> {
         let id = id.clone();
-        self.write(move |s| s.delete_source_blocking(&id)).await
+        let deleted = self.write(move |s| s.delete_source_blocking(&id)).await;
+        self.inner.sources_generation.fetch_add(1, Ordering::AcqRel);
+        deleted
     }
 
     async fn put_subscription(&self, record: SubscriptionRecord) -> Result<(), StoreError> {

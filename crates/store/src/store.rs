@@ -116,6 +116,19 @@ pub trait EventStore: Send + Sync {
         after: Option<&Cursor>,
         limit: usize,
         filter: &Filter,
+    ) -> Result<ReadPage, StoreError> {
+        self.read_within(after, limit, filter, crate::MAX_SCAN)
+    }
+
+    /// [`EventStore::read`], examining at most `max_scan` entries (at least 1, at most
+    /// [`crate::MAX_SCAN`]): a caller that must not wait long reads a little, then continues
+    /// from the page's cursor elsewhere when `remaining > 0` and the page is not full.
+    fn read_within(
+        &self,
+        after: Option<&Cursor>,
+        limit: usize,
+        filter: &Filter,
+        max_scan: usize,
     ) -> Result<ReadPage, StoreError>;
 
     /// The cursor after the newest event: a reader starting here sees only new events.
@@ -134,6 +147,10 @@ pub trait EventStore: Send + Sync {
     async fn put_source(&self, record: SourceRecord) -> Result<(), StoreError>;
     fn source(&self, id: &SourceId) -> Result<Option<SourceRecord>, StoreError>;
     fn sources(&self) -> Result<Vec<SourceRecord>, StoreError>;
+    /// A number that changes after every [`EventStore::put_source`] and
+    /// [`EventStore::delete_source`] of this process, so what a caller derives from
+    /// [`EventStore::sources`] can be cached until it changes. Read it before reading the sources.
+    fn sources_generation(&self) -> u64;
     /// Removes the source, its checkpoint, its gaps, its object memory and its pending (unmerged) events. Events
     /// already in the unified log stay until retention removes them.
     async fn delete_source(&self, id: &SourceId) -> Result<bool, StoreError>;

@@ -482,6 +482,59 @@ fn object_memory_is_committed_with_the_page_and_scoped_to_its_source() {
 }
 
 #[test]
+fn a_read_within_a_scan_budget_stops_early_and_continues_from_its_cursor() {
+    rt().block_on(async {
+        let s = SledStore::temporary().unwrap();
+        let events = (1..=30)
+            .map(|i| {
+                let kind = if i % 3 == 0 {
+                    EventType::Delete
+                } else {
+                    EventType::Add
+                };
+                ev("a", &i.to_string(), i, kind, "/x")
+            })
+            .collect();
+        s.ingest(&src("a"), page(events, 1, None)).await.unwrap();
+        s.merge(t(100)).await.unwrap();
+        let deletes = Filter {
+            types: vec![EventType::Delete],
+            ..Filter::default()
+        };
+        // Seven entries examined: two deletes (3 and 6), and the cursor after the seventh.
+        let first = s.read_within(None, 5, &deletes, 7).unwrap();
+        let ids = |p: &ReadPage| -> Vec<String> {
+            p.events
+                .iter()
+                .map(|e| e.event().unwrap().id.to_string())
+                .collect()
+        };
+        assert_eq!(ids(&first), ["3", "6"]);
+        assert_eq!((first.cursor.seq, first.remaining), (Seq(7), 23));
+        // Continuing in small budgets gives exactly what one read gives.
+        let mut all = ids(&first);
+        let mut cursor = first.cursor;
+        loop {
+            let p = s.read_within(Some(&cursor), 5, &deletes, 7).unwrap();
+            all.extend(ids(&p));
+            cursor = p.cursor;
+            if p.remaining == 0 {
+                break;
+            }
+        }
+        assert_eq!(all, ids(&s.read(None, 100, &deletes).unwrap()));
+        assert_eq!(all.len(), 10);
+        // A budget of 0 examines one entry; a page that fills stops before the budget.
+        assert_eq!(
+            s.read_within(None, 5, &deletes, 0).unwrap().cursor.seq,
+            Seq(1)
+        );
+        let full = s.read_within(None, 2, &Filter::default(), 7).unwrap();
+        assert_eq!((ids(&full).len(), full.cursor.seq), (2, Seq(2)));
+    });
+}
+
+#[test]
 fn reads_filter_by_source_type_path_and_time() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();

@@ -8,12 +8,14 @@
 //! an upper bound on what is left for this reader.
 
 use super::query::{self, Endpoint, EventQuery, RawQuery};
+use super::scope::SourceScopes;
 use super::{ApiError, ApiState, Tenant, openapi};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 use tributary_core::{Cursor, Seq};
-use tributary_store::{EventStore, Filter, ReadPage};
+use tributary_store::{EventStore, Filter, MAX_SCAN, ReadPage};
 
 /// `GET /v1/events`.
 #[utoipa::path(
@@ -49,9 +51,7 @@ pub(crate) async fn list(
     let q = query::parse(raw, Endpoint::List)?;
     let after = decode_cursor(&state, q.cursor.as_deref())?;
     let limit = q.page_size;
-    let page = state
-        .blocking(move |store| read_scoped(store, &tenant, after.as_ref(), limit, &q))
-        .await?;
+    let page = read_page(&state, tenant, after, limit, Arc::new(q)).await?;
     Ok(json_response(page_body(&page)))
 }
 
@@ -95,22 +95,63 @@ pub(crate) fn decode_cursor(
         .map_err(|e| ApiError::InvalidCursor(e.to_string()))
 }
 
-/// Reads up to `limit` events after `after` that match `q`, among the sources the caller may
-/// read only (the tenant's, or a source-scoped key's one source).
-/// Blocking: run it on the blocking pool.
+/// Log entries a read examines on the async worker before it hands the rest to the blocking
+/// pool: a page of the default size from sled's cache takes some tens of microseconds, which a
+/// worker can spend without holding up other requests, while the hand-off costs about a third of
+/// the API's throughput under load (`tests/bench/api-wrk.sh`). A sparse filter, which may examine
+/// up to [`tributary_store::MAX_SCAN`] entries, continues on the blocking pool.
+pub(crate) const INLINE_SCAN: usize = 200;
+
+/// Up to `limit` events after `after` that match `q`, among the sources the caller may read:
+/// the first [`INLINE_SCAN`] entries read here, what a sparse filter needs beyond them on the
+/// blocking pool.
+pub(crate) async fn read_page(
+    state: &ApiState,
+    tenant: Tenant,
+    after: Option<Cursor>,
+    limit: usize,
+    q: Arc<EventQuery>,
+) -> Result<ReadPage, ApiError> {
+    let scopes = state.scopes();
+    let store = state.store().as_ref();
+    let mut page = read_scoped(
+        store,
+        &scopes,
+        &tenant,
+        after.as_ref(),
+        limit,
+        &q,
+        INLINE_SCAN,
+    )?;
+    let wanted = limit - page.events.len().min(limit);
+    if wanted == 0 || page.remaining == 0 {
+        return Ok(page);
+    }
+    let after = page.cursor;
+    let rest = state
+        .blocking(move |store| {
+            read_scoped(store, &scopes, &tenant, Some(&after), wanted, &q, MAX_SCAN)
+        })
+        .await?;
+    page.events.extend(rest.events);
+    page.cursor = rest.cursor;
+    page.remaining = rest.remaining;
+    Ok(page)
+}
+
+/// Reads up to `limit` events after `after` that match `q`, examining at most `max_scan` log
+/// entries, among the sources the caller may read only (the tenant's, or a source-scoped key's
+/// one source). Blocking.
 pub(crate) fn read_scoped(
     store: &dyn EventStore,
+    scopes: &SourceScopes,
     tenant: &Tenant,
     after: Option<&Cursor>,
     limit: usize,
     q: &EventQuery,
+    max_scan: usize,
 ) -> Result<ReadPage, ApiError> {
-    let all = store.sources()?;
-    let owned: Vec<_> = all
-        .iter()
-        .filter(|s| tenant.may_read(s))
-        .map(|s| s.id.clone())
-        .collect();
+    let owned = scopes.readable(store, tenant)?;
     let sources = if q.sources.is_empty() {
         owned
     } else {
@@ -132,7 +173,7 @@ pub(crate) fn read_scoped(
         since: q.since,
         until: q.until,
     };
-    Ok(store.read(after, limit, &filter)?)
+    Ok(store.read_within(after, limit, &filter, max_scan)?)
 }
 
 fn empty_page(store: &dyn EventStore, after: Option<&Cursor>) -> Result<ReadPage, ApiError> {

@@ -39,6 +39,7 @@ pub mod kloudless;
 pub mod oauth;
 mod openapi;
 mod query;
+mod scope;
 pub mod sources;
 pub mod stream;
 
@@ -100,6 +101,8 @@ struct Inner {
     sources: std::sync::OnceLock<SourceControl>,
     /// Request latencies by route, for `/metrics`.
     latency: crate::metrics::Latency,
+    /// Which sources each tenant may read, cached until the sources change.
+    scopes: Arc<scope::SourceScopes>,
 }
 
 impl ApiState {
@@ -117,6 +120,7 @@ impl ApiState {
                 closing: watch::Sender::new(false),
                 sources: std::sync::OnceLock::new(),
                 latency: crate::metrics::Latency::default(),
+                scopes: Arc::default(),
             }),
         }
     }
@@ -153,6 +157,10 @@ impl ApiState {
 
     pub(crate) fn store(&self) -> &Arc<dyn EventStore> {
         &self.inner.store
+    }
+
+    pub(crate) fn scopes(&self) -> Arc<scope::SourceScopes> {
+        Arc::clone(&self.inner.scopes)
     }
 
     pub(crate) fn keys(&self) -> &ApiKeys {

@@ -24,7 +24,7 @@
 //! source was deleted) it sends one `event: stream_error` whose data is the usual error body
 //! (`{"error":{"code","message"}}`) and ends. It also ends when the server shuts down.
 
-use super::events::{cursor_after, decode_cursor, read_scoped};
+use super::events::{cursor_after, decode_cursor, read_page};
 use super::query::{self, Endpoint, EventQuery, RawQuery};
 use super::{ApiError, ApiState, Tenant, openapi};
 use axum::extract::State;
@@ -129,10 +129,7 @@ struct Follower {
 impl Follower {
     async fn read(&mut self) -> Result<(), ApiError> {
         let (tenant, query, after) = (self.tenant.clone(), Arc::clone(&self.query), self.position);
-        let page = self
-            .state
-            .blocking(move |store| read_scoped(store, &tenant, after.as_ref(), BATCH, &query))
-            .await?;
+        let page = read_page(&self.state, tenant, after, BATCH, query).await?;
         self.caught_up = page.remaining == 0;
         self.position = Some(page.cursor);
         self.buffer.extend(page.events);

@@ -269,6 +269,34 @@ async fn pages_return_every_event_of_the_tenant_once_in_order() {
 }
 
 #[tokio::test]
+async fn a_page_continues_past_the_inline_scan_when_the_tenant_is_sparse() {
+    let store = fixture().await;
+    // 462 events of tenant b, then one of tenant a: more entries than a read examines inline.
+    let b_only: Vec<u32> = (15..1400).filter(|k| source_of(*k) == "b1").collect();
+    assert!(b_only.len() > events::INLINE_SCAN);
+    add_events(&store, b_only, 2).await;
+    add_events(&store, [1401], 3).await;
+    let server = start(&store).await;
+    let (status, body) = server.get(Some(KEY_A), "/v1/events?page_size=100").await;
+    assert_eq!(status, 200, "{body}");
+    let ids: Vec<&str> = body["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    let mut expected = a_ids(0..15);
+    expected.push("e1401".into());
+    assert_eq!(ids, expected, "one request reads past the inline scan");
+    assert_eq!(body["remaining"], 0);
+    let last = store.latest().unwrap();
+    assert_eq!(body["cursor"], last.encode().as_str());
+    // Paging in large pages reads the same.
+    assert_eq!(server.all_ids(KEY_A, "page_size=1000").await, expected);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn filters_by_source_type_time_and_path() {
     let store = fixture().await;
     let server = start(&store).await;
