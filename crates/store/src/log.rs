@@ -1,7 +1,8 @@
 //! Reading the unified log by cursor.
 
 use crate::key;
-use crate::sled_store::{META_NEXT_SEQ, SledStore};
+use crate::sled_store::SledStore;
+use std::sync::atomic::Ordering;
 use crate::store::{ReadPage, StoredEvent};
 use crate::{Filter, StoreError};
 use tributary_core::{Cursor, CursorError, Seq};
@@ -12,24 +13,13 @@ pub const MAX_SCAN: usize = 10_000;
 
 impl SledStore {
     fn last_seq(&self) -> Result<u64, StoreError> {
-        Ok(self.meta_u64(META_NEXT_SEQ, 1)? - 1)
+        Ok(self.inner.next_seq.load(Ordering::Acquire) - 1)
     }
 
     /// The position just before the oldest retained event.
     fn oldest_seq(&self) -> Result<u64, StoreError> {
-        match self
-            .inner
-            .log
-            .first()
-            .map_err(StoreError::storage("reading the log"))?
-        {
-            Some((k, _)) => {
-                let seq = key::seq_from_key(&k)
-                    .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?;
-                Ok(seq.get() - 1)
-            }
-            None => self.last_seq(),
-        }
+        let next = self.inner.next_seq.load(Ordering::Acquire);
+        Ok(self.inner.retained_from.load(Ordering::Acquire).min(next) - 1)
     }
 
     pub(crate) fn latest_blocking(&self) -> Result<Cursor, StoreError> {

@@ -103,6 +103,10 @@ impl SledStore {
             let n = plan.published.len() as u64;
             if n > 0 {
                 self.apply_merge(&plan, next_seq + n)?;
+                // Readers see the new end once it is committed.
+                self.inner
+                    .next_seq
+                    .store(next_seq + n, std::sync::atomic::Ordering::Release);
             }
             report.merged += n;
             report.late += plan.late;

@@ -77,6 +77,11 @@ impl SledStore {
                 Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
             })?;
             removed += batch.len() as u64;
+            if let Some(seq) = batch.last().and_then(|(k, _)| key::seq_from_key(k)) {
+                self.inner
+                    .retained_from
+                    .store(seq.get() + 1, std::sync::atomic::Ordering::Release);
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The sled-backed store: its trees, opening and the async edge.
 
+use crate::key;
 use crate::store::{EventStore, IngestReport, MergeReport, ReadPage, Retention, RetentionReport};
 use crate::{
     ApiKeyRecord, DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord,
@@ -56,6 +57,12 @@ pub(crate) struct Inner {
     writer: Mutex<()>,
     /// See [`EventStore::sources_generation`].
     sources_generation: AtomicU64,
+    /// The next log position, as committed: `meta`'s `next_seq`, mirrored after each merge
+    /// commits so a read need not look it up.
+    pub(crate) next_seq: AtomicU64,
+    /// The first log position retention has not removed (the oldest entry when the log is not
+    /// empty), mirrored after each retention pass commits.
+    pub(crate) retained_from: AtomicU64,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -144,13 +151,27 @@ impl SledStore {
                 ));
             }
         };
+        let next_seq = match meta
+            .get(META_NEXT_SEQ)
+            .map_err(StoreError::storage("reading the next position"))?
+        {
+            Some(v) => decode_u64(&v, "next_seq")?,
+            None => 1,
+        };
+        let log = tree("log")?;
+        let retained_from = match log.first().map_err(StoreError::storage("reading the log"))? {
+            Some((k, _)) => key::seq_from_key(&k)
+                .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?
+                .get(),
+            None => next_seq,
+        };
         let inner = Inner {
             ids: tree("ids")?,
             pending: tree("pending")?,
             state: tree("state")?,
             gaps: tree("gaps")?,
             objects: tree("objects")?,
-            log: tree("log")?,
+            log,
             by_source: tree("by_source")?,
             sources: tree("sources")?,
             subscriptions: tree("subscriptions")?,
@@ -161,6 +182,8 @@ impl SledStore {
             epoch,
             writer: Mutex::new(()),
             sources_generation: AtomicU64::new(0),
+            next_seq: AtomicU64::new(next_seq),
+            retained_from: AtomicU64::new(retained_from),
         };
         Ok(Self {
             inner: Arc::new(inner),
