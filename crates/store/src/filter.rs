@@ -127,6 +127,16 @@ pub(crate) struct Matcher<'f> {
 }
 
 impl Matcher<'_> {
+    /// True when the filter looks at sources only (and names at least one).
+    pub(crate) fn on_sources_only(&self) -> bool {
+        self.sources_only && !self.empty
+    }
+
+    /// True when an event of `source` passes the filter's sources.
+    pub(crate) fn admits_source(&self, source: &str) -> bool {
+        self.sources.admit(source)
+    }
+
     pub(crate) fn matches(&self, json: &[u8]) -> Result<bool, serde_json::Error> {
         if self.empty {
             return Ok(true);

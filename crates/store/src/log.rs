@@ -1,15 +1,20 @@
 //! Reading the unified log by cursor.
 
+use crate::filter::Matcher;
 use crate::key;
 use crate::sled_store::SledStore;
-use std::sync::atomic::Ordering;
 use crate::store::{ReadPage, StoredEvent};
 use crate::{Filter, StoreError};
+use std::sync::atomic::Ordering;
 use tributary_core::{Cursor, CursorError, Seq};
 
 /// A read examines at most this many log entries, so a filter that matches little still answers
 /// quickly; its cursor then continues the scan.
 pub const MAX_SCAN: usize = 10_000;
+
+/// With up to this many sources in the log, a read on sources alone first checks whether its
+/// filter names them all (a single tenant's server), and then skips the check per entry.
+const LOGGED_SOURCES_CHECKED: usize = 64;
 
 impl SledStore {
     fn last_seq(&self) -> Result<u64, StoreError> {
@@ -74,8 +79,10 @@ impl SledStore {
             },
             _ => filter.clone(),
         };
-        let check = !residual.is_empty();
         let matcher = residual.matcher();
+        // A filter on sources alone that names every source in the log matches every entry.
+        let names_all = matcher.on_sources_only() && self.names_every_logged_source(&matcher);
+        let check = !residual.is_empty() && !names_all;
         let mut events = Vec::with_capacity(limit.min(1024));
         let mut examined = from;
         let mut exhausted = true;
@@ -98,8 +105,8 @@ impl SledStore {
             [only] => {
                 // One source: walk its index instead of the whole log.
                 let prefix = key::source_prefix(only);
-                let start = key::source_u64(only, from + 1);
-                for entry in self.inner.by_source.range(start..) {
+                let range = key::source_u64(only, from + 1)..=key::source_u64(only, last);
+                for entry in self.inner.by_source.range(range) {
                     let (k, _) = entry.map_err(StoreError::storage("scanning the source index"))?;
                     if !k.starts_with(&prefix) {
                         break;
@@ -124,7 +131,10 @@ impl SledStore {
                 }
             }
             _ => {
-                for entry in self.inner.log.range(key::seq_key(Seq(from + 1))..) {
+                // Up to `last` only: what a merge appends meanwhile (maybe of a source the
+                // check above did not see) is read next time.
+                let range = key::seq_key(Seq(from + 1))..=key::seq_key(Seq(last));
+                for entry in self.inner.log.range(range) {
                     let (k, json) = entry.map_err(StoreError::storage("scanning the log"))?;
                     let seq = key::seq_from_key(&k)
                         .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?;
@@ -148,5 +158,19 @@ impl SledStore {
             cursor: Cursor::new(epoch, Seq(position)),
             remaining,
         })
+    }
+
+    /// True when the matcher admits every source that has entries in the log. Only checked for
+    /// up to [`LOGGED_SOURCES_CHECKED`] sources, so a read never pays for a long list.
+    fn names_every_logged_source(&self, matcher: &Matcher<'_>) -> bool {
+        let logged = self
+            .inner
+            .logged_sources
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        logged.len() <= LOGGED_SOURCES_CHECKED
+            && logged
+                .iter()
+                .all(|s| std::str::from_utf8(s).is_ok_and(|s| matcher.admits_source(s)))
     }
 }

@@ -103,7 +103,8 @@ impl SledStore {
             let n = plan.published.len() as u64;
             if n > 0 {
                 self.apply_merge(&plan, next_seq + n)?;
-                // Readers see the new end once it is committed.
+                // Readers see the new end, and the sources in the log, once committed.
+                self.note_logged_sources(&plan);
                 self.inner
                     .next_seq
                     .store(next_seq + n, std::sync::atomic::Ordering::Release);
@@ -196,6 +197,30 @@ impl SledStore {
         }
         plan.last_time = last_time;
         Ok(plan)
+    }
+
+    /// Adds the sources of the merged events to [`Inner::logged_sources`](crate::sled_store).
+    fn note_logged_sources(&self, plan: &Plan) {
+        let sources = plan
+            .published
+            .iter()
+            .filter_map(|(_, _, index_key)| key::split_source_u64(index_key).map(|(s, _)| s));
+        let known = |s: &[u8]| {
+            self.inner
+                .logged_sources
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(s)
+        };
+        let new: Vec<&[u8]> = sources.filter(|s| !known(s)).collect();
+        if !new.is_empty() {
+            let mut logged = self
+                .inner
+                .logged_sources
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            logged.extend(new.into_iter().map(<[u8]>::to_vec));
+        }
     }
 
     fn apply_merge(&self, plan: &Plan, next_seq: u64) -> Result<(), StoreError> {

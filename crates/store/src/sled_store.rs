@@ -6,9 +6,10 @@ use crate::{
     ApiKeyRecord, DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord,
 };
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use tributary_core::{Cursor, Gap, ObjectStateError, ObjectStateRead, Page, SourceId};
 
 /// How long [`SledStore::open`] waits for another holder of the directory's lock to let go.
@@ -63,6 +64,10 @@ pub(crate) struct Inner {
     /// The first log position retention has not removed (the oldest entry when the log is not
     /// empty), mirrored after each retention pass commits.
     pub(crate) retained_from: AtomicU64,
+    /// Every source with an entry in the log, or that had one since the store opened (a superset:
+    /// retention does not remove sources), so a read whose filter names them all need not check
+    /// each entry's source.
+    pub(crate) logged_sources: RwLock<HashSet<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -159,12 +164,17 @@ impl SledStore {
             None => 1,
         };
         let log = tree("log")?;
-        let retained_from = match log.first().map_err(StoreError::storage("reading the log"))? {
+        let retained_from = match log
+            .first()
+            .map_err(StoreError::storage("reading the log"))?
+        {
             Some((k, _)) => key::seq_from_key(&k)
                 .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?
                 .get(),
             None => next_seq,
         };
+        let by_source = tree("by_source")?;
+        let logged_sources = logged_sources(&by_source)?;
         let inner = Inner {
             ids: tree("ids")?,
             pending: tree("pending")?,
@@ -172,7 +182,7 @@ impl SledStore {
             gaps: tree("gaps")?,
             objects: tree("objects")?,
             log,
-            by_source: tree("by_source")?,
+            by_source,
             sources: tree("sources")?,
             subscriptions: tree("subscriptions")?,
             deliveries: tree("deliveries")?,
@@ -184,6 +194,7 @@ impl SledStore {
             sources_generation: AtomicU64::new(0),
             next_seq: AtomicU64::new(next_seq),
             retained_from: AtomicU64::new(retained_from),
+            logged_sources: RwLock::new(logged_sources),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -228,6 +239,24 @@ impl SledStore {
             None => Ok(default),
         }
     }
+}
+
+/// The sources in the log's index, one seek per source.
+fn logged_sources(by_source: &sled::Tree) -> Result<HashSet<Vec<u8>>, StoreError> {
+    let mut found = HashSet::new();
+    let mut from = Vec::new();
+    while let Some((k, _)) = by_source
+        .range(from.as_slice()..)
+        .next()
+        .transpose()
+        .map_err(StoreError::storage("scanning the source index"))?
+    {
+        let (source, _) = key::split_source_u64(&k)
+            .ok_or_else(|| StoreError::corrupt("index key", format!("{k:?}")))?;
+        from = key::after_source(source);
+        found.insert(source.to_vec());
+    }
+    Ok(found)
 }
 
 /// One source's committed object memory, read straight from its tree.

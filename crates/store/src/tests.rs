@@ -535,6 +535,55 @@ fn a_read_within_a_scan_budget_stops_early_and_continues_from_its_cursor() {
 }
 
 #[test]
+fn a_filter_naming_every_logged_source_still_never_reads_a_new_one() {
+    rt().block_on(async {
+        let s = SledStore::temporary().unwrap();
+        let ab = Filter {
+            sources: vec![src("a"), src("b")],
+            ..Filter::default()
+        };
+        let ids = |s: &SledStore, f: &Filter| -> Vec<String> {
+            s.read(None, 100, f)
+                .unwrap()
+                .events
+                .iter()
+                .map(|e| e.event().unwrap().id.to_string())
+                .collect()
+        };
+        s.ingest(&src("a"), page(vec![add("a", "1", 1)], 1, None))
+            .await
+            .unwrap();
+        s.ingest(&src("b"), page(vec![add("b", "2", 2)], 1, None))
+            .await
+            .unwrap();
+        s.merge(t(100)).await.unwrap();
+        // The log holds a and b only: the filter names them all.
+        assert_eq!(ids(&s, &ab), ["1", "2"]);
+        s.ingest(&src("c"), page(vec![add("c", "3", 3)], 1, None))
+            .await
+            .unwrap();
+        s.ingest(&src("a"), page(vec![add("a", "4", 4)], 2, None))
+            .await
+            .unwrap();
+        s.merge(t(100)).await.unwrap();
+        assert_eq!(ids(&s, &ab), ["1", "2", "4"]);
+        // Reopened, the store finds the log's sources again.
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        for (source, id, ms) in [("a", "1", 1), ("c", "3", 3), ("b", "2", 2)] {
+            s.ingest(&src(source), page(vec![add(source, id, ms)], 1, None))
+                .await
+                .unwrap();
+        }
+        s.merge(t(100)).await.unwrap();
+        drop(s);
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(ids(&s, &ab), ["1", "2"]);
+        assert_eq!(ids(&s, &Filter::default()), ["1", "2", "3"]);
+    });
+}
+
+#[test]
 fn reads_filter_by_source_type_path_and_time() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
