@@ -9,7 +9,7 @@
 use crate::StoreError;
 use crate::key;
 use crate::pending::{self, Frame};
-use crate::sled_store::{META_LAST_TIME, META_NEXT_SEQ, SledStore};
+use crate::sled_store::{META_LAST_TIME, META_NEXT_SEQ, SledStore, sources_in};
 use crate::store::MergeReport;
 use chrono::{DateTime, Utc};
 use sled::Transactional;
@@ -131,19 +131,9 @@ impl SledStore {
         let mut queues = Vec::new();
         let mut heap: BinaryHeap<Reverse<(i64, Vec<u8>, usize)>> = BinaryHeap::new();
 
-        // Find every source with pending events by skipping from one source's keys to the next.
-        let mut from = Vec::new();
-        while let Some((k, _)) = pending
-            .range(from.as_slice()..)
-            .next()
-            .transpose()
-            .map_err(StoreError::storage("scanning pending events"))?
-        {
-            let (source, _) = key::split_source_u64(&k)
-                .ok_or_else(|| StoreError::corrupt("pending key", format!("{k:?}")))?;
-            let mut prefix = source.to_vec();
+        for source in sources_in(pending, "scanning pending events")? {
+            let mut prefix = source;
             prefix.push(key::SEP);
-            from = key::after_source(source);
             let mut queue = Queue {
                 batches: pending.scan_prefix(&prefix),
                 prefix,

@@ -241,20 +241,31 @@ impl SledStore {
     }
 }
 
-/// The sources in the log's index, one seek per source.
+/// The sources in the log's index.
 fn logged_sources(by_source: &sled::Tree) -> Result<HashSet<Vec<u8>>, StoreError> {
-    let mut found = HashSet::new();
+    Ok(sources_in(by_source, "scanning the source index")?
+        .into_iter()
+        .collect())
+}
+
+/// Every source with a key in `tree`, whose keys are `source \0 u64`, in key order: one seek per
+/// source, skipping from one source's keys to the next. `doing` says what in errors.
+pub(crate) fn sources_in(
+    tree: &sled::Tree,
+    doing: &'static str,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut found = Vec::new();
     let mut from = Vec::new();
-    while let Some((k, _)) = by_source
+    while let Some((k, _)) = tree
         .range(from.as_slice()..)
         .next()
         .transpose()
-        .map_err(StoreError::storage("scanning the source index"))?
+        .map_err(StoreError::storage(doing))?
     {
         let (source, _) = key::split_source_u64(&k)
-            .ok_or_else(|| StoreError::corrupt("index key", format!("{k:?}")))?;
+            .ok_or_else(|| StoreError::corrupt(format!("key ({doing})"), format!("{k:?}")))?;
         from = key::after_source(source);
-        found.insert(source.to_vec());
+        found.push(source.to_vec());
     }
     Ok(found)
 }
