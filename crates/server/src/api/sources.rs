@@ -365,6 +365,26 @@ pub(crate) async fn create_source(
     view(state, control, record).await
 }
 
+/// How long deleting or restarting a source waits for its poll in flight; providers time their
+/// requests out well before.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Stops running the source and waits for its poll in flight to commit, so that nothing writes
+/// for it afterwards (a deleted source's data is not written again; a restarted source never has
+/// two polls at once).
+async fn settle(control: &SourceControl, id: &SourceId) -> Result<(), ApiError> {
+    control
+        .inner
+        .engine
+        .remove_source_settled(id, SETTLE_LIMIT)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::error!(source = %id, error = %e, "the source's poll did not finish in time; it is stopped, try again");
+            ApiError::Internal
+        })
+}
+
 fn start(control: &SourceControl, id: &SourceId, built: Built) -> Result<(), ApiError> {
     control
         .inner
@@ -645,7 +665,7 @@ pub(crate) async fn patch(
     // Restart (a fresh provider and status) for a new policy, or to resume a stopped source.
     let restart = change.poll.is_some() || (!record.paused && stopped);
     if restart && current.is_some() {
-        engine.remove_source(&id);
+        settle(control, &id).await?;
     }
     let in_engine = engine.status(&id).is_some();
     if record.paused {
@@ -699,7 +719,7 @@ pub(crate) async fn delete(
     let _writes = control.inner.writes.lock().await;
     let record = owned(&state, &tenant, &id).await?;
     tenant_wide(&tenant, "delete sources")?;
-    control.inner.engine.remove_source(&record.id);
+    settle(control, &record.id).await?;
     state.store().delete_source(&record.id).await?;
     tracing::info!(source = %record.id, tenant = %record.tenant, "source deleted");
     Ok(StatusCode::NO_CONTENT)

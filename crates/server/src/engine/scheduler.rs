@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tributary_core::{Clock, PollPolicy, PollSchedule, Provider, Seq, SourceId, Watermark};
 use tributary_store::{EventStore, MergeReport, StoreError};
@@ -46,6 +46,8 @@ pub enum EngineError {
     Duplicate(SourceId),
     #[error("source {0} is not running")]
     Unknown(SourceId),
+    #[error("source {0} still has a poll in flight")]
+    StillPolling(SourceId),
     #[error(transparent)]
     Policy(#[from] tributary_core::PollPolicyError),
     #[error(transparent)]
@@ -91,6 +93,9 @@ struct Slot {
     /// Bumped whenever the slot is rescheduled by hand, so stale heap entries are ignored.
     generation: u64,
     in_flight: bool,
+    /// True from when a poll is started until it has committed (or failed), shared with the
+    /// poll's task, so removing the source can wait for it ([`Engine::remove_source_settled`]).
+    busy: Arc<watch::Sender<bool>>,
     /// The source's committed watermark, read once when it is added and again after each
     /// commit, so a merge computes its frontier without reading every source's state.
     watermark: Option<Watermark>,
@@ -232,6 +237,7 @@ impl Engine {
                 status,
                 generation: 0,
                 in_flight: false,
+                busy: Arc::new(watch::Sender::new(false)),
                 watermark,
                 calls_committed: Arc::new(AtomicU64::new(counter)),
                 calls_today,
@@ -246,6 +252,25 @@ impl Engine {
     /// Stops running a source (a poll in flight still commits). Its data stays in the store.
     pub fn remove_source(&self, id: &SourceId) -> bool {
         self.lock().sources.remove(id).is_some()
+    }
+
+    /// Stops running a source and waits, up to `limit`, until a poll in flight has committed or
+    /// failed: after it returns `Ok`, nothing of this engine writes for the source any more, so
+    /// its data can be deleted or a new provider started on it. `Ok(false)`: it was not running.
+    pub async fn remove_source_settled(
+        &self,
+        id: &SourceId,
+        limit: Duration,
+    ) -> Result<bool, EngineError> {
+        let Some(slot) = self.lock().sources.remove(id) else {
+            return Ok(false);
+        };
+        let mut busy = slot.busy.subscribe();
+        match tokio::time::timeout(limit, busy.wait_for(|busy| !busy)).await {
+            // A closed channel means the poll's task is gone: nothing more is written.
+            Ok(_) => Ok(true),
+            Err(_) => Err(EngineError::StillPolling(id.clone())),
+        }
     }
 
     /// Pauses or resumes a source. Resuming also clears a stop and polls at once.
@@ -438,6 +463,8 @@ impl Engine {
             }
             due.pop();
             slot.in_flight = true;
+            slot.busy.send_replace(true);
+            let busy = Arc::clone(&slot.busy);
             let provider = Arc::clone(&slot.provider);
             let calls_committed = Arc::clone(&slot.calls_committed);
             let clock = Arc::clone(&self.inner.clock);
@@ -445,6 +472,8 @@ impl Engine {
             let permits = Arc::clone(permits);
             let done = done.clone();
             polls.spawn(async move {
+                // Not busy any more however the task ends (a shutdown may abort it).
+                let _idle = IdleOnDrop(busy);
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
@@ -521,6 +550,15 @@ impl Engine {
             Some(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX));
         let at = Instant::now() + delay;
         reschedule(&mut state, id, at);
+    }
+}
+
+/// Marks a source's poll as over when dropped.
+struct IdleOnDrop(Arc<watch::Sender<bool>>);
+
+impl Drop for IdleOnDrop {
+    fn drop(&mut self) {
+        self.0.send_replace(false);
     }
 }
 

@@ -503,3 +503,71 @@ async fn upstream_calls_today_are_committed_with_pages_and_survive_a_restart() {
     let stored = store.source_state(&src("s")).unwrap().unwrap();
     assert_eq!(stored.calls_on(today), spent + more);
 }
+
+#[tokio::test(start_paused = true)]
+async fn removing_a_source_settled_waits_for_its_poll_to_commit() {
+    let store = SledStore::temporary().unwrap();
+    let e = engine(&store, config());
+    let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1", "n": 1})).unwrap();
+    let page = Page::new(vec![event("slow", "1", start())], checkpoint, None, false);
+    let p = Scripted::with_delay(
+        vec![Ok(page)],
+        Duration::from_secs(5),
+        Arc::default(),
+        Arc::default(),
+    );
+    e.add_source(src("slow"), p.clone(), policy(1_000, 1_000))
+        .unwrap();
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || p.poll_count() == 1).await;
+    // The poll is in flight (it answers after 5 s): removal waits for its commit.
+    assert!(store.source_state(&src("slow")).unwrap().is_none());
+    let removed = e
+        .remove_source_settled(&src("slow"), Duration::from_secs(60))
+        .await;
+    assert!(removed.unwrap());
+    assert_eq!(
+        store
+            .source_state(&src("slow"))
+            .unwrap()
+            .unwrap()
+            .events_ingested,
+        1
+    );
+    // Deleted now, nothing writes for it again, and no further poll starts.
+    store.delete_source(&src("slow")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(store.source_state(&src("slow")).unwrap().is_none());
+    assert_eq!(store.pending_len(&src("slow")).unwrap(), 0);
+    assert_eq!(p.poll_count(), 1);
+    // A source not running is settled at once.
+    assert!(
+        !e.remove_source_settled(&src("slow"), Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn removing_a_source_settled_gives_up_after_its_limit() {
+    let store = SledStore::temporary().unwrap();
+    let e = engine(&store, config());
+    let p = Scripted::with_delay(
+        vec![empty(1, None)],
+        Duration::from_secs(600),
+        Arc::default(),
+        Arc::default(),
+    );
+    e.add_source(src("stuck"), p.clone(), policy(1_000, 1_000))
+        .unwrap();
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || p.poll_count() == 1).await;
+    let removed = e
+        .remove_source_settled(&src("stuck"), Duration::from_secs(10))
+        .await;
+    assert!(matches!(removed, Err(EngineError::StillPolling(id)) if id == src("stuck")));
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
