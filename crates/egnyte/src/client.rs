@@ -5,7 +5,7 @@
 //! the daily quota headers. Status codes become [`EgnyteError`]s as the notes §3.2 and §8 say.
 
 use crate::config::{ApiVersion, Secret, Suppress};
-use crate::error::{EgnyteError, Throttle, snippet};
+use crate::error::{EgnyteError, Throttle};
 use crate::limiter::CredentialState;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
@@ -14,6 +14,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tributary_http::excerpt as snippet;
 
 /// `GET /pubapi/{v}/events/cursor` (notes §2).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -161,7 +162,7 @@ impl EgnyteClient {
         timeout: Duration,
         credential: Arc<CredentialState>,
     ) -> Result<Self, reqwest::Error> {
-        let http = shared_http()?;
+        let http = tributary_http::shared_client()?;
         Ok(Self {
             http,
             base,
@@ -307,20 +308,6 @@ impl EgnyteClient {
         let body = resp.bytes().await.map_err(failed)?;
         Ok((status, headers, body.to_vec()))
     }
-}
-
-/// One HTTP client for every Egnyte source of the process: building one loads the TLS roots
-/// (milliseconds each, which thousands of sources turn into most of a minute), and one client
-/// shares its connection pool. Timeouts are set per request.
-fn shared_http() -> Result<reqwest::Client, reqwest::Error> {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client.clone());
-    }
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("tributary-egnyte/", env!("CARGO_PKG_VERSION")))
-        .build()?;
-    Ok(CLIENT.get_or_init(|| client).clone())
 }
 
 /// Maps a failure status to its error (notes §3.2, §8, §12.7).

@@ -191,24 +191,10 @@ fn domain_url(domain: &str) -> Result<String, ConfigError> {
 }
 
 fn base_url(url: &str) -> Result<String, ConfigError> {
-    let bad = |reason: &str| ConfigError::BaseUrl {
+    tributary_http::check_base_url(url).map_err(|reason| ConfigError::BaseUrl {
         url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https"));
-    }
-    if parsed.host_str().is_none() {
-        return Err(bad("it has no host"));
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(bad("it must not have a query or fragment"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(bad("credentials go in `credentials`, not in the URL"));
-    }
-    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+        reason,
+    })
 }
 
 /// The Events API version: the path segment after `/pubapi/`.

@@ -7,7 +7,7 @@
 //! and is counted.
 
 use crate::config::Secret;
-use crate::error::{JiveError, snippet};
+use crate::error::JiveError;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tributary_http::excerpt as snippet;
 
 /// The bytes Jive puts before its JSON (notes §4).
 pub const SECURITY_PREFIX: &str = "throw 'allowIllegalResourceCall is false.';";
@@ -289,7 +290,7 @@ pub struct JiveClient {
 impl JiveClient {
     /// `base` without a trailing slash and without `/api/core/v3`.
     pub fn new(base: String, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let http = shared_http()?;
+        let http = tributary_http::shared_client()?;
         Ok(Self {
             http,
             base,
@@ -423,20 +424,6 @@ impl JiveClient {
             Err(classify(endpoint, status, &headers, &body))
         }
     }
-}
-
-/// One HTTP client for every Jive source of the process: building a client loads the TLS roots
-/// (milliseconds each, which 10,000 sources turn into most of a minute), and one client shares
-/// its connection pool. Timeouts are set per request.
-fn shared_http() -> Result<reqwest::Client, reqwest::Error> {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client.clone());
-    }
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("tributary-jive/", env!("CARGO_PKG_VERSION")))
-        .build()?;
-    Ok(CLIENT.get_or_init(|| client).clone())
 }
 
 fn authorize(req: RequestBuilder, auth: &Authorization) -> RequestBuilder {

@@ -150,29 +150,19 @@ pub fn place_path(place: &str) -> Option<String> {
 }
 
 fn base_url(url: &str) -> Result<String, ConfigError> {
-    let bad = |reason: &str| ConfigError::BaseUrl {
+    let bad = |reason: String| ConfigError::BaseUrl {
         url: url.to_owned(),
-        reason: reason.to_owned(),
+        reason,
     };
-    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https"));
-    }
-    if parsed.host_str().is_none() {
-        return Err(bad("it has no host"));
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(bad("it must not have a query or fragment"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(bad("credentials go in `credentials`, not in the URL"));
-    }
-    if parsed.path().contains("/api/") {
+    let base = tributary_http::check_base_url(url).map_err(bad)?;
+    // The path as given: `https://x/api/` is refused, `https://x/api` (a path named so) is not.
+    if reqwest::Url::parse(url).is_ok_and(|u| u.path().contains("/api/")) {
         return Err(bad(
-            "give the instance's base URL, without /api/core/v3 (it is added to every request)",
+            "give the instance's base URL, without /api/core/v3 (it is added to every request)"
+                .into(),
         ));
     }
-    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+    Ok(base)
 }
 
 /// Where a source without a checkpoint starts.

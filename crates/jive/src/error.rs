@@ -82,14 +82,3 @@ impl From<JiveError> for ProviderError {
         }
     }
 }
-
-/// A body cut to a size fit for an error message, on a character boundary.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    const MAX: usize = 300;
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}

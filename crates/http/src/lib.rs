@@ -1,0 +1,85 @@
+//! What Tributary's HTTP providers (`tributary-egnyte`, `tributary-jive`) share: one HTTP client
+//! per process, the checks every configured base URL passes, and short excerpts of upstream
+//! bodies for error messages. Not for: anything about one upstream's API (its paths, errors or
+//! limits live in its provider crate).
+
+/// The process-wide HTTP client (its connection pools shared by every source): building a client
+/// takes milliseconds, which 10,000 sources would spend at start-up. Requests set their own
+/// timeouts.
+pub fn shared_client() -> Result<reqwest::Client, reqwest::Error> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    Ok(CLIENT.get_or_init(|| client).clone())
+}
+
+/// An `http` or `https` URL with a host, without query, fragment or credentials, returned without
+/// its trailing slashes (paths are appended to it); otherwise why not.
+pub fn check_base_url(url: &str) -> Result<String, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("the scheme must be http or https".into());
+    }
+    if parsed.host_str().is_none() {
+        return Err("it has no host".into());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err("it must not have a query or fragment".into());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("credentials go in `credentials`, not in the URL".into());
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The start of an upstream body, as text, for an error message: at most 300 characters, trimmed,
+/// `…` when cut.
+pub fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked_and_lose_their_trailing_slash() {
+        assert_eq!(
+            check_base_url("https://acme.egnyte.com/").unwrap(),
+            "https://acme.egnyte.com"
+        );
+        assert_eq!(
+            check_base_url("http://127.0.0.1:8080/jive//").unwrap(),
+            "http://127.0.0.1:8080/jive"
+        );
+        for (url, why) in [
+            ("ftp://x", "scheme"),
+            ("https://x/?a=1", "query"),
+            ("https://u:p@x", "credentials"),
+            ("not a url", "relative URL"),
+        ] {
+            let reason = check_base_url(url).unwrap_err();
+            assert!(reason.contains(why), "{url}: {reason}");
+        }
+    }
+
+    #[test]
+    fn excerpts_are_trimmed_and_cut_on_a_character() {
+        assert_eq!(excerpt(b"  <html>oops</html>\n"), "<html>oops</html>");
+        let long = "é".repeat(400);
+        let cut = excerpt(long.as_bytes());
+        assert_eq!(cut.chars().count(), 301);
+        assert!(cut.ends_with('…'));
+        assert_eq!(excerpt(&[0xff, b'a']), "\u{fffd}a");
+    }
+}
