@@ -159,6 +159,26 @@ fn spawn(
     (tx, task)
 }
 
+/// Starts `e` with one source `name` whose polls answer `answer` after `delay`, and waits until
+/// its first poll is in flight. Returns the provider and what [`spawn`] returns.
+async fn run_slow_source(
+    e: &Engine,
+    name: &str,
+    answer: Result<Page, ProviderError>,
+    delay: Duration,
+) -> (
+    Arc<Scripted>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), EngineError>>,
+) {
+    let p = Scripted::with_delay(vec![answer], delay, Arc::default(), Arc::default());
+    e.add_source(src(name), p.clone(), policy(1_000, 1_000))
+        .unwrap();
+    let (stop, task) = spawn(e);
+    until(LIMIT, || p.poll_count() == 1).await;
+    (p, stop, task)
+}
+
 /// A bound on paused time for conditions that should hold much sooner. Paused time also jumps
 /// ahead while the store works on a blocking thread, so it is generous: it only catches hangs.
 const LIMIT: Duration = Duration::from_secs(3_600);
@@ -398,16 +418,7 @@ async fn shutdown_lets_the_poll_in_flight_commit() {
         Some(Watermark::closed()),
         false,
     );
-    let p = Scripted::with_delay(
-        vec![Ok(page)],
-        Duration::from_secs(5),
-        Arc::default(),
-        Arc::default(),
-    );
-    e.add_source(src("slow"), p.clone(), policy(1_000, 1_000))
-        .unwrap();
-    let (stop, task) = spawn(&e);
-    until(LIMIT, || p.poll_count() == 1).await;
+    let (p, stop, task) = run_slow_source(&e, "slow", Ok(page), Duration::from_secs(5)).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(
@@ -510,16 +521,7 @@ async fn removing_a_source_settled_waits_for_its_poll_to_commit() {
     let e = engine(&store, config());
     let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1", "n": 1})).unwrap();
     let page = Page::new(vec![event("slow", "1", start())], checkpoint, None, false);
-    let p = Scripted::with_delay(
-        vec![Ok(page)],
-        Duration::from_secs(5),
-        Arc::default(),
-        Arc::default(),
-    );
-    e.add_source(src("slow"), p.clone(), policy(1_000, 1_000))
-        .unwrap();
-    let (stop, task) = spawn(&e);
-    until(LIMIT, || p.poll_count() == 1).await;
+    let (p, stop, task) = run_slow_source(&e, "slow", Ok(page), Duration::from_secs(5)).await;
     // The poll is in flight (it answers after 5 s): removal waits for its commit.
     assert!(store.source_state(&src("slow")).unwrap().is_none());
     let removed = e
@@ -554,16 +556,8 @@ async fn removing_a_source_settled_waits_for_its_poll_to_commit() {
 async fn removing_a_source_settled_gives_up_after_its_limit() {
     let store = SledStore::temporary().unwrap();
     let e = engine(&store, config());
-    let p = Scripted::with_delay(
-        vec![empty(1, None)],
-        Duration::from_secs(600),
-        Arc::default(),
-        Arc::default(),
-    );
-    e.add_source(src("stuck"), p.clone(), policy(1_000, 1_000))
-        .unwrap();
-    let (stop, task) = spawn(&e);
-    until(LIMIT, || p.poll_count() == 1).await;
+    let (_p, stop, task) =
+        run_slow_source(&e, "stuck", empty(1, None), Duration::from_secs(600)).await;
     let removed = e
         .remove_source_settled(&src("stuck"), Duration::from_secs(10))
         .await;
