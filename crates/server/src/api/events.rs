@@ -104,7 +104,7 @@ pub(crate) const INLINE_SCAN: usize = 200;
 
 /// Up to `limit` events after `after` that match `q`, among the sources the caller may read:
 /// the first [`INLINE_SCAN`] entries read here, what a sparse filter needs beyond them on the
-/// blocking pool.
+/// blocking pool, and the whole read there when the tenants' sources must be read again.
 pub(crate) async fn read_page(
     state: &ApiState,
     tenant: Tenant,
@@ -114,6 +114,14 @@ pub(crate) async fn read_page(
 ) -> Result<ReadPage, ApiError> {
     let scopes = state.scopes();
     let store = state.store().as_ref();
+    if !scopes.is_fresh(store) {
+        // The sources changed: decoding them all (maybe thousands) is blocking work.
+        return state
+            .blocking(move |store| {
+                read_scoped(store, &scopes, &tenant, after.as_ref(), limit, &q, MAX_SCAN)
+            })
+            .await;
+    }
     let mut page = read_scoped(
         store,
         &scopes,

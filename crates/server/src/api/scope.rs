@@ -35,6 +35,15 @@ impl SourceScopes {
         })
     }
 
+    /// True when the cache holds the store's current sources, so [`SourceScopes::readable`]
+    /// will not read the store.
+    pub(crate) fn is_fresh(&self, store: &dyn EventStore) -> bool {
+        let generation = store.sources_generation();
+        self.lock()
+            .as_ref()
+            .is_some_and(|(seen, _)| *seen == generation)
+    }
+
     fn by_tenant(&self, store: &dyn EventStore) -> Result<ByTenant, StoreError> {
         // Read before the sources: a change after this read makes the next call rebuild.
         let generation = store.sources_generation();
@@ -90,12 +99,15 @@ mod tests {
         .unwrap();
         let (wide, narrow) = (keys.tenant("wide").unwrap(), keys.tenant("narrow").unwrap());
         let scopes = SourceScopes::default();
+        assert!(!scopes.is_fresh(&store));
         store.put_source(record("a1", "a")).await.unwrap();
         store.put_source(record("b1", "b")).await.unwrap();
         assert_eq!(ids(scopes.readable(&store, &wide).unwrap()), ["a1"]);
+        assert!(scopes.is_fresh(&store));
         assert!(scopes.readable(&store, &narrow).unwrap().is_empty());
 
         store.put_source(record("a2", "a")).await.unwrap();
+        assert!(!scopes.is_fresh(&store));
         assert_eq!(ids(scopes.readable(&store, &wide).unwrap()), ["a1", "a2"]);
         assert_eq!(ids(scopes.readable(&store, &narrow).unwrap()), ["a2"]);
 
