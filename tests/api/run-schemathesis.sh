@@ -37,10 +37,7 @@ SCHEMATHESIS_VERSION=4.32.5
 MAX_EXAMPLES=${SCHEMATHESIS_MAX_EXAMPLES:-200}
 SEED=${SCHEMATHESIS_SEED:-1}
 STARTUP_TIMEOUT_SECS=60
-PYTHON=${PYTHON:-python3}
-
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-  "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+source tests/lib/harness.sh
 
 # The fixture.
 bin=${1:-${API_FIXTURE_BIN:-}}
@@ -51,57 +48,24 @@ if [[ -z $bin ]]; then
 fi
 
 # schemathesis, in its own virtualenv under target/ (it brings many dependencies).
-venv="$target_dir/schemathesis-venv"
-has_st() {
-  "$1" -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null
-}
-if ! [[ -x $venv/bin/python ]] || ! has_st "$venv/bin/python"; then
-  echo "installing schemathesis==$SCHEMATHESIS_VERSION into $venv" >&2
-  "$PYTHON" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-  has_st "$venv/bin/python" || { echo "error: cannot import schemathesis $SCHEMATHESIS_VERSION" >&2; exit 1; }
-fi
+pip_package schemathesis "$SCHEMATHESIS_VERSION" schemathesis-venv
 
-# The fixture, in the background; stopped on exit.
-work=$(mktemp -d)
-fixture_pid=
-stop_fixture() {
-  if [[ -n $fixture_pid ]]; then
-    kill "$fixture_pid" 2>/dev/null || true
-    wait "$fixture_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap stop_fixture EXIT
-
-"$bin" --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
-fixture_pid=$!
-
-# It prints `api <url> key <key>`, one line per account, `admin <key>`, then `ready` once it serves.
-deadline=$((SECONDS + STARTUP_TIMEOUT_SECS))
-until grep -qx ready "$work/stdout"; do
-  if ! kill -0 "$fixture_pid" 2>/dev/null; then
-    echo "error: the fixture exited before it was ready:" >&2
-    cat "$work/stderr" >&2
-    exit 1
-  fi
-  if ((SECONDS >= deadline)); then
-    echo "error: the fixture was not ready within ${STARTUP_TIMEOUT_SECS}s" >&2
-    cat "$work/stderr" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+# The fixture prints `api <url> key <key>`, one line per account, `admin <key>`, then `ready` once
+# it serves.
+start_server fixture "$bin" --listen 127.0.0.1:0
+wait_for_server 'grep -qx ready "$work/stdout"' "$STARTUP_TIMEOUT_SECS" "it was ready"
 read -r _ url _ key < <(head -n 1 "$work/stdout")
 read -r _ admin_key < <(grep '^admin ' "$work/stdout")
 echo "fixture: $url (schemathesis $SCHEMATHESIS_VERSION, $MAX_EXAMPLES examples per operation, seed $SEED)"
 
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 # `run <key> <filter...>`: one schemathesis run with that key over the operations the filter selects.
 run() {
   local key=$1
   shift
-  (cd "$work" && "$venv/bin/schemathesis" run "$url/openapi.json" \
+  # Its command-line entry point, through whichever Python has it (no console script is
+  # needed).
+  (cd "$work" && "$py" -c 'import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())' \
+    run "$url/openapi.json" \
     --header "Authorization: Bearer $key" \
     --checks all --exclude-checks positive_data_acceptance \
     --max-examples "$MAX_EXAMPLES" --seed "$SEED" \

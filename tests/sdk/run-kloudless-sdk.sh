@@ -13,10 +13,7 @@ cd "$(dirname "$0")/../.."
 
 KLOUDLESS_SDK_VERSION=2.0.1
 STARTUP_TIMEOUT_SECS=60
-PYTHON=${PYTHON:-python3}
-
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-  "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+source tests/lib/harness.sh
 
 # The fixture.
 bin=${1:-${API_FIXTURE_BIN:-}}
@@ -26,65 +23,15 @@ if [[ -z $bin ]]; then
   bin="$target_dir/debug/api-fixture"
 fi
 
-# The SDK: already importable at the pinned version, else in a virtualenv under target/ (or, where
-# `venv` is missing, installed with `pip --target` beside it).
-has_sdk() {
-  "$1" -c "import importlib.metadata as m, sys; sys.exit(m.version('kloudless') != '$KLOUDLESS_SDK_VERSION')" 2>/dev/null
-}
-py=$PYTHON
-if ! has_sdk "$py"; then
-  venv="$target_dir/kloudless-sdk-venv"
-  if [[ -x $venv/bin/python ]] && has_sdk "$venv/bin/python"; then
-    py="$venv/bin/python"
-  elif "$PYTHON" -m venv "$venv" 2>/dev/null; then
-    echo "installing kloudless==$KLOUDLESS_SDK_VERSION into $venv" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "kloudless==$KLOUDLESS_SDK_VERSION"
-    py="$venv/bin/python"
-  else
-    site="$target_dir/kloudless-sdk-site"
-    echo "no venv module; installing kloudless==$KLOUDLESS_SDK_VERSION into $site" >&2
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check --upgrade --target "$site" \
-      "kloudless==$KLOUDLESS_SDK_VERSION"
-    export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
-  fi
-  has_sdk "$py" || { echo "error: cannot import kloudless $KLOUDLESS_SDK_VERSION with $py" >&2; exit 1; }
-fi
+# The SDK: already importable at the pinned version, else in a virtualenv under target/.
+pip_package kloudless "$KLOUDLESS_SDK_VERSION" kloudless-sdk-venv
 
-# The fixture, in the background; stopped on exit.
-work=$(mktemp -d)
-fixture_pid=
-stop_fixture() {
-  if [[ -n $fixture_pid ]]; then
-    kill "$fixture_pid" 2>/dev/null || true
-    wait "$fixture_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap stop_fixture EXIT
-
-"$bin" --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/stderr" &
-fixture_pid=$!
-
-# It prints `api <url> key <key>`, one line per account, `admin <key>`, then `ready` once it
-# serves. Poll for that last line, bounded.
-deadline=$((SECONDS + STARTUP_TIMEOUT_SECS))
-until grep -qx ready "$work/stdout"; do
-  if ! kill -0 "$fixture_pid" 2>/dev/null; then
-    echo "error: the fixture exited before it was ready:" >&2
-    cat "$work/stderr" >&2
-    exit 1
-  fi
-  if ((SECONDS >= deadline)); then
-    echo "error: the fixture was not ready within ${STARTUP_TIMEOUT_SECS}s" >&2
-    cat "$work/stderr" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+# The fixture prints `api <url> key <key>`, one line per account, `admin <key>`, then `ready` once
+# it serves.
+start_server fixture "$bin" --listen 127.0.0.1:0
+wait_for_server 'grep -qx ready "$work/stdout"' "$STARTUP_TIMEOUT_SECS" "it was ready"
 echo "fixture: $(head -n 1 "$work/stdout") (kloudless SDK $KLOUDLESS_SDK_VERSION, $("$py" --version 2>&1))"
 
-# The SDK talks to 127.0.0.1 directly, whatever proxy the environment names.
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 status=0
 "$py" tests/sdk/kloudless_sdk.py --fixture "$work/stdout" || status=$?
 if ((status != 0)) && [[ -s $work/stderr ]]; then
