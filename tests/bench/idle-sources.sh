@@ -7,15 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 sources=${1:-10000}
 interval=${2:-60000}
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-cargo build --release --locked -q -p tributary-server
-bin=target/release/tributary
-"$bin" sim jive --seed 3 >"$work/sim.url" 2>"$work/sim.err" &
-pid=$!
-for _ in $(seq 1 100); do [ -s "$work/sim.url" ] && break; sleep 0.1; done
-base=$(head -1 "$work/sim.url")
+source tests/lib/harness.sh
+binary "" tributary-server tributary --release
+start_server simulator "$bin" sim jive --seed 3
+wait_for_server '[[ -s $work/stdout ]]' 60 "printing its URL"
+base=$(head -1 "$work/stdout")
 "$bin" bench idle-sources --base "$base" --sources "$sources" --seconds 190 --warmup 70 \
   --min-interval-ms "$interval" --max-interval-ms "$interval"

@@ -10,24 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 items=${1:-200000}
 rate=${2:-200}
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-cargo build --release --locked -q -p tributary-server
-bin=target/release/tributary
+source tests/lib/harness.sh
+binary "" tributary-server tributary --release
 
 start_sim() { # extra args...
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  : >"$work/sim.url"
-  "$bin" sim jive --items "$items" --seed 7 "$@" >"$work/sim.url" 2>"$work/sim.err" &
-  pid=$!
-  for _ in $(seq 1 600); do
-    if [ -s "$work/sim.url" ]; then base=$(head -1 "$work/sim.url"); return; fi
-    sleep 0.1
-  done
-  echo "the simulator did not start:" >&2; cat "$work/sim.err" >&2; exit 1
+  start_server simulator "$bin" sim jive --items "$items" --seed 7 "$@"
+  wait_for_server '[[ -s $work/stdout ]]' 60 "printing its URL"
+  base=$(head -1 "$work/stdout")
 }
 
 echo "== backfill of $items items"

@@ -3,8 +3,10 @@
 # exit.
 #
 #   target_dir                            the workspace's target directory
+#   binary GIVEN PACKAGE BIN [--release]  sets `bin`: GIVEN when not empty, else PACKAGE's BIN built
 #   pip_package NAME VERSION VENV         sets `py`: a Python that imports NAME at VERSION
-#   start_server NAME CMD...              runs CMD in the background (stdout, stderr in $work)
+#   start_server NAME CMD...              runs CMD in the background (stdout, stderr in $work),
+#                                         stopping the one started before
 #   wait_for_server TEST SECONDS WHAT     polls until TEST (a command) succeeds, bounded
 #
 # $PYTHON (default python3) is the Python to start from.
@@ -12,6 +14,21 @@
 PYTHON=${PYTHON:-python3}
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+
+# `binary GIVEN PACKAGE BIN [--release]`: `bin` is GIVEN (a path the caller was handed) when it is
+# not empty, else PACKAGE's binary BIN, built (debug unless --release).
+binary() {
+  local given=$1 package=$2 name=$3 profile=debug
+  shift 3
+  if [[ -n $given ]]; then
+    bin=$given
+    return 0
+  fi
+  [[ ${1:-} == --release ]] && profile=release
+  echo "building $name ($profile)" >&2
+  cargo build --locked -q -p "$package" --bin "$name" "$@"
+  bin="$target_dir/$profile/$name"
+}
 
 # `pip_package NAME VERSION VENV`: $PYTHON when it already imports NAME at VERSION; else a
 # virtualenv `$target_dir/VENV` (reused when it has it); else, where the `venv` module is missing,
@@ -40,21 +57,26 @@ pip_package() {
 work=$(mktemp -d)
 server_pid=
 server_name=server
-stop_server() {
+kill_server() {
   if [[ -n $server_pid ]]; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
+    server_pid=
   fi
-  rm -rf "$work"
 }
-trap stop_server EXIT
+trap 'kill_server; rm -rf "$work"' EXIT
 
-# `start_server NAME CMD...`: CMD in the background, its output in $work/stdout and $work/stderr;
-# stopped on exit, whatever happens.
+# `start_server NAME CMD...`: CMD in the background, its output in $work/stdout and $work/stderr
+# (emptied first); the server started before is stopped first, and this one on exit, whatever
+# happens.
 start_server() {
+  kill_server
   server_name=$1
   shift
-  "$@" >"$work/stdout" 2>"$work/stderr" &
+  # Emptied here, not by the background redirection, which may run after the caller's first look.
+  : >"$work/stdout"
+  : >"$work/stderr"
+  "$@" >>"$work/stdout" 2>>"$work/stderr" &
   server_pid=$!
 }
 

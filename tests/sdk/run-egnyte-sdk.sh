@@ -16,12 +16,7 @@ STARTUP_TIMEOUT_SECS=60
 source tests/lib/harness.sh
 
 # The binary.
-bin=${1:-${TRIBUTARY_BIN:-}}
-if [[ -z $bin ]]; then
-  echo "building tributary (debug)" >&2
-  cargo build --locked -p tributary-server --bin tributary
-  bin="$target_dir/debug/tributary"
-fi
+binary "${1:-${TRIBUTARY_BIN:-}}" tributary-server tributary
 
 # The SDK: already importable at the pinned version, else in a virtualenv under target/.
 pip_package egnyte "$EGNYTE_SDK_VERSION" egnyte-sdk-venv

@@ -16,12 +16,7 @@ STARTUP_TIMEOUT_SECS=60
 source tests/lib/harness.sh
 
 # The fixture.
-bin=${1:-${API_FIXTURE_BIN:-}}
-if [[ -z $bin ]]; then
-  echo "building api-fixture (debug)" >&2
-  cargo build --locked -p tributary-tests --bin api-fixture
-  bin="$target_dir/debug/api-fixture"
-fi
+binary "${1:-${API_FIXTURE_BIN:-}}" tributary-tests api-fixture
 
 # The SDK: already importable at the pinned version, else in a virtualenv under target/.
 pip_package kloudless "$KLOUDLESS_SDK_VERSION" kloudless-sdk-venv
