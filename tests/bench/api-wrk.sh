@@ -74,15 +74,16 @@ count=$(curl -sf -H "Authorization: Bearer $key" "$api_url/v1/events?page_size=$
   python3 -c 'import json, sys; print(json.load(sys.stdin)["count"])')
 [[ $count == "$PAGE" ]] || { echo "error: a page held $count events, not $PAGE" >&2; exit 1; }
 
-run_wrk() { # name url script
+run_wrk() { # name url cursors-file (empty: every request is the url)
   echo "wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s --latency $2 ($1)" >&2
-  CURSORS="$work/cursors" API_KEY="$key" PAGE_SIZE="$PAGE" \
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$3" "$2" >"$work/wrk-$1" 2>&1
+  CURSORS="$3" API_KEY="$key" PAGE_SIZE="$PAGE" \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s tests/bench/api-wrk.lua "$2" \
+    >"$work/wrk-$1" 2>&1
   cat "$work/wrk-$1" >&2
   grep '^RESULT' "$work/wrk-$1"
 }
-api=$(run_wrk api "$api_url" tests/bench/api-wrk.lua)
-bare=$(run_wrk bare "$bare_url/v1/events?page_size=$PAGE" tests/bench/api-wrk-bare.lua)
+api=$(run_wrk api "$api_url" "$work/cursors")
+bare=$(run_wrk bare "$bare_url/v1/events?page_size=$PAGE" "")
 
 python3 - "$api" "$bare" "$raw_scan" "$raw_pages" "$PAGE" <<'PY'
 import sys
