@@ -43,15 +43,17 @@ pub struct DailyCalls {
 }
 
 impl DailyCalls {
-    /// `self` with `more` added: summed on the same day, replaced by `more` on a later one.
+    /// `self` with `more` added: `more` alone when it is of a later day, else summed on `self`'s
+    /// day (calls dated before it, by a clock set back, count toward it: a count never goes back
+    /// a day).
     pub fn then(self, more: DailyCalls) -> DailyCalls {
-        if more.day == self.day {
+        if more.day > self.day {
+            more
+        } else {
             DailyCalls {
                 day: self.day,
                 calls: self.calls + more.calls,
             }
-        } else {
-            more
         }
     }
 }

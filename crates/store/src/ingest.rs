@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 use std::collections::HashSet;
-use tributary_core::{DailyCalls, Event, Gap, Page, SourceId, time};
+use tributary_core::{Event, Gap, Page, SourceId, time};
 
 /// Positions must pair with the events and strictly increase: anything else would make the
 /// store take a new event for one it has (a silent loss), so the page is refused instead.
@@ -152,12 +152,6 @@ impl SledStore {
             next_pending: 0,
         });
         let calls = match (base.calls, page.upstream_calls) {
-            // Calls counted toward an earlier day than the last (a clock set back) count
-            // toward the last one: the count never goes back a day.
-            (Some(old), Some(new)) if new.day < old.day => Some(old.then(DailyCalls {
-                day: old.day,
-                calls: new.calls,
-            })),
             (Some(old), Some(new)) => Some(old.then(new)),
             (old, new) => new.or(old),
         };

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::Instant;
-use tributary_core::{Clock, PollPolicy, PollSchedule, Provider, Seq, SourceId, Watermark};
+use tributary_core::{
+    Clock, DailyCalls, PollPolicy, PollSchedule, Provider, Seq, SourceId, Watermark,
+};
 use tributary_store::{EventStore, MergeReport, StoreError};
 
 /// Engine settings.
@@ -110,8 +112,7 @@ struct Slot {
 /// Upstream requests counted on one UTC day.
 #[derive(Debug, Clone, Copy)]
 struct CallsToday {
-    day: NaiveDate,
-    calls: u64,
+    count: DailyCalls,
     /// The provider's counter when last read.
     seen: u64,
 }
@@ -121,11 +122,10 @@ impl CallsToday {
     fn update(&mut self, counter: u64, today: NaiveDate) {
         let spent = counter.saturating_sub(self.seen);
         self.seen = counter;
-        if today != self.day {
-            self.day = today;
-            self.calls = 0;
-        }
-        self.calls += spent;
+        self.count = self.count.then(DailyCalls {
+            day: today,
+            calls: spent,
+        });
     }
 }
 
@@ -134,7 +134,7 @@ fn slot_status(slot: &Slot, today: NaiveDate) -> SourceStatus {
     let upstream_calls_today = upstream_calls.map(|counter| {
         let mut calls = slot.calls_today;
         calls.update(counter, today);
-        calls.calls
+        calls.count.calls
     });
     SourceStatus {
         watermark: slot.watermark,
@@ -217,8 +217,10 @@ impl Engine {
         let today = self.inner.clock.now().date_naive();
         let counter = provider.upstream_calls().unwrap_or(0);
         let calls_today = CallsToday {
-            day: today,
-            calls: stored.as_ref().map_or(0, |s| s.calls_on(today)),
+            count: DailyCalls {
+                day: today,
+                calls: stored.as_ref().map_or(0, |s| s.calls_on(today)),
+            },
             seen: counter,
         };
         let mut state = self.lock();
