@@ -94,7 +94,6 @@ struct Slot {
     status: SourceStatus,
     /// Bumped whenever the slot is rescheduled by hand, so stale heap entries are ignored.
     generation: u64,
-    in_flight: bool,
     /// True from when a poll is started until it has committed (or failed), shared with the
     /// poll's task, so removing the source can wait for it ([`Engine::remove_source_settled`]).
     busy: Arc<watch::Sender<bool>>,
@@ -238,7 +237,6 @@ impl Engine {
                 schedule,
                 status,
                 generation: 0,
-                in_flight: false,
                 busy: Arc::new(watch::Sender::new(false)),
                 watermark,
                 calls_committed: Arc::new(AtomicU64::new(counter)),
@@ -453,7 +451,7 @@ impl Engine {
                 continue;
             };
             if generation != slot.generation
-                || slot.in_flight
+                || *slot.busy.borrow()
                 || slot.status.paused
                 || slot.status.stopped.is_some()
             {
@@ -464,7 +462,6 @@ impl Engine {
                 return Some(at);
             }
             due.pop();
-            slot.in_flight = true;
             slot.busy.send_replace(true);
             let busy = Arc::clone(&slot.busy);
             let provider = Arc::clone(&slot.provider);
@@ -475,7 +472,7 @@ impl Engine {
             let done = done.clone();
             polls.spawn(async move {
                 // Not busy any more however the task ends (a shutdown may abort it).
-                let _idle = IdleOnDrop(busy);
+                let idle = IdleOnDrop(busy);
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
@@ -496,6 +493,8 @@ impl Engine {
                     },
                     _ => None,
                 };
+                // Idle before the run loop hears of it, so the poll it schedules next can start.
+                drop(idle);
                 // The engine may be gone; the page is committed either way.
                 let _ = done.send(Finished { id, step, watermark });
             });
@@ -516,7 +515,6 @@ impl Engine {
         let Some(slot) = state.sources.get_mut(id) else {
             return;
         };
-        slot.in_flight = false;
         if let Some(counter) = slot.provider.upstream_calls() {
             slot.calls_today.update(counter, now.date_naive());
         }
