@@ -82,6 +82,9 @@ struct Plan {
 }
 
 impl SledStore {
+    /// Merges what the frontier allows into the log and commits it, without showing it to
+    /// readers: they read up to the mirrored end, which [`SledStore::publish_end`] moves once
+    /// the merge is on disk. A reader never sees a position that a crash could reassign.
     pub(crate) fn merge_blocking(
         &self,
         frontier: DateTime<Utc>,
@@ -102,12 +105,10 @@ impl SledStore {
             let plan = self.plan_merge(frontier_ms(frontier), next_seq, last_time)?;
             let n = plan.published.len() as u64;
             if n > 0 {
-                self.apply_merge(&plan, next_seq + n)?;
-                // Readers see the new end, and the sources in the log, once committed.
+                // Sources are noted before their entries can be read (a read that names every
+                // logged source skips the check per entry, so the set must never lag the log).
                 self.note_logged_sources(&plan);
-                self.inner
-                    .next_seq
-                    .store(next_seq + n, std::sync::atomic::Ordering::Release);
+                self.apply_merge(&plan, next_seq + n)?;
             }
             report.merged += n;
             report.late += plan.late;
@@ -235,5 +236,13 @@ impl SledStore {
             },
         )?;
         Ok(())
+    }
+
+    /// Shows readers the log up to `last`, once the merge that wrote it is flushed. Merges may
+    /// finish out of order, so the end only moves forward.
+    pub(crate) fn publish_end(&self, last: Seq) {
+        self.inner
+            .next_seq
+            .fetch_max(last.get() + 1, std::sync::atomic::Ordering::Release);
     }
 }

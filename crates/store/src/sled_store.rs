@@ -58,8 +58,9 @@ pub(crate) struct Inner {
     writer: Mutex<()>,
     /// See [`EventStore::sources_generation`].
     sources_generation: AtomicU64,
-    /// The next log position, as committed: `meta`'s `next_seq`, mirrored after each merge
-    /// commits so a read need not look it up.
+    /// The end of the log readers see: `meta`'s `next_seq`, mirrored after each merge is
+    /// flushed to disk (so no reader sees a position a crash could give to another event), and
+    /// so a read need not look it up.
     pub(crate) next_seq: AtomicU64,
     /// The first log position retention has not removed (the oldest entry when the log is not
     /// empty), mirrored after each retention pass commits.
@@ -347,7 +348,10 @@ impl EventStore for SledStore {
     }
 
     async fn merge(&self, frontier: DateTime<Utc>) -> Result<MergeReport, StoreError> {
-        self.write(move |s| s.merge_blocking(frontier)).await
+        // `write` flushes before it returns: only then do readers see the merged entries.
+        let report = self.write(move |s| s.merge_blocking(frontier)).await?;
+        self.publish_end(report.last);
+        Ok(report)
     }
 
     fn read_within(

@@ -140,6 +140,33 @@ fn merge_orders_sources_by_time_and_holds_events_at_the_frontier() {
 }
 
 #[test]
+fn merged_entries_are_read_only_once_published_after_the_flush() {
+    rt().block_on(async {
+        let s = SledStore::temporary().unwrap();
+        s.ingest(&src("a"), page(vec![add("a", "a1", 10)], 1, Some(60)))
+            .await
+            .unwrap();
+        s.merge(t(1000)).await.unwrap();
+        s.ingest(
+            &src("a"),
+            page(vec![add("a", "a2", 20), add("a", "a3", 30)], 2, Some(60)),
+        )
+        .await
+        .unwrap();
+        // The merge's own step, before the flush that `merge` does: committed, not yet shown.
+        let r = s.merge_blocking(t(1000)).unwrap();
+        assert_eq!((r.merged, r.last), (2, Seq(3)));
+        assert_eq!(ids(&log_of(&s)), ["a1"]);
+        assert_eq!(s.latest().unwrap().seq, Seq(1));
+        s.publish_end(r.last);
+        assert_eq!(ids(&log_of(&s)), ["a1", "a2", "a3"]);
+        // A merge that finishes later but ended earlier never moves the end back.
+        s.publish_end(Seq(1));
+        assert_eq!(s.latest().unwrap().seq, Seq(3));
+    });
+}
+
+#[test]
 fn merge_breaks_time_ties_by_source_and_never_reorders_one_source() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
