@@ -1,6 +1,7 @@
 //! Storage key layouts. Source ids never contain a NUL byte (see `SourceId`), so
 //! `source \0 suffix` keys group by source and sort by suffix.
 
+use crate::StoreError;
 use tributary_core::{Seq, SourceId};
 
 pub(crate) const SEP: u8 = 0;
@@ -49,4 +50,17 @@ pub(crate) fn seq_key(seq: Seq) -> [u8; 8] {
 pub(crate) fn seq_from_key(key: &[u8]) -> Option<Seq> {
     let n: [u8; 8] = key.try_into().ok()?;
     Some(Seq(u64::from_be_bytes(n)))
+}
+
+/// The value of a `by_source` index entry: the entry's ordinal among its source's entries in
+/// the log (1 for the source's first, counting on through retention), so the entries of a
+/// source between two positions are counted from two lookups.
+pub(crate) fn ordinal(index_key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
+    let n: [u8; 8] = value.try_into().map_err(|_| {
+        StoreError::corrupt(
+            "source index entry",
+            format!("{index_key:?} has the value {value:?}, not an 8-byte ordinal"),
+        )
+    })?;
+    Ok(u64::from_be_bytes(n))
 }

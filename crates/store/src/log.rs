@@ -6,7 +6,7 @@ use crate::sled_store::SledStore;
 use crate::store::{ReadPage, StoredEvent};
 use crate::{Filter, StoreError};
 use std::sync::atomic::Ordering;
-use tributary_core::{Cursor, CursorError, Seq};
+use tributary_core::{Cursor, CursorError, Seq, SourceId};
 
 /// A read examines at most this many log entries, so a filter that matches little still answers
 /// quickly; its cursor then continues the scan.
@@ -152,12 +152,70 @@ impl SledStore {
         } else {
             examined
         };
-        let remaining = self.last_seq()?.saturating_sub(position);
+        // Counted up to the end as it is now: a merge published meanwhile is not hidden.
+        let end = self.last_seq()?;
+        let remaining = self.remaining_after(&filter.sources, &matcher, position, end)?;
+        // Nothing of the filter's sources lies beyond: the next read starts at the end.
+        let position = if remaining == 0 { end } else { position };
         Ok(ReadPage {
             events,
             cursor: Cursor::new(epoch, Seq(position)),
             remaining,
         })
+    }
+
+    /// The entries of `sources` (every source when empty) in the log after `position` up to
+    /// `end`, before any other filter: exact, and blind to other tenants' entries. A read that
+    /// names every source in the log takes the difference of positions; otherwise two index
+    /// lookups per source in the log, whose ordinals (see [`key::ordinal`]) give the count.
+    /// `matcher` admits the sources named when there are two or more.
+    fn remaining_after(
+        &self,
+        sources: &[SourceId],
+        matcher: &Matcher<'_>,
+        position: u64,
+        end: u64,
+    ) -> Result<u64, StoreError> {
+        let all = end.saturating_sub(position);
+        if all == 0 || sources.is_empty() {
+            return Ok(all);
+        }
+        let logged = self
+            .inner
+            .logged_sources
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let covered = match sources {
+            [only] => logged.iter().all(|s| s == only.as_str().as_bytes()),
+            _ => logged
+                .iter()
+                .all(|s| std::str::from_utf8(s).is_ok_and(|s| matcher.admits_source(s))),
+        };
+        if covered {
+            return Ok(all);
+        }
+        let mut count = 0;
+        for source in sources {
+            if !logged.contains(source.as_str().as_bytes()) {
+                continue;
+            }
+            let mut range = self.inner.by_source.range(
+                key::source_u64(source, position.saturating_add(1))..=key::source_u64(source, end),
+            );
+            let ordinal = |entry: Option<sled::Result<(sled::IVec, sled::IVec)>>| match entry {
+                None => Ok(None),
+                Some(entry) => {
+                    let (k, v) = entry.map_err(StoreError::storage("reading the source index"))?;
+                    key::ordinal(&k, &v).map(Some)
+                }
+            };
+            // The range's one entry, if so, is taken by `next`: `next_back` then finds none.
+            if let Some(first) = ordinal(range.next())? {
+                let last = ordinal(range.next_back())?.unwrap_or(first);
+                count += last.saturating_sub(first) + 1;
+            }
+        }
+        Ok(count)
     }
 
     /// True when the matcher admits every source that has entries in the log. Only checked for

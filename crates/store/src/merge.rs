@@ -38,6 +38,8 @@ struct Queue {
     current: Option<(sled::IVec, sled::IVec)>,
     /// Byte offset of the next unconsumed frame in `current`.
     offset: usize,
+    /// The source's last ordinal in the log index, once its first event is published.
+    ordinal: Option<u64>,
 }
 
 impl Queue {
@@ -71,8 +73,8 @@ impl Queue {
 /// Writes a merge step commits.
 #[derive(Default)]
 struct Plan {
-    /// `(seq, json, source index key)` for the log.
-    published: Vec<(Seq, Vec<u8>, Vec<u8>)>,
+    /// `(seq, json, source index key, ordinal)` for the log and its index.
+    published: Vec<(Seq, Vec<u8>, Vec<u8>, u64)>,
     /// Batches used up.
     consumed: Vec<sled::IVec>,
     /// Batches partly used: their key and remaining frames.
@@ -140,6 +142,7 @@ impl SledStore {
                 prefix,
                 current: None,
                 offset: 0,
+                ordinal: None,
             };
             if let Some(frame) = queue.head(&mut plan.consumed)? {
                 heap.push(Reverse((
@@ -170,8 +173,17 @@ impl SledStore {
             last_time = Some(last_time.map_or(ms, |t| t.max(ms)));
             let mut index_key = queue.prefix.clone();
             index_key.extend_from_slice(&seq.to_be_bytes());
-            plan.published
-                .push((seq, pending::log_json(&frame, seq, late), index_key));
+            let ordinal = match queue.ordinal {
+                Some(n) => n + 1,
+                None => self.last_ordinal(&queue.prefix)? + 1,
+            };
+            queue.ordinal = Some(ordinal);
+            plan.published.push((
+                seq,
+                pending::log_json(&frame, seq, late),
+                index_key,
+                ordinal,
+            ));
             queue.offset = next;
             if let Some(frame) = queue.head(&mut plan.consumed)? {
                 heap.push(Reverse((frame.occurred_ms, queue.prefix.clone(), i)));
@@ -195,7 +207,7 @@ impl SledStore {
         let sources = plan
             .published
             .iter()
-            .filter_map(|(_, _, index_key)| key::split_source_u64(index_key).map(|(s, _)| s));
+            .filter_map(|(_, _, index_key, _)| key::split_source_u64(index_key).map(|(s, _)| s));
         let known = |s: &[u8]| {
             self.inner
                 .logged_sources
@@ -224,9 +236,9 @@ impl SledStore {
                 for (key, rest) in &plan.rewritten {
                     pending.insert(key, rest.as_slice())?;
                 }
-                for (seq, json, index_key) in &plan.published {
+                for (seq, json, index_key, ordinal) in &plan.published {
                     log.insert(&key::seq_key(*seq), json.as_slice())?;
-                    by_source.insert(index_key.as_slice(), &[][..])?;
+                    by_source.insert(index_key.as_slice(), &ordinal.to_be_bytes())?;
                 }
                 meta.insert(META_NEXT_SEQ, &next_seq.to_be_bytes())?;
                 if let Some(t) = plan.last_time {
@@ -236,6 +248,24 @@ impl SledStore {
             },
         )?;
         Ok(())
+    }
+
+    /// The ordinal of the source's newest entry in the log index (`prefix` is `source \0`), 0
+    /// when it has none.
+    fn last_ordinal(&self, prefix: &[u8]) -> Result<u64, StoreError> {
+        let end = key::after_source(&prefix[..prefix.len() - 1]);
+        match self
+            .inner
+            .by_source
+            .range(prefix..end.as_slice())
+            .next_back()
+        {
+            None => Ok(0),
+            Some(entry) => {
+                let (k, v) = entry.map_err(StoreError::storage("reading the source index"))?;
+                key::ordinal(&k, &v)
+            }
+        }
     }
 
     /// Shows readers the log up to `last`, once the merge that wrote it is flushed. Merges may

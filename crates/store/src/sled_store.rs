@@ -16,7 +16,7 @@ use tributary_core::{Cursor, Gap, ObjectStateError, ObjectStateRead, Page, Sourc
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The on-disk format this build reads and writes.
-pub(crate) const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 2;
 
 pub(crate) const META_FORMAT: &[u8] = b"format";
 pub(crate) const META_EPOCH: &[u8] = b"epoch";
@@ -125,6 +125,15 @@ impl SledStore {
             .map_err(StoreError::storage("reading the format"))?
         {
             Some(v) if v.as_ref() == FORMAT.to_string().as_bytes() => {}
+            Some(v) if v.as_ref() == b"1" => {
+                // Format 1 had empty `by_source` values; format 2 keeps each entry's ordinal.
+                let by_source = tree("by_source")?;
+                number_index_entries(&by_source, path)?;
+                meta.insert(META_FORMAT, FORMAT.to_string().as_bytes())
+                    .map_err(StoreError::storage("recording the format"))?;
+                db.flush()
+                    .map_err(StoreError::storage("flushing the upgraded store"))?;
+            }
             Some(v) => {
                 return Err(StoreError::Format {
                     path: path.to_owned(),
@@ -240,6 +249,55 @@ impl SledStore {
             None => Ok(default),
         }
     }
+}
+
+/// Writes each `by_source` entry's ordinal among its source's entries (1, 2, …; see
+/// [`key::ordinal`]), in batches. Idempotent, so an upgrade cut short runs again on next open.
+fn number_index_entries(by_source: &sled::Tree, path: &str) -> Result<(), StoreError> {
+    const BATCH: usize = 10_000;
+    let total = by_source.len();
+    tracing::info!(
+        store = path,
+        entries = total,
+        "upgrading the store to format 2: numbering the source index"
+    );
+    let mut batch = sled::Batch::default();
+    let (mut in_batch, mut done) = (0, 0);
+    let mut current: Option<(Vec<u8>, u64)> = None;
+    for entry in by_source.iter() {
+        let (k, _) = entry.map_err(StoreError::storage("scanning the source index"))?;
+        let (source, _) = key::split_source_u64(&k)
+            .ok_or_else(|| StoreError::corrupt("index key", format!("{k:?}")))?;
+        let ordinal = match &mut current {
+            Some((s, n)) if s.as_slice() == source => {
+                *n += 1;
+                *n
+            }
+            _ => {
+                current = Some((source.to_vec(), 1));
+                1
+            }
+        };
+        batch.insert(k, &ordinal.to_be_bytes());
+        in_batch += 1;
+        if in_batch == BATCH {
+            by_source
+                .apply_batch(std::mem::take(&mut batch))
+                .map_err(StoreError::storage("numbering the source index"))?;
+            done += in_batch;
+            in_batch = 0;
+            tracing::info!(store = path, done, of = total, "numbering the source index");
+        }
+    }
+    by_source
+        .apply_batch(batch)
+        .map_err(StoreError::storage("numbering the source index"))?;
+    tracing::info!(
+        store = path,
+        entries = done + in_batch,
+        "store upgraded to format 2"
+    );
+    Ok(())
 }
 
 /// The sources in the log's index.

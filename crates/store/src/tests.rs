@@ -722,6 +722,138 @@ fn reads_filter_by_source_type_path_and_time() {
     });
 }
 
+/// Sources a, b, c interleaved in the log: a at 1, 4, 7, …; b at 2, 5, 8, …; c at 3, 6, 9, ….
+async fn three_interleaved_sources(s: &SledStore, per_source: i64) {
+    for (k, name) in ["a", "b", "c"].into_iter().enumerate() {
+        let events = (0..per_source)
+            .map(|i| add(name, &format!("{name}{i}"), 3 * i + k as i64))
+            .collect();
+        s.ingest(&src(name), page(events, 1, None)).await.unwrap();
+    }
+    s.merge(t(1_000_000)).await.unwrap();
+}
+
+fn sources(names: &[&str]) -> Filter {
+    Filter {
+        sources: names.iter().map(|n| src(n)).collect(),
+        ..Filter::default()
+    }
+}
+
+#[test]
+fn remaining_counts_only_the_named_sources_entries() {
+    rt().block_on(async {
+        let s = SledStore::temporary().unwrap();
+        three_interleaved_sources(&s, 10).await;
+        let at = |seq| Some(Cursor::new(s.epoch(), Seq(seq)));
+        // (sources, after, page size, → events, cursor, remaining)
+        type Case = (&'static [&'static str], u64, usize, usize, u64, u64);
+        let cases: [Case; 8] = [
+            (&["a", "b", "c"], 0, 5, 5, 5, 25),
+            (&["a", "b"], 0, 5, 5, 7, 15),
+            (&["a", "c"], 4, 4, 4, 10, 13),
+            (&["b"], 0, 3, 3, 8, 7),
+            (&["c"], 25, 100, 2, 30, 0),
+            // Past a source's last entry: nothing left, and the cursor moves to the end.
+            (&["a"], 28, 100, 0, 30, 0),
+            (&["a", "b"], 29, 100, 0, 30, 0),
+            // A source with no entries counts none; the last entry of `a` is the page's, so the
+            // cursor moves on to the end.
+            (&["a", "nobody"], 26, 1, 1, 30, 0),
+        ];
+        for (names, after, size, n, cursor, remaining) in cases {
+            let p = s.read(at(after).as_ref(), size, &sources(names)).unwrap();
+            assert_eq!(
+                (p.events.len(), p.cursor.seq, p.remaining),
+                (n, Seq(cursor), remaining),
+                "{names:?} after {after}, {size} per page"
+            );
+        }
+        // Other filters narrow the page, not `remaining`.
+        let deletes_of_b = Filter {
+            types: vec![EventType::Delete],
+            ..sources(&["b"])
+        };
+        let p = s.read(at(0).as_ref(), 10, &deletes_of_b).unwrap();
+        assert_eq!((p.events.len(), p.cursor.seq, p.remaining), (0, Seq(30), 0));
+        let p = s.read_within(at(0).as_ref(), 10, &deletes_of_b, 4).unwrap();
+        assert_eq!((p.events.len(), p.cursor.seq, p.remaining), (0, Seq(11), 6));
+
+        // Retention removes the oldest entries; the ordinals of the rest still count right.
+        s.apply_retention(
+            Retention {
+                max_events: Some(20),
+                max_age: None,
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+        let p = s.read(None, 1, &sources(&["a", "c"])).unwrap();
+        assert_eq!(
+            (p.events.len(), p.cursor.seq, p.remaining),
+            (1, Seq(12), 12)
+        );
+        // New entries of a source continue its count.
+        s.ingest(
+            &src("a"),
+            page(
+                vec![add("a", "late-1", 100), add("a", "late-2", 101)],
+                2,
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+        s.merge(t(1_000_000)).await.unwrap();
+        let p = s.read(at(12).as_ref(), 1, &sources(&["a", "b"])).unwrap();
+        assert_eq!(
+            (p.events.len(), p.cursor.seq, p.remaining),
+            (1, Seq(13), 13)
+        );
+    });
+}
+
+#[test]
+fn a_format_1_store_is_upgraded_with_numbered_index_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let s = SledStore::open(dir.path()).unwrap();
+        three_interleaved_sources(&s, 5).await;
+        // Make it a format-1 store: the index's values were empty.
+        for entry in s.inner.by_source.iter() {
+            let (k, _) = entry.unwrap();
+            s.inner.by_source.insert(k, &[][..]).unwrap();
+        }
+        s.inner
+            .meta
+            .insert(crate::sled_store::META_FORMAT, b"1")
+            .unwrap();
+        s.inner.db.flush().unwrap();
+    });
+    rt().block_on(async {
+        let s = SledStore::open(dir.path()).unwrap();
+        let p = s.read(None, 2, &sources(&["a", "c"])).unwrap();
+        assert_eq!((p.events.len(), p.cursor.seq, p.remaining), (2, Seq(3), 8));
+        s.ingest(&src("b"), page(vec![add("b", "next", 100)], 2, None))
+            .await
+            .unwrap();
+        s.merge(t(1_000_000)).await.unwrap();
+        let p = s.read(None, 1, &sources(&["b"])).unwrap();
+        assert_eq!((p.events.len(), p.cursor.seq, p.remaining), (1, Seq(2), 5));
+    });
+    // Opened again, it is format 2 as it stands.
+    let s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(
+        s.inner
+            .meta
+            .get(crate::sled_store::META_FORMAT)
+            .unwrap()
+            .unwrap(),
+        b"2"[..]
+    );
+}
+
 #[test]
 fn cursors_are_checked() {
     rt().block_on(async {

@@ -3,9 +3,9 @@
 //! A page's `objects` are the events' stored JSON spliced into the body as they are: no event is
 //! decoded or re-serialized to answer a read.
 //!
-//! `remaining` is the store's count of log entries after the returned cursor *before* any
-//! filtering, the tenant scope included: `0` means the reader is caught up; a positive number is
-//! an upper bound on what is left for this reader.
+//! `remaining` is the store's count of the caller's events (of `source`, when given) after the
+//! returned cursor, before the other filters: `0` means the reader is caught up; other tenants'
+//! events are never counted.
 
 use super::query::{self, Endpoint, EventQuery, RawQuery};
 use super::scope::SourceScopes;
@@ -25,8 +25,8 @@ use tributary_store::{EventStore, Filter, MAX_SCAN, ReadPage};
     operation_id = "list_events",
     summary = "A page of the unified log",
     description = "Up to `page_size` events after `cursor` that match the filters, among the \
-        caller's sources, oldest first. `remaining` counts log entries after the returned cursor \
-        before any filtering: `0` means caught up.",
+        caller's sources, oldest first. `remaining` counts the caller's events (of `source`, when \
+        given) after the returned cursor, before the other filters: `0` means caught up.",
     params(openapi::PageParams, openapi::FilterParams),
     security(("bearer" = [])),
     responses(

@@ -280,7 +280,8 @@ pub(crate) struct EventPage {
     /// How many events are in `objects`.
     #[schema(minimum = 0, maximum = 1000)]
     count: u64,
-    /// Log entries after `cursor` before any filtering: `0` means caught up.
+    /// Events of the caller's sources (of `source`, when given) after `cursor`, before the other
+    /// filters: `0` means caught up.
     #[schema(minimum = 0)]
     remaining: u64,
 }
@@ -359,6 +360,7 @@ pub(crate) struct KloudlessEventPage {
     cursor: String,
     #[schema(minimum = 0, maximum = 1000)]
     count: u64,
+    /// Events of the account after `cursor`: `0` means caught up.
     #[schema(minimum = 0)]
     remaining: u64,
     #[serde(rename = "type")]

@@ -249,11 +249,13 @@ async fn pages_return_every_event_of_the_tenant_once_in_order() {
             "page_size {page_size}"
         );
     }
-    // A first page of 4 ends at e4, seq 5 (e2 is b's); `remaining` counts unfiltered entries.
+    // A first page of 4 ends at e4, seq 5 (e2 is b's); `remaining` counts the tenant's entries
+    // after it, not tenant b's.
     let (status, body) = server.get(Some(KEY_A), "/v1/events?page_size=4").await;
     assert_eq!(status, 200);
     assert_eq!(body["count"], 4);
-    assert_eq!(body["remaining"], 15 - 5);
+    assert_eq!(body["remaining"], a_ids(0..15).len() - 4);
+    assert_eq!(a_ids(0..15).len(), 10);
     assert_eq!(body["objects"][0]["seq"], 1);
     assert_eq!(
         body["cursor"],
