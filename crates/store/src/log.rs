@@ -5,6 +5,7 @@ use crate::key;
 use crate::sled_store::SledStore;
 use crate::store::{ReadPage, StoredEvent};
 use crate::{Filter, StoreError};
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use tributary_core::{Cursor, CursorError, Seq, SourceId};
 
@@ -186,17 +187,16 @@ impl SledStore {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let covered = match sources {
-            [only] => logged.iter().all(|s| s == only.as_str().as_bytes()),
-            _ => logged
-                .iter()
-                .all(|s| std::str::from_utf8(s).is_ok_and(|s| matcher.admits_source(s))),
+            [only] => admits_every(&logged, |s| s == only.as_str()),
+            _ => admits_every(&logged, |s| matcher.admits_source(s)),
         };
         if covered {
             return Ok(all);
         }
         let mut count = 0;
+        let mut counted = HashSet::new();
         for source in sources {
-            if !logged.contains(source.as_str().as_bytes()) {
+            if !logged.contains(source.as_str().as_bytes()) || !counted.insert(source) {
                 continue;
             }
             let mut range = self.inner.by_source.range(
@@ -227,8 +227,13 @@ impl SledStore {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         logged.len() <= LOGGED_SOURCES_CHECKED
-            && logged
-                .iter()
-                .all(|s| std::str::from_utf8(s).is_ok_and(|s| matcher.admits_source(s)))
+            && admits_every(&logged, |s| matcher.admits_source(s))
     }
+}
+
+/// True when `admits` takes every source in `logged`.
+fn admits_every(logged: &HashSet<Vec<u8>>, admits: impl Fn(&str) -> bool) -> bool {
+    logged
+        .iter()
+        .all(|s| std::str::from_utf8(s).is_ok_and(&admits))
 }

@@ -748,7 +748,7 @@ fn remaining_counts_only_the_named_sources_entries() {
         let at = |seq| Some(Cursor::new(s.epoch(), Seq(seq)));
         // (sources, after, page size, → events, cursor, remaining)
         type Case = (&'static [&'static str], u64, usize, usize, u64, u64);
-        let cases: [Case; 8] = [
+        let cases: [Case; 9] = [
             (&["a", "b", "c"], 0, 5, 5, 5, 25),
             (&["a", "b"], 0, 5, 5, 7, 15),
             (&["a", "c"], 4, 4, 4, 10, 13),
@@ -757,6 +757,8 @@ fn remaining_counts_only_the_named_sources_entries() {
             // Past a source's last entry: nothing left, and the cursor moves to the end.
             (&["a"], 28, 100, 0, 30, 0),
             (&["a", "b"], 29, 100, 0, 30, 0),
+            // A source named twice counts once.
+            (&["b", "c", "b"], 0, 2, 2, 3, 18),
             // A source with no entries counts none; the last entry of `a` is the page's, so the
             // cursor moves on to the end.
             (&["a", "nobody"], 26, 1, 1, 30, 0),
