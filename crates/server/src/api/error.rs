@@ -76,6 +76,13 @@ pub enum ApiError {
     OauthExchangeFailed(String),
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
+    /// A source being deleted or restarted whose poll in flight did not finish in time: it is
+    /// stopped and polls no more, and the request succeeds once retried after that poll.
+    #[error(
+        "source {0:?} has a poll in flight that did not finish in time; the source is stopped and \
+         polls no more: retry the request (after Retry-After seconds) once that poll is done"
+    )]
+    SourceBusy(String),
     /// The store could not be read (I/O, worker failure): worth retrying.
     #[error("the event store is unavailable")]
     Unavailable,
@@ -106,7 +113,9 @@ impl ApiError {
             | ApiError::OauthDenied(_) => StatusCode::BAD_REQUEST,
             ApiError::SourceExists(_) => StatusCode::CONFLICT,
             ApiError::OauthExchangeFailed(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable | ApiError::SourcesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::SourcesUnavailable | ApiError::SourceBusy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -134,6 +143,7 @@ impl ApiError {
             ApiError::InvalidOauthState(_) => "invalid_oauth_state",
             ApiError::OauthDenied(_) => "oauth_denied",
             ApiError::OauthExchangeFailed(_) => "oauth_exchange_failed",
+            ApiError::SourceBusy(_) => "source_busy",
             ApiError::Unavailable => "store_unavailable",
             ApiError::Internal => "internal_error",
         }
@@ -197,6 +207,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
+        if let ApiError::SourceBusy(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -14,7 +14,7 @@
 
 use super::oauth::PendingStates;
 use super::{AccountId, ApiError, ApiState, Tenant, openapi};
-use crate::engine::{Engine, SourceStatus};
+use crate::engine::{Engine, EngineError, SourceStatus};
 use crate::registry::{Built, Registry, RegistryError};
 use axum::Json;
 use axum::body::Bytes;
@@ -39,6 +39,8 @@ pub const MAX_GAPS_LISTED: usize = 20;
 #[derive(Clone)]
 pub struct SourceControl {
     inner: Arc<ControlInner>,
+    /// How long a delete or restart waits for the source's poll in flight.
+    settle_limit: std::time::Duration,
 }
 
 struct ControlInner {
@@ -65,6 +67,16 @@ impl SourceControl {
                 writes: tokio::sync::Mutex::new(()),
                 oauth: PendingStates::default(),
             }),
+            settle_limit: SETTLE_LIMIT,
+        }
+    }
+
+    /// The same, waiting at most `limit` for a poll in flight before answering `503
+    /// source_busy` to a delete or restart (default 120 s).
+    pub fn with_settle_limit(self, limit: std::time::Duration) -> Self {
+        Self {
+            settle_limit: limit,
+            ..self
         }
     }
 
@@ -376,13 +388,24 @@ async fn settle(control: &SourceControl, id: &SourceId) -> Result<(), ApiError> 
     control
         .inner
         .engine
-        .remove_source_settled(id, SETTLE_LIMIT)
+        .remove_source_settled(id, control.settle_limit)
         .await
         .map(|_| ())
-        .map_err(|e| {
-            tracing::error!(source = %id, error = %e, "the source's poll did not finish in time; it is stopped, try again");
+        .map_err(|e| engine_error(id, e))
+}
+
+/// `StillPolling` is the client's to retry; anything else is a fault of ours.
+fn engine_error(id: &SourceId, e: EngineError) -> ApiError {
+    match e {
+        EngineError::StillPolling(_) => {
+            tracing::warn!(source = %id, "the source's poll did not finish in time; it is stopped, the client may retry");
+            ApiError::SourceBusy(id.as_str().to_owned())
+        }
+        e => {
+            tracing::error!(source = %id, error = %e, "the engine refused a stored source");
             ApiError::Internal
-        })
+        }
+    }
 }
 
 fn start(control: &SourceControl, id: &SourceId, built: Built) -> Result<(), ApiError> {
@@ -390,10 +413,7 @@ fn start(control: &SourceControl, id: &SourceId, built: Built) -> Result<(), Api
         .inner
         .engine
         .add_source(id.clone(), built.provider, built.policy)
-        .map_err(|e| {
-            tracing::error!(source = %id, error = %e, "the engine refused a stored source");
-            ApiError::Internal
-        })
+        .map_err(|e| engine_error(id, e))
 }
 
 /// The source `id` if `tenant` may see it; another tenant's is not told apart from none.
@@ -620,7 +640,9 @@ pub(crate) async fn get(
             headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
         (status = 404, description = "No such source of the caller (`source_not_found`)", body = openapi::ErrorBody),
         (status = 503, description = "No source management on this server \
-            (`sources_unavailable`), or the store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+            (`sources_unavailable`), the store does not answer (`store_unavailable`), or the \
+            source's poll in flight did not finish within the wait (`source_busy`, with \
+            `Retry-After`: the source is stopped; retry)", body = openapi::ErrorBody),
     )
 )]
 pub(crate) async fn patch(
@@ -706,7 +728,9 @@ pub(crate) async fn patch(
         (status = 403, description = "A source-scoped key (`forbidden`)", body = openapi::ErrorBody),
         (status = 404, description = "No such source of the caller (`source_not_found`)", body = openapi::ErrorBody),
         (status = 503, description = "No source management on this server \
-            (`sources_unavailable`), or the store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+            (`sources_unavailable`), the store does not answer (`store_unavailable`), or the \
+            source's poll in flight did not finish within the wait (`source_busy`, with \
+            `Retry-After`: the source is stopped; retry)", body = openapi::ErrorBody),
     )
 )]
 pub(crate) async fn delete(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tributary_core::{Clock, SourceId, SystemClock};
 use tributary_egnyte::RateLimiters;
-use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
+use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, Fault, FaultKind, ThrottleMode};
 use tributary_sim::jive::{JiveSim, JiveSimConfig};
 use tributary_store::SledStore;
 
@@ -57,6 +57,11 @@ async fn listener() -> (tokio::net::TcpListener, String) {
 }
 
 async fn harness() -> Harness {
+    harness_settling_within(Duration::from_secs(120)).await
+}
+
+/// A harness whose deletes and restarts wait at most `settle` for a poll in flight.
+async fn harness_settling_within(settle: Duration) -> Harness {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut tasks = Vec::new();
@@ -110,11 +115,9 @@ async fn harness() -> Harness {
         KeyEntry::new("a", KEY_A_EG1).for_source("eg1"),
     ])
     .unwrap();
-    let state = ApiState::new(dyn_store, keys).with_sources(SourceControl::new(
-        engine.clone(),
-        registry,
-        clock,
-    ));
+    let state = ApiState::new(dyn_store, keys).with_sources(
+        SourceControl::new(engine.clone(), registry, clock).with_settle_limit(settle),
+    );
     let running = engine.clone();
     let stopped = until(&stop);
     tasks.push(tokio::spawn(async move {
@@ -553,6 +556,71 @@ fn provider_refusals_are_scrubbed_of_credential_values() {
         ),
         "invalid type: string \"***\", and ***"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_or_restart_during_a_poll_that_outlasts_the_wait_answers_503_and_can_be_retried() {
+    let h = harness_settling_within(Duration::from_millis(300)).await;
+    let (status, body) = h.post(KEY_A, "/v1/sources", h.egnyte_source("slow")).await;
+    assert_eq!(status, 201, "{body}");
+    h.wait_for(KEY_A, "slow", "a first poll", |s| {
+        s["status"]["polls"].as_u64() >= Some(1)
+    })
+    .await;
+    // The next upstream call hangs for 4 s: wait until a poll has made it.
+    h.egnyte
+        .inject(Fault::next(FaultKind::Delay { ms: 4_000 }, 1));
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !h.egnyte.faults().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no poll reached the simulator"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let response = h
+        .client
+        .delete(format!("{}/v1/sources/slow", h.url))
+        .bearer_auth(KEY_A)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "10");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "source_busy", "{body}");
+    assert!(error_message(&body).contains("retry"), "{body}");
+    // Stopped, not deleted; resuming it refuses too while that poll may still commit.
+    let (status, body) = h.get(KEY_A, "/v1/sources/slow").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = h
+        .patch(KEY_A, "/v1/sources/slow", json!({"paused": false}))
+        .await;
+    assert_eq!((status, error_code(&body)), (503, "source_busy"), "{body}");
+
+    // Retried, the delete succeeds once the poll is done, and nothing of the source remains.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (status, body) = h.delete(KEY_A, "/v1/sources/slow").await;
+        if status == 204 {
+            break;
+        }
+        assert_eq!((status, error_code(&body)), (503, "source_busy"), "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the delete never succeeded"
+        );
+    }
+    let (status, _) = h.get(KEY_A, "/v1/sources/slow").await;
+    assert_eq!(status, 404);
+    assert!(
+        h.store
+            .source_state(&SourceId::new("slow").unwrap())
+            .unwrap()
+            .is_none()
+    );
+    h.stop().await;
 }
 
 #[tokio::test]

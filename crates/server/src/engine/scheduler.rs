@@ -153,6 +153,10 @@ struct Finished {
 
 struct State {
     sources: HashMap<SourceId, Slot>,
+    /// Sources removed by [`Engine::remove_source_settled`] while a poll was in flight: their
+    /// poll's busy flag, until a later call sees it clear. Such a source cannot be added again
+    /// before, so two polls of one source never run at once.
+    retired: HashMap<SourceId, Arc<watch::Sender<bool>>>,
     due: BinaryHeap<Reverse<(Instant, u64, SourceId)>>,
     stats: EngineStats,
     next_generation: u64,
@@ -180,6 +184,7 @@ impl Engine {
     pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>, config: EngineConfig) -> Self {
         let state = State {
             sources: HashMap::new(),
+            retired: HashMap::new(),
             due: BinaryHeap::new(),
             stats: EngineStats::default(),
             next_generation: 0,
@@ -211,6 +216,9 @@ impl Engine {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
         let schedule = PollSchedule::new(policy, seed)?;
+        if self.still_polling(&id) {
+            return Err(EngineError::StillPolling(id));
+        }
         let stored = self.inner.store.source_state(&id)?;
         let watermark = stored.as_ref().and_then(|s| s.watermark);
         let today = self.inner.clock.now().date_naive();
@@ -257,20 +265,51 @@ impl Engine {
     /// Stops running a source and waits, up to `limit`, until a poll in flight has committed or
     /// failed: after it returns `Ok`, nothing of this engine writes for the source any more, so
     /// its data can be deleted or a new provider started on it. `Ok(false)`: it was not running.
+    ///
+    /// On `Err(StillPolling)` the source is stopped but its poll may still commit: calling this
+    /// again waits for that poll, and [`Engine::add_source`] refuses the id until it is done.
     pub async fn remove_source_settled(
         &self,
         id: &SourceId,
         limit: Duration,
     ) -> Result<bool, EngineError> {
-        let Some(slot) = self.lock().sources.remove(id) else {
-            return Ok(false);
+        let busy = {
+            let mut state = self.lock();
+            match state.sources.remove(id) {
+                Some(slot) => {
+                    state.retired.insert(id.clone(), slot.busy.clone());
+                    slot.busy
+                }
+                None => match state.retired.get(id) {
+                    Some(busy) => busy.clone(),
+                    None => return Ok(false),
+                },
+            }
         };
-        let mut busy = slot.busy.subscribe();
-        match tokio::time::timeout(limit, busy.wait_for(|busy| !busy)).await {
+        let mut watch = busy.subscribe();
+        let settled = tokio::time::timeout(limit, watch.wait_for(|busy| !busy)).await;
+        match settled {
             // A closed channel means the poll's task is gone: nothing more is written.
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                let mut state = self.lock();
+                if state.retired.get(id).is_some_and(|b| Arc::ptr_eq(b, &busy)) {
+                    state.retired.remove(id);
+                }
+                Ok(true)
+            }
             Err(_) => Err(EngineError::StillPolling(id.clone())),
         }
+    }
+
+    /// True while a poll of a source removed by [`Engine::remove_source_settled`] has not
+    /// finished; forgets the source once it has.
+    fn still_polling(&self, id: &SourceId) -> bool {
+        let mut state = self.lock();
+        let busy = state.retired.get(id).is_some_and(|b| *b.borrow());
+        if !busy {
+            state.retired.remove(id);
+        }
+        busy
     }
 
     /// Pauses or resumes a source. Resuming also clears a stop and polls at once.

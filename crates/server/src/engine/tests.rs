@@ -562,6 +562,36 @@ async fn removing_a_source_settled_gives_up_after_its_limit() {
         .remove_source_settled(&src("stuck"), Duration::from_secs(10))
         .await;
     assert!(matches!(removed, Err(EngineError::StillPolling(id)) if id == src("stuck")));
+    // Stopped, but its poll may still commit: the id cannot be started again, and asking again
+    // waits for that poll (it answers 600 s after it began).
+    let again = e.add_source(
+        src("stuck"),
+        Scripted::new(vec![empty(2, None)]),
+        policy(1_000, 1_000),
+    );
+    assert!(matches!(again, Err(EngineError::StillPolling(id)) if id == src("stuck")));
+    let removed = e
+        .remove_source_settled(&src("stuck"), Duration::from_secs(10))
+        .await;
+    assert!(matches!(removed, Err(EngineError::StillPolling(_))));
+    assert!(store.source_state(&src("stuck")).unwrap().is_none());
+    let removed = e
+        .remove_source_settled(&src("stuck"), Duration::from_secs(1_000))
+        .await;
+    assert!(removed.unwrap());
+    assert!(store.source_state(&src("stuck")).unwrap().is_some());
+    // Settled: the id is free, and asking again finds nothing running.
+    assert!(
+        !e.remove_source_settled(&src("stuck"), Duration::from_secs(1))
+            .await
+            .unwrap()
+    );
+    e.add_source(
+        src("stuck"),
+        Scripted::new(vec![empty(2, None)]),
+        policy(1_000, 1_000),
+    )
+    .unwrap();
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
 }
