@@ -567,9 +567,10 @@ async fn a_delete_or_restart_during_a_poll_that_outlasts_the_wait_answers_503_an
         s["status"]["polls"].as_u64() >= Some(1)
     })
     .await;
-    // The next upstream call hangs for 4 s: wait until a poll has made it.
+    // The next upstream call hangs for 8 s (far past the 300 ms wait, well within the client's
+    // 30 s timeout): wait until a poll has made it.
     h.egnyte
-        .inject(Fault::next(FaultKind::Delay { ms: 4_000 }, 1));
+        .inject(Fault::next(FaultKind::Delay { ms: 8_000 }, 1));
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !h.egnyte.faults().is_empty() {
         assert!(
