@@ -321,6 +321,17 @@ fn read(c: &mut Criterion) {
     group.bench_function("store/read_page_100_one_source_filter", |b| {
         read_pages(b, &one_source, &source_starts);
     });
+
+    // For information: a tenant with two sources of four (its `remaining` counted from the
+    // source index, two lookups per source).
+    let two_sources = Filter {
+        sources: vec![source(0), source(1)],
+        ..Filter::default()
+    };
+    let two_starts = starts(&two_sources);
+    group.bench_function("store/read_page_100_two_of_four_sources", |b| {
+        read_pages(b, &two_sources, &two_starts);
+    });
     group.finish();
 }
 

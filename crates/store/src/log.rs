@@ -2,10 +2,10 @@
 
 use crate::filter::Matcher;
 use crate::key;
-use crate::sled_store::SledStore;
+use crate::sled_store::{SledStore, SourceEnd};
 use crate::store::{ReadPage, StoredEvent};
 use crate::{Filter, StoreError};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use tributary_core::{Cursor, CursorError, Seq, SourceId};
 
@@ -102,12 +102,15 @@ impl SledStore {
             Ok(events.len() < limit)
         };
         let mut scanned = 0;
+        // With one source, the ordinal of its first index entry after the page, if any.
+        let mut next_ordinal = None;
         match filter.sources.as_slice() {
             [only] => {
                 // One source: walk its index instead of the whole log.
                 let prefix = key::source_prefix(only);
                 let range = key::source_u64(only, from + 1)..=key::source_u64(only, last);
-                for entry in self.inner.by_source.range(range) {
+                let mut index = self.inner.by_source.range(range);
+                while let Some(entry) = index.next() {
                     let (k, _) = entry.map_err(StoreError::storage("scanning the source index"))?;
                     if !k.starts_with(&prefix) {
                         break;
@@ -127,6 +130,8 @@ impl SledStore {
                     scanned += 1;
                     if !take(seq, json, &mut events)? || scanned == max_scan {
                         exhausted = false;
+                        // The walk's next entry, from the leaf it holds: no new lookup.
+                        next_ordinal = Some(self.index_ordinal(index.next())?);
                         break;
                     }
                 }
@@ -153,11 +158,13 @@ impl SledStore {
         } else {
             examined
         };
-        // Counted up to the end as it is now: a merge published meanwhile is not hidden.
-        let end = self.last_seq()?;
-        let remaining = self.remaining_after(&filter.sources, &matcher, position, end)?;
+        let remaining = if exhausted {
+            0
+        } else {
+            self.remaining_after(&filter.sources, &matcher, position, last, next_ordinal)?
+        };
         // Nothing of the filter's sources lies beyond: the next read starts at the end.
-        let position = if remaining == 0 { end } else { position };
+        let position = if remaining == 0 { last } else { position };
         Ok(ReadPage {
             events,
             cursor: Cursor::new(epoch, Seq(position)),
@@ -166,18 +173,21 @@ impl SledStore {
     }
 
     /// The entries of `sources` (every source when empty) in the log after `position` up to
-    /// `end`, before any other filter: exact, and blind to other tenants' entries. A read that
-    /// names every source in the log takes the difference of positions; otherwise two index
-    /// lookups per source in the log, whose ordinals (see [`key::ordinal`]) give the count.
-    /// `matcher` admits the sources named when there are two or more.
+    /// `last`, before any other filter: exact, and blind to other tenants' entries. A read that
+    /// names every source in the log takes the difference of positions. Otherwise each named
+    /// source's count is its newest entry's ordinal (kept in memory; see [`key::ordinal`]) less
+    /// that of its first entry after `position` (`next_ordinal` for a one-source read, which
+    /// found it while walking; else one index lookup), plus one. `matcher` admits the sources
+    /// named when there are two or more.
     fn remaining_after(
         &self,
         sources: &[SourceId],
         matcher: &Matcher<'_>,
         position: u64,
-        end: u64,
+        last: u64,
+        next_ordinal: Option<Option<u64>>,
     ) -> Result<u64, StoreError> {
-        let all = end.saturating_sub(position);
+        let all = last.saturating_sub(position);
         if all == 0 || sources.is_empty() {
             return Ok(all);
         }
@@ -196,26 +206,44 @@ impl SledStore {
         let mut count = 0;
         let mut counted = HashSet::new();
         for source in sources {
-            if !logged.contains(source.as_str().as_bytes()) || !counted.insert(source) {
+            let Some(&newest) = logged.get(source.as_str().as_bytes()) else {
+                continue;
+            };
+            if newest.seq <= position || !counted.insert(source) {
                 continue;
             }
-            let mut range = self.inner.by_source.range(
-                key::source_u64(source, position.saturating_add(1))..=key::source_u64(source, end),
-            );
-            let ordinal = |entry: Option<sled::Result<(sled::IVec, sled::IVec)>>| match entry {
-                None => Ok(None),
-                Some(entry) => {
-                    let (k, v) = entry.map_err(StoreError::storage("reading the source index"))?;
-                    key::ordinal(&k, &v).map(Some)
-                }
+            let after = key::source_u64(source, position + 1)..=key::source_u64(source, last);
+            let first = match next_ordinal {
+                Some(found) => found,
+                None => self.index_ordinal(self.inner.by_source.range(after.clone()).next())?,
             };
-            // The range's one entry, if so, is taken by `next`: `next_back` then finds none.
-            if let Some(first) = ordinal(range.next())? {
-                let last = ordinal(range.next_back())?.unwrap_or(first);
-                count += last.saturating_sub(first) + 1;
-            }
+            let Some(first) = first else {
+                continue;
+            };
+            // A merge published since this read took `last`: look its newest entry up.
+            let newest = if newest.seq <= last {
+                newest.ordinal
+            } else {
+                self.index_ordinal(self.inner.by_source.range(after).next_back())?
+                    .unwrap_or(first)
+            };
+            count += newest.saturating_sub(first) + 1;
         }
         Ok(count)
+    }
+
+    /// The ordinal of an index entry an iterator gave, if any.
+    fn index_ordinal(
+        &self,
+        entry: Option<sled::Result<(sled::IVec, sled::IVec)>>,
+    ) -> Result<Option<u64>, StoreError> {
+        match entry {
+            None => Ok(None),
+            Some(entry) => {
+                let (k, v) = entry.map_err(StoreError::storage("reading the source index"))?;
+                key::ordinal(&k, &v).map(Some)
+            }
+        }
     }
 
     /// True when the matcher admits every source that has entries in the log. Only checked for
@@ -232,8 +260,8 @@ impl SledStore {
 }
 
 /// True when `admits` takes every source in `logged`.
-fn admits_every(logged: &HashSet<Vec<u8>>, admits: impl Fn(&str) -> bool) -> bool {
+fn admits_every(logged: &HashMap<Vec<u8>, SourceEnd>, admits: impl Fn(&str) -> bool) -> bool {
     logged
-        .iter()
+        .keys()
         .all(|s| std::str::from_utf8(s).is_ok_and(&admits))
 }

@@ -9,12 +9,12 @@
 use crate::StoreError;
 use crate::key;
 use crate::pending::{self, Frame};
-use crate::sled_store::{META_LAST_TIME, META_NEXT_SEQ, SledStore, sources_in};
+use crate::sled_store::{META_LAST_TIME, META_NEXT_SEQ, SledStore, SourceEnd, sources_in};
 use crate::store::MergeReport;
 use chrono::{DateTime, Utc};
 use sled::Transactional;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use tributary_core::Seq;
 
 /// At most this many events move in one transaction; a merge of more commits in steps.
@@ -85,14 +85,16 @@ struct Plan {
 
 impl SledStore {
     /// Merges what the frontier allows into the log and commits it, without showing it to
-    /// readers: they read up to the mirrored end, which [`SledStore::publish_end`] moves once
-    /// the merge is on disk. A reader never sees a position that a crash could reassign.
+    /// readers: they read up to the mirrored end, which [`SledStore::publish`] moves once the
+    /// merge is on disk, so a reader never sees a position that a crash could reassign. Returns
+    /// the newest entry merged of each source, for `publish`.
     pub(crate) fn merge_blocking(
         &self,
         frontier: DateTime<Utc>,
-    ) -> Result<MergeReport, StoreError> {
+    ) -> Result<(MergeReport, HashMap<Vec<u8>, SourceEnd>), StoreError> {
         let _writer = self.write_lock();
         let mut report = MergeReport::default();
+        let mut ends = HashMap::new();
         loop {
             let next_seq = self.meta_u64(META_NEXT_SEQ, 1)?;
             let last_time = match self
@@ -107,16 +109,22 @@ impl SledStore {
             let plan = self.plan_merge(frontier_ms(frontier), next_seq, last_time)?;
             let n = plan.published.len() as u64;
             if n > 0 {
-                // Sources are noted before their entries can be read (a read that names every
-                // logged source skips the check per entry, so the set must never lag the log).
-                self.note_logged_sources(&plan);
                 self.apply_merge(&plan, next_seq + n)?;
+                for (seq, _, index_key, ordinal) in &plan.published {
+                    if let Some((source, _)) = key::split_source_u64(index_key) {
+                        let end = SourceEnd {
+                            seq: seq.get(),
+                            ordinal: *ordinal,
+                        };
+                        ends.insert(source.to_vec(), end);
+                    }
+                }
             }
             report.merged += n;
             report.late += plan.late;
             report.last = Seq(next_seq + n - 1);
             if n < MERGE_BATCH as u64 {
-                return Ok(report);
+                return Ok((report, ends));
             }
         }
     }
@@ -202,30 +210,6 @@ impl SledStore {
         Ok(plan)
     }
 
-    /// Adds the sources of the merged events to [`Inner::logged_sources`](crate::sled_store).
-    fn note_logged_sources(&self, plan: &Plan) {
-        let sources = plan
-            .published
-            .iter()
-            .filter_map(|(_, _, index_key, _)| key::split_source_u64(index_key).map(|(s, _)| s));
-        let known = |s: &[u8]| {
-            self.inner
-                .logged_sources
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .contains(s)
-        };
-        let new: Vec<&[u8]> = sources.filter(|s| !known(s)).collect();
-        if !new.is_empty() {
-            let mut logged = self
-                .inner
-                .logged_sources
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            logged.extend(new.into_iter().map(<[u8]>::to_vec));
-        }
-    }
-
     fn apply_merge(&self, plan: &Plan, next_seq: u64) -> Result<(), StoreError> {
         let inner = &self.inner;
         (&inner.pending, &inner.log, &inner.by_source, &inner.meta).transaction(
@@ -268,9 +252,23 @@ impl SledStore {
         }
     }
 
-    /// Shows readers the log up to `last`, once the merge that wrote it is flushed. Merges may
-    /// finish out of order, so the end only moves forward.
-    pub(crate) fn publish_end(&self, last: Seq) {
+    /// Shows readers the log up to `last`, once the merge that wrote it is flushed: first each
+    /// source's newest entry (`ends`), then the end itself, so a reader that sees the end also
+    /// sees every source in it. Merges may finish out of order, so both only move forward.
+    pub(crate) fn publish(&self, last: Seq, ends: HashMap<Vec<u8>, SourceEnd>) {
+        if !ends.is_empty() {
+            let mut logged = self
+                .inner
+                .logged_sources
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (source, end) in ends {
+                let newest = logged.entry(source).or_insert(end);
+                if end.seq > newest.seq {
+                    *newest = end;
+                }
+            }
+        }
         self.inner
             .next_seq
             .fetch_max(last.get() + 1, std::sync::atomic::Ordering::Release);

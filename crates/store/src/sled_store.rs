@@ -6,7 +6,7 @@ use crate::{
     ApiKeyRecord, DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord,
 };
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -67,8 +67,9 @@ pub(crate) struct Inner {
     pub(crate) retained_from: AtomicU64,
     /// Every source with an entry in the log, or that had one since the store opened (a superset:
     /// retention does not remove sources), so a read whose filter names them all need not check
-    /// each entry's source.
-    pub(crate) logged_sources: RwLock<HashSet<Vec<u8>>>,
+    /// each entry's source; with each source's newest entry that readers may see, to count its
+    /// entries after a position. Updated before the end of the log moves.
+    pub(crate) logged_sources: RwLock<HashMap<Vec<u8>, SourceEnd>>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -300,11 +301,32 @@ fn number_index_entries(by_source: &sled::Tree, path: &str) -> Result<(), StoreE
     Ok(())
 }
 
-/// The sources in the log's index.
-fn logged_sources(by_source: &sled::Tree) -> Result<HashSet<Vec<u8>>, StoreError> {
-    Ok(sources_in(by_source, "scanning the source index")?
-        .into_iter()
-        .collect())
+/// A source's newest entry in the log index: its position and ordinal (see [`key::ordinal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SourceEnd {
+    pub(crate) seq: u64,
+    pub(crate) ordinal: u64,
+}
+
+/// The sources in the log's index, with their newest entry.
+fn logged_sources(by_source: &sled::Tree) -> Result<HashMap<Vec<u8>, SourceEnd>, StoreError> {
+    let mut ends = HashMap::new();
+    for source in sources_in(by_source, "scanning the source index")? {
+        let mut prefix = source.clone();
+        prefix.push(key::SEP);
+        let newest = by_source
+            .range(prefix.as_slice()..key::after_source(&source).as_slice())
+            .next_back()
+            .transpose()
+            .map_err(StoreError::storage("reading the source index"))?;
+        if let Some((k, v)) = newest {
+            let (_, seq) = key::split_source_u64(&k)
+                .ok_or_else(|| StoreError::corrupt("index key", format!("{k:?}")))?;
+            let ordinal = key::ordinal(&k, &v)?;
+            ends.insert(source, SourceEnd { seq, ordinal });
+        }
+    }
+    Ok(ends)
 }
 
 /// Every source with a key in `tree`, whose keys are `source \0 u64`, in key order: one seek per
@@ -407,8 +429,8 @@ impl EventStore for SledStore {
 
     async fn merge(&self, frontier: DateTime<Utc>) -> Result<MergeReport, StoreError> {
         // `write` flushes before it returns: only then do readers see the merged entries.
-        let report = self.write(move |s| s.merge_blocking(frontier)).await?;
-        self.publish_end(report.last);
+        let (report, ends) = self.write(move |s| s.merge_blocking(frontier)).await?;
+        self.publish(report.last, ends);
         Ok(report)
     }
 

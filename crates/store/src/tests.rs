@@ -143,26 +143,39 @@ fn merge_orders_sources_by_time_and_holds_events_at_the_frontier() {
 fn merged_entries_are_read_only_once_published_after_the_flush() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
-        s.ingest(&src("a"), page(vec![add("a", "a1", 10)], 1, Some(60)))
+        s.ingest(
+            &src("a"),
+            page(vec![add("a", "a1", 10), add("a", "a2", 12)], 1, Some(60)),
+        )
+        .await
+        .unwrap();
+        s.ingest(&src("b"), page(vec![add("b", "b1", 15)], 1, Some(60)))
             .await
             .unwrap();
         s.merge(t(1000)).await.unwrap();
         s.ingest(
             &src("a"),
-            page(vec![add("a", "a2", 20), add("a", "a3", 30)], 2, Some(60)),
+            page(vec![add("a", "a3", 20), add("a", "a4", 30)], 2, Some(60)),
         )
         .await
         .unwrap();
         // The merge's own step, before the flush that `merge` does: committed, not yet shown.
-        let r = s.merge_blocking(t(1000)).unwrap();
-        assert_eq!((r.merged, r.last), (2, Seq(3)));
-        assert_eq!(ids(&log_of(&s)), ["a1"]);
-        assert_eq!(s.latest().unwrap().seq, Seq(1));
-        s.publish_end(r.last);
-        assert_eq!(ids(&log_of(&s)), ["a1", "a2", "a3"]);
-        // A merge that finishes later but ended earlier never moves the end back.
-        s.publish_end(Seq(1));
+        let (r, ends) = s.merge_blocking(t(1000)).unwrap();
+        assert_eq!((r.merged, r.last), (2, Seq(5)));
+        assert_eq!(ids(&log_of(&s)), ["a1", "a2", "b1"]);
         assert_eq!(s.latest().unwrap().seq, Seq(3));
+        // Sources' newest entries are shown before the end moves: a read in between counts
+        // only what lies within the end it read.
+        s.publish(Seq(3), ends.clone());
+        let p = s.read(None, 1, &sources(&["a", "c"])).unwrap();
+        assert_eq!((p.cursor.seq, p.remaining), (Seq(1), 1));
+        s.publish(r.last, ends);
+        assert_eq!(ids(&log_of(&s)), ["a1", "a2", "b1", "a3", "a4"]);
+        let p = s.read(None, 1, &sources(&["a", "c"])).unwrap();
+        assert_eq!((p.cursor.seq, p.remaining), (Seq(1), 3));
+        // A merge that finishes later but ended earlier never moves the end back.
+        s.publish(Seq(1), std::collections::HashMap::new());
+        assert_eq!(s.latest().unwrap().seq, Seq(5));
     });
 }
 
