@@ -13,10 +13,6 @@ use tributary_core::{Cursor, CursorError, Seq, SourceId};
 /// quickly; its cursor then continues the scan.
 pub const MAX_SCAN: usize = 10_000;
 
-/// With up to this many sources in the log, a read on sources alone first checks whether its
-/// filter names them all (a single tenant's server), and then skips the check per entry.
-const LOGGED_SOURCES_CHECKED: usize = 64;
-
 impl SledStore {
     fn last_seq(&self) -> Result<u64, StoreError> {
         Ok(self.inner.next_seq.load(Ordering::Acquire) - 1)
@@ -81,8 +77,10 @@ impl SledStore {
             _ => filter.clone(),
         };
         let matcher = residual.matcher();
-        // A filter on sources alone that names every source in the log matches every entry.
-        let names_all = matcher.on_sources_only() && self.names_every_logged_source(&matcher);
+        // Checked once, for the check per entry and for `remaining`: a filter on sources alone
+        // that names every source in the log (a single tenant's server) matches every entry.
+        let covers_log = self.names_every_logged_source(&filter.sources, &matcher);
+        let names_all = matcher.on_sources_only() && covers_log;
         let check = !residual.is_empty() && !names_all;
         let mut events = Vec::with_capacity(limit.min(1024));
         let mut examined = from;
@@ -161,7 +159,7 @@ impl SledStore {
         let remaining = if exhausted {
             0
         } else {
-            self.remaining_after(&filter.sources, &matcher, position, last, next_ordinal)?
+            self.remaining_after(&filter.sources, covers_log, position, last, next_ordinal)?
         };
         // Nothing of the filter's sources lies beyond: the next read starts at the end.
         let position = if remaining == 0 { last } else { position };
@@ -172,23 +170,22 @@ impl SledStore {
         })
     }
 
-    /// The entries of `sources` (every source when empty) in the log after `position` up to
-    /// `last`, before any other filter: exact, and blind to other tenants' entries. A read that
-    /// names every source in the log takes the difference of positions. Otherwise each named
-    /// source's count is its newest entry's ordinal (kept in memory; see [`key::ordinal`]) less
-    /// that of its first entry after `position` (`next_ordinal` for a one-source read, which
-    /// found it while walking; else one index lookup), plus one. `matcher` admits the sources
-    /// named when there are two or more.
+    /// The entries of `sources` in the log after `position` up to `last`, before any other
+    /// filter: exact, and blind to other tenants' entries. A read whose sources cover the log
+    /// (`covers_log`) takes the difference of positions. Otherwise each named source's count is
+    /// its newest entry's ordinal (kept in memory; see [`key::ordinal`]) less that of its first
+    /// entry after `position` (`next_ordinal` for a one-source read, which found it while
+    /// walking; else one index lookup), plus one.
     fn remaining_after(
         &self,
         sources: &[SourceId],
-        matcher: &Matcher<'_>,
+        covers_log: bool,
         position: u64,
         last: u64,
         next_ordinal: Option<Option<u64>>,
     ) -> Result<u64, StoreError> {
         let all = last.saturating_sub(position);
-        if all == 0 || sources.is_empty() {
+        if all == 0 || covers_log {
             return Ok(all);
         }
         let logged = self
@@ -196,13 +193,6 @@ impl SledStore {
             .logged_sources
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let covered = match sources {
-            [only] => admits_every(&logged, |s| s == only.as_str()),
-            _ => admits_every(&logged, |s| matcher.admits_source(s)),
-        };
-        if covered {
-            return Ok(all);
-        }
         let mut count = 0;
         let mut counted = HashSet::new();
         for source in sources {
@@ -246,16 +236,21 @@ impl SledStore {
         }
     }
 
-    /// True when the matcher admits every source that has entries in the log. Only checked for
-    /// up to [`LOGGED_SOURCES_CHECKED`] sources, so a read never pays for a long list.
-    fn names_every_logged_source(&self, matcher: &Matcher<'_>) -> bool {
+    /// True when `sources` (every source when empty) include every source that has entries in
+    /// the log; `matcher` admits them when there are two or more.
+    fn names_every_logged_source(&self, sources: &[SourceId], matcher: &Matcher<'_>) -> bool {
         let logged = self
             .inner
             .logged_sources
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        logged.len() <= LOGGED_SOURCES_CHECKED
-            && admits_every(&logged, |s| matcher.admits_source(s))
+        match sources {
+            [] => true,
+            // Fewer names than sources in the log cannot cover it.
+            _ if sources.len() < logged.len() => false,
+            [only] => admits_every(&logged, |s| s == only.as_str()),
+            _ => admits_every(&logged, |s| matcher.admits_source(s)),
+        }
     }
 }
 
