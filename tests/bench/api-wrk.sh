@@ -28,38 +28,12 @@ if ! command -v wrk >/dev/null; then
   fi
 fi
 
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-cargo build --release --locked -p tributary-server --bin tributary >&2
-bin="$target_dir/release/tributary"
-
-work=$(mktemp -d)
-bench_pid=
-cleanup() {
-  if [[ -n $bench_pid ]]; then
-    kill "$bench_pid" 2>/dev/null || true
-    wait "$bench_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source tests/lib/harness.sh
+binary "" tributary-server tributary --release
 
 echo "filling a store with $EVENTS events (this takes a while)" >&2
-"$bin" bench api --events "$EVENTS" --cursors-file "$work/cursors" >"$work/stdout" 2>"$work/stderr" &
-bench_pid=$!
-deadline=$((SECONDS + STARTUP_TIMEOUT_SECS))
-until grep -qx ready "$work/stdout"; do
-  if ! kill -0 "$bench_pid" 2>/dev/null; then
-    echo "error: the bench exited before it was ready:" >&2
-    cat "$work/stderr" >&2
-    exit 1
-  fi
-  if ((SECONDS >= deadline)); then
-    echo "error: the bench was not ready within ${STARTUP_TIMEOUT_SECS}s" >&2
-    exit 1
-  fi
-  sleep 0.5
-done
+start_server bench "$bin" bench api --events "$EVENTS" --cursors-file "$work/cursors"
+wait_for_server 'grep -qx ready "$work/stdout"' "$STARTUP_TIMEOUT_SECS" "serving"
 cat "$work/stdout"
 field() { awk -v k="$1" -v n="$2" '$1 == k { print $n }' "$work/stdout"; }
 api_url=$(field api 2)
