@@ -16,19 +16,21 @@ pub enum CursorError {
         cursor: String,
         reason: &'static str,
     },
-    #[error(
-        "cursor {cursor:?} belongs to another tributary store (it was not issued by this server or its data was reset)"
-    )]
-    ForeignStore { cursor: String },
+    /// Issued for another stream: another tenant's, another store's, or one whose data was
+    /// reset. The message does not say which, so it tells a caller nothing about other tenants.
+    #[error("cursor {cursor:?} was not issued for this stream")]
+    Foreign { cursor: String },
 }
 
-/// A position in the unified log: "everything after `seq`". `seq` 0 is the very beginning.
+/// A position in one tenant's stream: "everything after `seq`". `seq` 0 is the very beginning.
 ///
-/// It carries the epoch of the store that issued it (a random number fixed when the store is
-/// created), so a cursor from another store, or from before a reset, is refused rather than
-/// silently pointing at unrelated events. Encoded as 26 URL-safe characters with a checksum.
+/// It carries the key of the stream that issued it (`epoch`: derived by the store from its own
+/// random epoch, fixed when the store is created, and the tenant), so a cursor of another
+/// tenant, of another store, or from before a reset, is refused rather than silently pointing at
+/// unrelated events. Encoded as 26 URL-safe characters with a checksum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cursor {
+    /// The key of the stream that issued the cursor.
     pub epoch: u64,
     /// The last position already consumed.
     pub seq: Seq,
@@ -79,11 +81,11 @@ impl Cursor {
         })
     }
 
-    /// Decodes a cursor and checks that the store with `epoch` issued it.
+    /// Decodes a cursor and checks that the stream with the key `epoch` issued it.
     pub fn decode(s: &str, epoch: u64) -> Result<Self, CursorError> {
         let cursor = Self::parse(s)?;
         if cursor.epoch != epoch {
-            return Err(CursorError::ForeignStore {
+            return Err(CursorError::Foreign {
                 cursor: s.to_owned(),
             });
         }
@@ -129,7 +131,7 @@ mod tests {
         assert_eq!(Cursor::decode(&s, 1).unwrap(), Cursor::new(1, Seq(5)));
         assert_eq!(
             Cursor::decode(&s, 2),
-            Err(CursorError::ForeignStore { cursor: s.clone() })
+            Err(CursorError::Foreign { cursor: s.clone() })
         );
     }
 

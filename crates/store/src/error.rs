@@ -2,6 +2,7 @@
 
 use tributary_core::{Cursor, CursorError, Seq, SourceId};
 
+
 /// A store failure, saying what failed and on which input.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -9,7 +10,7 @@ pub enum StoreError {
     Storage {
         context: &'static str,
         #[source]
-        source: sled::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error(
         "the store at {path} was written by an unknown format version {found} (this build reads version {expected})"
@@ -33,6 +34,10 @@ pub enum StoreError {
         found: SourceId,
         event_id: String,
     },
+    /// The tenant has no source with this id (or the incarnation was deleted). Says nothing of
+    /// other tenants.
+    #[error("no source {source_id:?}")]
+    UnknownSource { source_id: String },
     #[error(transparent)]
     Cursor(#[from] CursorError),
     #[error(
@@ -49,7 +54,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn storage(context: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
-        move |source| StoreError::Storage { context, source }
+        move |source| StoreError::Storage {
+            context,
+            source: Box::new(source),
+        }
     }
 
     pub(crate) fn corrupt(what: impl Into<String>, detail: impl std::fmt::Display) -> StoreError {
@@ -66,7 +74,7 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
             sled::transaction::TransactionError::Abort(e) => e,
             sled::transaction::TransactionError::Storage(source) => StoreError::Storage {
                 context: "transaction",
-                source,
+                source: Box::new(source),
             },
         }
     }

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 use std::collections::HashSet;
-use tributary_core::{Event, Gap, Page, SourceId, time};
+use tributary_core::{Event, Gap, Page, time};
+use crate::SourceRef;
 
 /// Positions must pair with the events and strictly increase: anything else would make the
 /// store take a new event for one it has (a silent loss), so the page is refused instead.
@@ -53,14 +54,15 @@ fn check_times(event: &Event) -> Result<(), StoreError> {
 impl SledStore {
     pub(crate) fn ingest_blocking(
         &self,
-        source: &SourceId,
+        source: &SourceRef,
         page: &Page,
         now: DateTime<Utc>,
     ) -> Result<IngestReport, StoreError> {
+        let inc = source.incarnation;
         for event in &page.events {
-            if &event.source != source {
+            if event.source != source.id {
                 return Err(StoreError::SourceMismatch {
-                    expected: source.clone(),
+                    expected: source.id.clone(),
                     found: event.source.clone(),
                     event_id: event.id.to_string(),
                 });
@@ -84,7 +86,7 @@ impl SledStore {
                     .as_ref()
                     .map(|v| encode_json(v, "object state"))
                     .transpose()?;
-                Ok((key::source_str(source, &c.key), value))
+                Ok((key::num_str(inc, &c.key), value))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let gaps = page
@@ -97,7 +99,9 @@ impl SledStore {
             check_positions(positions, page.events.len())?;
         }
         let _writer = self.write_lock();
-        let previous = self.source_state_blocking(source)?;
+        // Under the writer lock: a delete cannot slip in between the check and the write.
+        let tenant = self.live(source)?;
+        let previous = self.source_state_blocking(inc)?;
         // Deduplicate before the transaction: under the writer lock nothing else writes. The
         // page's new events go into one pending batch, in page order.
         let mut batch = Vec::with_capacity(page.events.len() * 640);
@@ -117,7 +121,7 @@ impl SledStore {
         } else {
             let mut in_page = HashSet::with_capacity(page.events.len());
             for event in &page.events {
-                let id_key = key::source_str(source, event.id.as_str());
+                let id_key = key::num_str(inc, event.id.as_str());
                 let known = self
                     .inner
                     .ids
@@ -155,7 +159,7 @@ impl SledStore {
             (Some(old), Some(new)) => Some(old.then(new)),
             (old, new) => new.or(old),
         };
-        let state_key = source.as_str().as_bytes();
+        let state_key = inc.to_be_bytes();
         let inner = &self.inner;
         let trees = (
             &inner.ids,
@@ -164,17 +168,17 @@ impl SledStore {
             &inner.gaps,
             &inner.objects,
         );
-        let batch_key = key::source_u64(source, base.next_pending);
+        let batch_key = key::triple(tenant.no, inc, base.next_pending);
         trees.transaction(|(ids, pending, state, gap_tree, object_tree)| {
             for id_key in &fresh_ids {
                 ids.insert(id_key.as_slice(), &[][..])?;
             }
             if !batch.is_empty() {
-                pending.insert(batch_key.as_slice(), batch.as_slice())?;
+                pending.insert(&batch_key[..], batch.as_slice())?;
             }
             for (i, gap) in gaps.iter().enumerate() {
                 gap_tree.insert(
-                    key::source_u64(source, base.gaps_recorded + i as u64),
+                    &key::pair(inc, base.gaps_recorded + i as u64)[..],
                     gap.as_slice(),
                 )?;
             }
@@ -197,30 +201,34 @@ impl SledStore {
             };
             let bytes = encode_json(&new_state, "source state")
                 .map_err(ConflictableTransactionError::Abort)?;
-            state.insert(state_key, bytes)?;
+            state.insert(&state_key[..], bytes)?;
             Ok(())
         })?;
         Ok(report)
     }
 
+    /// The incarnation's committed state.
     pub(crate) fn source_state_blocking(
         &self,
-        source: &SourceId,
+        incarnation: u64,
     ) -> Result<Option<SourceState>, StoreError> {
         self.inner
             .state
-            .get(source.as_str().as_bytes())
+            .get(incarnation.to_be_bytes())
             .map_err(StoreError::storage("reading a source's state"))?
-            .map(|v| decode_json(&v, || format!("state of source {source}")))
+            .map(|v| decode_json(&v, || format!("state of source #{incarnation}")))
             .transpose()
     }
 
-    pub(crate) fn pending_len_blocking(&self, source: &SourceId) -> Result<u64, StoreError> {
+    pub(crate) fn pending_len_blocking(&self, source: &SourceRef) -> Result<u64, StoreError> {
+        let Some(tenant) = self.tenant(&source.tenant) else {
+            return Ok(0);
+        };
         let mut n = 0;
         for batch in self
             .inner
             .pending
-            .scan_prefix(key::source_prefix(source))
+            .scan_prefix(key::pair(tenant.no, source.incarnation))
             .values()
         {
             n += pending::count(&batch.map_err(StoreError::storage("scanning pending events"))?)?;
@@ -228,10 +236,10 @@ impl SledStore {
         Ok(n)
     }
 
-    pub(crate) fn gaps_blocking(&self, source: &SourceId) -> Result<Vec<Gap>, StoreError> {
+    pub(crate) fn gaps_blocking(&self, source: &SourceRef) -> Result<Vec<Gap>, StoreError> {
         self.inner
             .gaps
-            .scan_prefix(key::source_prefix(source))
+            .scan_prefix(source.incarnation.to_be_bytes())
             .values()
             .map(|v| {
                 let v = v.map_err(StoreError::storage("scanning gaps"))?;

@@ -2,9 +2,10 @@
 //!
 //! This crate is for keeping events safe and in order: [`EventStore::ingest`] commits a page's
 //! events with its checkpoint in one transaction (a crash never loses or doubles an event);
-//! [`EventStore::merge`] moves pending events into the unified log in time order under the
-//! watermark frontier; [`EventStore::read`] pages the log by [`Cursor`](tributary_core::Cursor);
-//! retention, sources, subscriptions, delivery positions and created API keys live here too.
+//! [`EventStore::merge`] moves a tenant's pending events into that tenant's log in time order
+//! under the watermark frontier; [`EventStore::read`] pages a tenant's log by
+//! [`Cursor`](tributary_core::Cursor); retention, sources (named per tenant, stored per
+//! incarnation), subscriptions, delivery positions and created API keys live here too.
 //!
 //! It is not for deciding *when* to poll or merge (the server's scheduler does), nor for talking
 //! to any upstream (providers do).
@@ -23,13 +24,14 @@ mod sled_store;
 mod source;
 mod store;
 mod subscription;
+mod upgrade;
 
 pub use api_key::ApiKeyRecord;
 pub use error::StoreError;
 pub use filter::Filter;
 pub use log::MAX_SCAN;
-pub use sled_store::SledStore;
-pub use source::{SourceRecord, SourceState};
+pub use sled_store::{INLINE_SCAN, SledStore};
+pub use source::{SourceRecord, SourceRef, SourceState};
 pub use store::{
     EventStore, IngestReport, MergeReport, ReadPage, Retention, RetentionReport, StoredEvent,
 };

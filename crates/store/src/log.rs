@@ -1,39 +1,61 @@
-//! Reading the unified log by cursor.
+//! Reading a tenant's log by cursor.
 
-use crate::filter::Matcher;
 use crate::key;
-use crate::sled_store::{SledStore, SourceEnd};
+use crate::sled_store::{SledStore, TenantLog, stream_key};
 use crate::store::{ReadPage, StoredEvent};
 use crate::{Filter, StoreError};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use tributary_core::{Cursor, CursorError, Seq, SourceId};
+use tributary_core::{Cursor, CursorError, Seq};
 
 /// A read examines at most this many log entries, so a filter that matches little still answers
 /// quickly; its cursor then continues the scan.
 pub const MAX_SCAN: usize = 10_000;
 
+/// Where a tenant's log stands for a reader: its key, last position and oldest cursor position.
+struct Bounds {
+    key: u64,
+    last: u64,
+    oldest: u64,
+}
+
+impl Bounds {
+    fn of(log: &TenantLog) -> Self {
+        let next = log.next_seq.load(Ordering::Acquire);
+        let retained = log.retained_from.load(Ordering::Acquire);
+        Self {
+            key: log.key,
+            last: next - 1,
+            oldest: retained.min(next) - 1,
+        }
+    }
+}
+
 impl SledStore {
-    fn last_seq(&self) -> Result<u64, StoreError> {
-        Ok(self.inner.next_seq.load(Ordering::Acquire) - 1)
+    fn bounds(&self, tenant: &str) -> Bounds {
+        match self.tenant(tenant) {
+            Some(log) => Bounds::of(&log),
+            None => Bounds {
+                key: stream_key(self.inner.epoch, tenant),
+                last: 0,
+                oldest: 0,
+            },
+        }
     }
 
-    /// The position just before the oldest retained event.
-    fn oldest_seq(&self) -> Result<u64, StoreError> {
-        let next = self.inner.next_seq.load(Ordering::Acquire);
-        Ok(self.inner.retained_from.load(Ordering::Acquire).min(next) - 1)
+    pub(crate) fn latest_blocking(&self, tenant: &str) -> Cursor {
+        let b = self.bounds(tenant);
+        Cursor::new(b.key, Seq(b.last))
     }
 
-    pub(crate) fn latest_blocking(&self) -> Result<Cursor, StoreError> {
-        Ok(Cursor::new(self.inner.epoch, Seq(self.last_seq()?)))
-    }
-
-    pub(crate) fn oldest_blocking(&self) -> Result<Cursor, StoreError> {
-        Ok(Cursor::new(self.inner.epoch, Seq(self.oldest_seq()?)))
+    pub(crate) fn oldest_blocking(&self, tenant: &str) -> Cursor {
+        let b = self.bounds(tenant);
+        Cursor::new(b.key, Seq(b.oldest))
     }
 
     pub(crate) fn read_blocking(
         &self,
+        tenant: &str,
         after: Option<&Cursor>,
         limit: usize,
         filter: &Filter,
@@ -46,19 +68,21 @@ impl SledStore {
                 reason: "must be at least 1".into(),
             });
         }
-        let epoch = self.inner.epoch;
-        if let Some(c) = after
-            && c.epoch != epoch
-        {
-            return Err(CursorError::ForeignStore { cursor: c.encode() }.into());
-        }
+        let log = self.tenant(tenant);
         // Read the end first: every entry up to it is already in the log and its index.
-        let last = self.last_seq()?;
-        let oldest = self.oldest_seq()?;
+        let Bounds { key, last, oldest } = match &log {
+            Some(log) => Bounds::of(log),
+            None => self.bounds(tenant),
+        };
+        if let Some(c) = after
+            && c.epoch != key
+        {
+            return Err(CursorError::Foreign { cursor: c.encode() }.into());
+        }
         let from = after.map_or(oldest, |c| c.seq.get());
         if from < oldest {
             return Err(StoreError::CursorExpired {
-                oldest: Cursor::new(epoch, Seq(oldest)),
+                oldest: Cursor::new(key, Seq(oldest)),
             });
         }
         if from > last {
@@ -67,83 +91,98 @@ impl SledStore {
                 last: Seq(last),
             });
         }
-
-        // What is left to check per entry once the scan itself has chosen the source (or not).
-        let residual = match filter.sources.as_slice() {
-            [_] => Filter {
-                sources: Vec::new(),
-                ..filter.clone()
-            },
-            _ => filter.clone(),
+        // The filter's sources, as the live incarnations of this tenant.
+        let mut incarnations = Vec::with_capacity(filter.sources.len());
+        for id in &filter.sources {
+            let inc = log.as_ref().and_then(|l| l.incarnation(id));
+            match inc {
+                Some(inc) => incarnations.push(inc),
+                None => {
+                    return Err(StoreError::UnknownSource {
+                        source_id: id.to_string(),
+                    });
+                }
+            }
+        }
+        let Some(log) = log else {
+            // A tenant that never had a source: an empty log.
+            return Ok(ReadPage {
+                events: Vec::new(),
+                cursor: Cursor::new(key, Seq(last)),
+                remaining: 0,
+            });
         };
-        let matcher = residual.matcher();
-        // Checked once, for the check per entry and for `remaining`: a filter on sources alone
-        // that names every source in the log (a single tenant's server) matches every entry.
-        let covers_log = self.names_every_logged_source(&filter.sources, &matcher);
-        let names_all = matcher.on_sources_only() && covers_log;
-        let check = !residual.is_empty() && !names_all;
+        incarnations.sort_unstable();
+        incarnations.dedup();
+
+        let matcher = filter.matcher();
+        let check_rest = !matcher.on_sources_only_or_nothing();
+        let one = match incarnations.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let wanted: HashSet<u64> = incarnations.iter().copied().collect();
+        let check_source = one.is_none() && !wanted.is_empty();
         let mut events = Vec::with_capacity(limit.min(1024));
         let mut examined = from;
         let mut exhausted = true;
         let mut take = |seq: Seq,
-                        json: sled::IVec,
+                        value: sled::IVec,
                         events: &mut Vec<StoredEvent>|
          -> Result<bool, StoreError> {
             examined = seq.get();
-            let keep = !check
-                || matcher
-                    .matches(&json)
-                    .map_err(|e| StoreError::corrupt(format!("log entry {seq}"), e))?;
+            let (inc, _) = key::entry_header(&value).ok_or_else(|| {
+                StoreError::corrupt(format!("log entry {seq}"), "no entry header")
+            })?;
+            let json = value.subslice(key::ENTRY_HEADER, value.len() - key::ENTRY_HEADER);
+            let keep = (!check_source || wanted.contains(&inc))
+                && (!check_rest
+                    || matcher
+                        .matches(&json)
+                        .map_err(|e| StoreError::corrupt(format!("log entry {seq}"), e))?);
             if keep {
-                events.push(StoredEvent::new(seq, json));
+                events.push(StoredEvent::shared(seq, json));
             }
             Ok(events.len() < limit)
         };
         let mut scanned = 0;
         // With one source, the ordinal of its first index entry after the page, if any.
         let mut next_ordinal = None;
-        match filter.sources.as_slice() {
-            [only] => {
+        match one {
+            Some(inc) => {
                 // One source: walk its index instead of the whole log.
-                let prefix = key::source_prefix(only);
-                let range = key::source_u64(only, from + 1)..=key::source_u64(only, last);
+                let range = key::pair(inc, from + 1)..=key::pair(inc, last);
                 let mut index = self.inner.by_source.range(range);
                 while let Some(entry) = index.next() {
                     let (k, _) = entry.map_err(StoreError::storage("scanning the source index"))?;
-                    if !k.starts_with(&prefix) {
-                        break;
-                    }
-                    let (_, n) = key::split_source_u64(&k)
-                        .ok_or_else(|| StoreError::corrupt("index key", format!("{k:?}")))?;
-                    let seq = Seq(n);
-                    let Some(json) = self
+                    let seq = Seq(key::need_num(&k, 1, "source index")?);
+                    let Some(value) = self
                         .inner
                         .log
-                        .get(key::seq_key(seq))
+                        .get(key::log_key(log.no, seq))
                         .map_err(StoreError::storage("reading the log"))?
                     else {
                         // Removed by retention between the index and the log read.
                         continue;
                     };
                     scanned += 1;
-                    if !take(seq, json, &mut events)? || scanned == max_scan {
+                    if !take(seq, value, &mut events)? || scanned == max_scan {
                         exhausted = false;
                         // The walk's next entry, from the leaf it holds: no new lookup.
-                        next_ordinal = Some(self.index_ordinal(index.next())?);
+                        next_ordinal = Some(index_ordinal(index.next())?);
                         break;
                     }
                 }
             }
-            _ => {
-                // Up to `last` only: what a merge appends meanwhile (maybe of a source the
-                // check above did not see) is read next time.
-                let range = key::seq_key(Seq(from + 1))..=key::seq_key(Seq(last));
+            None => {
+                // Up to `last` only: what a merge appends meanwhile is read next time.
+                let range =
+                    key::log_key(log.no, Seq(from + 1))..=key::log_key(log.no, Seq(last));
                 for entry in self.inner.log.range(range) {
-                    let (k, json) = entry.map_err(StoreError::storage("scanning the log"))?;
-                    let seq = key::seq_from_key(&k)
-                        .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?;
+                    let (k, value) = entry.map_err(StoreError::storage("scanning the log"))?;
+                    let seq = Seq(key::need_num(&k, 1, "log")?);
                     scanned += 1;
-                    if !take(seq, json, &mut events)? || scanned == max_scan {
+                    if !take(seq, value, &mut events)? || scanned == max_scan {
                         exhausted = false;
                         break;
                     }
@@ -158,54 +197,49 @@ impl SledStore {
         };
         let remaining = if exhausted {
             0
+        } else if incarnations.is_empty() {
+            // The whole log: O(1).
+            last - position
         } else {
-            self.remaining_after(&filter.sources, covers_log, position, last, next_ordinal)?
+            self.remaining_after(&log, &incarnations, position, last, next_ordinal)?
         };
         // Nothing of the filter's sources lies beyond: the next read starts at the end.
         let position = if remaining == 0 { last } else { position };
         Ok(ReadPage {
             events,
-            cursor: Cursor::new(epoch, Seq(position)),
+            cursor: Cursor::new(key, Seq(position)),
             remaining,
         })
     }
 
-    /// The entries of `sources` in the log after `position` up to `last`, before any other
-    /// filter: exact, and blind to other tenants' entries. A read whose sources cover the log
-    /// (`covers_log`) takes the difference of positions. Otherwise each named source's count is
-    /// its newest entry's ordinal (kept in memory; see [`key::ordinal`]) less that of its first
-    /// entry after `position` (`next_ordinal` for a one-source read, which found it while
-    /// walking; else one index lookup), plus one.
+    /// The entries of `incarnations` in the tenant's log after `position` up to `last`: per
+    /// incarnation, its newest entry's ordinal (kept in memory; see [`key::ordinal`]) less that
+    /// of its first entry after `position` (`next_ordinal` for a one-source read, which found
+    /// it while walking; else one index lookup), plus one.
     fn remaining_after(
         &self,
-        sources: &[SourceId],
-        covers_log: bool,
+        log: &TenantLog,
+        incarnations: &[u64],
         position: u64,
         last: u64,
         next_ordinal: Option<Option<u64>>,
     ) -> Result<u64, StoreError> {
-        let all = last.saturating_sub(position);
-        if all == 0 || covers_log {
-            return Ok(all);
+        if last <= position {
+            return Ok(0);
         }
-        let logged = self
-            .inner
-            .logged_sources
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ends = log.ends();
         let mut count = 0;
-        let mut counted = HashSet::new();
-        for source in sources {
-            let Some(&newest) = logged.get(source.as_str().as_bytes()) else {
+        for &inc in incarnations {
+            let Some(&newest) = ends.get(&inc) else {
                 continue;
             };
-            if newest.seq <= position || !counted.insert(source) {
+            if newest.seq <= position {
                 continue;
             }
-            let after = key::source_u64(source, position + 1)..=key::source_u64(source, last);
+            let after = key::pair(inc, position + 1)..=key::pair(inc, last);
             let first = match next_ordinal {
                 Some(found) => found,
-                None => self.index_ordinal(self.inner.by_source.range(after.clone()).next())?,
+                None => index_ordinal(self.inner.by_source.range(after.clone()).next())?,
             };
             let Some(first) = first else {
                 continue;
@@ -214,49 +248,23 @@ impl SledStore {
             let newest = if newest.seq <= last {
                 newest.ordinal
             } else {
-                self.index_ordinal(self.inner.by_source.range(after).next_back())?
-                    .unwrap_or(first)
+                index_ordinal(self.inner.by_source.range(after).next_back())?.unwrap_or(first)
             };
             count += newest.saturating_sub(first) + 1;
         }
         Ok(count)
     }
-
-    /// The ordinal of an index entry an iterator gave, if any.
-    fn index_ordinal(
-        &self,
-        entry: Option<sled::Result<(sled::IVec, sled::IVec)>>,
-    ) -> Result<Option<u64>, StoreError> {
-        match entry {
-            None => Ok(None),
-            Some(entry) => {
-                let (k, v) = entry.map_err(StoreError::storage("reading the source index"))?;
-                key::ordinal(&k, &v).map(Some)
-            }
-        }
-    }
-
-    /// True when `sources` (every source when empty) include every source that has entries in
-    /// the log; `matcher` admits them when there are two or more.
-    fn names_every_logged_source(&self, sources: &[SourceId], matcher: &Matcher<'_>) -> bool {
-        let logged = self
-            .inner
-            .logged_sources
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match sources {
-            [] => true,
-            // Fewer names than sources in the log cannot cover it.
-            _ if sources.len() < logged.len() => false,
-            [only] => admits_every(&logged, |s| s == only.as_str()),
-            _ => admits_every(&logged, |s| matcher.admits_source(s)),
-        }
-    }
 }
 
-/// True when `admits` takes every source in `logged`.
-fn admits_every(logged: &HashMap<Vec<u8>, SourceEnd>, admits: impl Fn(&str) -> bool) -> bool {
-    logged
-        .keys()
-        .all(|s| std::str::from_utf8(s).is_ok_and(&admits))
+/// The ordinal of an index entry an iterator gave, if any.
+fn index_ordinal(
+    entry: Option<sled::Result<(sled::IVec, sled::IVec)>>,
+) -> Result<Option<u64>, StoreError> {
+    match entry {
+        None => Ok(None),
+        Some(entry) => {
+            let (k, v) = entry.map_err(StoreError::storage("reading the source index"))?;
+            key::ordinal(&k, &v).map(Some)
+        }
+    }
 }

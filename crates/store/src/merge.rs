@@ -1,6 +1,8 @@
-//! The watermark-gated k-way merge of the per-source pending queues into the unified log.
+//! The watermark-gated k-way merge of one tenant's pending queues into that tenant's log.
 //!
-//! Each source's queue is its pending batches in key order, each batch its frames in order (see
+//! A tenant's queues are one contiguous range of the pending tree (`tenant | incarnation | n`),
+//! so a merge reads only its own tenant's data: its cost does not grow with the number of
+//! tenants. Each source's queue is its pending batches in key order, each batch its frames in order (see
 //! [`crate::pending`]). The merge repeatedly takes the queue head with the smallest
 //! `(occurred_at, source)` while it is below the frontier, publishes it with the next position,
 //! and commits up to [`MERGE_BATCH`] events per transaction: consumed batches are removed, a
@@ -9,12 +11,13 @@
 use crate::StoreError;
 use crate::key;
 use crate::pending::{self, Frame};
-use crate::sled_store::{META_LAST_TIME, META_NEXT_SEQ, SledStore, SourceEnd, sources_in};
+use crate::sled_store::{SledStore, SourceEnd, TenantLog, TenantRecord, decode_json, encode_json};
 use crate::store::MergeReport;
 use chrono::{DateTime, Utc};
 use sled::Transactional;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 use tributary_core::Seq;
 
 /// At most this many events move in one transaction; a merge of more commits in steps.
@@ -33,7 +36,7 @@ fn frontier_ms(frontier: DateTime<Utc>) -> i64 {
 
 /// One source's queue during a merge: its batches and where we are in the current one.
 struct Queue {
-    prefix: Vec<u8>,
+    incarnation: u64,
     batches: sled::Iter,
     current: Option<(sled::IVec, sled::IVec)>,
     /// Byte offset of the next unconsumed frame in `current`.
@@ -73,8 +76,8 @@ impl Queue {
 /// Writes a merge step commits.
 #[derive(Default)]
 struct Plan {
-    /// `(seq, json, source index key, ordinal)` for the log and its index.
-    published: Vec<(Seq, Vec<u8>, Vec<u8>, u64)>,
+    /// `(seq, log value, incarnation, ordinal)` for the log and its index.
+    published: Vec<(Seq, Vec<u8>, u64, u64)>,
     /// Batches used up.
     consumed: Vec<sled::IVec>,
     /// Batches partly used: their key and remaining frames.
@@ -83,48 +86,92 @@ struct Plan {
     last_time: Option<i64>,
 }
 
+/// What a merge wrote, to show readers once it is on disk ([`Published::publish`]).
+pub(crate) struct Published {
+    log: Arc<TenantLog>,
+    /// Each incarnation's newest entry merged.
+    ends: HashMap<u64, SourceEnd>,
+}
+
+impl Published {
+    /// Shows readers the tenant's log up to `last`, once the merge that wrote it is flushed:
+    /// first each incarnation's newest entry, then the end itself, so a reader that sees the
+    /// end also sees every source in it. Merges may finish out of order, so both only move
+    /// forward.
+    pub(crate) fn publish(self, last: Seq) {
+        if !self.ends.is_empty() {
+            let mut ends = self
+                .log
+                .ends
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (inc, end) in self.ends {
+                let newest = ends.entry(inc).or_insert(end);
+                if end.seq > newest.seq {
+                    *newest = end;
+                }
+            }
+        }
+        self.log
+            .next_seq
+            .fetch_max(last.get() + 1, std::sync::atomic::Ordering::Release);
+    }
+}
+
 impl SledStore {
-    /// Merges what the frontier allows into the log and commits it, without showing it to
-    /// readers: they read up to the mirrored end, which [`SledStore::publish`] moves once the
-    /// merge is on disk, so a reader never sees a position that a crash could reassign. Returns
-    /// the newest entry merged of each source, for `publish`.
+    /// The tenant's persisted record (its log's next position and last time merged).
+    pub(crate) fn tenant_record(&self, log: &TenantLog) -> Result<TenantRecord, StoreError> {
+        match self
+            .inner
+            .tenants
+            .get(log.name.as_bytes())
+            .map_err(StoreError::storage("reading a tenant"))?
+        {
+            Some(v) => decode_json(&v, || format!("tenant {:?}", log.name)),
+            None => Err(StoreError::corrupt(
+                "tenant",
+                format!("{:?} is in memory but not stored", log.name),
+            )),
+        }
+    }
+
+    /// Merges what the frontier allows of the tenant's pending events into its log and commits
+    /// it, without showing it to readers: they read up to the mirrored end, which
+    /// [`Published::publish`] moves once the merge is on disk, so a reader never sees a position
+    /// that a crash could reassign. A tenant without sources merges nothing.
     pub(crate) fn merge_blocking(
         &self,
+        tenant: &str,
         frontier: DateTime<Utc>,
-    ) -> Result<(MergeReport, HashMap<Vec<u8>, SourceEnd>), StoreError> {
+    ) -> Result<(MergeReport, Option<Published>), StoreError> {
         let _writer = self.write_lock();
+        let Some(log) = self.tenant(tenant) else {
+            return Ok((MergeReport::default(), None));
+        };
         let mut report = MergeReport::default();
         let mut ends = HashMap::new();
         loop {
-            let next_seq = self.meta_u64(META_NEXT_SEQ, 1)?;
-            let last_time = match self
-                .inner
-                .meta
-                .get(META_LAST_TIME)
-                .map_err(StoreError::storage("reading meta"))?
-            {
-                Some(v) => Some(crate::sled_store::decode_u64(&v, "last_time")? as i64),
-                None => None,
-            };
-            let plan = self.plan_merge(frontier_ms(frontier), next_seq, last_time)?;
+            let mut record = self.tenant_record(&log)?;
+            let next_seq = record.next_seq;
+            let plan = self.plan_merge(&log, frontier_ms(frontier), next_seq, record.last_time)?;
             let n = plan.published.len() as u64;
             if n > 0 {
-                self.apply_merge(&plan, next_seq + n)?;
-                for (seq, _, index_key, ordinal) in &plan.published {
-                    if let Some((source, _)) = key::split_source_u64(index_key) {
-                        let end = SourceEnd {
-                            seq: seq.get(),
-                            ordinal: *ordinal,
-                        };
-                        ends.insert(source.to_vec(), end);
-                    }
+                record.next_seq = next_seq + n;
+                record.last_time = plan.last_time.or(record.last_time);
+                self.apply_merge(&log, &plan, &record)?;
+                for (seq, _, inc, ordinal) in &plan.published {
+                    let end = SourceEnd {
+                        seq: seq.get(),
+                        ordinal: *ordinal,
+                    };
+                    ends.insert(*inc, end);
                 }
             }
             report.merged += n;
             report.late += plan.late;
             report.last = Seq(next_seq + n - 1);
             if n < MERGE_BATCH as u64 {
-                return Ok((report, ends));
+                return Ok((report, Some(Published { log, ends })));
             }
         }
     }
@@ -133,6 +180,7 @@ impl SledStore {
     /// positions from `next_seq`.
     fn plan_merge(
         &self,
+        log: &TenantLog,
         frontier_ms: i64,
         next_seq: u64,
         mut last_time: Option<i64>,
@@ -140,30 +188,30 @@ impl SledStore {
         let pending = &self.inner.pending;
         let mut plan = Plan::default();
         let mut queues = Vec::new();
-        let mut heap: BinaryHeap<Reverse<(i64, Vec<u8>, usize)>> = BinaryHeap::new();
+        // Ties break by the source's id (what readers see), then by incarnation.
+        let mut heap: BinaryHeap<Reverse<(i64, Arc<str>, u64, usize)>> = BinaryHeap::new();
+        let names = self.source_names(log);
 
-        for source in sources_in(pending, "scanning pending events")? {
-            let mut prefix = source;
-            prefix.push(key::SEP);
+        for inc in self.pending_incarnations(log.no)? {
+            let name: Arc<str> = names
+                .get(&inc)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(format!("#{inc}")));
             let mut queue = Queue {
-                batches: pending.scan_prefix(&prefix),
-                prefix,
+                batches: pending.scan_prefix(key::pair(log.no, inc)),
+                incarnation: inc,
                 current: None,
                 offset: 0,
                 ordinal: None,
             };
             if let Some(frame) = queue.head(&mut plan.consumed)? {
-                heap.push(Reverse((
-                    frame.occurred_ms,
-                    queue.prefix.clone(),
-                    queues.len(),
-                )));
+                heap.push(Reverse((frame.occurred_ms, name, inc, queues.len())));
             }
             queues.push(queue);
         }
 
         while plan.published.len() < MERGE_BATCH {
-            let Some(Reverse((ms, _, i))) = heap.pop() else {
+            let Some(Reverse((ms, name, _, i))) = heap.pop() else {
                 break;
             };
             if ms >= frontier_ms {
@@ -179,22 +227,21 @@ impl SledStore {
             let late = last_time.is_some_and(|t| ms < t);
             plan.late += u64::from(late);
             last_time = Some(last_time.map_or(ms, |t| t.max(ms)));
-            let mut index_key = queue.prefix.clone();
-            index_key.extend_from_slice(&seq.to_be_bytes());
             let ordinal = match queue.ordinal {
                 Some(n) => n + 1,
-                None => self.last_ordinal(&queue.prefix)? + 1,
+                None => self.last_ordinal(queue.incarnation)? + 1,
             };
             queue.ordinal = Some(ordinal);
+            let json = pending::log_json(&frame, seq, late);
             plan.published.push((
                 seq,
-                pending::log_json(&frame, seq, late),
-                index_key,
+                key::entry(queue.incarnation, ms, &json),
+                queue.incarnation,
                 ordinal,
             ));
             queue.offset = next;
             if let Some(frame) = queue.head(&mut plan.consumed)? {
-                heap.push(Reverse((frame.occurred_ms, queue.prefix.clone(), i)));
+                heap.push(Reverse((frame.occurred_ms, name, queue.incarnation, i)));
             }
         }
         for queue in &queues {
@@ -210,38 +257,39 @@ impl SledStore {
         Ok(plan)
     }
 
-    fn apply_merge(&self, plan: &Plan, next_seq: u64) -> Result<(), StoreError> {
+    fn apply_merge(
+        &self,
+        log: &TenantLog,
+        plan: &Plan,
+        record: &TenantRecord,
+    ) -> Result<(), StoreError> {
         let inner = &self.inner;
-        (&inner.pending, &inner.log, &inner.by_source, &inner.meta).transaction(
-            |(pending, log, by_source, meta)| {
+        let record = encode_json(record, "tenant")?;
+        (&inner.pending, &inner.log, &inner.by_source, &inner.tenants).transaction(
+            |(pending, log_tree, by_source, tenants)| {
                 for key in &plan.consumed {
                     pending.remove(key)?;
                 }
                 for (key, rest) in &plan.rewritten {
                     pending.insert(key, rest.as_slice())?;
                 }
-                for (seq, json, index_key, ordinal) in &plan.published {
-                    log.insert(&key::seq_key(*seq), json.as_slice())?;
-                    by_source.insert(index_key.as_slice(), &ordinal.to_be_bytes())?;
+                for (seq, value, inc, ordinal) in &plan.published {
+                    log_tree.insert(&key::log_key(log.no, *seq)[..], value.as_slice())?;
+                    by_source.insert(&key::pair(*inc, seq.get())[..], &ordinal.to_be_bytes())?;
                 }
-                meta.insert(META_NEXT_SEQ, &next_seq.to_be_bytes())?;
-                if let Some(t) = plan.last_time {
-                    meta.insert(META_LAST_TIME, &(t as u64).to_be_bytes())?;
-                }
+                tenants.insert(log.name.as_bytes(), record.as_slice())?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
             },
         )?;
         Ok(())
     }
 
-    /// The ordinal of the source's newest entry in the log index (`prefix` is `source \0`), 0
-    /// when it has none.
-    fn last_ordinal(&self, prefix: &[u8]) -> Result<u64, StoreError> {
-        let end = key::after_source(&prefix[..prefix.len() - 1]);
+    /// The ordinal of the incarnation's newest entry in the log index, 0 when it has none.
+    pub(crate) fn last_ordinal(&self, incarnation: u64) -> Result<u64, StoreError> {
         match self
             .inner
             .by_source
-            .range(prefix..end.as_slice())
+            .scan_prefix(incarnation.to_be_bytes())
             .next_back()
         {
             None => Ok(0),
@@ -252,25 +300,37 @@ impl SledStore {
         }
     }
 
-    /// Shows readers the log up to `last`, once the merge that wrote it is flushed: first each
-    /// source's newest entry (`ends`), then the end itself, so a reader that sees the end also
-    /// sees every source in it. Merges may finish out of order, so both only move forward.
-    pub(crate) fn publish(&self, last: Seq, ends: HashMap<Vec<u8>, SourceEnd>) {
-        if !ends.is_empty() {
-            let mut logged = self
-                .inner
-                .logged_sources
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (source, end) in ends {
-                let newest = logged.entry(source).or_insert(end);
-                if end.seq > newest.seq {
-                    *newest = end;
-                }
+    /// The incarnations of the tenant with pending batches, in key order: one seek each,
+    /// skipping from one incarnation's batches to the next.
+    fn pending_incarnations(&self, tenant: u64) -> Result<Vec<u64>, StoreError> {
+        let mut found = Vec::new();
+        let end = key::pair(tenant.saturating_add(1), 0);
+        let mut from = key::pair(tenant, 0).to_vec();
+        while let Some((k, _)) = self
+            .inner
+            .pending
+            .range(from.as_slice()..&end[..])
+            .next()
+            .transpose()
+            .map_err(StoreError::storage("scanning pending events"))?
+        {
+            let inc = key::need_num(&k, 1, "pending")?;
+            found.push(inc);
+            match inc.checked_add(1) {
+                Some(next) => from = key::pair(tenant, next).to_vec(),
+                None => break,
             }
         }
-        self.inner
-            .next_seq
-            .fetch_max(last.get() + 1, std::sync::atomic::Ordering::Release);
+        Ok(found)
+    }
+
+    /// The tenant's live sources' ids, by incarnation.
+    fn source_names(&self, log: &TenantLog) -> HashMap<u64, Arc<str>> {
+        log.names
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(id, &inc)| (inc, Arc::from(id.as_str())))
+            .collect()
     }
 }

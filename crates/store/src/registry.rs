@@ -1,40 +1,136 @@
-//! Persisted sources, subscriptions, delivery positions and created API keys.
+//! Persisted sources (with their tenants and incarnations), subscriptions, delivery positions
+//! and created API keys.
 
 use crate::key;
-use crate::sled_store::{SledStore, decode_json, encode_json};
-use crate::{ApiKeyRecord, DeliveryState, SourceRecord, StoreError, SubscriptionRecord};
+use crate::sled_store::{
+    META_NEXT_INCARNATION, META_NEXT_TENANT, SledStore, TenantLog, TenantRecord, decode_json,
+    encode_json,
+};
+use crate::{
+    ApiKeyRecord, DeliveryState, SourceRecord, SourceRef, StoreError, SubscriptionRecord,
+};
+use sled::Transactional;
+use std::sync::{Arc, PoisonError};
 use tributary_core::SourceId;
 
 impl SledStore {
-    pub(crate) fn put_source_blocking(&self, record: &SourceRecord) -> Result<(), StoreError> {
-        let bytes = encode_json(record, "source")?;
-        self.inner
-            .sources
-            .insert(record.id.as_str().as_bytes(), bytes)
-            .map_err(StoreError::storage("writing a source"))?;
-        Ok(())
+    /// Stores the record under its tenant, creating the tenant (a number and an empty log) and
+    /// the incarnation when they are new; an existing source of the tenant keeps its
+    /// incarnation.
+    pub(crate) fn put_source_blocking(
+        &self,
+        mut record: SourceRecord,
+    ) -> Result<SourceRef, StoreError> {
+        let _writer = self.write_lock();
+        let inner = &self.inner;
+        let existing = self.tenant(&record.tenant);
+        let (tenant_no, new_tenant) = match &existing {
+            Some(log) => (log.no, None),
+            None => {
+                let no = self.meta_u64(META_NEXT_TENANT, 1)?;
+                (no, Some(TenantRecord::new(no)))
+            }
+        };
+        let known = existing.as_ref().and_then(|log| log.incarnation(&record.id));
+        let (incarnation, new_incarnation) = match known {
+            Some(inc) => (inc, false),
+            None => (self.meta_u64(META_NEXT_INCARNATION, 1)?, true),
+        };
+        record.incarnation = incarnation;
+        let bytes = encode_json(&record, "source")?;
+        let tenant_bytes = new_tenant
+            .as_ref()
+            .map(|t| encode_json(t, "tenant"))
+            .transpose()?;
+        let source_key = key::num_str(tenant_no, record.id.as_str());
+        (&inner.meta, &inner.tenants, &inner.sources).transaction(|(meta, tenants, sources)| {
+            if let Some(t) = &tenant_bytes {
+                tenants.insert(record.tenant.as_bytes(), t.as_slice())?;
+                meta.insert(META_NEXT_TENANT, &(tenant_no + 1).to_be_bytes())?;
+            }
+            if new_incarnation {
+                meta.insert(META_NEXT_INCARNATION, &(incarnation + 1).to_be_bytes())?;
+            }
+            sources.insert(source_key.as_slice(), bytes.as_slice())?;
+            Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
+        })?;
+        let mut catalog = self.catalog_mut();
+        let log = match existing {
+            Some(log) => log,
+            None => {
+                let empty = TenantRecord::new(tenant_no);
+                let log = Arc::new(TenantLog::new(&record.tenant, tenant_no, inner.epoch, &empty));
+                catalog
+                    .tenants
+                    .insert(record.tenant.clone(), Arc::clone(&log));
+                log
+            }
+        };
+        log.names
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(record.id.clone(), incarnation);
+        catalog
+            .live
+            .insert(incarnation, (Arc::clone(&log), record.id.clone()));
+        Ok(record.source_ref())
     }
 
     pub(crate) fn source_blocking(
         &self,
+        tenant: &str,
         id: &SourceId,
     ) -> Result<Option<SourceRecord>, StoreError> {
-        get_json(&self.inner.sources, id.as_str(), "source")
+        let Some(log) = self.tenant(tenant) else {
+            return Ok(None);
+        };
+        self.inner
+            .sources
+            .get(key::num_str(log.no, id.as_str()))
+            .map_err(StoreError::storage("reading a source"))?
+            .map(|v| decode_json(&v, || format!("source {id}")))
+            .transpose()
     }
 
     pub(crate) fn sources_blocking(&self) -> Result<Vec<SourceRecord>, StoreError> {
-        all_json(&self.inner.sources, "source")
+        all_json(self.inner.sources.iter(), "source")
+    }
+
+    pub(crate) fn sources_of_blocking(&self, tenant: &str) -> Result<Vec<SourceRecord>, StoreError> {
+        let Some(log) = self.tenant(tenant) else {
+            return Ok(Vec::new());
+        };
+        all_json(
+            self.inner.sources.scan_prefix(log.no.to_be_bytes()),
+            "source",
+        )
     }
 
     /// Removes the source's data first and its record last, so an interrupted delete leaves the
-    /// record in place to be deleted again.
-    pub(crate) fn delete_source_blocking(&self, id: &SourceId) -> Result<bool, StoreError> {
+    /// record in place to be deleted again. Its entries in the tenant's log and their index stay.
+    pub(crate) fn delete_source_blocking(
+        &self,
+        tenant: &str,
+        id: &SourceId,
+    ) -> Result<bool, StoreError> {
         let _writer = self.write_lock();
+        let Some(log) = self.tenant(tenant) else {
+            return Ok(false);
+        };
+        let Some(inc) = log.incarnation(id) else {
+            return Ok(false);
+        };
         let inner = &self.inner;
-        let prefix = key::source_prefix(id);
-        for tree in [&inner.pending, &inner.gaps, &inner.objects, &inner.ids] {
+        let pending_prefix = key::pair(log.no, inc);
+        let by_inc = inc.to_be_bytes();
+        for (tree, prefix) in [
+            (&inner.pending, &pending_prefix[..]),
+            (&inner.gaps, &by_inc[..]),
+            (&inner.objects, &by_inc[..]),
+            (&inner.ids, &by_inc[..]),
+        ] {
             let mut batch = sled::Batch::default();
-            for k in tree.scan_prefix(&prefix).keys() {
+            for k in tree.scan_prefix(prefix).keys() {
                 batch.remove(k.map_err(StoreError::storage("scanning a source's data"))?);
             }
             tree.apply_batch(batch)
@@ -42,12 +138,18 @@ impl SledStore {
         }
         inner
             .state
-            .remove(id.as_str().as_bytes())
+            .remove(by_inc)
             .map_err(StoreError::storage("removing a source's state"))?;
         let existed = inner
             .sources
-            .remove(id.as_str().as_bytes())
+            .remove(key::num_str(log.no, id.as_str()))
             .map_err(StoreError::storage("removing a source"))?;
+        let mut catalog = self.catalog_mut();
+        catalog.live.remove(&inc);
+        log.names
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
         Ok(existed.is_some())
     }
 
@@ -71,7 +173,7 @@ impl SledStore {
     }
 
     pub(crate) fn subscriptions_blocking(&self) -> Result<Vec<SubscriptionRecord>, StoreError> {
-        all_json(&self.inner.subscriptions, "subscription")
+        all_json(self.inner.subscriptions.iter(), "subscription")
     }
 
     pub(crate) fn delete_subscription_blocking(&self, id: &str) -> Result<bool, StoreError> {
@@ -117,7 +219,7 @@ impl SledStore {
     }
 
     pub(crate) fn api_keys_blocking(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        all_json(&self.inner.api_keys, "API key")
+        all_json(self.inner.api_keys.iter(), "API key")
     }
 
     pub(crate) fn delete_api_key_blocking(&self, id: &str) -> Result<bool, StoreError> {
@@ -142,10 +244,10 @@ fn get_json<T: serde::de::DeserializeOwned>(
 }
 
 fn all_json<T: serde::de::DeserializeOwned>(
-    tree: &sled::Tree,
+    entries: sled::Iter,
     what: &str,
 ) -> Result<Vec<T>, StoreError> {
-    tree.iter()
+    entries
         .map(|entry| {
             let (k, v) = entry.map_err(StoreError::storage("scanning records"))?;
             decode_json(&v, || format!("{what} {:?}", String::from_utf8_lossy(&k)))

@@ -1,87 +1,86 @@
-//! Removing old events from the oldest end of the unified log.
+//! Removing old events from the oldest end of each tenant's log.
 
 use crate::StoreError;
 use crate::key;
-use crate::sled_store::SledStore;
+use crate::sled_store::{SledStore, TenantLog};
 use crate::store::{Retention, RetentionReport};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use sled::Transactional;
-use tributary_core::SourceId;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Entries removed per transaction.
 const RETENTION_BATCH: usize = 4_096;
 
-#[derive(Deserialize)]
-struct RetentionView {
-    source: SourceId,
-    #[serde(with = "tributary_core::time::millis")]
-    occurred_at: DateTime<Utc>,
-}
-
 impl SledStore {
-    /// The deduplication index (`ids`) keeps the ids of removed events, so a provider that
-    /// replays old pages after retention still cannot bring them back.
+    /// The deduplication index keeps the ids of removed events, so a provider that replays old
+    /// pages after retention still cannot bring them back. Each tenant's log is pruned on its
+    /// own: `max_events` counts one tenant's entries.
     pub(crate) fn retention_blocking(
         &self,
         retention: Retention,
         now: DateTime<Utc>,
     ) -> Result<RetentionReport, StoreError> {
         let _writer = self.write_lock();
-        let cutoff = match retention.max_age {
+        let cutoff_ms = match retention.max_age {
             Some(age) => Some(
-                now - chrono::Duration::from_std(age).map_err(|e| StoreError::Invalid {
+                (now - chrono::Duration::from_std(age).map_err(|e| StoreError::Invalid {
                     what: "retention max_age",
                     reason: e.to_string(),
-                })?,
+                })?)
+                .timestamp_millis(),
             ),
             None => None,
         };
+        let tenants: Vec<Arc<TenantLog>> = self.catalog().tenants.values().cloned().collect();
+        let mut removed = 0;
+        for log in tenants {
+            removed += self.prune(&log, retention.max_events, cutoff_ms)?;
+        }
+        Ok(RetentionReport { removed })
+    }
+
+    fn prune(
+        &self,
+        log: &TenantLog,
+        max_events: Option<u64>,
+        cutoff_ms: Option<i64>,
+    ) -> Result<u64, StoreError> {
         let mut removed = 0;
         loop {
-            let oldest = self.oldest_blocking()?.seq.get();
-            let last = self.latest_blocking()?.seq.get();
-            let mut over_count = match retention.max_events {
-                Some(max) => (last - oldest).saturating_sub(max),
-                None => 0,
-            };
+            let next = log.next_seq.load(Ordering::Acquire);
+            let oldest = log.retained_from.load(Ordering::Acquire).min(next);
+            let mut over_count = max_events.map_or(0, |max| (next - oldest).saturating_sub(max));
             let mut batch = Vec::new();
-            for entry in self.inner.log.iter() {
+            let range = key::pair(log.no, oldest)..key::pair(log.no, next);
+            for entry in self.inner.log.range(range) {
                 if batch.len() == RETENTION_BATCH {
                     break;
                 }
-                let (k, json) = entry.map_err(StoreError::storage("scanning the log"))?;
-                let view: RetentionView = serde_json::from_slice(&json)
-                    .map_err(|e| StoreError::corrupt(format!("log entry {k:?}"), e))?;
-                let too_old = cutoff.is_some_and(|c| view.occurred_at < c);
+                let (k, value) = entry.map_err(StoreError::storage("scanning the log"))?;
+                let (inc, ms) = key::entry_header(&value)
+                    .ok_or_else(|| StoreError::corrupt(format!("log entry {k:?}"), "no header"))?;
+                let too_old = cutoff_ms.is_some_and(|c| ms < c);
                 if over_count == 0 && !too_old {
                     break;
                 }
                 over_count = over_count.saturating_sub(1);
-                let seq = key::seq_from_key(&k)
-                    .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?;
-                batch.push((k, key::source_u64(&view.source, seq.get())));
+                let seq = key::need_num(&k, 1, "log")?;
+                batch.push((k, key::pair(inc, seq), seq));
             }
-            if batch.is_empty() {
-                return Ok(RetentionReport {
-                    removed,
-                    oldest: self.oldest_blocking()?,
-                });
-            }
+            let Some(&(_, _, newest)) = batch.last() else {
+                return Ok(removed);
+            };
             let inner = &self.inner;
-            (&inner.log, &inner.by_source).transaction(|(log, by_source)| {
-                for (log_key, index_key) in &batch {
-                    log.remove(log_key)?;
-                    by_source.remove(index_key.as_slice())?;
+            (&inner.log, &inner.by_source).transaction(|(log_tree, by_source)| {
+                for (log_key, index_key, _) in &batch {
+                    log_tree.remove(log_key)?;
+                    by_source.remove(&index_key[..])?;
                 }
                 Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
             })?;
             removed += batch.len() as u64;
-            if let Some(seq) = batch.last().and_then(|(k, _)| key::seq_from_key(k)) {
-                self.inner
-                    .retained_from
-                    .store(seq.get() + 1, std::sync::atomic::Ordering::Release);
-            }
+            log.retained_from.store(newest + 1, Ordering::Release);
         }
     }
 }

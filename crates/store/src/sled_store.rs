@@ -1,38 +1,60 @@
-//! The sled-backed store: its trees, opening and the async edge.
+//! The sled-backed store: its trees, what it keeps in memory, opening, and the async edge.
 
 use crate::key;
 use crate::store::{EventStore, IngestReport, MergeReport, ReadPage, Retention, RetentionReport};
 use crate::{
-    ApiKeyRecord, DeliveryState, Filter, SourceRecord, SourceState, StoreError, SubscriptionRecord,
+    ApiKeyRecord, DeliveryState, Filter, SourceRecord, SourceRef, SourceState, StoreError,
+    SubscriptionRecord,
 };
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use tributary_core::{Cursor, Gap, ObjectStateError, ObjectStateRead, Page, SourceId};
 
 /// How long [`SledStore::open`] waits for another holder of the directory's lock to let go.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The on-disk format this build reads and writes.
-pub(crate) const FORMAT: u32 = 2;
+pub(crate) const FORMAT: u32 = 3;
 
 pub(crate) const META_FORMAT: &[u8] = b"format";
 pub(crate) const META_EPOCH: &[u8] = b"epoch";
-/// The next log position to assign (starts at 1).
-pub(crate) const META_NEXT_SEQ: &[u8] = b"next_seq";
-/// The largest `occurred_at` (ms since the epoch) appended to the log: the merge frontier reached.
-pub(crate) const META_LAST_TIME: &[u8] = b"last_time";
+/// The number the next new tenant gets (starts at 1).
+pub(crate) const META_NEXT_TENANT: &[u8] = b"next_tenant";
+/// The incarnation the next new source gets (starts at 1).
+pub(crate) const META_NEXT_INCARNATION: &[u8] = b"next_incarnation";
+
+/// The trees of format 3, by role. Their names differ from format 2's, so an upgrade writes
+/// them beside the old ones and removes those only once it is complete.
+pub(crate) mod trees {
+    pub(crate) const TENANTS: &str = "t3.tenants";
+    pub(crate) const SOURCES: &str = "t3.sources";
+    pub(crate) const IDS: &str = "t3.ids";
+    pub(crate) const PENDING: &str = "t3.pending";
+    pub(crate) const STATE: &str = "t3.state";
+    pub(crate) const GAPS: &str = "t3.gaps";
+    pub(crate) const OBJECTS: &str = "t3.objects";
+    pub(crate) const LOG: &str = "t3.log";
+    pub(crate) const BY_SOURCE: &str = "t3.by_source";
+}
+
+/// Reads that examine at most this many entries run on the caller's task: a page of the
+/// default size from sled's cache takes some tens of microseconds, while a hand-off to the
+/// blocking pool costs about a third of the API's throughput under load
+/// (`tests/bench/api-wrk.sh`). Larger budgets run on the blocking pool.
+pub const INLINE_SCAN: usize = 200;
 
 /// The store on sled. Cheap to clone: clones share one database.
 ///
-/// Trees: `meta`; `ids` (`source \0 event-id`, the deduplication index); `pending`
-/// (`source \0 n` → event JSON, each source's queue in upstream order); `state` (source →
-/// [`SourceState`]); `gaps` (`source \0 n` → gap); `objects` (`source \0 key` → JSON, the
-/// provider's object memory); `log` (seq → event JSON, the unified log);
-/// `by_source` (`source \0 seq`, an index of the log); `sources`, `subscriptions`, `deliveries`,
-/// `api_keys` (id → [`ApiKeyRecord`]).
+/// Trees (format 3; `docs/architecture.md` has the table): `meta`; `t3.tenants` (tenant →
+/// [`TenantRecord`]); `t3.sources` (`tenant | id` → [`SourceRecord`]); `t3.pending`
+/// (`tenant | incarnation | n` → a batch of framed events); `t3.state`, `t3.ids`, `t3.gaps`,
+/// `t3.objects` (by incarnation); `t3.log` (`tenant | seq` → header + event JSON);
+/// `t3.by_source` (`incarnation | seq` → ordinal); `subscriptions`, `deliveries`, `api_keys`.
 #[derive(Clone)]
 pub struct SledStore {
     pub(crate) inner: Arc<Inner>,
@@ -41,6 +63,8 @@ pub struct SledStore {
 pub(crate) struct Inner {
     pub(crate) db: sled::Db,
     pub(crate) meta: sled::Tree,
+    pub(crate) tenants: sled::Tree,
+    pub(crate) sources: sled::Tree,
     pub(crate) ids: sled::Tree,
     pub(crate) pending: sled::Tree,
     pub(crate) state: sled::Tree,
@@ -48,40 +72,117 @@ pub(crate) struct Inner {
     pub(crate) objects: sled::Tree,
     pub(crate) log: sled::Tree,
     pub(crate) by_source: sled::Tree,
-    pub(crate) sources: sled::Tree,
     pub(crate) subscriptions: sled::Tree,
     pub(crate) deliveries: sled::Tree,
     pub(crate) api_keys: sled::Tree,
     pub(crate) epoch: u64,
-    /// One writer at a time: ingest, merge and retention read outside their transaction what
-    /// they then write inside it.
+    /// One writer at a time: ingest, merge, retention and source changes read outside their
+    /// transaction what they then write inside it.
     writer: Mutex<()>,
     /// See [`EventStore::sources_generation`].
     sources_generation: AtomicU64,
-    /// The end of the log readers see: `meta`'s `next_seq`, mirrored after each merge is
-    /// flushed to disk (so no reader sees a position a crash could give to another event), and
-    /// so a read need not look it up.
+    /// The tenants and their live sources, mirrored from the trees (changed only by writers,
+    /// after their transaction commits).
+    pub(crate) catalog: RwLock<Catalog>,
+}
+
+/// What the store keeps in memory of its tenants and sources.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub(crate) tenants: HashMap<String, Arc<TenantLog>>,
+    /// Every live incarnation: its tenant and id.
+    pub(crate) live: HashMap<u64, (Arc<TenantLog>, SourceId)>,
+}
+
+/// One tenant's log as readers see it, and its live sources.
+pub(crate) struct TenantLog {
+    pub(crate) name: String,
+    /// The tenant's number in keys.
+    pub(crate) no: u64,
+    /// [`EventStore::stream_key`].
+    pub(crate) key: u64,
+    /// The end of the log readers see: the persisted `next_seq`, mirrored after each merge is
+    /// flushed to disk (so no reader sees a position a crash could give to another event).
     pub(crate) next_seq: AtomicU64,
-    /// The first log position retention has not removed (the oldest entry when the log is not
-    /// empty), mirrored after each retention pass commits.
+    /// The first position retention has not removed, mirrored after each retention pass.
     pub(crate) retained_from: AtomicU64,
-    /// Every source with an entry in the log, or that had one since the store opened (a superset:
-    /// retention does not remove sources), so a read whose filter names them all need not check
-    /// each entry's source; with each source's newest entry that readers may see, to count its
-    /// entries after a position. Updated before the end of the log moves.
-    pub(crate) logged_sources: RwLock<HashMap<Vec<u8>, SourceEnd>>,
+    /// Each incarnation with entries in the log (deleted ones included), with its newest entry
+    /// that readers may see. Updated before the end of the log moves.
+    pub(crate) ends: RwLock<HashMap<u64, SourceEnd>>,
+    /// The live sources, by id.
+    pub(crate) names: RwLock<HashMap<SourceId, u64>>,
+}
+
+impl TenantLog {
+    pub(crate) fn new(name: &str, no: u64, epoch: u64, record: &TenantRecord) -> Self {
+        Self {
+            name: name.to_owned(),
+            no,
+            key: stream_key(epoch, name),
+            next_seq: AtomicU64::new(record.next_seq),
+            retained_from: AtomicU64::new(record.next_seq),
+            ends: RwLock::new(HashMap::new()),
+            names: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn ends(&self) -> RwLockReadGuard<'_, HashMap<u64, SourceEnd>> {
+        self.ends.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn incarnation(&self, id: &SourceId) -> Option<u64> {
+        self.names
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .copied()
+    }
+}
+
+/// A tenant as persisted in `t3.tenants`: its number and where its log stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TenantRecord {
+    pub(crate) no: u64,
+    /// The next position to assign (starts at 1).
+    pub(crate) next_seq: u64,
+    /// The largest `occurred_at` (ms) merged: the frontier this tenant's merge reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_time: Option<i64>,
+}
+
+impl TenantRecord {
+    pub(crate) fn new(no: u64) -> Self {
+        Self {
+            no,
+            next_seq: 1,
+            last_time: None,
+        }
+    }
+}
+
+/// The key of a tenant's stream: the first 8 bytes of SHA-256 over the store's epoch and the
+/// tenant's name. Stable for the life of the store; tells nothing of the epoch or of other
+/// tenants.
+pub(crate) fn stream_key(epoch: u64, tenant: &str) -> u64 {
+    let mut h = Sha256::new();
+    h.update(b"tributary stream\0");
+    h.update(epoch.to_be_bytes());
+    h.update(tenant.as_bytes());
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledStore")
-            .field("epoch", &self.inner.epoch)
-            .finish_non_exhaustive()
+        f.debug_struct("SledStore").finish_non_exhaustive()
     }
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in the directory `path`.
+    /// Opens (or creates) the store in the directory `path`, upgrading a store of an older
+    /// format (see [`crate::upgrade`]).
     ///
     /// sled locks the directory; a store just closed in this process (its background flusher
     /// still finishing) can hold the lock for a moment, so a lock conflict is retried with a
@@ -116,24 +217,16 @@ impl SledStore {
     }
 
     fn from_db(db: sled::Db, path: &str) -> Result<Self, StoreError> {
-        let tree = |name: &'static str| {
-            db.open_tree(name)
-                .map_err(StoreError::storage("opening a tree"))
-        };
-        let meta = tree("meta")?;
+        let meta = open_tree(&db, "meta")?;
         match meta
             .get(META_FORMAT)
             .map_err(StoreError::storage("reading the format"))?
         {
-            Some(v) if v.as_ref() == FORMAT.to_string().as_bytes() => {}
-            Some(v) if v.as_ref() == b"1" => {
-                // Format 1 had empty `by_source` values; format 2 keeps each entry's ordinal.
-                let by_source = tree("by_source")?;
-                number_index_entries(&by_source, path)?;
-                meta.insert(META_FORMAT, FORMAT.to_string().as_bytes())
-                    .map_err(StoreError::storage("recording the format"))?;
-                db.flush()
-                    .map_err(StoreError::storage("flushing the upgraded store"))?;
+            Some(v) if v.as_ref() == FORMAT.to_string().as_bytes() => {
+                crate::upgrade::drop_old_trees(&db)?;
+            }
+            Some(v) if v.as_ref() == b"1" || v.as_ref() == b"2" => {
+                crate::upgrade::to_format_3(&db, &meta, path)?;
             }
             Some(v) => {
                 return Err(StoreError::Format {
@@ -143,11 +236,12 @@ impl SledStore {
                 });
             }
             None => {
-                // A new store: fix its epoch, first position and format in one atomic batch.
+                // A new store: fix its epoch, counters and format in one atomic batch.
                 let epoch = fastrand::u64(1..);
                 let mut batch = sled::Batch::default();
                 batch.insert(META_EPOCH, &epoch.to_be_bytes());
-                batch.insert(META_NEXT_SEQ, &1u64.to_be_bytes());
+                batch.insert(META_NEXT_TENANT, &1u64.to_be_bytes());
+                batch.insert(META_NEXT_INCARNATION, &1u64.to_be_bytes());
                 batch.insert(META_FORMAT, FORMAT.to_string().as_bytes());
                 meta.apply_batch(batch)
                     .map_err(StoreError::storage("initialising the store"))?;
@@ -159,7 +253,7 @@ impl SledStore {
             .get(META_EPOCH)
             .map_err(StoreError::storage("reading the epoch"))?
         {
-            Some(v) => decode_u64(&v, "epoch")?,
+            Some(v) => key::u64_value(&v, "epoch")?,
             None => {
                 return Err(StoreError::corrupt(
                     "meta",
@@ -167,46 +261,28 @@ impl SledStore {
                 ));
             }
         };
-        let next_seq = match meta
-            .get(META_NEXT_SEQ)
-            .map_err(StoreError::storage("reading the next position"))?
-        {
-            Some(v) => decode_u64(&v, "next_seq")?,
-            None => 1,
-        };
-        let log = tree("log")?;
-        let retained_from = match log
-            .first()
-            .map_err(StoreError::storage("reading the log"))?
-        {
-            Some((k, _)) => key::seq_from_key(&k)
-                .ok_or_else(|| StoreError::corrupt("log key", format!("{k:?}")))?
-                .get(),
-            None => next_seq,
-        };
-        let by_source = tree("by_source")?;
-        let logged_sources = logged_sources(&by_source)?;
         let inner = Inner {
-            ids: tree("ids")?,
-            pending: tree("pending")?,
-            state: tree("state")?,
-            gaps: tree("gaps")?,
-            objects: tree("objects")?,
-            log,
-            by_source,
-            sources: tree("sources")?,
-            subscriptions: tree("subscriptions")?,
-            deliveries: tree("deliveries")?,
-            api_keys: tree("api_keys")?,
+            tenants: open_tree(&db, trees::TENANTS)?,
+            sources: open_tree(&db, trees::SOURCES)?,
+            ids: open_tree(&db, trees::IDS)?,
+            pending: open_tree(&db, trees::PENDING)?,
+            state: open_tree(&db, trees::STATE)?,
+            gaps: open_tree(&db, trees::GAPS)?,
+            objects: open_tree(&db, trees::OBJECTS)?,
+            log: open_tree(&db, trees::LOG)?,
+            by_source: open_tree(&db, trees::BY_SOURCE)?,
+            subscriptions: open_tree(&db, "subscriptions")?,
+            deliveries: open_tree(&db, "deliveries")?,
+            api_keys: open_tree(&db, "api_keys")?,
             meta,
             db,
             epoch,
             writer: Mutex::new(()),
             sources_generation: AtomicU64::new(0),
-            next_seq: AtomicU64::new(next_seq),
-            retained_from: AtomicU64::new(retained_from),
-            logged_sources: RwLock::new(logged_sources),
+            catalog: RwLock::new(Catalog::default()),
         };
+        let catalog = load_catalog(&inner)?;
+        *inner.catalog.write().unwrap_or_else(PoisonError::into_inner) = catalog;
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -216,6 +292,38 @@ impl SledStore {
     /// transaction either committed or did not), so a poisoned lock is still usable.
     pub(crate) fn write_lock(&self) -> MutexGuard<'_, ()> {
         self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn catalog(&self) -> RwLockReadGuard<'_, Catalog> {
+        self.inner
+            .catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn catalog_mut(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
+        self.inner
+            .catalog
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The tenant's log, if the tenant ever had a source.
+    pub(crate) fn tenant(&self, tenant: &str) -> Option<Arc<TenantLog>> {
+        self.catalog().tenants.get(tenant).cloned()
+    }
+
+    /// The live incarnation `source` names: its tenant's log. Refuses a deleted incarnation or a
+    /// reference whose tenant or id does not match the store's.
+    pub(crate) fn live(&self, source: &SourceRef) -> Result<Arc<TenantLog>, StoreError> {
+        match self.catalog().live.get(&source.incarnation) {
+            Some((log, id)) if log.name == source.tenant && *id == source.id => {
+                Ok(Arc::clone(log))
+            }
+            _ => Err(StoreError::UnknownSource {
+                source_id: source.id.to_string(),
+            }),
+        }
     }
 
     /// Runs `f` on a blocking thread, then flushes to disk before returning its result.
@@ -240,146 +348,151 @@ impl SledStore {
     }
 
     pub(crate) fn meta_u64(&self, key: &'static [u8], default: u64) -> Result<u64, StoreError> {
-        match self
-            .inner
-            .meta
-            .get(key)
-            .map_err(StoreError::storage("reading meta"))?
+        meta_u64(&self.inner.meta, key, default)
+    }
+}
+
+pub(crate) fn open_tree(db: &sled::Db, name: &str) -> Result<sled::Tree, StoreError> {
+    db.open_tree(name)
+        .map_err(StoreError::storage("opening a tree"))
+}
+
+pub(crate) fn meta_u64(meta: &sled::Tree, key: &[u8], default: u64) -> Result<u64, StoreError> {
+    match meta.get(key).map_err(StoreError::storage("reading meta"))? {
+        Some(v) => key::u64_value(&v, "meta value"),
+        None => Ok(default),
+    }
+}
+
+/// Reads the tenants, their live sources and each incarnation's newest log entry.
+fn load_catalog(inner: &Inner) -> Result<Catalog, StoreError> {
+    let mut catalog = Catalog::default();
+    let mut by_no = HashMap::new();
+    for entry in inner.tenants.iter() {
+        let (k, v) = entry.map_err(StoreError::storage("reading the tenants"))?;
+        let name = String::from_utf8(k.to_vec())
+            .map_err(|_| StoreError::corrupt("tenant name", format!("{k:?}")))?;
+        let record: TenantRecord = decode_json(&v, || format!("tenant {name:?}"))?;
+        let log = Arc::new(TenantLog::new(&name, record.no, inner.epoch, &record));
+        let retained_from = match inner
+            .log
+            .scan_prefix(record.no.to_be_bytes())
+            .keys()
+            .next()
+            .transpose()
+            .map_err(StoreError::storage("reading the log"))?
         {
-            Some(v) => decode_u64(&v, "meta value"),
-            None => Ok(default),
-        }
-    }
-}
-
-/// Writes each `by_source` entry's ordinal among its source's entries (1, 2, …; see
-/// [`key::ordinal`]), in batches. Idempotent, so an upgrade cut short runs again on next open.
-fn number_index_entries(by_source: &sled::Tree, path: &str) -> Result<(), StoreError> {
-    const BATCH: usize = 10_000;
-    let total = by_source.len();
-    tracing::info!(
-        store = path,
-        entries = total,
-        "upgrading the store to format 2: numbering the source index"
-    );
-    let mut batch = sled::Batch::default();
-    let (mut in_batch, mut done) = (0, 0);
-    let mut current: Option<(Vec<u8>, u64)> = None;
-    for entry in by_source.iter() {
-        let (k, _) = entry.map_err(StoreError::storage("scanning the source index"))?;
-        let (source, _) = key::split_source_u64(&k)
-            .ok_or_else(|| StoreError::corrupt("index key", format!("{k:?}")))?;
-        let ordinal = match &mut current {
-            Some((s, n)) if s.as_slice() == source => {
-                *n += 1;
-                *n
-            }
-            _ => {
-                current = Some((source.to_vec(), 1));
-                1
-            }
+            Some(k) => key::need_num(&k, 1, "log")?,
+            None => record.next_seq,
         };
-        batch.insert(k, &ordinal.to_be_bytes());
-        in_batch += 1;
-        if in_batch == BATCH {
-            by_source
-                .apply_batch(std::mem::take(&mut batch))
-                .map_err(StoreError::storage("numbering the source index"))?;
-            done += in_batch;
-            in_batch = 0;
-            tracing::info!(store = path, done, of = total, "numbering the source index");
+        log.retained_from.store(retained_from, Ordering::Release);
+        by_no.insert(record.no, Arc::clone(&log));
+        catalog.tenants.insert(name, log);
+    }
+    for entry in inner.sources.iter() {
+        let (k, v) = entry.map_err(StoreError::storage("reading the sources"))?;
+        let record: SourceRecord = decode_json(&v, || format!("source {k:?}"))?;
+        let tenant = key::need_num(&k, 0, "source")?;
+        let log = by_no.get(&tenant).ok_or_else(|| {
+            StoreError::corrupt("source", format!("{k:?} names no known tenant"))
+        })?;
+        log.names
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(record.id.clone(), record.incarnation);
+        catalog
+            .live
+            .insert(record.incarnation, (Arc::clone(log), record.id));
+    }
+    // Each incarnation's newest index entry; its position tells its tenant's log from the log.
+    let mut from = Vec::new();
+    while let Some((k, _)) = inner
+        .by_source
+        .range(from.as_slice()..)
+        .next()
+        .transpose()
+        .map_err(StoreError::storage("scanning the source index"))?
+    {
+        let inc = key::need_num(&k, 0, "source index")?;
+        from = (inc + 1).to_be_bytes().to_vec();
+        let Some((k, v)) = inner
+            .by_source
+            .scan_prefix(inc.to_be_bytes())
+            .next_back()
+            .transpose()
+            .map_err(StoreError::storage("reading the source index"))?
+        else {
+            continue;
+        };
+        let seq = key::need_num(&k, 1, "source index")?;
+        let ordinal = key::ordinal(&k, &v)?;
+        let tenant = match catalog.live.get(&inc) {
+            Some((log, _)) => Some(Arc::clone(log)),
+            None => deleted_tenant(inner, &by_no, inc, seq)?,
+        };
+        if let Some(log) = tenant {
+            log.ends
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(inc, SourceEnd { seq, ordinal });
+        }
+        if inc == u64::MAX {
+            break;
         }
     }
-    by_source
-        .apply_batch(batch)
-        .map_err(StoreError::storage("numbering the source index"))?;
-    tracing::info!(
-        store = path,
-        entries = done + in_batch,
-        "store upgraded to format 2"
-    );
-    Ok(())
+    Ok(catalog)
 }
 
-/// A source's newest entry in the log index: its position and ordinal (see [`key::ordinal`]).
+/// The tenant whose log holds the entry `seq` of the deleted incarnation `inc`: the one whose
+/// log entry at `seq` names `inc` (one lookup per tenant, for deleted sources only).
+fn deleted_tenant(
+    inner: &Inner,
+    by_no: &HashMap<u64, Arc<TenantLog>>,
+    inc: u64,
+    seq: u64,
+) -> Result<Option<Arc<TenantLog>>, StoreError> {
+    for log in by_no.values() {
+        let entry = inner
+            .log
+            .get(key::pair(log.no, seq))
+            .map_err(StoreError::storage("reading the log"))?;
+        if entry.is_some_and(|v| key::entry_header(&v).is_some_and(|(i, _)| i == inc)) {
+            return Ok(Some(Arc::clone(log)));
+        }
+    }
+    Ok(None)
+}
+
+/// An incarnation's newest entry in the log index: its position and ordinal (see
+/// [`key::ordinal`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SourceEnd {
     pub(crate) seq: u64,
     pub(crate) ordinal: u64,
 }
 
-/// The sources in the log's index, with their newest entry.
-fn logged_sources(by_source: &sled::Tree) -> Result<HashMap<Vec<u8>, SourceEnd>, StoreError> {
-    let mut ends = HashMap::new();
-    for source in sources_in(by_source, "scanning the source index")? {
-        let mut prefix = source.clone();
-        prefix.push(key::SEP);
-        let newest = by_source
-            .range(prefix.as_slice()..key::after_source(&source).as_slice())
-            .next_back()
-            .transpose()
-            .map_err(StoreError::storage("reading the source index"))?;
-        if let Some((k, v)) = newest {
-            let (_, seq) = key::split_source_u64(&k)
-                .ok_or_else(|| StoreError::corrupt("index key", format!("{k:?}")))?;
-            let ordinal = key::ordinal(&k, &v)?;
-            ends.insert(source, SourceEnd { seq, ordinal });
-        }
-    }
-    Ok(ends)
-}
-
-/// Every source with a key in `tree`, whose keys are `source \0 u64`, in key order: one seek per
-/// source, skipping from one source's keys to the next. `doing` says what in errors.
-pub(crate) fn sources_in(
-    tree: &sled::Tree,
-    doing: &'static str,
-) -> Result<Vec<Vec<u8>>, StoreError> {
-    let mut found = Vec::new();
-    let mut from = Vec::new();
-    while let Some((k, _)) = tree
-        .range(from.as_slice()..)
-        .next()
-        .transpose()
-        .map_err(StoreError::storage(doing))?
-    {
-        let (source, _) = key::split_source_u64(&k)
-            .ok_or_else(|| StoreError::corrupt(format!("key ({doing})"), format!("{k:?}")))?;
-        from = key::after_source(source);
-        found.push(source.to_vec());
-    }
-    Ok(found)
-}
-
-/// One source's committed object memory, read straight from its tree.
+/// One incarnation's committed object memory, read straight from its tree.
 struct SourceObjects {
     tree: sled::Tree,
-    source: SourceId,
+    source: SourceRef,
 }
 
 impl ObjectStateRead for SourceObjects {
     fn get(&self, key: &str) -> Result<Option<serde_json::Value>, ObjectStateError> {
         let value = self
             .tree
-            .get(crate::key::source_str(&self.source, key))
-            .map_err(|e| ObjectStateError(format!("source {}: {e}", self.source)))?;
+            .get(key::num_str(self.source.incarnation, key))
+            .map_err(|e| ObjectStateError(format!("source {}: {e}", self.source.id)))?;
         value
             .map(|v| serde_json::from_slice(&v))
             .transpose()
             .map_err(|e| {
                 ObjectStateError(format!(
                     "source {}, object {key:?}: corrupt JSON: {e}",
-                    self.source
+                    self.source.id
                 ))
             })
     }
-}
-
-pub(crate) fn decode_u64(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
-    let arr: [u8; 8] = bytes.try_into().map_err(|_| {
-        StoreError::corrupt(what, format!("expected 8 bytes, found {}", bytes.len()))
-    })?;
-    Ok(u64::from_be_bytes(arr))
 }
 
 pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
@@ -398,58 +511,91 @@ pub(crate) fn encode_json<T: serde::Serialize>(
 
 #[async_trait::async_trait]
 impl EventStore for SledStore {
-    fn epoch(&self) -> u64 {
-        self.inner.epoch
+    fn stream_key(&self, tenant: &str) -> u64 {
+        match self.tenant(tenant) {
+            Some(log) => log.key,
+            None => stream_key(self.inner.epoch, tenant),
+        }
     }
 
-    async fn ingest(&self, source: &SourceId, page: Page) -> Result<IngestReport, StoreError> {
+    async fn ingest(&self, source: &SourceRef, page: Page) -> Result<IngestReport, StoreError> {
         let source = source.clone();
         self.write(move |s| s.ingest_blocking(&source, &page, Utc::now()))
             .await
     }
 
-    fn source_state(&self, source: &SourceId) -> Result<Option<SourceState>, StoreError> {
-        self.source_state_blocking(source)
+    fn source_state(&self, source: &SourceRef) -> Result<Option<SourceState>, StoreError> {
+        self.source_state_blocking(source.incarnation)
     }
 
-    fn pending_len(&self, source: &SourceId) -> Result<u64, StoreError> {
+    fn pending_len(&self, source: &SourceRef) -> Result<u64, StoreError> {
         self.pending_len_blocking(source)
     }
 
-    fn gaps(&self, source: &SourceId) -> Result<Vec<Gap>, StoreError> {
+    fn gaps(&self, source: &SourceRef) -> Result<Vec<Gap>, StoreError> {
         self.gaps_blocking(source)
     }
 
-    fn object_state(&self, source: &SourceId) -> Box<dyn ObjectStateRead> {
+    fn object_state(&self, source: &SourceRef) -> Box<dyn ObjectStateRead> {
         Box::new(SourceObjects {
             tree: self.inner.objects.clone(),
             source: source.clone(),
         })
     }
 
-    async fn merge(&self, frontier: DateTime<Utc>) -> Result<MergeReport, StoreError> {
+    async fn merge_tenants(
+        &self,
+        frontiers: Vec<(String, DateTime<Utc>)>,
+    ) -> Result<Vec<(String, MergeReport)>, StoreError> {
         // `write` flushes before it returns: only then do readers see the merged entries.
-        let (report, ends) = self.write(move |s| s.merge_blocking(frontier)).await?;
-        self.publish(report.last, ends);
-        Ok(report)
+        let merged = self
+            .write(move |s| {
+                frontiers
+                    .into_iter()
+                    .map(|(tenant, frontier)| {
+                        let merged = s.merge_blocking(&tenant, frontier)?;
+                        Ok((tenant, merged))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await?;
+        Ok(merged
+            .into_iter()
+            .map(|(tenant, (report, published))| {
+                if let Some(published) = published {
+                    published.publish(report.last);
+                }
+                (tenant, report)
+            })
+            .collect())
     }
 
-    fn read_within(
+    async fn read_within(
         &self,
+        tenant: &str,
         after: Option<&Cursor>,
         limit: usize,
         filter: &Filter,
         max_scan: usize,
     ) -> Result<ReadPage, StoreError> {
-        self.read_blocking(after, limit, filter, max_scan)
+        if max_scan <= INLINE_SCAN {
+            return self.read_blocking(tenant, after, limit, filter, max_scan);
+        }
+        let (this, tenant, after, filter) =
+            (self.clone(), tenant.to_owned(), after.copied(), filter.clone());
+        tokio::task::spawn_blocking(move || {
+            this.read_blocking(&tenant, after.as_ref(), limit, &filter, max_scan)
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))?
     }
 
-    fn latest(&self) -> Result<Cursor, StoreError> {
-        self.latest_blocking()
+    async fn latest(&self, tenant: &str) -> Result<Cursor, StoreError> {
+        Ok(self.latest_blocking(tenant))
     }
 
-    fn oldest(&self) -> Result<Cursor, StoreError> {
-        self.oldest_blocking()
+    async fn oldest(&self, tenant: &str) -> Result<Cursor, StoreError> {
+        Ok(self.oldest_blocking(tenant))
     }
 
     async fn apply_retention(
@@ -461,28 +607,34 @@ impl EventStore for SledStore {
             .await
     }
 
-    async fn put_source(&self, record: SourceRecord) -> Result<(), StoreError> {
-        let written = self.write(move |s| s.put_source_blocking(&record)).await;
+    async fn put_source(&self, record: SourceRecord) -> Result<SourceRef, StoreError> {
+        let written = self.write(move |s| s.put_source_blocking(record)).await;
         // Bumped even after a failure, which may have written part of the change.
         self.inner.sources_generation.fetch_add(1, Ordering::AcqRel);
         written
     }
 
-    fn source(&self, id: &SourceId) -> Result<Option<SourceRecord>, StoreError> {
-        self.source_blocking(id)
+    fn source(&self, tenant: &str, id: &SourceId) -> Result<Option<SourceRecord>, StoreError> {
+        self.source_blocking(tenant, id)
     }
 
     fn sources(&self) -> Result<Vec<SourceRecord>, StoreError> {
         self.sources_blocking()
     }
 
+    fn sources_of(&self, tenant: &str) -> Result<Vec<SourceRecord>, StoreError> {
+        self.sources_of_blocking(tenant)
+    }
+
     fn sources_generation(&self) -> u64 {
         self.inner.sources_generation.load(Ordering::Acquire)
     }
 
-    async fn delete_source(&self, id: &SourceId) -> Result<bool, StoreError> {
-        let id = id.clone();
-        let deleted = self.write(move |s| s.delete_source_blocking(&id)).await;
+    async fn delete_source(&self, tenant: &str, id: &SourceId) -> Result<bool, StoreError> {
+        let (tenant, id) = (tenant.to_owned(), id.clone());
+        let deleted = self
+            .write(move |s| s.delete_source_blocking(&tenant, &id))
+            .await;
         self.inner.sources_generation.fetch_add(1, Ordering::AcqRel);
         deleted
     }
