@@ -146,7 +146,7 @@ pub fn render(
     for (name, kind, help) in per_source {
         header(&mut out, name, kind, help);
         for (id, s) in &statuses {
-            let source = label(id.as_str());
+            let (tenant, source) = (label(&id.tenant), label(id.id.as_str()));
             let value = match name {
                 "tributary_source_up" => {
                     Some(u64::from(!s.paused && s.stopped.is_none()).to_string())
@@ -164,7 +164,7 @@ pub fn render(
                 _ => store.gaps(id).ok().map(|g| g.len().to_string()),
             };
             if let Some(v) = value {
-                let _ = writeln!(out, "{name}{{source=\"{source}\"}} {v}");
+                let _ = writeln!(out, "{name}{{tenant=\"{tenant}\",source=\"{source}\"}} {v}");
             }
         }
     }

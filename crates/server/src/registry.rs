@@ -81,7 +81,7 @@ impl Registry {
         {
             map.insert("credentials".into(), record.credentials.clone());
         }
-        let objects = Arc::from(self.store.object_state(&record.id));
+        let objects = Arc::from(self.store.object_state(&record.source_ref()));
         let invalid = |provider: &'static str, message: String| RegistryError::Config {
             source_id: source_id.clone(),
             provider,
@@ -144,6 +144,7 @@ mod tests {
     ) -> SourceRecord {
         SourceRecord {
             id: SourceId::new("s1").unwrap(),
+            incarnation: 0,
             tenant: "t".into(),
             provider: provider.into(),
             config,

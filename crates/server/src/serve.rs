@@ -74,9 +74,10 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
     );
     for entry in &config.sources {
         let id = SourceId::new(entry.id.clone())?;
-        let existing = store.source(&id)?;
+        let existing = store.source(&entry.tenant, &id)?;
         let record = SourceRecord {
             id,
+            incarnation: 0,
             tenant: entry.tenant.clone(),
             provider: entry.provider.clone(),
             config: entry.config.clone(),
@@ -93,7 +94,7 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
             continue;
         }
         match registry.build(&record) {
-            Ok(built) => engine.add_source(record.id.clone(), built.provider, built.policy)?,
+            Ok(built) => engine.add_source(record.source_ref(), built.provider, built.policy)?,
             Err(e) => tracing::error!(error = %e, "a stored source cannot run; skipped"),
         }
     }

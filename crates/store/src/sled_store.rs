@@ -518,6 +518,17 @@ impl EventStore for SledStore {
         }
     }
 
+    fn public_source_number(&self, source: &SourceRef) -> u64 {
+        let mut h = Sha256::new();
+        h.update(b"tributary source\0");
+        h.update(self.inner.epoch.to_be_bytes());
+        h.update(source.incarnation.to_be_bytes());
+        let digest = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+
     async fn ingest(&self, source: &SourceRef, page: Page) -> Result<IngestReport, StoreError> {
         let source = source.clone();
         self.write(move |s| s.ingest_blocking(&source, &page, Utc::now()))

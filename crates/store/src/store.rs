@@ -119,6 +119,11 @@ pub trait EventStore: Send + Sync {
     /// is refused as foreign.
     fn stream_key(&self, tenant: &str) -> u64;
 
+    /// A number fixed for the incarnation, derived from the store's secret epoch: what a public
+    /// id of the source (a Kloudless account id) is made from. It tells nothing of other tenants
+    /// or of the order incarnations were created in.
+    fn public_source_number(&self, source: &SourceRef) -> u64;
+
     /// Commits a page's new events to the source's pending queue together with its checkpoint,
     /// watermark, gaps and object-memory changes, in one transaction. Events whose id the
     /// source already stored are absorbed. A deleted incarnation is refused

@@ -1,18 +1,19 @@
 //! Kloudless-style accounts: every source is an account with a numeric id, as the Kloudless SDKs
 //! expect, and `me` names the source of a source-scoped key.
 //!
-//! The number is derived from the source id (the first 53 bits of its SHA-256, never 0), not
-//! stored: sources already stored get one without a migration, every node agrees on it, and it
-//! never changes while the source id does not. 53 bits keep it exact in a JSON number read as a
-//! double (JavaScript's safe integers); two sources of one tenant with the same number (about one
-//! chance in 10^8 for a tenant with 10,000 sources) are refused rather than guessed between.
+//! The number is derived from the source's incarnation through the store's secret
+//! ([`EventStore::public_source_number`]: the first 53 bits, never 0), not stored: every node
+//! agrees on it, it never changes while the source exists, a source deleted and created again
+//! with the same id is a new account, and it tells nothing of other tenants. 53 bits keep it
+//! exact in a JSON number read as a double (JavaScript's safe integers); two sources of one
+//! tenant with the same number (about one chance in 10^8 for a tenant with 10,000 sources) are
+//! refused rather than guessed between.
 
 use super::{ApiError, Tenant};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use tributary_core::SourceId;
-use tributary_store::EventStore;
+use tributary_store::{EventStore, SourceRecord};
 
 /// The numeric id of the account a source is, in the Kloudless-compatible API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -23,12 +24,10 @@ impl AccountId {
     /// The largest id: 2^53 - 1.
     pub const MAX: u64 = (1 << 53) - 1;
 
-    /// The account id of `source`.
-    pub fn of(source: &SourceId) -> Self {
-        let digest = Sha256::digest(source.as_str().as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        Self((u64::from_be_bytes(first) & Self::MAX).max(1))
+    /// The account id of the source `record` describes.
+    pub fn of(store: &dyn EventStore, record: &SourceRecord) -> Self {
+        let n = store.public_source_number(&record.source_ref());
+        Self((n & Self::MAX).max(1))
     }
 
     pub fn get(self) -> u64 {
@@ -93,26 +92,22 @@ pub(crate) fn resolve(
         (AccountRef::Me, Some(source)) => readable(store, tenant, source)?
             .map(|id| (source.clone(), id))
             .ok_or_else(not_found),
-        (AccountRef::Id(wanted), Some(source)) => {
-            if AccountId::of(source) != wanted {
-                return Err(not_found());
-            }
-            readable(store, tenant, source)?
-                .map(|id| (source.clone(), id))
-                .ok_or_else(not_found)
-        }
+        (AccountRef::Id(wanted), Some(source)) => readable(store, tenant, source)?
+            .filter(|id| *id == wanted)
+            .map(|id| (source.clone(), id))
+            .ok_or_else(not_found),
         (AccountRef::Id(wanted), None) => {
             let mut found = store
-                .sources()?
+                .sources_of(tenant.as_str())?
                 .into_iter()
-                .filter(|s| tenant.may_read(s) && AccountId::of(&s.id) == wanted)
+                .filter(|s| AccountId::of(store, s) == wanted)
                 .map(|s| s.id);
             match (found.next(), found.next()) {
                 (Some(source), None) => Ok((source, wanted)),
                 (None, _) => Err(not_found()),
                 (Some(a), Some(b)) => {
                     tracing::error!(account = %wanted, first = a.as_str(), second = b.as_str(),
-                        "two sources of one tenant share an account id; rename one");
+                        "two sources of one tenant share an account id; recreate one");
                     Err(ApiError::Internal)
                 }
             }
@@ -120,36 +115,20 @@ pub(crate) fn resolve(
     }
 }
 
-/// The source's account id when it exists and `tenant` may read it.
+/// The source's account id when the tenant has it.
 fn readable(
     store: &dyn EventStore,
     tenant: &Tenant,
     source: &SourceId,
 ) -> Result<Option<AccountId>, ApiError> {
     Ok(store
-        .source(source)?
-        .filter(|record| tenant.may_read(record))
-        .map(|record| AccountId::of(&record.id)))
+        .source(tenant.as_str(), source)?
+        .map(|record| AccountId::of(store, &record)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn account_ids_are_stable_positive_and_json_safe() {
-        let a = SourceId::new("egnyte-acme").unwrap();
-        let b = SourceId::new("jive-community").unwrap();
-        assert_eq!(AccountId::of(&a), AccountId::of(&a.clone()));
-        assert_ne!(AccountId::of(&a), AccountId::of(&b));
-        for s in [&a, &b] {
-            let id = AccountId::of(s).get();
-            assert!((1..=AccountId::MAX).contains(&id), "{id}");
-        }
-        // Pinned: ids are part of the public API and must never change.
-        assert_eq!(AccountId::of(&a).get(), 3_683_662_759_948_583);
-        assert_eq!(AccountId::of(&b).get(), 6_268_406_339_326_427);
-    }
 
     #[test]
     fn account_refs_are_me_or_a_number() {

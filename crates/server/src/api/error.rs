@@ -191,6 +191,8 @@ impl From<StoreError> for ApiError {
             StoreError::Cursor(e) => ApiError::InvalidCursor(e.to_string()),
             StoreError::CursorExpired { oldest } => ApiError::CursorExpired { oldest },
             StoreError::CursorAhead { .. } => ApiError::CursorAhead(e.to_string()),
+            // The caller's own tenant has no such source: said exactly as for any id.
+            StoreError::UnknownSource { source_id } => ApiError::SourceNotFound(source_id),
             StoreError::Storage { .. } | StoreError::Worker(_) => {
                 tracing::warn!(error = %e, "store read failed");
                 ApiError::Unavailable

@@ -1,21 +1,20 @@
-//! `GET /v1/events` and `GET /v1/events/latest`: pages of the unified log, scoped to the tenant.
+//! `GET /v1/events` and `GET /v1/events/latest`: pages of the tenant's own log.
 //!
 //! A page's `objects` are the events' stored JSON spliced into the body as they are: no event is
 //! decoded or re-serialized to answer a read.
 //!
 //! `remaining` is the store's count of the caller's events (of `source`, when given) after the
-//! returned cursor, before the other filters: `0` means the reader is caught up; other tenants'
-//! events are never counted.
+//! returned cursor, before the other filters: `0` means the reader is caught up. Every tenant
+//! has its own log, positions and cursors: nothing of another tenant is ever read or counted.
 
 use super::query::{self, Endpoint, EventQuery, RawQuery};
-use super::scope::SourceScopes;
 use super::{ApiError, ApiState, Tenant, openapi};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use tributary_core::{Cursor, Seq};
-use tributary_store::{EventStore, Filter, MAX_SCAN, ReadPage};
+use tributary_store::{EventStore, Filter, INLINE_SCAN, MAX_SCAN, ReadPage};
 
 /// `GET /v1/events`.
 #[utoipa::path(
@@ -49,7 +48,7 @@ pub(crate) async fn list(
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
     let q = query::parse(raw, Endpoint::List)?;
-    let after = decode_cursor(&state, q.cursor.as_deref())?;
+    let after = decode_cursor(&state, &tenant, q.cursor.as_deref())?;
     let limit = q.page_size;
     let page = read_page(&state, tenant, after, limit, Arc::new(q)).await?;
     Ok(json_response(page_body(&page)))
@@ -74,37 +73,30 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn latest(
     State(state): State<ApiState>,
-    _tenant: Tenant,
+    tenant: Tenant,
 ) -> Result<Response, ApiError> {
-    let cursor = state
-        .blocking(|store| store.latest().map_err(ApiError::from))
-        .await?;
+    let cursor = state.store().latest(tenant.as_str()).await?;
     Ok(json_response(
         format!("{{\"cursor\":\"{}\"}}", cursor.encode()).into_bytes(),
     ))
 }
 
-/// Decodes a cursor the reader gave, refusing one this store did not issue.
+/// Decodes a cursor the reader gave, refusing one not issued for the tenant's stream (another
+/// tenant's, another store's) without saying which.
 pub(crate) fn decode_cursor(
     state: &ApiState,
+    tenant: &Tenant,
     cursor: Option<&str>,
 ) -> Result<Option<Cursor>, ApiError> {
     cursor
-        .map(|c| Cursor::decode(c, state.store().epoch()))
+        .map(|c| Cursor::decode(c, state.store().stream_key(tenant.as_str())))
         .transpose()
         .map_err(|e| ApiError::InvalidCursor(e.to_string()))
 }
 
-/// Log entries a read examines on the async worker before it hands the rest to the blocking
-/// pool: a page of the default size from sled's cache takes some tens of microseconds, which a
-/// worker can spend without holding up other requests, while the hand-off costs about a third of
-/// the API's throughput under load (`tests/bench/api-wrk.sh`). A sparse filter, which may examine
-/// up to [`tributary_store::MAX_SCAN`] entries, continues on the blocking pool.
-pub(crate) const INLINE_SCAN: usize = 200;
-
-/// Up to `limit` events after `after` that match `q`, among the sources the caller may read:
-/// the first [`INLINE_SCAN`] entries read here, what a sparse filter needs beyond them on the
-/// blocking pool, and the whole read there when the tenants' sources must be read again.
+/// Up to `limit` events of the tenant's log after `after` that match `q` (a source-scoped key
+/// reads its one source): the first [`INLINE_SCAN`] entries read on this task, what a sparse
+/// filter needs beyond them on the blocking pool (the store decides).
 pub(crate) async fn read_page(
     state: &ApiState,
     tenant: Tenant,
@@ -112,34 +104,23 @@ pub(crate) async fn read_page(
     limit: usize,
     q: Arc<EventQuery>,
 ) -> Result<ReadPage, ApiError> {
-    let scopes = state.scopes();
-    let store = state.store().as_ref();
-    if !scopes.is_fresh(store) {
-        // The sources changed: decoding them all (maybe thousands) is blocking work.
-        return state
-            .blocking(move |store| {
-                read_scoped(store, &scopes, &tenant, after.as_ref(), limit, &q, MAX_SCAN)
-            })
-            .await;
-    }
-    let mut page = read_scoped(
-        store,
-        &scopes,
-        &tenant,
-        after.as_ref(),
-        limit,
-        &q,
-        INLINE_SCAN,
-    )?;
+    let filter = scoped_filter(&tenant, &q)?;
+    let store = state.store();
+    let mut page = store
+        .read_within(tenant.as_str(), after.as_ref(), limit, &filter, INLINE_SCAN)
+        .await?;
     let wanted = limit - page.events.len().min(limit);
     if wanted == 0 || page.remaining == 0 {
         return Ok(page);
     }
-    let after = page.cursor;
-    let rest = state
-        .blocking(move |store| {
-            read_scoped(store, &scopes, &tenant, Some(&after), wanted, &q, MAX_SCAN)
-        })
+    let rest = store
+        .read_within(
+            tenant.as_str(),
+            Some(&page.cursor),
+            wanted,
+            &filter,
+            MAX_SCAN,
+        )
         .await?;
     page.events.extend(rest.events);
     page.cursor = rest.cursor;
@@ -147,61 +128,24 @@ pub(crate) async fn read_page(
     Ok(page)
 }
 
-/// Reads up to `limit` events after `after` that match `q`, examining at most `max_scan` log
-/// entries, among the sources the caller may read only (the tenant's, or a source-scoped key's
-/// one source). Blocking.
-pub(crate) fn read_scoped(
-    store: &dyn EventStore,
-    scopes: &SourceScopes,
-    tenant: &Tenant,
-    after: Option<&Cursor>,
-    limit: usize,
-    q: &EventQuery,
-    max_scan: usize,
-) -> Result<ReadPage, ApiError> {
-    let owned = scopes.readable(store, tenant)?;
-    let sources = if q.sources.is_empty() {
-        owned
-    } else {
-        // Another tenant's source is answered exactly like one that does not exist.
-        if let Some(missing) = q.sources.iter().find(|s| !owned.contains(s)) {
-            return Err(ApiError::SourceNotFound(missing.to_string()));
+/// The store filter for `q` as `tenant` may read: a source-scoped key reads its own source
+/// only, and another source it names is answered as one that does not exist.
+fn scoped_filter(tenant: &Tenant, q: &EventQuery) -> Result<Filter, ApiError> {
+    let sources = match tenant.source() {
+        Some(only) => {
+            if let Some(other) = q.sources.iter().find(|s| *s != only) {
+                return Err(ApiError::SourceNotFound(other.to_string()));
+            }
+            vec![only.clone()]
         }
-        q.sources.clone()
+        None => q.sources.clone(),
     };
-    if sources.is_empty() {
-        // An empty source list would match every source: a tenant without sources reads nothing,
-        // but its cursor is still checked as a read would.
-        return empty_page(store, after);
-    }
-    let filter = Filter {
+    Ok(Filter {
         sources,
         types: q.types.clone(),
         path_prefix: q.path_prefix.clone(),
         since: q.since,
         until: q.until,
-    };
-    Ok(store.read_within(after, limit, &filter, max_scan)?)
-}
-
-fn empty_page(store: &dyn EventStore, after: Option<&Cursor>) -> Result<ReadPage, ApiError> {
-    let latest = store.latest()?;
-    if let Some(c) = after {
-        let oldest = store.oldest()?;
-        if c.seq < oldest.seq {
-            return Err(ApiError::CursorExpired { oldest });
-        }
-        if c.seq > latest.seq {
-            return Err(ApiError::CursorAhead(format!(
-                "cursor points past the end of the log (position {} > last position {})",
-                c.seq, latest.seq
-            )));
-        }
-    }
-    Ok(ReadPage {
-        events: Vec::new(),
-        cursor: latest,
-        remaining: 0,
     })
 }
 
@@ -240,7 +184,7 @@ pub(crate) fn json_response(body: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// The cursor that resumes right after the event at `seq`.
-pub(crate) fn cursor_after(store: &dyn EventStore, seq: Seq) -> Cursor {
-    Cursor::new(store.epoch(), seq)
+/// The cursor that resumes right after the tenant's event at `seq`.
+pub(crate) fn cursor_after(store: &dyn EventStore, tenant: &Tenant, seq: Seq) -> Cursor {
+    Cursor::new(store.stream_key(tenant.as_str()), seq)
 }

@@ -201,11 +201,11 @@ pub(crate) async fn create(
         )));
     }
     if let Some(source) = &source {
-        let lookup = source.clone();
-        let owner = state
-            .blocking(move |store| Ok(store.source(&lookup)?.map(|r| r.tenant)))
+        let (lookup, tenant) = (source.clone(), new.tenant.clone());
+        let exists = state
+            .blocking(move |store| Ok(store.source(&tenant, &lookup)?.is_some()))
             .await?;
-        if owner.as_deref() != Some(new.tenant.as_str()) {
+        if !exists {
             return Err(ApiError::SourceNotFound(source.as_str().to_owned()));
         }
     }

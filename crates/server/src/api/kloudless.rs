@@ -59,20 +59,23 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     let account = account_ref(path)?;
     let q = query::parse(raw, Endpoint::Account)?;
-    let after = decode_cursor(&state, q.cursor.as_deref())?;
+    let after = decode_cursor(&state, &tenant, q.cursor.as_deref())?;
     let limit = q.page_size;
-    let body = state
-        .blocking(move |store| {
-            let (source, id) = account::resolve(store, &tenant, account)?;
-            let filter = Filter {
-                sources: vec![source],
-                ..Filter::default()
-            };
-            let page = store.read(after.as_ref(), limit, &filter)?;
-            page_body(&page, id)
-        })
+    let (source, id) = {
+        let tenant = tenant.clone();
+        state
+            .blocking(move |store| account::resolve(store, &tenant, account))
+            .await?
+    };
+    let filter = Filter {
+        sources: vec![source],
+        ..Filter::default()
+    };
+    let page = state
+        .store()
+        .read(tenant.as_str(), after.as_ref(), limit, &filter)
         .await?;
-    Ok(json_response(body))
+    Ok(json_response(page_body(&page, id)?))
 }
 
 /// `GET /v1/accounts/{account}/events/latest`.
@@ -106,12 +109,13 @@ pub(crate) async fn latest(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let account = account_ref(path)?;
-    let cursor = state
-        .blocking(move |store| {
-            account::resolve(store, &tenant, account)?;
-            Ok(store.latest()?)
-        })
-        .await?;
+    {
+        let tenant = tenant.clone();
+        state
+            .blocking(move |store| account::resolve(store, &tenant, account))
+            .await?;
+    }
+    let cursor = state.store().latest(tenant.as_str()).await?;
     Ok(json_response(
         format!("{{\"cursor\":\"{}\"}}", cursor.encode()).into_bytes(),
     ))

@@ -39,7 +39,6 @@ pub mod kloudless;
 pub mod oauth;
 mod openapi;
 mod query;
-mod scope;
 pub mod sources;
 pub mod stream;
 
@@ -92,17 +91,16 @@ struct Inner {
     store: Arc<dyn EventStore>,
     keys: ApiKeys,
     config: ApiConfig,
-    /// The last position merged, as the engine reported it. Shared apart from the state so a
-    /// merge listener need not hold the state (which may hold the engine: a cycle).
-    merged: Arc<watch::Sender<Seq>>,
+    /// Each tenant's last position merged, as the engine reported it, for the tenants with a
+    /// live stream. Shared apart from the state so a merge listener need not hold the state
+    /// (which may hold the engine: a cycle).
+    merged: Arc<Merged>,
     /// Set when [`serve`] shuts down, so live streams end and graceful shutdown can finish.
     closing: watch::Sender<bool>,
     /// The engine and registry behind `/v1/sources` and `/v1/oauth`, when the server has them.
     sources: std::sync::OnceLock<SourceControl>,
     /// Request latencies by route, for `/metrics`.
     latency: crate::metrics::Latency,
-    /// Which sources each tenant may read, cached until the sources change.
-    scopes: Arc<scope::SourceScopes>,
 }
 
 impl ApiState {
@@ -116,11 +114,10 @@ impl ApiState {
                 store,
                 keys,
                 config,
-                merged: Arc::new(watch::Sender::new(Seq(0))),
+                merged: Arc::default(),
                 closing: watch::Sender::new(false),
                 sources: std::sync::OnceLock::new(),
                 latency: crate::metrics::Latency::default(),
-                scopes: Arc::default(),
             }),
         }
     }
@@ -139,28 +136,25 @@ impl ApiState {
         self.inner.sources.get().ok_or(ApiError::SourcesUnavailable)
     }
 
-    /// Tells live streams that the log now ends at `last` ([`MergeReport::last`]). Call it after
-    /// every merge; a position not beyond the last one reported wakes nobody.
+    /// Tells the tenant's live streams that its log now ends at `last` ([`MergeReport::last`]).
+    /// Call it after every merge that moved the tenant's events; a position not beyond the last
+    /// one reported wakes nobody, and other tenants' streams are never woken.
     ///
     /// [`MergeReport::last`]: tributary_store::MergeReport::last
-    pub fn notify_merged(&self, last: Seq) {
-        notify(&self.inner.merged, last);
+    pub fn notify_merged(&self, tenant: &str, last: Seq) {
+        self.inner.merged.notify(tenant, last);
     }
 
     /// [`ApiState::notify_merged`] as a function that holds only the notifier, not the state:
     /// give it to the engine's `on_merge` when the state holds that engine
     /// ([`ApiState::with_sources`]), so the two do not keep each other (and the store) alive.
-    pub fn merge_notifier(&self) -> impl Fn(Seq) + Send + Sync + 'static {
+    pub fn merge_notifier(&self) -> impl Fn(&str, Seq) + Send + Sync + 'static {
         let merged = Arc::clone(&self.inner.merged);
-        move |last| notify(&merged, last)
+        move |tenant, last| merged.notify(tenant, last)
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn EventStore> {
         &self.inner.store
-    }
-
-    pub(crate) fn scopes(&self) -> Arc<scope::SourceScopes> {
-        Arc::clone(&self.inner.scopes)
     }
 
     pub(crate) fn keys(&self) -> &ApiKeys {
@@ -171,8 +165,9 @@ impl ApiState {
         self.inner.config
     }
 
-    pub(crate) fn merged(&self) -> watch::Receiver<Seq> {
-        self.inner.merged.subscribe()
+    /// Wakes when the tenant's log grows.
+    pub(crate) fn merged(&self, tenant: &str) -> watch::Receiver<Seq> {
+        self.inner.merged.subscribe(tenant)
     }
 
     pub(crate) fn closing(&self) -> watch::Receiver<bool> {
@@ -199,15 +194,52 @@ impl ApiState {
     }
 }
 
-fn notify(merged: &watch::Sender<Seq>, last: Seq) {
-    merged.send_if_modified(|seen| {
-        if last > *seen {
-            *seen = last;
-            true
-        } else {
-            false
+/// One notifier per tenant with a live stream: a merge for one tenant wakes only its streams.
+#[derive(Default)]
+struct Merged {
+    by_tenant: std::sync::Mutex<std::collections::HashMap<String, watch::Sender<Seq>>>,
+}
+
+impl Merged {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, watch::Sender<Seq>>> {
+        self.by_tenant
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn subscribe(&self, tenant: &str) -> watch::Receiver<Seq> {
+        let mut by_tenant = self.lock();
+        match by_tenant.get(tenant) {
+            Some(tx) => tx.subscribe(),
+            None => {
+                let (tx, rx) = watch::channel(Seq(0));
+                by_tenant.insert(tenant.to_owned(), tx);
+                rx
+            }
         }
-    });
+    }
+
+    fn notify(&self, tenant: &str, last: Seq) {
+        let mut by_tenant = self.lock();
+        let Some(tx) = by_tenant.get(tenant) else {
+            return;
+        };
+        if tx.receiver_count() == 0 {
+            // Its streams are gone: forget the tenant until one starts again.
+            by_tenant.remove(tenant);
+            return;
+        }
+        tx.send_if_modified(|seen| {
+            if last > *seen {
+                *seen = last;
+                true
+            } else {
+                false
+            }
+        });
+    }
 }
 
 /// The API's routes over `state`, with `GET /openapi.json` describing them.
@@ -354,8 +386,9 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     if *state.closing().borrow() {
         return not_ready("the server is shutting down");
     }
+    // A point read of a tree: answers only while the store does.
     match state
-        .blocking(|store| store.latest().map_err(ApiError::from))
+        .blocking(|store| store.subscription("readyz").map_err(ApiError::from))
         .await
     {
         Ok(_) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),

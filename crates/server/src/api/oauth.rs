@@ -240,6 +240,7 @@ pub(crate) async fn start(
     tenant_wide(&tenant, "create sources")?;
     // Check the config as the source will be built, with stand-in OAuth credentials.
     let record = tributary_store::SourceRecord {
+        incarnation: 0,
         id: match &id {
             Some(id) => id.clone(),
             None => SourceId::new("oauth-pending").map_err(|_| ApiError::Internal)?,

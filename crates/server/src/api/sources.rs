@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tributary_core::{Clock, PollPolicy, SourceId};
-use tributary_store::{EventStore, SourceRecord};
+use tributary_store::{EventStore, SourceRecord, SourceRef};
 use utoipa::ToSchema;
 
 /// At most this many of a source's gaps are listed in its status (the newest);
@@ -97,7 +97,8 @@ impl SourceControl {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewSource {
-    /// The source's id, unique on the server; `src-` and 16 hex digits are generated when absent.
+    /// The source's id, unique among the tenant's sources (other tenants' ids are their own);
+    /// `src-` and 16 hex digits are generated when absent.
     #[serde(default)]
     #[schema(nullable = false, value_type = Option<openapi::SourceName>)]
     pub(crate) id: Option<String>,
@@ -346,32 +347,40 @@ pub(crate) async fn create_source(
         Some(id) => id,
         None => SourceId::new(format!("src-{}", random_hex(8)?)).map_err(|_| ApiError::Internal)?,
     };
-    let record = SourceRecord {
+    let mut record = SourceRecord {
         id: id.clone(),
         tenant: tenant.as_str().to_owned(),
+        incarnation: 0,
         provider: creation.provider.to_owned(),
         config: serde_json::Value::Object(creation.config),
         credentials: creation.credentials,
         paused: creation.paused,
         created_at: control.clock().now(),
     };
-    let built = control
+    control
         .registry()
-        .build(&record)
+        .validate(&record)
         .map_err(|e| registry_error(e, &record.credentials))?;
     let _writes = control.inner.writes.lock().await;
+    // Ids are the tenant's own: another tenant's source with this id is neither seen nor told.
     let exists = {
-        let id = id.clone();
+        let (id, tenant) = (id.clone(), tenant.as_str().to_owned());
         state
-            .blocking(move |store| Ok(store.source(&id)?.is_some()))
+            .blocking(move |store| Ok(store.source(&tenant, &id)?.is_some()))
             .await?
     };
     if exists {
         return Err(ApiError::SourceExists(id.as_str().to_owned()));
     }
-    state.store().put_source(record.clone()).await?;
+    let source = state.store().put_source(record.clone()).await?;
+    record.incarnation = source.incarnation;
     if !record.paused {
-        start(control, &record.id, built)?;
+        // Built again for the incarnation the store gave: its provider reads that object memory.
+        let built = control
+            .registry()
+            .build(&record)
+            .map_err(|e| registry_error(e, &record.credentials))?;
+        start(control, source, built)?;
     }
     tracing::info!(source = %record.id, tenant = %record.tenant, provider = %record.provider, "source created");
     view(state, control, record).await
@@ -384,14 +393,14 @@ const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// Stops running the source and waits for its poll in flight to commit, so that nothing writes
 /// for it afterwards (a deleted source's data is not written again; a restarted source never has
 /// two polls at once).
-async fn settle(control: &SourceControl, id: &SourceId) -> Result<(), ApiError> {
+async fn settle(control: &SourceControl, record: &SourceRecord) -> Result<(), ApiError> {
     control
         .inner
         .engine
-        .remove_source_settled(id, control.settle_limit)
+        .remove_source_settled(record.incarnation, control.settle_limit)
         .await
         .map(|_| ())
-        .map_err(|e| engine_error(id, e))
+        .map_err(|e| engine_error(&record.id, e))
 }
 
 /// `StillPolling` is the client's to retry; anything else is a fault of ours.
@@ -408,19 +417,20 @@ fn engine_error(id: &SourceId, e: EngineError) -> ApiError {
     }
 }
 
-fn start(control: &SourceControl, id: &SourceId, built: Built) -> Result<(), ApiError> {
+fn start(control: &SourceControl, source: SourceRef, built: Built) -> Result<(), ApiError> {
+    let id = source.id.clone();
     control
         .inner
         .engine
-        .add_source(id.clone(), built.provider, built.policy)
-        .map_err(|e| engine_error(id, e))
+        .add_source(source, built.provider, built.policy)
+        .map_err(|e| engine_error(&id, e))
 }
 
 /// The source `id` if `tenant` may see it; another tenant's is not told apart from none.
 async fn owned(state: &ApiState, tenant: &Tenant, id: &SourceId) -> Result<SourceRecord, ApiError> {
-    let lookup = id.clone();
+    let (lookup, owner) = (id.clone(), tenant.as_str().to_owned());
     let record = state
-        .blocking(move |store| Ok(store.source(&lookup)?))
+        .blocking(move |store| Ok(store.source(&owner, &lookup)?))
         .await?;
     record
         .filter(|r| tenant.may_read(r))
@@ -433,7 +443,7 @@ async fn view(
     control: &SourceControl,
     record: SourceRecord,
 ) -> Result<SourceBody, ApiError> {
-    let engine_status = control.inner.engine.status(&record.id);
+    let engine_status = control.inner.engine.status(record.incarnation);
     let now = control.clock().now();
     state
         .blocking(move |store| body(store, record, engine_status, now))
@@ -446,8 +456,10 @@ fn body(
     engine: Option<SourceStatus>,
     now: DateTime<Utc>,
 ) -> Result<SourceBody, ApiError> {
-    let stored = store.source_state(&record.id)?;
-    let gaps = store.gaps(&record.id)?;
+    let source = record.source_ref();
+    let account_id = AccountId::of(store, &record).get();
+    let stored = store.source_state(&source)?;
+    let gaps = store.gaps(&source)?;
     let skip = gaps.len().saturating_sub(MAX_GAPS_LISTED);
     let watermark = stored
         .as_ref()
@@ -500,7 +512,7 @@ fn body(
             .collect(),
     };
     Ok(SourceBody {
-        account_id: AccountId::of(&record.id).get(),
+        account_id,
         id: record.id.as_str().to_owned(),
         provider: record.provider,
         config,
@@ -571,7 +583,7 @@ pub(crate) async fn list(
     let objects = state
         .blocking(move |store| {
             let mut records: Vec<SourceRecord> = store
-                .sources()?
+                .sources_of(tenant.as_str())?
                 .into_iter()
                 .filter(|r| tenant.may_read(r))
                 .collect();
@@ -579,7 +591,7 @@ pub(crate) async fn list(
             records
                 .into_iter()
                 .map(|r| {
-                    let status = engine.status(&r.id);
+                    let status = engine.status(r.incarnation);
                     body(store, r, status, now)
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -681,29 +693,29 @@ pub(crate) async fn patch(
         .registry()
         .build(&record)
         .map_err(|e| registry_error(e, &record.credentials))?;
-    state.store().put_source(record.clone()).await?;
-    let current = engine.status(&id);
+    let source = state.store().put_source(record.clone()).await?;
+    let current = engine.status(source.incarnation);
     let stopped = current.as_ref().is_some_and(|s| s.stopped.is_some());
     // Restart (a fresh provider and status) for a new policy, or to resume a stopped source.
     let restart = change.poll.is_some() || (!record.paused && stopped);
     if restart && current.is_some() {
-        settle(control, &id).await?;
+        settle(control, &record).await?;
     }
-    let in_engine = engine.status(&id).is_some();
+    let in_engine = engine.status(source.incarnation).is_some();
     if record.paused {
         if in_engine {
             engine
-                .set_paused(&id, true)
+                .set_paused(source.incarnation, true)
                 .map_err(|_| ApiError::Internal)?;
         }
     } else if in_engine {
         if change.paused == Some(false) {
             engine
-                .set_paused(&id, false)
+                .set_paused(source.incarnation, false)
                 .map_err(|_| ApiError::Internal)?;
         }
     } else {
-        start(control, &id, built)?;
+        start(control, source, built)?;
     }
     tracing::info!(source = %id, paused = record.paused, policy = change.poll.is_some(), "source changed");
     Ok(Json(view(&state, control, record).await?))
@@ -743,8 +755,11 @@ pub(crate) async fn delete(
     let _writes = control.inner.writes.lock().await;
     let record = owned(&state, &tenant, &id).await?;
     tenant_wide(&tenant, "delete sources")?;
-    settle(control, &record.id).await?;
-    state.store().delete_source(&record.id).await?;
+    settle(control, &record).await?;
+    state
+        .store()
+        .delete_source(&record.tenant, &record.id)
+        .await?;
     tracing::info!(source = %record.id, tenant = %record.tenant, "source deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,5 @@
-//! `GET /v1/events/stream`: the unified log as server-sent events, replayed from a cursor and
-//! then followed live.
+//! `GET /v1/events/stream`: the tenant's log as server-sent events, replayed from a cursor and
+//! then followed live (woken by merges of this tenant only).
 //!
 //! Format, one SSE event per log event:
 //!
@@ -89,9 +89,9 @@ pub(crate) async fn stream(
         })?),
         None => q.cursor.as_deref(),
     };
-    let after = decode_cursor(&state, start)?;
+    let after = decode_cursor(&state, &tenant, start)?;
     let mut follower = Follower {
-        merged: state.merged(),
+        merged: state.merged(tenant.as_str()),
         closing: state.closing(),
         state,
         tenant,
@@ -175,7 +175,7 @@ impl Follower {
 
     /// The SSE event for a stored event; `None` if its JSON is not text (a corrupt store).
     fn event(&self, event: &StoredEvent) -> Option<SseEvent> {
-        let id = cursor_after(self.state.store().as_ref(), event.seq).encode();
+        let id = cursor_after(self.state.store().as_ref(), &self.tenant, event.seq).encode();
         match std::str::from_utf8(event.json()) {
             Ok(json) => Some(SseEvent::default().id(id).data(json)),
             Err(_) => {

@@ -77,8 +77,8 @@ pub async fn run(args: ApiBenchArgs) -> Result<(), BenchError> {
     let _ = writeln!(out, "fill events {} seconds {filled:.1}", args.events);
 
     // Cursors spread over the log, each with a full page after it.
-    let epoch = store.epoch();
-    let last = store.latest()?.seq.get();
+    let epoch = store.stream_key(TENANT);
+    let last = store.latest(TENANT).await?.seq.get();
     let span = last.saturating_sub(100);
     let positions: Vec<u64> = (0..args.cursors).map(|i| i * span / args.cursors).collect();
     let cursors: Vec<String> = positions
@@ -118,7 +118,7 @@ pub async fn run(args: ApiBenchArgs) -> Result<(), BenchError> {
     );
 
     let store = SledStore::open(&dir)?;
-    let first = store.read(None, 100, &Filter::default())?;
+    let first = store.read(TENANT, None, 100, &Filter::default()).await?;
     let body = Bytes::from(api::events::page_body(&first));
     let _ = writeln!(out, "page_bytes {}", body.len());
 
@@ -199,7 +199,15 @@ fn raw_scans(dir: &Path, positions: &[u64]) -> Result<((u64, f64), (u64, f64)), 
             }
         }
     };
-    let log = db.open_tree("log").map_err(storage)?;
+    // The store's format 3 keeps each tenant's log as `tenant | seq` in `t3.log`; the bench's
+    // one tenant is the store's first, number 1.
+    let log = db.open_tree("t3.log").map_err(storage)?;
+    let key = |p: u64| {
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&1u64.to_be_bytes());
+        k[8..].copy_from_slice(&p.to_be_bytes());
+        k
+    };
     let mut best_scan = (0, f64::MAX);
     let mut best_pages = (0, f64::MAX);
     for _ in 0..3 {
@@ -219,7 +227,7 @@ fn raw_scans(dir: &Path, positions: &[u64]) -> Result<((u64, f64), (u64, f64)), 
         let began = Instant::now();
         let (mut n, mut bytes) = (0u64, 0usize);
         for &p in positions {
-            for entry in log.range((p + 1).to_be_bytes()..).take(100) {
+            for entry in log.range(key(p + 1)..).take(100) {
                 let (_, value) = entry.map_err(storage)?;
                 bytes += value.len();
                 n += 1;
@@ -247,18 +255,22 @@ async fn fill(store: &SledStore, total: u64) -> Result<(), BenchError> {
         .iter()
         .map(|s| SourceId::new(*s).map_err(config))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut refs = Vec::with_capacity(ids.len());
     for id in &ids {
-        store
-            .put_source(SourceRecord {
-                id: id.clone(),
-                tenant: TENANT.into(),
+        refs.push(
+            store
+                .put_source(SourceRecord {
+                    id: id.clone(),
+                    incarnation: 0,
+                    tenant: TENANT.into(),
                 provider: "egnyte".into(),
                 config: serde_json::json!({}),
                 credentials: serde_json::json!({}),
                 paused: false,
-                created_at: t0(),
-            })
-            .await?;
+                    created_at: t0(),
+                })
+                .await?,
+        );
     }
     let mut k = 0u64;
     let mut round = 0u64;
@@ -278,7 +290,7 @@ async fn fill(store: &SledStore, total: u64) -> Result<(), BenchError> {
                 .map_err(|e| BenchError::Config(e.to_string()))?;
             store
                 .ingest(
-                    id,
+                    &refs[i],
                     Page::new(events, checkpoint, Some(Watermark::new(at)), false),
                 )
                 .await?;
@@ -286,7 +298,7 @@ async fn fill(store: &SledStore, total: u64) -> Result<(), BenchError> {
         round += 1;
         if round.is_multiple_of(4) || k >= total {
             store
-                .merge(t0() + ChronoDuration::milliseconds((k * 250) as i64))
+                .merge(TENANT, t0() + ChronoDuration::milliseconds((k * 250) as i64))
                 .await?;
         }
     }

@@ -1,6 +1,6 @@
 //! `bench egnyte-drain`: an Egnyte backlog drained into a fresh store.
 
-use super::{BenchError, open_store};
+use super::{BENCH_TENANT, BenchError, bench_source, open_store};
 use crate::engine::runner::{PollStep, poll_once};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -43,7 +43,9 @@ pub async fn drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
     // The simulator runs with its limits off; our own limiter must not be the bottleneck either.
     let per_second = NonZeroU32::new(1_000_000).unwrap_or(NonZeroU32::MIN);
     let limiters = RateLimiters::new(governor::Quota::per_second(per_second));
-    let objects: Arc<dyn tributary_core::ObjectStateRead> = Arc::from(store.object_state(&source));
+    let source_ref = bench_source(&store, &source, "egnyte").await?;
+    let objects: Arc<dyn tributary_core::ObjectStateRead> =
+        Arc::from(store.object_state(&source_ref));
     let provider = EgnyteProvider::new(
         source.clone(),
         config,
@@ -76,7 +78,7 @@ pub async fn drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
                 },
             }
         } else {
-            poll_once(&store, &source, &provider).await
+            poll_once(&store, &source_ref, &provider).await
         };
         match step {
             PollStep::Ingested { report, more } => {
@@ -107,7 +109,9 @@ pub async fn drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
     });
     if args.merge {
         let merge_began = Instant::now();
-        let merged = store.merge(tributary_core::time::max()).await?;
+        let merged = store
+            .merge(BENCH_TENANT, tributary_core::time::max())
+            .await?;
         let seconds = merge_began.elapsed().as_secs_f64();
         report["merged"] = merged.merged.into();
         report["merge_seconds"] = ((seconds * 1000.0).round() / 1000.0).into();

@@ -6,7 +6,7 @@
 //! over the part after `--warmup` seconds (when every source has placed itself), and the
 //! process's CPU time as a share of one core (from `/proc/self/stat`).
 
-use super::{BenchError, open_store};
+use super::{BenchError, bench_source, open_store};
 use crate::engine::{Engine, EngineConfig};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,17 +78,18 @@ pub async fn run(args: IdleArgs) -> Result<(), BenchError> {
             Credentials::basic(args.user.clone(), args.password.clone()),
         );
         config.poll = policy.clone();
+        let source = bench_source(store.as_ref(), &id, "jive").await?;
         let provider = Arc::new(
             JiveProvider::new(
                 id.clone(),
                 config,
-                Arc::from(store.object_state(&id)),
+                Arc::from(store.object_state(&source)),
                 Arc::new(SystemClock),
             )
             .map_err(|e| BenchError::Config(e.to_string()))?,
         );
         engine
-            .add_source(id, provider.clone(), policy.clone())
+            .add_source(source, provider.clone(), policy.clone())
             .map_err(|e| BenchError::Config(e.to_string()))?;
         providers.push(provider);
     }

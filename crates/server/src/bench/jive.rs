@@ -8,7 +8,7 @@
 //! - `idle`: `--polls` polls, `--interval-ms` apart, of a community where nothing changes:
 //!   requests and time per poll.
 
-use super::{BenchError, open_store};
+use super::{BenchError, bench_source, open_store};
 use crate::engine::runner::{PollStep, poll_once};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,10 +67,11 @@ pub async fn run(args: JiveArgs) -> Result<(), BenchError> {
         Mode::Backfill => StartPosition::Backfill,
         Mode::Follow | Mode::Idle => StartPosition::Latest,
     };
+    let source_ref = bench_source(&store, &source, "jive").await?;
     let provider = JiveProvider::new(
         source.clone(),
         config,
-        Arc::from(store.object_state(&source)),
+        Arc::from(store.object_state(&source_ref)),
         Arc::new(SystemClock),
     )
     .map_err(|e| BenchError::Config(e.to_string()))?;
@@ -79,7 +80,7 @@ pub async fn run(args: JiveArgs) -> Result<(), BenchError> {
     let (mut events, mut polls) = (0u64, 0u64);
     let poll = async |polls: &mut u64| -> Result<(u64, bool), BenchError> {
         *polls += 1;
-        match poll_once(&store, &source, &provider).await {
+        match poll_once(&store, &source_ref, &provider).await {
             PollStep::Ingested { report, more } => Ok((report.accepted, more)),
             other => Err(BenchError::Poll(format!("{other:?}"))),
         }

@@ -53,6 +53,30 @@ pub async fn run(command: BenchCommand) -> Result<(), BenchError> {
     }
 }
 
+/// The tenant the benchmarks' sources belong to.
+pub(crate) const BENCH_TENANT: &str = "bench";
+
+/// Stores a source of [`BENCH_TENANT`] for `provider` (its config is the provider's own, in
+/// memory), and answers its incarnation.
+pub(crate) async fn bench_source(
+    store: &dyn tributary_store::EventStore,
+    id: &tributary_core::SourceId,
+    provider: &str,
+) -> Result<tributary_store::SourceRef, BenchError> {
+    Ok(store
+        .put_source(tributary_store::SourceRecord {
+            id: id.clone(),
+            tenant: BENCH_TENANT.into(),
+            incarnation: 0,
+            provider: provider.into(),
+            config: serde_json::json!({}),
+            credentials: serde_json::json!({}),
+            paused: false,
+            created_at: chrono::Utc::now(),
+        })
+        .await?)
+}
+
 /// A fresh store in `dir`, or in a temporary directory kept alive by the returned guard.
 pub(crate) fn open_store(
     dir: Option<&PathBuf>,

@@ -2,8 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tributary_core::{Clock, DailyCalls, PollOutcome, Provider, ProviderError, SourceId};
-use tributary_store::{EventStore, IngestReport, StoreError};
+use tributary_core::{Clock, DailyCalls, PollOutcome, Provider, ProviderError};
+use tributary_store::{EventStore, IngestReport, SourceRef, StoreError};
 
 /// What a poll came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,7 @@ impl PollStep {
 /// The page counts no upstream calls (see [`poll_once_counted`]).
 pub async fn poll_once(
     store: &dyn EventStore,
-    source: &SourceId,
+    source: &SourceRef,
     provider: &dyn Provider,
 ) -> PollStep {
     poll(store, source, provider, None).await
@@ -54,7 +54,7 @@ pub async fn poll_once(
 /// the page commits.
 pub async fn poll_once_counted(
     store: &dyn EventStore,
-    source: &SourceId,
+    source: &SourceRef,
     provider: &dyn Provider,
     calls_committed: &AtomicU64,
     clock: &dyn Clock,
@@ -64,7 +64,7 @@ pub async fn poll_once_counted(
 
 async fn poll(
     store: &dyn EventStore,
-    source: &SourceId,
+    source: &SourceRef,
     provider: &dyn Provider,
     counting: Option<(&AtomicU64, &dyn Clock)>,
 ) -> PollStep {
@@ -117,7 +117,11 @@ async fn poll(
             }
             PollStep::Ingested { report, more }
         }
-        Err(e @ (StoreError::Invalid { .. } | StoreError::SourceMismatch { .. })) => {
+        Err(
+            e @ (StoreError::Invalid { .. }
+            | StoreError::SourceMismatch { .. }
+            | StoreError::UnknownSource { .. }),
+        ) => {
             // The provider produced a page the store refuses: polling again gives the same page.
             tracing::error!(source = %source, error = %e, "source stopped: its page was refused");
             PollStep::Stopped {

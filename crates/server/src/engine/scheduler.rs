@@ -12,10 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::Instant;
-use tributary_core::{
-    Clock, DailyCalls, PollPolicy, PollSchedule, Provider, Seq, SourceId, Watermark,
-};
-use tributary_store::{EventStore, MergeReport, StoreError};
+use tributary_core::{Clock, DailyCalls, PollPolicy, PollSchedule, Provider, Seq, Watermark};
+use tributary_store::{EventStore, MergeReport, SourceRef, StoreError};
 
 /// Engine settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,11 +43,11 @@ impl Default for EngineConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("source {0} is already running")]
-    Duplicate(SourceId),
-    #[error("source {0} is not running")]
-    Unknown(SourceId),
-    #[error("source {0} still has a poll in flight")]
-    StillPolling(SourceId),
+    Duplicate(SourceRef),
+    #[error("source #{0} is not running")]
+    Unknown(u64),
+    #[error("source #{0} still has a poll in flight")]
+    StillPolling(u64),
     #[error(transparent)]
     Policy(#[from] tributary_core::PollPolicyError),
     #[error(transparent)]
@@ -89,6 +87,7 @@ pub struct EngineStats {
 }
 
 struct Slot {
+    source: SourceRef,
     provider: Arc<dyn Provider>,
     schedule: PollSchedule,
     status: SourceStatus,
@@ -145,25 +144,29 @@ fn slot_status(slot: &Slot, today: NaiveDate) -> SourceStatus {
 
 /// A poll's result, sent back to the run loop.
 struct Finished {
-    id: SourceId,
+    id: u64,
+    tenant: String,
     step: PollStep,
     /// The watermark committed with the page, when the poll committed one and it could be read.
     watermark: Option<Option<Watermark>>,
 }
 
+/// Sources are keyed by incarnation ([`SourceRef::incarnation`]): unique in the store, never
+/// reused.
 struct State {
-    sources: HashMap<SourceId, Slot>,
+    sources: HashMap<u64, Slot>,
     /// Sources removed by [`Engine::remove_source_settled`] while a poll was in flight: their
     /// poll's busy flag, until a later call sees it clear. Such a source cannot be added again
     /// before, so two polls of one source never run at once.
-    retired: HashMap<SourceId, Arc<watch::Sender<bool>>>,
-    due: BinaryHeap<Reverse<(Instant, u64, SourceId)>>,
+    retired: HashMap<u64, Arc<watch::Sender<bool>>>,
+    due: BinaryHeap<Reverse<(Instant, u64, u64)>>,
     stats: EngineStats,
     next_generation: u64,
 }
 
-/// Told the log's last position after each merge that moved events (the API's live streams).
-pub type MergeListener = Arc<dyn Fn(Seq) + Send + Sync>;
+/// Told the tenant and its log's last position after each merge that moved events of that
+/// tenant (the API's live streams of that tenant).
+pub type MergeListener = Arc<dyn Fn(&str, Seq) + Send + Sync>;
 
 struct Inner {
     store: Arc<dyn EventStore>,
@@ -208,18 +211,21 @@ impl Engine {
     /// Starts running a source: its first poll is due at once.
     pub fn add_source(
         &self,
-        id: SourceId,
+        source: SourceRef,
         provider: Arc<dyn Provider>,
         policy: PollPolicy,
     ) -> Result<(), EngineError> {
-        let seed = id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+        let seed = format!("{}\0{}", source.tenant, source.id)
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
         let schedule = PollSchedule::new(policy, seed)?;
-        if self.still_polling(&id) {
+        let id = source.incarnation;
+        if self.still_polling(id) {
             return Err(EngineError::StillPolling(id));
         }
-        let stored = self.inner.store.source_state(&id)?;
+        let stored = self.inner.store.source_state(&source)?;
         let watermark = stored.as_ref().and_then(|s| s.watermark);
         let today = self.inner.clock.now().date_naive();
         let counter = provider.upstream_calls().unwrap_or(0);
@@ -232,15 +238,16 @@ impl Engine {
         };
         let mut state = self.lock();
         if state.sources.contains_key(&id) {
-            return Err(EngineError::Duplicate(id));
+            return Err(EngineError::Duplicate(source));
         }
         let status = SourceStatus {
             interval: schedule.current_interval(),
             ..SourceStatus::default()
         };
         state.sources.insert(
-            id.clone(),
+            id,
             Slot {
+                source,
                 provider,
                 schedule,
                 status,
@@ -251,15 +258,15 @@ impl Engine {
                 calls_today,
             },
         );
-        reschedule(&mut state, &id, Instant::now());
+        reschedule(&mut state, id, Instant::now());
         drop(state);
         self.inner.wake.notify_one();
         Ok(())
     }
 
     /// Stops running a source (a poll in flight still commits). Its data stays in the store.
-    pub fn remove_source(&self, id: &SourceId) -> bool {
-        self.lock().sources.remove(id).is_some()
+    pub fn remove_source(&self, incarnation: u64) -> bool {
+        self.lock().sources.remove(&incarnation).is_some()
     }
 
     /// Stops running a source and waits, up to `limit`, until a poll in flight has committed or
@@ -267,20 +274,21 @@ impl Engine {
     /// its data can be deleted or a new provider started on it. `Ok(false)`: it was not running.
     ///
     /// On `Err(StillPolling)` the source is stopped but its poll may still commit: calling this
-    /// again waits for that poll, and [`Engine::add_source`] refuses the id until it is done.
+    /// again waits for that poll, and [`Engine::add_source`] refuses the source until it is done.
     pub async fn remove_source_settled(
         &self,
-        id: &SourceId,
+        incarnation: u64,
         limit: Duration,
     ) -> Result<bool, EngineError> {
+        let id = incarnation;
         let busy = {
             let mut state = self.lock();
-            match state.sources.remove(id) {
+            match state.sources.remove(&id) {
                 Some(slot) => {
-                    state.retired.insert(id.clone(), slot.busy.clone());
+                    state.retired.insert(id, slot.busy.clone());
                     slot.busy
                 }
-                None => match state.retired.get(id) {
+                None => match state.retired.get(&id) {
                     Some(busy) => busy.clone(),
                     None => return Ok(false),
                 },
@@ -292,56 +300,59 @@ impl Engine {
             // A closed channel means the poll's task is gone: nothing more is written.
             Ok(_) => {
                 let mut state = self.lock();
-                if state.retired.get(id).is_some_and(|b| Arc::ptr_eq(b, &busy)) {
-                    state.retired.remove(id);
+                if state.retired.get(&id).is_some_and(|b| Arc::ptr_eq(b, &busy)) {
+                    state.retired.remove(&id);
                 }
                 Ok(true)
             }
-            Err(_) => Err(EngineError::StillPolling(id.clone())),
+            Err(_) => Err(EngineError::StillPolling(id)),
         }
     }
 
     /// True while a poll of a source removed by [`Engine::remove_source_settled`] has not
     /// finished; forgets the source once it has.
-    fn still_polling(&self, id: &SourceId) -> bool {
+    fn still_polling(&self, id: u64) -> bool {
         let mut state = self.lock();
-        let busy = state.retired.get(id).is_some_and(|b| *b.borrow());
+        let busy = state.retired.get(&id).is_some_and(|b| *b.borrow());
         if !busy {
-            state.retired.remove(id);
+            state.retired.remove(&id);
         }
         busy
     }
 
     /// Pauses or resumes a source. Resuming also clears a stop and polls at once.
-    pub fn set_paused(&self, id: &SourceId, paused: bool) -> Result<(), EngineError> {
+    pub fn set_paused(&self, incarnation: u64, paused: bool) -> Result<(), EngineError> {
         let mut state = self.lock();
         let slot = state
             .sources
-            .get_mut(id)
-            .ok_or_else(|| EngineError::Unknown(id.clone()))?;
+            .get_mut(&incarnation)
+            .ok_or(EngineError::Unknown(incarnation))?;
         slot.status.paused = paused;
         if !paused {
             slot.status.stopped = None;
-            reschedule(&mut state, id, Instant::now());
+            reschedule(&mut state, incarnation, Instant::now());
         }
         drop(state);
         self.inner.wake.notify_one();
         Ok(())
     }
 
-    pub fn status(&self, id: &SourceId) -> Option<SourceStatus> {
+    pub fn status(&self, incarnation: u64) -> Option<SourceStatus> {
         let today = self.inner.clock.now().date_naive();
-        self.lock().sources.get(id).map(|s| slot_status(s, today))
+        self.lock()
+            .sources
+            .get(&incarnation)
+            .map(|s| slot_status(s, today))
     }
 
-    /// Every running source's status, by id.
-    pub fn statuses(&self) -> Vec<(SourceId, SourceStatus)> {
+    /// Every running source's status, by tenant and id.
+    pub fn statuses(&self) -> Vec<(SourceRef, SourceStatus)> {
         let today = self.inner.clock.now().date_naive();
         let mut all: Vec<_> = self
             .lock()
             .sources
-            .iter()
-            .map(|(id, slot)| (id.clone(), slot_status(slot, today)))
+            .values()
+            .map(|slot| (slot.source.clone(), slot_status(slot, today)))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
@@ -351,7 +362,8 @@ impl Engine {
         self.lock().stats
     }
 
-    /// Calls `listener` with the log's last position after every merge that moved events.
+    /// Calls `listener` with the tenant and its log's last position after every merge that
+    /// moved events of that tenant.
     pub fn on_merge(&self, listener: MergeListener) {
         self.inner
             .listeners
@@ -360,46 +372,76 @@ impl Engine {
             .push(listener);
     }
 
-    /// Merges what the sources' watermarks (bounded by `merge_max_delay`) allow.
+    /// Merges, for every tenant with a source in the engine, what its sources' watermarks
+    /// (bounded by `merge_max_delay`) allow: each tenant's stream waits for its own sources
+    /// only.
     pub async fn merge(&self) -> Result<MergeReport, StoreError> {
-        let watermarks: Vec<Option<Watermark>> = {
+        self.merge_where(|_| true).await
+    }
+
+    /// [`Engine::merge`] for one tenant only.
+    pub async fn merge_tenant(&self, tenant: &str) -> Result<MergeReport, StoreError> {
+        self.merge_where(|t| t == tenant).await
+    }
+
+    async fn merge_where(&self, wanted: impl Fn(&str) -> bool) -> Result<MergeReport, StoreError> {
+        // Each tenant's active sources' watermarks (a tenant whose sources are all paused or
+        // stopped has none: everything pending may go).
+        let mut by_tenant: HashMap<String, Vec<Option<Watermark>>> = HashMap::new();
+        {
             let state = self.lock();
-            state
-                .sources
-                .values()
-                .filter(|s| !s.status.paused && s.status.stopped.is_none())
-                .map(|s| s.watermark)
-                .collect()
-        };
-        let to = frontier(
-            watermarks,
-            self.inner.clock.now(),
-            self.inner.config.merge_max_delay,
-        );
-        let report = self.inner.store.merge(to).await?;
-        if report.late > 0 {
+            for slot in state.sources.values() {
+                if !wanted(&slot.source.tenant) {
+                    continue;
+                }
+                let marks = by_tenant.entry(slot.source.tenant.clone()).or_default();
+                if !slot.status.paused && slot.status.stopped.is_none() {
+                    marks.push(slot.watermark);
+                }
+            }
+        }
+        let now = self.inner.clock.now();
+        let max_delay = self.inner.config.merge_max_delay;
+        let mut frontiers: Vec<(String, DateTime<Utc>)> = by_tenant
+            .into_iter()
+            .map(|(tenant, marks)| {
+                let to = frontier(marks, now, max_delay);
+                (tenant, to)
+            })
+            .collect();
+        frontiers.sort();
+        let reports = self.inner.store.merge_tenants(frontiers).await?;
+        let mut total = MergeReport::default();
+        for (_, report) in &reports {
+            total.merged += report.merged;
+            total.late += report.late;
+            total.last = total.last.max(report.last);
+        }
+        if total.late > 0 {
             tracing::info!(
-                late = report.late,
+                late = total.late,
                 "late events appended behind the merge frontier"
             );
         }
         {
             let mut state = self.lock();
-            state.stats.merged += report.merged;
-            state.stats.late += report.late;
+            state.stats.merged += total.merged;
+            state.stats.late += total.late;
         }
-        if report.merged > 0 {
+        if total.merged > 0 {
             let listeners = self
                 .inner
                 .listeners
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            for listener in listeners {
-                listener(report.last);
+            for (tenant, report) in reports.iter().filter(|(_, r)| r.merged > 0) {
+                for listener in &listeners {
+                    listener(tenant, report.last);
+                }
             }
         }
-        Ok(report)
+        Ok(total)
     }
 
     /// Runs until `shutdown` completes; then stops polling, lets in-flight polls finish and
@@ -421,12 +463,21 @@ impl Engine {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(finished) = done_rx.recv() => {
-                    let ingested = matches!(finished.step, PollStep::Ingested { .. });
-                    self.finish_poll(finished);
-                    while let Ok(finished) = done_rx.try_recv() {
+                    // The tenants whose sources committed a page: only their streams merge now.
+                    let mut ingested = std::collections::BTreeSet::new();
+                    let mut finish = |finished: Finished| {
+                        if matches!(finished.step, PollStep::Ingested { .. }) {
+                            ingested.insert(finished.tenant.clone());
+                        }
                         self.finish_poll(finished);
+                    };
+                    finish(finished);
+                    while let Ok(finished) = done_rx.try_recv() {
+                        finish(finished);
                     }
-                    if ingested && let Err(e) = self.merge().await {
+                    if !ingested.is_empty()
+                        && let Err(e) = self.merge_where(|t| ingested.contains(t)).await
+                    {
                         tracing::error!(error = %e, "merge failed");
                     }
                 }
@@ -484,7 +535,7 @@ impl Engine {
         let now = Instant::now();
         let mut guard = self.lock();
         let State { sources, due, .. } = &mut *guard;
-        while let Some(Reverse((at, generation, id))) = due.peek().cloned() {
+        while let Some(Reverse((at, generation, id))) = due.peek().copied() {
             let Some(slot) = sources.get_mut(&id) else {
                 due.pop();
                 continue;
@@ -503,6 +554,7 @@ impl Engine {
             due.pop();
             slot.busy.send_replace(true);
             let busy = Arc::clone(&slot.busy);
+            let source = slot.source.clone();
             let provider = Arc::clone(&slot.provider);
             let calls_committed = Arc::clone(&slot.calls_committed);
             let clock = Arc::clone(&self.inner.clock);
@@ -517,16 +569,16 @@ impl Engine {
                 };
                 let step = poll_once_counted(
                     store.as_ref(),
-                    &id,
+                    &source,
                     provider.as_ref(),
                     &calls_committed,
                     clock.as_ref(),
                 ).await;
                 let watermark = match &step {
-                    PollStep::Ingested { .. } => match store.source_state(&id) {
+                    PollStep::Ingested { .. } => match store.source_state(&source) {
                         Ok(state) => Some(state.and_then(|s| s.watermark)),
                         Err(e) => {
-                            tracing::warn!(source = %id, error = %e, "cannot read the committed watermark; keeping the last one");
+                            tracing::warn!(source = %source, error = %e, "cannot read the committed watermark; keeping the last one");
                             None
                         }
                     },
@@ -535,7 +587,7 @@ impl Engine {
                 // Idle before the run loop hears of it, so the poll it schedules next can start.
                 drop(idle);
                 // The engine may be gone; the page is committed either way.
-                let _ = done.send(Finished { id, step, watermark });
+                let _ = done.send(Finished { id, tenant: source.tenant, step, watermark });
             });
         }
         None
@@ -543,15 +595,12 @@ impl Engine {
 
     fn finish_poll(&self, finished: Finished) {
         let Finished {
-            id,
-            step,
-            watermark,
+            id, step, watermark, ..
         } = finished;
-        let id = &id;
         let now = self.inner.clock.now();
         let mut state = self.lock();
         state.stats.polls += 1;
-        let Some(slot) = state.sources.get_mut(id) else {
+        let Some(slot) = state.sources.get_mut(&id) else {
             return;
         };
         if let Some(counter) = slot.provider.upstream_calls() {
@@ -601,11 +650,11 @@ impl Drop for IdleOnDrop {
     }
 }
 
-fn reschedule(state: &mut State, id: &SourceId, at: Instant) {
+fn reschedule(state: &mut State, id: u64, at: Instant) {
     state.next_generation += 1;
     let generation = state.next_generation;
-    if let Some(slot) = state.sources.get_mut(id) {
+    if let Some(slot) = state.sources.get_mut(&id) {
         slot.generation = generation;
-        state.due.push(Reverse((at, generation, id.clone())));
+        state.due.push(Reverse((at, generation, id)));
     }
 }
