@@ -1,15 +1,23 @@
-//! Crash safety: a child process ingests and merges in a loop and is killed with SIGKILL at random
-//! points. After every kill the store holds exactly the events of its committed checkpoints (none
-//! lost, none doubled), at least everything the child saw acknowledged, in merge order.
+//! Crash safety: a child process ingests and merges in a loop for two tenants (with the same
+//! source ids) and is killed with SIGKILL at random points. After every kill the store holds
+//! exactly the events of its committed checkpoints (none lost, none doubled), at least everything
+//! the child saw acknowledged, each tenant's log in merge order with its own gap-free positions.
 
 use chrono::TimeZone;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use tributary_core::{Event, Seq, SourceId};
-use tributary_store::{EventStore, Filter, SledStore};
+use tributary_store::{EventStore, Filter, SledStore, SourceRef};
 
 const PAGE: u64 = 5;
-const SOURCES: [&str; 2] = ["a", "b"];
+/// `(tenant, source)`, as the child names them.
+const SOURCES: [(&str, &str); 4] = [
+    ("acme", "a"),
+    ("acme", "b"),
+    ("globex", "a"),
+    ("globex", "b"),
+];
+const TENANTS: [&str; 2] = ["acme", "globex"];
 
 fn rounds() -> usize {
     std::env::var("TRIBUTARY_CRASH_ROUNDS")
@@ -28,7 +36,7 @@ async fn sigkill_at_random_points_loses_and_doubles_nothing() {
         .unwrap_or_else(|| fastrand::u64(..));
     println!("crash test seed {seed} (set TRIBUTARY_CRASH_SEED to replay)");
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut acknowledged = [0u64; 2];
+    let mut acknowledged = [0u64; 4];
     let rounds = rounds();
     for round in 0..rounds {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ingest-child"))
@@ -82,8 +90,8 @@ fn complete_line(out: &mut impl BufRead) -> Option<String> {
     Some(String::from_utf8(line).unwrap())
 }
 
-/// Records a `<source> <pages>` acknowledgement (or the `ready` line).
-fn acknowledge(line: &str, acknowledged: &mut [u64; 2], round: usize) {
+/// Records a `<tenant>/<source> <pages>` acknowledgement (or the `ready` line).
+fn acknowledge(line: &str, acknowledged: &mut [u64; 4], round: usize) {
     let mut parts = line.split(' ');
     match (
         parts.next(),
@@ -91,117 +99,148 @@ fn acknowledge(line: &str, acknowledged: &mut [u64; 2], round: usize) {
     ) {
         (Some("ready"), _) => {}
         (Some(s), Some(n)) => {
-            let i = SOURCES.iter().position(|x| *x == s).unwrap();
+            let i = SOURCES
+                .iter()
+                .position(|(t, id)| format!("{t}/{id}") == s)
+                .unwrap();
             acknowledged[i] = n;
         }
         _ => panic!("round {round}: unexpected line {line:?}"),
     }
 }
 
-/// Opens the store the child left, checks it, merges what is pending, and checks the log again.
-async fn verify(path: &std::path::Path, acknowledged: [u64; 2], round: usize) {
+/// Opens the store the child left, checks it, merges what is pending, and checks each tenant's
+/// log again.
+async fn verify(path: &std::path::Path, acknowledged: [u64; 4], round: usize) {
     let store = SledStore::open(path).unwrap();
-    let mut committed = [0u64; 2];
-    for (i, name) in SOURCES.iter().enumerate() {
-        let source = SourceId::new(*name).unwrap();
+    let mut committed = [0u64; 4];
+    // A source killed before it was first stored has no record: nothing committed.
+    let sources: Vec<Option<SourceRef>> = SOURCES
+        .iter()
+        .map(|(tenant, id)| {
+            store
+                .source(tenant, &SourceId::new(*id).unwrap())
+                .unwrap()
+                .map(|r| r.source_ref())
+        })
+        .collect();
+    for (i, (tenant, name)) in SOURCES.iter().enumerate() {
+        let Some(source) = &sources[i] else {
+            assert_eq!(acknowledged[i], 0, "round {round}: {tenant}/{name} lost");
+            continue;
+        };
         // A source killed before its first commit has no state yet: nothing committed.
-        let state = store.source_state(&source).unwrap();
+        let state = store.source_state(source).unwrap();
         committed[i] = state
             .as_ref()
             .map_or(0, |s| s.checkpoint.as_json()["pages"].as_u64().unwrap());
         assert!(
             committed[i] >= acknowledged[i],
-            "round {round}: {name} acknowledged {} pages, store has {}",
+            "round {round}: {source} acknowledged {} pages, store has {}",
             acknowledged[i],
             committed[i]
         );
         assert!(
             committed[i] <= acknowledged[i] + 1,
-            "round {round}: {name} committed pages never acknowledged"
+            "round {round}: {source} committed pages never acknowledged"
         );
-        let merged = ids_in_log(&store, Some(&source));
-        let pending = store.pending_len(&source).unwrap();
+        let merged = ids_in_log(&store, tenant, Some(&source.id)).await;
+        let pending = store.pending_len(source).unwrap();
         assert_eq!(
             merged.len() as u64 + pending,
             committed[i] * PAGE,
-            "round {round}: {name} holds the wrong number of events"
+            "round {round}: {source} holds the wrong number of events"
         );
         assert_eq!(
             merged,
             (0..merged.len() as u64).collect::<Vec<_>>(),
-            "round {round}: {name}'s merged events are not a prefix in order"
+            "round {round}: {source}'s merged events are not a prefix in order"
         );
         assert_eq!(
             state.map_or(0, |s| s.events_ingested),
             committed[i] * PAGE,
-            "round {round}: {name}'s ingest counter"
+            "round {round}: {source}'s ingest counter"
         );
     }
-    // Merge what the sources' watermarks allow (the parent plays the server here), then the log
-    // must be gap-free, in time order, with nothing late, and each source's part a prefix.
-    let frontier = chrono::Utc
-        .timestamp_millis_opt(
-            1_767_225_600_000 + (committed[0].min(committed[1]) * PAGE * 10) as i64,
-        )
-        .unwrap();
-    store.merge(frontier).await.unwrap();
-    let events = all_events(&store);
-    let seqs: Vec<u64> = events.iter().map(|e| e.seq.unwrap().get()).collect();
-    assert_eq!(
-        seqs,
-        (1..=events.len() as u64).collect::<Vec<_>>(),
-        "round {round}: positions are not gap-free"
-    );
-    for w in events.windows(2) {
-        let key = |e: &Event| (e.occurred_at, e.source.clone());
-        assert!(
-            key(&w[0]) < key(&w[1]),
-            "round {round}: log out of order at {:?}",
-            w[1].seq
-        );
-        assert!(
-            !w[1].late,
-            "round {round}: event {:?} marked late",
-            w[1].seq
-        );
-    }
-    for (i, name) in SOURCES.iter().enumerate() {
-        let source = SourceId::new(*name).unwrap();
-        let merged = ids_in_log(&store, Some(&source));
+    // Merge what each tenant's sources' watermarks allow (the parent plays the server here), then
+    // each tenant's log must be gap-free, in time order, with nothing late, and each source's
+    // part a prefix.
+    let frontiers = TENANTS
+        .iter()
+        .enumerate()
+        .map(|(t, tenant)| {
+            let least = committed[2 * t].min(committed[2 * t + 1]);
+            let at = chrono::Utc
+                .timestamp_millis_opt(1_767_225_600_000 + (least * PAGE * 10) as i64)
+                .unwrap();
+            ((*tenant).to_owned(), at)
+        })
+        .collect();
+    store.merge_tenants(frontiers).await.unwrap();
+    for (t, tenant) in TENANTS.iter().enumerate() {
+        let events = read_all(&store, tenant, &Filter::default()).await;
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq.unwrap().get()).collect();
         assert_eq!(
-            merged,
-            (0..merged.len() as u64).collect::<Vec<_>>(),
-            "round {round}: {name}"
+            seqs,
+            (1..=events.len() as u64).collect::<Vec<_>>(),
+            "round {round}: {tenant}'s positions are not gap-free"
         );
+        for w in events.windows(2) {
+            let key = |e: &Event| (e.occurred_at, e.source.clone());
+            assert!(
+                key(&w[0]) < key(&w[1]),
+                "round {round}: {tenant}'s log out of order at {:?}",
+                w[1].seq
+            );
+            assert!(
+                !w[1].late,
+                "round {round}: {tenant}'s event {:?} marked late",
+                w[1].seq
+            );
+        }
+        for i in [2 * t, 2 * t + 1] {
+            let Some(source) = &sources[i] else {
+                continue;
+            };
+            let merged = ids_in_log(&store, tenant, Some(&source.id)).await;
+            assert_eq!(
+                merged,
+                (0..merged.len() as u64).collect::<Vec<_>>(),
+                "round {round}: {source}"
+            );
+            assert_eq!(
+                merged.len() as u64 + store.pending_len(source).unwrap(),
+                committed[i] * PAGE,
+                "round {round}: {source}"
+            );
+        }
         assert_eq!(
-            merged.len() as u64 + store.pending_len(&source).unwrap(),
-            committed[i] * PAGE,
-            "round {round}: {name}"
+            store.latest(tenant).await.unwrap().seq,
+            Seq(events.len() as u64)
         );
     }
-    assert_eq!(store.latest().unwrap().seq, Seq(events.len() as u64));
 }
 
-fn all_events(store: &SledStore) -> Vec<Event> {
-    read_all(store, &Filter::default())
-}
-
-fn ids_in_log(store: &SledStore, source: Option<&SourceId>) -> Vec<u64> {
+async fn ids_in_log(store: &SledStore, tenant: &str, source: Option<&SourceId>) -> Vec<u64> {
     let filter = Filter {
         sources: source.into_iter().cloned().collect(),
         ..Filter::default()
     };
-    read_all(store, &filter)
+    read_all(store, tenant, &filter)
+        .await
         .iter()
         .map(|e| e.id.as_str().parse::<u64>().unwrap())
         .collect()
 }
 
-fn read_all(store: &SledStore, filter: &Filter) -> Vec<Event> {
+async fn read_all(store: &SledStore, tenant: &str, filter: &Filter) -> Vec<Event> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.read(cursor.as_ref(), 500, filter).unwrap();
+        let page = store
+            .read(tenant, cursor.as_ref(), 500, filter)
+            .await
+            .unwrap();
         out.extend(page.events.iter().map(|e| e.event().unwrap()));
         cursor = Some(page.cursor);
         if page.remaining == 0 {

@@ -132,11 +132,14 @@ async fn fill(store: &SledStore) -> Result<Vec<Vec<String>>, Error> {
     }
     let frontier = start + Duration::days(1);
     let mut ids = Vec::new();
+    let mut tenants = std::collections::BTreeSet::new();
     for (i, (source, provider, tenant)) in SOURCES.into_iter().enumerate() {
         let id = SourceId::new(source)?;
-        store
+        tenants.insert(tenant);
+        let source = store
             .put_source(SourceRecord {
                 id: id.clone(),
+                incarnation: 0,
                 tenant: tenant.into(),
                 provider: provider.into(),
                 config: serde_json::json!({}),
@@ -149,9 +152,13 @@ async fn fill(store: &SledStore) -> Result<Vec<Vec<String>>, Error> {
         ids.push(events.iter().map(|e| e.id.as_str().to_owned()).collect());
         let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1"}))?;
         let page = Page::new(events, checkpoint, Some(Watermark::new(frontier)), false);
-        store.ingest(&id, page).await?;
+        store.ingest(&source, page).await?;
     }
-    store.merge(frontier).await?;
+    let frontiers = tenants
+        .into_iter()
+        .map(|t| (t.to_owned(), frontier))
+        .collect();
+    store.merge_tenants(frontiers).await?;
     Ok(ids)
 }
 
@@ -186,7 +193,10 @@ async fn run(listen: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "api {url} key {TENANT_KEY}")?;
     for ((source, _, tenant), ids) in SOURCES.into_iter().zip(&ids) {
-        let account = AccountId::of(&SourceId::new(source)?);
+        let record = store
+            .source(tenant, &SourceId::new(source)?)?
+            .ok_or("a fixture source is missing")?;
+        let account = AccountId::of(&store, &record);
         writeln!(
             out,
             "account {account} source {source} tenant {tenant} key {} events {}",

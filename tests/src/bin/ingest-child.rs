@@ -1,19 +1,27 @@
-//! A child process for the crash test (`tests/it/crash.rs`): ingests pages of two sources into the
-//! store at `argv[1]` in a loop, merging as it goes, and prints `<source> <pages>` after each page
-//! is durably committed. Killed with SIGKILL at random points; each start resumes from the
-//! committed checkpoints and first replays the last committed page, which must be absorbed.
-//! Source `a` gives positions (ordered deduplication), source `b` does not (the id index).
+//! A child process for the crash test (`tests/it/crash.rs`): ingests pages of four sources, two
+//! tenants with the same two source ids, into the store at `argv[1]` in a loop, merging each
+//! tenant as it goes, and prints `<tenant>/<source> <pages>` after each page is durably
+//! committed. Killed with SIGKILL at random points; each start resumes from the committed
+//! checkpoints and first replays the last committed page, which must be absorbed. Source `a`
+//! gives positions (ordered deduplication), source `b` does not (the id index).
 
 use chrono::{DateTime, TimeZone, Utc};
 use std::io::Write;
 use tributary_core::{
     Checkpoint, Event, EventId, EventType, Object, ObjectKind, Page, SourceId, Upstream, Watermark,
 };
-use tributary_store::{EventStore, SledStore};
+use tributary_store::{EventStore, SledStore, SourceRecord};
 
 /// Events per page.
 pub const PAGE: u64 = 5;
-pub const SOURCES: [&str; 2] = ["a", "b"];
+/// `(tenant, source)`: both tenants name their sources alike.
+pub const SOURCES: [(&str, &str); 4] = [
+    ("acme", "a"),
+    ("acme", "b"),
+    ("globex", "a"),
+    ("globex", "b"),
+];
+pub const TENANTS: [&str; 2] = ["acme", "globex"];
 
 fn time(n: u64, source: usize) -> DateTime<Utc> {
     let ms = i64::try_from(n * 10).unwrap_or(i64::MAX) + source as i64;
@@ -57,14 +65,31 @@ fn page(source: &SourceId, index: usize, p: u64) -> Result<Page, Box<dyn std::er
 
 async fn run(path: &str) -> Result<(), Box<dyn std::error::Error>> {
     let store = SledStore::open(path)?;
-    let sources = SOURCES.map(|s| SourceId::new(s).unwrap_or_else(|e| panic!("{e}")));
-    let mut pages = [0u64; 2];
+    let mut sources = Vec::new();
+    for (tenant, id) in SOURCES {
+        // Stored again on every start: the same tenant and id keep their incarnation.
+        let record = SourceRecord {
+            id: SourceId::new(id)?,
+            tenant: tenant.into(),
+            incarnation: 0,
+            provider: "crash-test".into(),
+            config: serde_json::json!({}),
+            credentials: serde_json::json!({}),
+            paused: false,
+            created_at: time(0, 0),
+        };
+        sources.push(store.put_source(record).await?);
+    }
+    let mut pages = [0u64; 4];
     for (i, source) in sources.iter().enumerate() {
+        let index = i % 2;
         if let Some(state) = store.source_state(source)? {
             pages[i] = state.checkpoint.as_json()["pages"]
                 .as_u64()
                 .ok_or("checkpoint without pages")?;
-            let replay = store.ingest(source, page(source, i, pages[i] - 1)?).await?;
+            let replay = store
+                .ingest(source, page(&source.id, index, pages[i] - 1)?)
+                .await?;
             if replay.accepted != 0 {
                 return Err(format!(
                     "replaying page {} of {source} stored {} events again",
@@ -76,19 +101,28 @@ async fn run(path: &str) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "ready {} {}", pages[0], pages[1])?;
+    writeln!(out, "ready")?;
     out.flush()?;
     loop {
-        // The source that is behind goes next, so the two stay within a page of each other.
-        let i = usize::from(pages[1] < pages[0]);
+        // The source that is furthest behind goes next, so all stay within a page of each other.
+        let i = (0..pages.len()).min_by_key(|&i| (pages[i], i)).unwrap_or(0);
+        let source = &sources[i];
         store
-            .ingest(&sources[i], page(&sources[i], i, pages[i])?)
+            .ingest(source, page(&source.id, i % 2, pages[i])?)
             .await?;
         pages[i] += 1;
-        writeln!(out, "{} {}", SOURCES[i], pages[i])?;
+        writeln!(out, "{source} {}", pages[i])?;
         out.flush()?;
-        let frontier = time(pages[0].min(pages[1]) * PAGE, 0);
-        store.merge(frontier).await?;
+        // Each tenant merges up to the smaller promise of its own two sources.
+        let frontiers = TENANTS
+            .iter()
+            .enumerate()
+            .map(|(t, tenant)| {
+                let least = pages[2 * t].min(pages[2 * t + 1]);
+                ((*tenant).to_owned(), time(least * PAGE, 0))
+            })
+            .collect();
+        store.merge_tenants(frontiers).await?;
     }
 }
 

@@ -9,7 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use tributary_core::*;
-use tributary_store::{EventStore, Filter, SledStore};
+use futures_util::FutureExt;
+use tributary_store::{EventStore, Filter, SledStore, SourceRecord, SourceRef};
+
+/// The tenant of most tests' sources.
+const T: &str = "t";
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
@@ -43,6 +47,47 @@ fn engine(store: &SledStore, config: EngineConfig) -> Engine {
 
 fn src(s: &str) -> SourceId {
     SourceId::new(s).unwrap()
+}
+
+/// Stores a source of `tenant` (or finds it) and answers its incarnation.
+async fn reg_in(store: &SledStore, tenant: &str, name: &str) -> SourceRef {
+    store
+        .put_source(SourceRecord {
+            id: src(name),
+            tenant: tenant.into(),
+            incarnation: 0,
+            provider: "scripted".into(),
+            config: serde_json::json!({}),
+            credentials: serde_json::json!({}),
+            paused: false,
+            created_at: start(),
+        })
+        .await
+        .unwrap()
+}
+
+/// [`reg_in`] for the tenant [`T`].
+async fn reg(store: &SledStore, name: &str) -> SourceRef {
+    reg_in(store, T, name).await
+}
+
+/// The incarnation of `name` of tenant [`T`].
+fn inc(store: &SledStore, name: &str) -> u64 {
+    store.source(T, &src(name)).unwrap().unwrap().incarnation
+}
+
+/// The source `name` of tenant [`T`].
+fn sref(store: &SledStore, name: &str) -> SourceRef {
+    store.source(T, &src(name)).unwrap().unwrap().source_ref()
+}
+
+/// The last position of the tenant's log (the sled store answers at once).
+fn last_in(store: &SledStore, tenant: &str) -> Seq {
+    store.latest(tenant).now_or_never().unwrap().unwrap().seq
+}
+
+fn last(store: &SledStore) -> Seq {
+    last_in(store, T)
 }
 
 /// A provider that answers from a script (the last answer repeats) and records each poll.
@@ -163,6 +208,7 @@ fn spawn(
 /// its first poll is in flight. Returns the provider and what [`spawn`] returns.
 async fn run_slow_source(
     e: &Engine,
+    store: &SledStore,
     name: &str,
     answer: Result<Page, ProviderError>,
     delay: Duration,
@@ -172,7 +218,7 @@ async fn run_slow_source(
     tokio::task::JoinHandle<Result<(), EngineError>>,
 ) {
     let p = Scripted::with_delay(vec![answer], delay, Arc::default(), Arc::default());
-    e.add_source(src(name), p.clone(), policy(1_000, 1_000))
+    e.add_source(reg(store, name).await, p.clone(), policy(1_000, 1_000))
         .unwrap();
     let (stop, task) = spawn(e);
     until(LIMIT, || p.poll_count() == 1).await;
@@ -195,8 +241,8 @@ async fn until(limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn log_ids(store: &SledStore) -> Vec<(String, String)> {
-    let page = store.read(None, 10_000, &Filter::default()).unwrap();
+async fn log_ids(store: &SledStore) -> Vec<(String, String)> {
+    let page = store.read(T, None, 10_000, &Filter::default()).await.unwrap();
     page.events
         .iter()
         .map(|e| e.event().unwrap())
@@ -210,16 +256,17 @@ async fn drains_sources_and_merges_them_in_time_order() {
     let e = engine(&store, config());
     for (i, name) in ["s1", "s2"].iter().enumerate() {
         let p = SyntheticProvider::new(src(name), 10 + i as u64, start(), 30, 7);
-        e.add_source(src(name), Arc::new(p), policy(1_000, 60_000))
+        e.add_source(reg(&store, name).await, Arc::new(p), policy(1_000, 60_000))
             .unwrap();
     }
     let (stop, task) = spawn(&e);
-    until(LIMIT, || store.latest().unwrap().seq == Seq(60)).await;
+    until(LIMIT, || last(&store) == Seq(60)).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
 
     let events: Vec<Event> = store
-        .read(None, 100, &Filter::default())
+        .read(T, None, 100, &Filter::default())
+        .await
         .unwrap()
         .events
         .iter()
@@ -239,7 +286,7 @@ async fn drains_sources_and_merges_them_in_time_order() {
             .map(|e| e.id.to_string())
             .collect();
         assert_eq!(ids, (0..30).map(|n| n.to_string()).collect::<Vec<_>>());
-        let status = e.status(&src(name)).unwrap();
+        let status = e.status(inc(&store, name)).unwrap();
         // 5 pages (7, 7, 7, 7, 2): drained at once while `more`, then idle polls.
         assert_eq!(status.events_ingested, 30, "{status:?}");
         assert!(status.polls >= 5, "{status:?}");
@@ -253,7 +300,7 @@ async fn backs_off_while_idle_and_waits_out_throttling() {
     let store = SledStore::temporary().unwrap();
     let e = engine(&store, config());
     let idle = Scripted::new(vec![empty(1, None)]);
-    e.add_source(src("idle"), idle.clone(), policy(1_000, 8_000))
+    e.add_source(reg(&store, "idle").await, idle.clone(), policy(1_000, 8_000))
         .unwrap();
     let throttled = Scripted::new(vec![
         Err(ProviderError::RateLimited {
@@ -262,7 +309,7 @@ async fn backs_off_while_idle_and_waits_out_throttling() {
         }),
         empty(1, None),
     ]);
-    e.add_source(src("throttled"), throttled.clone(), policy(1_000, 8_000))
+    e.add_source(reg(&store, "throttled").await, throttled.clone(), policy(1_000, 8_000))
         .unwrap();
     let (stop, task) = spawn(&e);
     until(LIMIT, || {
@@ -278,7 +325,7 @@ async fn backs_off_while_idle_and_waits_out_throttling() {
     for (gap, want) in idle.poll_gaps().iter().zip(expected) {
         assert!(*gap >= want, "polled after {gap:?}, scheduled {want:?}");
     }
-    let status = e.status(&src("idle")).unwrap();
+    let status = e.status(inc(&store, "idle")).unwrap();
     assert_eq!(status.interval, Duration::from_secs(8));
     assert_eq!(
         status.next_poll_at.unwrap() - status.last_poll_at.unwrap(),
@@ -289,7 +336,7 @@ async fn backs_off_while_idle_and_waits_out_throttling() {
         "{:?}",
         throttled.poll_gaps()
     );
-    let status = e.status(&src("throttled")).unwrap();
+    let status = e.status(inc(&store, "throttled")).unwrap();
     assert_eq!(
         status.last_error.as_deref(),
         Some("rate limited by upstream (retry after 30s): over qps")
@@ -307,21 +354,21 @@ async fn a_fatal_error_stops_the_source_until_it_is_resumed() {
         }),
         empty(1, None),
     ]);
-    e.add_source(src("a"), p.clone(), policy(1_000, 8_000))
+    e.add_source(reg(&store, "a").await, p.clone(), policy(1_000, 8_000))
         .unwrap();
     let (stop, task) = spawn(&e);
-    until(LIMIT, || e.status(&src("a")).unwrap().stopped.is_some()).await;
+    until(LIMIT, || e.status(inc(&store, "a")).unwrap().stopped.is_some()).await;
     tokio::time::sleep(Duration::from_secs(600)).await;
     assert_eq!(p.poll_count(), 1, "a stopped source is not polled");
-    let status = e.status(&src("a")).unwrap();
+    let status = e.status(inc(&store, "a")).unwrap();
     assert_eq!(
         status.stopped.as_deref(),
         Some("upstream refused the credentials: token revoked")
     );
     assert_eq!(status.next_poll_at, None);
-    e.set_paused(&src("a"), false).unwrap();
+    e.set_paused(inc(&store, "a"), false).unwrap();
     until(LIMIT, || p.poll_count() == 2).await;
-    assert_eq!(e.status(&src("a")).unwrap().stopped, None);
+    assert_eq!(e.status(inc(&store, "a")).unwrap().stopped, None);
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
 }
@@ -346,14 +393,12 @@ async fn an_idle_source_holds_the_stream_back_no_longer_than_max_delay() {
         Some(Watermark::new(at(3600))),
         false,
     );
-    e.add_source(
-        src("busy"),
+    e.add_source(reg(&store, "busy").await,
         Scripted::new(vec![Ok(page), empty(2, Some(at(3600)))]),
         policy(1_000, 1_000),
     )
     .unwrap();
-    e.add_source(
-        src("stuck"),
+    e.add_source(reg(&store, "stuck").await,
         Scripted::new(vec![empty(1, Some(at(0)))]),
         policy(1_000, 1_000),
     )
@@ -361,17 +406,17 @@ async fn an_idle_source_holds_the_stream_back_no_longer_than_max_delay() {
     let (stop, task) = spawn(&e);
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
-        store.latest().unwrap().seq,
+        last(&store),
         Seq(0),
         "held back while within max_delay"
     );
-    until(LIMIT, || store.latest().unwrap().seq == Seq(2)).await;
+    until(LIMIT, || last(&store) == Seq(2)).await;
     // Released once now − max_delay passed the events: at +12 s at the earliest.
     assert!(clock.now() >= at(12), "released at {}", clock.now());
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(
-        log_ids(&store),
+        log_ids(&store).await,
         [("busy".into(), "1".into()), ("busy".into(), "2".into())]
     );
 }
@@ -387,19 +432,22 @@ async fn never_runs_more_polls_at_once_than_the_cap() {
         },
     );
     let (running, max_running) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let providers: Vec<_> = (0..6)
-        .map(|i| {
-            let p = Scripted::with_delay(
-                vec![empty(1, None)],
-                Duration::from_secs(1),
-                running.clone(),
-                max_running.clone(),
-            );
-            e.add_source(src(&format!("s{i}")), p.clone(), policy(1_000, 1_000))
-                .unwrap();
-            p
-        })
-        .collect();
+    let mut providers = Vec::new();
+    for i in 0..6 {
+        let p = Scripted::with_delay(
+            vec![empty(1, None)],
+            Duration::from_secs(1),
+            running.clone(),
+            max_running.clone(),
+        );
+        e.add_source(
+            reg(&store, &format!("s{i}")).await,
+            p.clone(),
+            policy(1_000, 1_000),
+        )
+        .unwrap();
+        providers.push(p);
+    }
     let (stop, task) = spawn(&e);
     until(LIMIT, || providers.iter().all(|p| p.poll_count() >= 3)).await;
     stop.send(()).unwrap();
@@ -418,18 +466,17 @@ async fn shutdown_lets_the_poll_in_flight_commit() {
         Some(Watermark::closed()),
         false,
     );
-    let (p, stop, task) = run_slow_source(&e, "slow", Ok(page), Duration::from_secs(5)).await;
+    let (p, stop, task) = run_slow_source(&e, &store, "slow", Ok(page), Duration::from_secs(5)).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(
-        store
-            .source_state(&src("slow"))
+        store.source_state(&sref(&store, "slow"))
             .unwrap()
             .unwrap()
             .checkpoint,
         checkpoint
     );
-    assert_eq!(log_ids(&store), [("slow".into(), "1".into())]);
+    assert_eq!(log_ids(&store).await, [("slow".into(), "1".into())]);
     assert_eq!(p.poll_count(), 1);
 }
 
@@ -475,18 +522,18 @@ async fn upstream_calls_today_are_committed_with_pages_and_survive_a_restart() {
         }),
         empty(1, None),
     ]);
-    e.add_source(src("s"), p.clone(), policy(1_000, 1_000))
+    e.add_source(reg(&store, "s").await, p.clone(), policy(1_000, 1_000))
         .unwrap();
     let (stop, task) = spawn(&e);
     until(LIMIT, || p.inner.poll_count() >= 4).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     let spent = p.upstream_calls().unwrap();
-    let status = e.status(&src("s")).unwrap();
+    let status = e.status(inc(&store, "s")).unwrap();
     assert_eq!(status.upstream_calls, Some(spent));
     assert_eq!(status.upstream_calls_today, Some(spent));
     // Every poll after the failed one committed, the last one at shutdown: all calls are stored.
-    let stored = store.source_state(&src("s")).unwrap().unwrap();
+    let stored = store.source_state(&sref(&store, "s")).unwrap().unwrap();
     assert_eq!(
         stored.calls,
         Some(DailyCalls {
@@ -498,9 +545,9 @@ async fn upstream_calls_today_are_committed_with_pages_and_survive_a_restart() {
     // A restarted engine, with a fresh provider, starts today's count from the store.
     let e = engine(&store, config());
     let p = counting(vec![empty(2, None)]);
-    e.add_source(src("s"), p.clone(), policy(1_000, 1_000))
+    e.add_source(reg(&store, "s").await, p.clone(), policy(1_000, 1_000))
         .unwrap();
-    let status = e.status(&src("s")).unwrap();
+    let status = e.status(inc(&store, "s")).unwrap();
     assert_eq!(status.upstream_calls, Some(0));
     assert_eq!(status.upstream_calls_today, Some(spent));
     let (stop, task) = spawn(&e);
@@ -509,9 +556,9 @@ async fn upstream_calls_today_are_committed_with_pages_and_survive_a_restart() {
     task.await.unwrap().unwrap();
     let more = p.upstream_calls().unwrap();
     assert!(more >= 2);
-    let status = e.status(&src("s")).unwrap();
+    let status = e.status(inc(&store, "s")).unwrap();
     assert_eq!(status.upstream_calls_today, Some(spent + more));
-    let stored = store.source_state(&src("s")).unwrap().unwrap();
+    let stored = store.source_state(&sref(&store, "s")).unwrap().unwrap();
     assert_eq!(stored.calls_on(today), spent + more);
 }
 
@@ -521,30 +568,30 @@ async fn removing_a_source_settled_waits_for_its_poll_to_commit() {
     let e = engine(&store, config());
     let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1", "n": 1})).unwrap();
     let page = Page::new(vec![event("slow", "1", start())], checkpoint, None, false);
-    let (p, stop, task) = run_slow_source(&e, "slow", Ok(page), Duration::from_secs(5)).await;
+    let (p, stop, task) = run_slow_source(&e, &store, "slow", Ok(page), Duration::from_secs(5)).await;
     // The poll is in flight (it answers after 5 s): removal waits for its commit.
-    assert!(store.source_state(&src("slow")).unwrap().is_none());
+    let slow = sref(&store, "slow");
+    assert!(store.source_state(&slow).unwrap().is_none());
     let removed = e
-        .remove_source_settled(&src("slow"), Duration::from_secs(60))
+        .remove_source_settled(slow.incarnation, Duration::from_secs(60))
         .await;
     assert!(removed.unwrap());
     assert_eq!(
-        store
-            .source_state(&src("slow"))
+        store.source_state(&sref(&store, "slow"))
             .unwrap()
             .unwrap()
             .events_ingested,
         1
     );
     // Deleted now, nothing writes for it again, and no further poll starts.
-    store.delete_source(&src("slow")).await.unwrap();
+    store.delete_source(T, &src("slow")).await.unwrap();
     tokio::time::sleep(Duration::from_secs(30)).await;
-    assert!(store.source_state(&src("slow")).unwrap().is_none());
-    assert_eq!(store.pending_len(&src("slow")).unwrap(), 0);
+    assert!(store.source_state(&slow).unwrap().is_none());
+    assert_eq!(store.pending_len(&slow).unwrap(), 0);
     assert_eq!(p.poll_count(), 1);
     // A source not running is settled at once.
     assert!(
-        !e.remove_source_settled(&src("slow"), Duration::from_secs(60))
+        !e.remove_source_settled(slow.incarnation, Duration::from_secs(60))
             .await
             .unwrap()
     );
@@ -557,41 +604,104 @@ async fn removing_a_source_settled_gives_up_after_its_limit() {
     let store = SledStore::temporary().unwrap();
     let e = engine(&store, config());
     let (_p, stop, task) =
-        run_slow_source(&e, "stuck", empty(1, None), Duration::from_secs(600)).await;
+        run_slow_source(&e, &store, "stuck", empty(1, None), Duration::from_secs(600)).await;
+    let stuck = sref(&store, "stuck");
     let removed = e
-        .remove_source_settled(&src("stuck"), Duration::from_secs(10))
+        .remove_source_settled(stuck.incarnation, Duration::from_secs(10))
         .await;
-    assert!(matches!(removed, Err(EngineError::StillPolling(id)) if id == src("stuck")));
+    assert!(matches!(removed, Err(EngineError::StillPolling(id)) if id == stuck.incarnation));
     // Stopped, but its poll may still commit: the id cannot be started again, and asking again
     // waits for that poll (it answers 600 s after it began).
-    let again = e.add_source(
-        src("stuck"),
+    let again = e.add_source(reg(&store, "stuck").await,
         Scripted::new(vec![empty(2, None)]),
         policy(1_000, 1_000),
     );
-    assert!(matches!(again, Err(EngineError::StillPolling(id)) if id == src("stuck")));
+    assert!(matches!(again, Err(EngineError::StillPolling(id)) if id == stuck.incarnation));
     let removed = e
-        .remove_source_settled(&src("stuck"), Duration::from_secs(10))
+        .remove_source_settled(stuck.incarnation, Duration::from_secs(10))
         .await;
     assert!(matches!(removed, Err(EngineError::StillPolling(_))));
-    assert!(store.source_state(&src("stuck")).unwrap().is_none());
+    assert!(store.source_state(&sref(&store, "stuck")).unwrap().is_none());
     let removed = e
-        .remove_source_settled(&src("stuck"), Duration::from_secs(1_000))
+        .remove_source_settled(stuck.incarnation, Duration::from_secs(1_000))
         .await;
     assert!(removed.unwrap());
-    assert!(store.source_state(&src("stuck")).unwrap().is_some());
+    assert!(store.source_state(&sref(&store, "stuck")).unwrap().is_some());
     // Settled: the id is free, and asking again finds nothing running.
     assert!(
-        !e.remove_source_settled(&src("stuck"), Duration::from_secs(1))
+        !e.remove_source_settled(stuck.incarnation, Duration::from_secs(1))
             .await
             .unwrap()
     );
-    e.add_source(
-        src("stuck"),
+    e.add_source(reg(&store, "stuck").await,
         Scripted::new(vec![empty(2, None)]),
         policy(1_000, 1_000),
     )
     .unwrap();
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_source_of_one_tenant_does_not_delay_another_tenants_stream() {
+    let store = SledStore::temporary().unwrap();
+    let config = EngineConfig {
+        // Far longer than the test: only a tenant's own sources may hold its stream back.
+        merge_max_delay: Duration::from_secs(3_600),
+        merge_interval: Duration::from_secs(1),
+        ..config()
+    };
+    let clock = TokioClock::new(start());
+    let e = Engine::new(Arc::new(store.clone()), Arc::new(clock.clone()), config);
+    let woken = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&woken);
+    e.on_merge(Arc::new(move |tenant: &str, last: Seq| {
+        seen.lock().unwrap().push((tenant.to_owned(), last));
+    }));
+    // Both tenants name their source `egnyte-main`; acme's never answers with a page.
+    let failing = Scripted::new(vec![Err(ProviderError::Transient {
+        message: "upstream 502".into(),
+    })]);
+    e.add_source(
+        reg_in(&store, "acme", "egnyte-main").await,
+        failing.clone(),
+        policy(1_000, 1_000),
+    )
+    .unwrap();
+    let at = |s: i64| start() + chrono::Duration::seconds(s);
+    let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1"})).unwrap();
+    let page = Page::new(
+        vec![
+            event("egnyte-main", "1", at(-2)),
+            event("egnyte-main", "2", at(-1)),
+        ],
+        checkpoint,
+        Some(Watermark::new(at(0))),
+        false,
+    );
+    e.add_source(
+        reg_in(&store, "globex", "egnyte-main").await,
+        Scripted::new(vec![Ok(page), empty(2, Some(at(0)))]),
+        policy(1_000, 1_000),
+    )
+    .unwrap();
+    let (stop, task) = spawn(&e);
+    until(LIMIT, || last_in(&store, "globex") == Seq(2)).await;
+    // Merged by globex's first commit, not held for acme's merge_max_delay.
+    assert!(clock.now() < at(60), "released at {}", clock.now());
+    until(LIMIT, || failing.poll_count() >= 3).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(last_in(&store, "acme"), Seq(0));
+    let globex: Vec<(u64, String)> = store
+        .read("globex", None, 10, &Filter::default())
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| (e.seq.get(), e.event().unwrap().id.to_string()))
+        .collect();
+    assert_eq!(globex, [(1, "1".to_owned()), (2, "2".to_owned())]);
+    // Only globex's streams were woken.
+    assert_eq!(*woken.lock().unwrap(), [("globex".to_owned(), Seq(2))]);
 }
