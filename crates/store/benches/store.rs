@@ -3,6 +3,9 @@
 //! goal is for the store to reach at least half of them (see `docs/performance.md`).
 //!
 //! `cargo bench -p tributary-store`; one group with `cargo bench -p tributary-store -- read`.
+//!
+//! Every tenant has a log of its own; the ingest, read and merge groups use one tenant with the
+//! four sources below, and `merge_tenants` compares one tenant with a thousand.
 
 // A benchmark is not a test, but it fails the same way: loudly, on the first setup error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,7 +18,10 @@ use tributary_core::{
     Actor, Checkpoint, Cursor, Event, EventId, EventType, Object, ObjectKind, Page, Seq, SourceId,
     Upstream, Watermark, time,
 };
-use tributary_store::{EventStore, Filter, SledStore};
+use tributary_store::{EventStore, Filter, SledStore, SourceRecord, SourceRef};
+
+/// The tenant of the ingest, read and merge groups.
+const TENANT: &str = "acme";
 
 /// The sources events come from, round-robin.
 const SOURCES: [&str; 4] = [
@@ -33,6 +39,12 @@ const LOG_EVENTS: u64 = 100_000;
 
 /// Pending events one merge moves.
 const MERGE_EVENTS: u64 = 1_000;
+
+/// Pending events one `merge_tenants` moves, however many tenants they belong to.
+const MERGE_TENANTS_EVENTS: u64 = 10_000;
+
+/// Sources per tenant in the `merge_tenants` group.
+const SOURCES_PER_TENANT: usize = 10;
 
 fn source(i: usize) -> SourceId {
     SourceId::new(SOURCES[i % SOURCES.len()]).unwrap()
@@ -118,6 +130,30 @@ fn page(source: &SourceId, ns: impl IntoIterator<Item = u64>) -> Page {
     Page::new(events, checkpoint, Some(Watermark::new(last)), false)
 }
 
+/// Creates the source `id` of `tenant`.
+async fn put_source(store: &SledStore, tenant: &str, id: &SourceId) -> SourceRef {
+    store
+        .put_source(SourceRecord {
+            id: id.clone(),
+            tenant: tenant.into(),
+            incarnation: 0,
+            provider: "egnyte".into(),
+            config: serde_json::json!({ "domain": "acme" }),
+            credentials: serde_json::json!({}),
+            paused: false,
+            created_at: t0(),
+        })
+        .await
+        .unwrap()
+}
+
+/// The four [`SOURCES`] of [`TENANT`], in order.
+fn tenant_sources(rt: &tokio::runtime::Runtime, store: &SledStore) -> Vec<SourceRef> {
+    (0..SOURCES.len())
+        .map(|i| rt.block_on(put_source(store, TENANT, &source(i))))
+        .collect()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -138,6 +174,7 @@ fn ingest(c: &mut Criterion) {
     let rt = runtime();
     let store_dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(store_dir.path()).unwrap();
+    let refs = tenant_sources(&rt, &store);
     let raw_dir = tempfile::tempdir().unwrap();
     let (raw_db, raw_tree) = raw_sled(&raw_dir);
 
@@ -161,14 +198,14 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("store/ingest_page_100", |b| {
         b.iter_batched(
             || {
-                let s = source(pages);
-                let p = page(&s, next..next + PAGE as u64);
+                let s = &refs[pages % refs.len()];
+                let p = page(&s.id, next..next + PAGE as u64);
                 pages += 1;
                 next += PAGE as u64;
                 (s, p)
             },
             |(s, p)| {
-                let report = rt.block_on(store.ingest(&s, p)).unwrap();
+                let report = rt.block_on(store.ingest(s, p)).unwrap();
                 assert_eq!(report.accepted, PAGE as u64);
                 report
             },
@@ -214,6 +251,7 @@ fn read(c: &mut Criterion) {
     let rt = runtime();
     let store_dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(store_dir.path()).unwrap();
+    let refs = tenant_sources(&rt, &store);
     let raw_dir = tempfile::tempdir().unwrap();
     let (raw_db, raw_tree) = raw_sled(&raw_dir);
 
@@ -223,21 +261,20 @@ fn read(c: &mut Criterion) {
     let per_page = 1_000u64;
     let per_source = LOG_EVENTS / SOURCES.len() as u64;
     for first in (0..per_source).step_by(per_page as usize) {
-        for (i, _) in SOURCES.iter().enumerate() {
-            let s = source(i);
+        for (i, s) in refs.iter().enumerate() {
             let ns = (first..first + per_page).map(|k| k * SOURCES.len() as u64 + i as u64);
-            rt.block_on(store.ingest(&s, page(&s, ns))).unwrap();
+            rt.block_on(store.ingest(s, page(&s.id, ns))).unwrap();
         }
     }
-    let merged = rt.block_on(store.merge(time::max())).unwrap();
+    let merged = rt.block_on(store.merge(TENANT, time::max())).unwrap();
     assert_eq!(merged.merged, LOG_EVENTS);
 
     // The raw tree holds exactly the bytes of the log, under the same positions.
     let mut after = None;
     let mut log_bytes = 0;
     loop {
-        let p = store
-            .read(after.as_ref(), 1_000, &Filter::default())
+        let p = rt
+            .block_on(store.read(TENANT, after.as_ref(), 1_000, &Filter::default()))
             .unwrap();
         let mut batch = sled::Batch::default();
         for e in &p.events {
@@ -262,9 +299,11 @@ fn read(c: &mut Criterion) {
     // Where each full page starts, found once: every timed read returns exactly 100 events.
     let starts = |filter: &Filter| {
         let mut starts = Vec::new();
-        let mut at = store.oldest().unwrap();
+        let mut at = rt.block_on(store.oldest(TENANT)).unwrap();
         loop {
-            let p = store.read(Some(&at), PAGE, filter).unwrap();
+            let p = rt
+                .block_on(store.read(TENANT, Some(&at), PAGE, filter))
+                .unwrap();
             if p.events.len() == PAGE {
                 starts.push(at);
             }
@@ -286,7 +325,9 @@ fn read(c: &mut Criterion) {
     let read_pages = |b: &mut criterion::Bencher<'_>, filter: &Filter, starts: &[Cursor]| {
         let mut i = 0;
         b.iter(|| {
-            let p = store.read(Some(&starts[i]), PAGE, filter).unwrap();
+            let p = rt
+                .block_on(store.read(TENANT, Some(&starts[i]), PAGE, filter))
+                .unwrap();
             i = (i + 1) % starts.len();
             assert_eq!(p.events.len(), PAGE);
             black_box(p.events.iter().map(|e| e.json().len()).sum::<usize>())
@@ -341,6 +382,7 @@ fn merge(c: &mut Criterion) {
     let rt = runtime();
     let store_dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(store_dir.path()).unwrap();
+    let refs = tenant_sources(&rt, &store);
 
     let mut group = c.benchmark_group("merge");
     group.throughput(Throughput::Elements(MERGE_EVENTS));
@@ -351,14 +393,13 @@ fn merge(c: &mut Criterion) {
             let mut timed = Duration::ZERO;
             for _ in 0..iters {
                 let per_source = MERGE_EVENTS / SOURCES.len() as u64;
-                for (i, _) in SOURCES.iter().enumerate() {
-                    let s = source(i);
+                for (i, s) in refs.iter().enumerate() {
                     let ns = (0..per_source).map(|k| next + k * SOURCES.len() as u64 + i as u64);
-                    rt.block_on(store.ingest(&s, page(&s, ns))).unwrap();
+                    rt.block_on(store.ingest(s, page(&s.id, ns))).unwrap();
                 }
                 next += MERGE_EVENTS;
                 let start = Instant::now();
-                let report = rt.block_on(store.merge(time::max())).unwrap();
+                let report = rt.block_on(store.merge(TENANT, time::max())).unwrap();
                 timed += start.elapsed();
                 assert_eq!(report.merged, MERGE_EVENTS);
             }
@@ -368,12 +409,119 @@ fn merge(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs the futures as tasks of `rt`, at most 64 at a time, and answers their outputs in order.
+fn concurrently<T, F>(rt: &tokio::runtime::Runtime, futures: impl IntoIterator<Item = F>) -> Vec<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let mut futures = futures.into_iter();
+    let mut out = Vec::new();
+    loop {
+        let running: Vec<_> = futures.by_ref().take(64).map(|f| rt.spawn(f)).collect();
+        if running.is_empty() {
+            return out;
+        }
+        for task in running {
+            out.push(rt.block_on(task).unwrap());
+        }
+    }
+}
+
+/// For information: what a merge costs per event as tenants multiply. One `merge_tenants` of
+/// every tenant (frontier at the end of time, one flush) moves 10,000 pending events, either of
+/// 1 tenant × 10 sources (1,000 events a source) or of 1,000 tenants × 10 sources (1 event a
+/// source); they are ingested before each timed merge, untimed, many sources at once so their
+/// syncs to disk are shared.
+fn merge_tenants(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("merge_tenants");
+    group.throughput(Throughput::Elements(MERGE_TENANTS_EVENTS));
+    group.sampling_mode(SamplingMode::Flat);
+    // Each iteration first refills the queues (up to 10,000 ingests, about two seconds): few
+    // samples, of one or two iterations each.
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(100));
+    group.measurement_time(Duration::from_secs(3));
+    for tenants in [1usize, 1_000] {
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(store_dir.path()).unwrap();
+        let started = Instant::now();
+        let names: Vec<String> = (0..tenants).map(|t| format!("tenant-{t:04}")).collect();
+        let refs: Vec<SourceRef> = concurrently(
+            &rt,
+            names.iter().flat_map(|tenant| {
+                (0..SOURCES_PER_TENANT).map(|k| {
+                    let (store, tenant) = (store.clone(), tenant.clone());
+                    let id = SourceId::new(format!("egnyte-{k:02}")).unwrap();
+                    async move { put_source(&store, &tenant, &id).await }
+                })
+            }),
+        );
+        let frontiers: Vec<(String, DateTime<Utc>)> =
+            names.iter().map(|n| (n.clone(), time::max())).collect();
+        let per_source = MERGE_TENANTS_EVENTS / refs.len() as u64;
+        let mut next = 0u64;
+        let refill = |next: &mut u64| {
+            let (all, first) = (refs.len() as u64, *next);
+            let reports = concurrently(
+                &rt,
+                refs.iter().enumerate().map(|(j, s)| {
+                    let (store, s) = (store.clone(), s.clone());
+                    let ns = (0..per_source).map(move |k| first + k * all + j as u64);
+                    let p = page(&s.id, ns);
+                    async move { store.ingest(&s, p).await.unwrap() }
+                }),
+            );
+            *next += MERGE_TENANTS_EVENTS;
+            assert_eq!(
+                reports.iter().map(|r| r.accepted).sum::<u64>(),
+                MERGE_TENANTS_EVENTS
+            );
+        };
+        refill(&mut next);
+        eprintln!(
+            "merge_tenants setup: {tenants} tenants × {SOURCES_PER_TENANT} sources created and \
+             {MERGE_TENANTS_EVENTS} events ingested in {:.1?}",
+            started.elapsed()
+        );
+        let mut filled = true;
+        group.bench_function(
+            format!("store/{tenants}_tenants_x_{SOURCES_PER_TENANT}_sources"),
+            |b| {
+                b.iter_custom(|iters| {
+                    let mut timed = Duration::ZERO;
+                    for _ in 0..iters {
+                        if !filled {
+                            refill(&mut next);
+                        }
+                        filled = false;
+                        let frontiers = frontiers.clone();
+                        let start = Instant::now();
+                        let reports = rt.block_on(store.merge_tenants(frontiers)).unwrap();
+                        timed += start.elapsed();
+                        assert_eq!(reports.len(), tenants);
+                        let merged: u64 = reports.iter().map(|(_, r)| r.merged).sum();
+                        assert_eq!(merged, MERGE_TENANTS_EVENTS);
+                    }
+                    timed
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = ingest, read, merge
+    targets = ingest, read, merge, merge_tenants
 }
 criterion_main!(benches);

@@ -2,7 +2,6 @@
 
 use tributary_core::{Cursor, CursorError, Seq, SourceId};
 
-
 /// A store failure, saying what failed and on which input.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

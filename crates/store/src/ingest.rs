@@ -1,5 +1,6 @@
 //! Atomic ingest: a page's new events and its checkpoint, in one transaction.
 
+use crate::SourceRef;
 use crate::key;
 use crate::pending;
 use crate::sled_store::{SledStore, decode_json, encode_json};
@@ -10,7 +11,6 @@ use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 use std::collections::HashSet;
 use tributary_core::{Event, Gap, Page, time};
-use crate::SourceRef;
 
 /// Positions must pair with the events and strictly increase: anything else would make the
 /// store take a new event for one it has (a silent loss), so the page is refused instead.

@@ -176,8 +176,7 @@ impl SledStore {
             }
             None => {
                 // Up to `last` only: what a merge appends meanwhile is read next time.
-                let range =
-                    key::log_key(log.no, Seq(from + 1))..=key::log_key(log.no, Seq(last));
+                let range = key::log_key(log.no, Seq(from + 1))..=key::log_key(log.no, Seq(last));
                 for entry in self.inner.log.range(range) {
                     let (k, value) = entry.map_err(StoreError::storage("scanning the log"))?;
                     let seq = Seq(key::need_num(&k, 1, "log")?);

@@ -73,6 +73,10 @@ impl Queue {
     }
 }
 
+/// A queue's head in the merge's heap: `(occurred_at ms, source id, incarnation, queue index)`,
+/// so ties break by the source id readers see.
+type Head = (i64, Arc<str>, u64, usize);
+
 /// Writes a merge step commits.
 #[derive(Default)]
 struct Plan {
@@ -144,36 +148,73 @@ impl SledStore {
         tenant: &str,
         frontier: DateTime<Utc>,
     ) -> Result<(MergeReport, Option<Published>), StoreError> {
+        let mut merged = self.merge_many_blocking(&[(tenant.to_owned(), frontier)])?;
+        Ok(merged.pop().unwrap_or_default())
+    }
+
+    /// [`SledStore::merge_blocking`] for several tenants, one result per tenant in the order
+    /// given. Their steps share transactions of up to [`MERGE_BATCH`] events, so merging a
+    /// few events of each of many tenants costs about what merging as many events of one does.
+    pub(crate) fn merge_many_blocking(
+        &self,
+        frontiers: &[(String, DateTime<Utc>)],
+    ) -> Result<Vec<(MergeReport, Option<Published>)>, StoreError> {
         let _writer = self.write_lock();
-        let Some(log) = self.tenant(tenant) else {
-            return Ok((MergeReport::default(), None));
-        };
-        let mut report = MergeReport::default();
-        let mut ends = HashMap::new();
-        loop {
-            let mut record = self.tenant_record(&log)?;
-            let next_seq = record.next_seq;
-            let plan = self.plan_merge(&log, frontier_ms(frontier), next_seq, record.last_time)?;
-            let n = plan.published.len() as u64;
-            if n > 0 {
-                record.next_seq = next_seq + n;
-                record.last_time = plan.last_time.or(record.last_time);
-                self.apply_merge(&log, &plan, &record)?;
-                for (seq, _, inc, ordinal) in &plan.published {
-                    let end = SourceEnd {
-                        seq: seq.get(),
-                        ordinal: *ordinal,
-                    };
-                    ends.insert(*inc, end);
+        let mut out = Vec::with_capacity(frontiers.len());
+        // Planned steps not yet committed, and their events.
+        let mut steps: Vec<(Arc<TenantLog>, Plan, TenantRecord)> = Vec::new();
+        let mut planned = 0usize;
+        for (tenant, frontier) in frontiers {
+            let Some(log) = self.tenant(tenant) else {
+                out.push((MergeReport::default(), None));
+                continue;
+            };
+            // A tenant named twice plans from what its first steps committed.
+            if steps.iter().any(|(l, _, _)| l.no == log.no) {
+                self.apply_merges(&steps)?;
+                steps.clear();
+                planned = 0;
+            }
+            let mut report = MergeReport::default();
+            let mut ends = HashMap::new();
+            loop {
+                let mut record = self.tenant_record(&log)?;
+                let next_seq = record.next_seq;
+                let plan =
+                    self.plan_merge(&log, frontier_ms(*frontier), next_seq, record.last_time)?;
+                let n = plan.published.len();
+                report.merged += n as u64;
+                report.late += plan.late;
+                report.last = Seq(next_seq + n as u64 - 1);
+                if n > 0 {
+                    record.next_seq = next_seq + n as u64;
+                    record.last_time = plan.last_time.or(record.last_time);
+                    for (seq, _, inc, ordinal) in &plan.published {
+                        let end = SourceEnd {
+                            seq: seq.get(),
+                            ordinal: *ordinal,
+                        };
+                        ends.insert(*inc, end);
+                    }
+                    steps.push((Arc::clone(&log), plan, record));
+                    planned += n;
+                    // A full step must commit before this tenant plans its next one.
+                    if n == MERGE_BATCH || planned >= MERGE_BATCH {
+                        self.apply_merges(&steps)?;
+                        steps.clear();
+                        planned = 0;
+                    }
+                }
+                if n < MERGE_BATCH {
+                    break;
                 }
             }
-            report.merged += n;
-            report.late += plan.late;
-            report.last = Seq(next_seq + n - 1);
-            if n < MERGE_BATCH as u64 {
-                return Ok((report, Some(Published { log, ends })));
-            }
+            out.push((report, Some(Published { log, ends })));
         }
+        if !steps.is_empty() {
+            self.apply_merges(&steps)?;
+        }
+        Ok(out)
     }
 
     /// Picks up to [`MERGE_BATCH`] events in merge order below `frontier_ms`, assigning
@@ -189,7 +230,7 @@ impl SledStore {
         let mut plan = Plan::default();
         let mut queues = Vec::new();
         // Ties break by the source's id (what readers see), then by incarnation.
-        let mut heap: BinaryHeap<Reverse<(i64, Arc<str>, u64, usize)>> = BinaryHeap::new();
+        let mut heap: BinaryHeap<Reverse<Head>> = BinaryHeap::new();
         let names = self.source_names(log);
 
         for inc in self.pending_incarnations(log.no)? {
@@ -257,27 +298,32 @@ impl SledStore {
         Ok(plan)
     }
 
-    fn apply_merge(
+    /// Commits planned merge steps (of one or several tenants) in one transaction.
+    fn apply_merges(
         &self,
-        log: &TenantLog,
-        plan: &Plan,
-        record: &TenantRecord,
+        steps: &[(Arc<TenantLog>, Plan, TenantRecord)],
     ) -> Result<(), StoreError> {
         let inner = &self.inner;
-        let record = encode_json(record, "tenant")?;
+        let records = steps
+            .iter()
+            .map(|(_, _, record)| encode_json(record, "tenant"))
+            .collect::<Result<Vec<_>, _>>()?;
         (&inner.pending, &inner.log, &inner.by_source, &inner.tenants).transaction(
             |(pending, log_tree, by_source, tenants)| {
-                for key in &plan.consumed {
-                    pending.remove(key)?;
+                for ((log, plan, _), record) in steps.iter().zip(&records) {
+                    for key in &plan.consumed {
+                        pending.remove(key)?;
+                    }
+                    for (key, rest) in &plan.rewritten {
+                        pending.insert(key, rest.as_slice())?;
+                    }
+                    for (seq, value, inc, ordinal) in &plan.published {
+                        log_tree.insert(&key::log_key(log.no, *seq)[..], value.as_slice())?;
+                        by_source
+                            .insert(&key::pair(*inc, seq.get())[..], &ordinal.to_be_bytes())?;
+                    }
+                    tenants.insert(log.name.as_bytes(), record.as_slice())?;
                 }
-                for (key, rest) in &plan.rewritten {
-                    pending.insert(key, rest.as_slice())?;
-                }
-                for (seq, value, inc, ordinal) in &plan.published {
-                    log_tree.insert(&key::log_key(log.no, *seq)[..], value.as_slice())?;
-                    by_source.insert(&key::pair(*inc, seq.get())[..], &ordinal.to_be_bytes())?;
-                }
-                tenants.insert(log.name.as_bytes(), record.as_slice())?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
             },
         )?;

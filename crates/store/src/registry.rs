@@ -6,9 +6,7 @@ use crate::sled_store::{
     META_NEXT_INCARNATION, META_NEXT_TENANT, SledStore, TenantLog, TenantRecord, decode_json,
     encode_json,
 };
-use crate::{
-    ApiKeyRecord, DeliveryState, SourceRecord, SourceRef, StoreError, SubscriptionRecord,
-};
+use crate::{ApiKeyRecord, DeliveryState, SourceRecord, SourceRef, StoreError, SubscriptionRecord};
 use sled::Transactional;
 use std::sync::{Arc, PoisonError};
 use tributary_core::SourceId;
@@ -31,7 +29,9 @@ impl SledStore {
                 (no, Some(TenantRecord::new(no)))
             }
         };
-        let known = existing.as_ref().and_then(|log| log.incarnation(&record.id));
+        let known = existing
+            .as_ref()
+            .and_then(|log| log.incarnation(&record.id));
         let (incarnation, new_incarnation) = match known {
             Some(inc) => (inc, false),
             None => (self.meta_u64(META_NEXT_INCARNATION, 1)?, true),
@@ -59,7 +59,12 @@ impl SledStore {
             Some(log) => log,
             None => {
                 let empty = TenantRecord::new(tenant_no);
-                let log = Arc::new(TenantLog::new(&record.tenant, tenant_no, inner.epoch, &empty));
+                let log = Arc::new(TenantLog::new(
+                    &record.tenant,
+                    tenant_no,
+                    inner.epoch,
+                    &empty,
+                ));
                 catalog
                     .tenants
                     .insert(record.tenant.clone(), Arc::clone(&log));
@@ -96,7 +101,10 @@ impl SledStore {
         all_json(self.inner.sources.iter(), "source")
     }
 
-    pub(crate) fn sources_of_blocking(&self, tenant: &str) -> Result<Vec<SourceRecord>, StoreError> {
+    pub(crate) fn sources_of_blocking(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<SourceRecord>, StoreError> {
         let Some(log) = self.tenant(tenant) else {
             return Ok(Vec::new());
         };

@@ -282,7 +282,10 @@ impl SledStore {
             catalog: RwLock::new(Catalog::default()),
         };
         let catalog = load_catalog(&inner)?;
-        *inner.catalog.write().unwrap_or_else(PoisonError::into_inner) = catalog;
+        *inner
+            .catalog
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = catalog;
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -317,9 +320,7 @@ impl SledStore {
     /// reference whose tenant or id does not match the store's.
     pub(crate) fn live(&self, source: &SourceRef) -> Result<Arc<TenantLog>, StoreError> {
         match self.catalog().live.get(&source.incarnation) {
-            Some((log, id)) if log.name == source.tenant && *id == source.id => {
-                Ok(Arc::clone(log))
-            }
+            Some((log, id)) if log.name == source.tenant && *id == source.id => Ok(Arc::clone(log)),
             _ => Err(StoreError::UnknownSource {
                 source_id: source.id.to_string(),
             }),
@@ -393,9 +394,9 @@ fn load_catalog(inner: &Inner) -> Result<Catalog, StoreError> {
         let (k, v) = entry.map_err(StoreError::storage("reading the sources"))?;
         let record: SourceRecord = decode_json(&v, || format!("source {k:?}"))?;
         let tenant = key::need_num(&k, 0, "source")?;
-        let log = by_no.get(&tenant).ok_or_else(|| {
-            StoreError::corrupt("source", format!("{k:?} names no known tenant"))
-        })?;
+        let log = by_no
+            .get(&tenant)
+            .ok_or_else(|| StoreError::corrupt("source", format!("{k:?} names no known tenant")))?;
         log.names
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -561,13 +562,12 @@ impl EventStore for SledStore {
         // `write` flushes before it returns: only then do readers see the merged entries.
         let merged = self
             .write(move |s| {
-                frontiers
+                let merged = s.merge_many_blocking(&frontiers)?;
+                Ok(frontiers
                     .into_iter()
-                    .map(|(tenant, frontier)| {
-                        let merged = s.merge_blocking(&tenant, frontier)?;
-                        Ok((tenant, merged))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()
+                    .map(|(tenant, _)| tenant)
+                    .zip(merged)
+                    .collect::<Vec<_>>())
             })
             .await?;
         Ok(merged
@@ -592,8 +592,12 @@ impl EventStore for SledStore {
         if max_scan <= INLINE_SCAN {
             return self.read_blocking(tenant, after, limit, filter, max_scan);
         }
-        let (this, tenant, after, filter) =
-            (self.clone(), tenant.to_owned(), after.copied(), filter.clone());
+        let (this, tenant, after, filter) = (
+            self.clone(),
+            tenant.to_owned(),
+            after.copied(),
+            filter.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             this.read_blocking(&tenant, after.as_ref(), limit, &filter, max_scan)
         })

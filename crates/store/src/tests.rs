@@ -1,4 +1,8 @@
-//! Behaviour of the store as a whole: ingest, merge, read, retention, persistence.
+//! Behaviour of the store as a whole: ingest, merge, read, retention, persistence. The
+//! upgrade from format 2 and the separation of tenants have modules of their own.
+
+mod tenants;
+mod upgrade;
 
 use crate::*;
 use chrono::{DateTime, TimeZone, Utc};
@@ -6,12 +10,38 @@ use proptest::prelude::*;
 use std::collections::HashSet;
 use tributary_core::*;
 
+/// The tenant of tests that need only one.
+const TENANT: &str = "t";
+
 fn t(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(1_767_225_600_000 + ms).unwrap()
 }
 
 fn src(s: &str) -> SourceId {
     SourceId::new(s).unwrap()
+}
+
+fn record(tenant: &str, id: &str) -> SourceRecord {
+    SourceRecord {
+        id: src(id),
+        tenant: tenant.into(),
+        incarnation: 0,
+        provider: "test".into(),
+        config: serde_json::json!({}),
+        credentials: serde_json::json!({}),
+        paused: false,
+        created_at: t(0),
+    }
+}
+
+/// Creates (or keeps) the source `id` of `tenant`: the incarnation to ingest into.
+async fn put_in(s: &SledStore, tenant: &str, id: &str) -> SourceRef {
+    s.put_source(record(tenant, id)).await.unwrap()
+}
+
+/// [`put_in`] for [`TENANT`].
+async fn put(s: &SledStore, id: &str) -> SourceRef {
+    put_in(s, TENANT, id).await
 }
 
 fn ev(source: &str, id: &str, ms: i64, event_type: EventType, path: &str) -> Event {
@@ -65,12 +95,15 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// `(source, id, late)` of every event in the log, in log order.
-fn log_of(store: &SledStore) -> Vec<(String, String, bool)> {
+/// `(source, id, late)` of every event in the tenant's log, in log order.
+async fn log_in(store: &SledStore, tenant: &str) -> Vec<(String, String, bool)> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.read(cursor.as_ref(), 7, &Filter::default()).unwrap();
+        let page = store
+            .read(tenant, cursor.as_ref(), 7, &Filter::default())
+            .await
+            .unwrap();
         for e in &page.events {
             let e = e.event().unwrap();
             out.push((e.source.to_string(), e.id.to_string(), e.late));
@@ -82,6 +115,22 @@ fn log_of(store: &SledStore) -> Vec<(String, String, bool)> {
     }
 }
 
+/// [`log_in`] for [`TENANT`].
+async fn log_of(store: &SledStore) -> Vec<(String, String, bool)> {
+    log_in(store, TENANT).await
+}
+
+/// The ids of the events one read of the tenant's log returns.
+async fn read_ids(s: &SledStore, f: &Filter) -> Vec<String> {
+    s.read(TENANT, None, 100, f)
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.event().unwrap().id.to_string())
+        .collect()
+}
+
 fn ids(log: &[(String, String, bool)]) -> Vec<&str> {
     log.iter().map(|(_, id, _)| id.as_str()).collect()
 }
@@ -90,8 +139,9 @@ fn ids(log: &[(String, String, bool)]) -> Vec<&str> {
 fn merge_orders_sources_by_time_and_holds_events_at_the_frontier() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let (a, b) = (put(&s, "a").await, put(&s, "b").await);
         s.ingest(
-            &src("a"),
+            &a,
             page(
                 vec![add("a", "a1", 10), add("a", "a2", 30), add("a", "a3", 50)],
                 1,
@@ -101,12 +151,12 @@ fn merge_orders_sources_by_time_and_holds_events_at_the_frontier() {
         .await
         .unwrap();
         s.ingest(
-            &src("b"),
+            &b,
             page(vec![add("b", "b1", 20), add("b", "b2", 40)], 1, Some(60)),
         )
         .await
         .unwrap();
-        let r = s.merge(t(40)).await.unwrap();
+        let r = s.merge(TENANT, t(40)).await.unwrap();
         assert_eq!(
             r,
             MergeReport {
@@ -115,10 +165,10 @@ fn merge_orders_sources_by_time_and_holds_events_at_the_frontier() {
                 last: Seq(3)
             }
         );
-        assert_eq!(ids(&log_of(&s)), ["a1", "b1", "a2"]);
-        assert_eq!(s.pending_len(&src("a")).unwrap(), 1);
-        assert_eq!(s.pending_len(&src("b")).unwrap(), 1);
-        let r = s.merge(t(1000)).await.unwrap();
+        assert_eq!(ids(&log_of(&s).await), ["a1", "b1", "a2"]);
+        assert_eq!(s.pending_len(&a).unwrap(), 1);
+        assert_eq!(s.pending_len(&b).unwrap(), 1);
+        let r = s.merge(TENANT, t(1000)).await.unwrap();
         assert_eq!(
             r,
             MergeReport {
@@ -127,9 +177,10 @@ fn merge_orders_sources_by_time_and_holds_events_at_the_frontier() {
                 last: Seq(5)
             }
         );
-        assert_eq!(ids(&log_of(&s)), ["a1", "b1", "a2", "b2", "a3"]);
+        assert_eq!(ids(&log_of(&s).await), ["a1", "b1", "a2", "b2", "a3"]);
         let seqs: Vec<_> = s
-            .read(None, 100, &Filter::default())
+            .read(TENANT, None, 100, &Filter::default())
+            .await
             .unwrap()
             .events
             .iter()
@@ -143,39 +194,50 @@ fn merge_orders_sources_by_time_and_holds_events_at_the_frontier() {
 fn merged_entries_are_read_only_once_published_after_the_flush() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let (a, b) = (put(&s, "a").await, put(&s, "b").await);
+        put(&s, "c").await;
         s.ingest(
-            &src("a"),
+            &a,
             page(vec![add("a", "a1", 10), add("a", "a2", 12)], 1, Some(60)),
         )
         .await
         .unwrap();
-        s.ingest(&src("b"), page(vec![add("b", "b1", 15)], 1, Some(60)))
+        s.ingest(&b, page(vec![add("b", "b1", 15)], 1, Some(60)))
             .await
             .unwrap();
-        s.merge(t(1000)).await.unwrap();
+        s.merge(TENANT, t(1000)).await.unwrap();
         s.ingest(
-            &src("a"),
+            &a,
             page(vec![add("a", "a3", 20), add("a", "a4", 30)], 2, Some(60)),
         )
         .await
         .unwrap();
         // The merge's own step, before the flush that `merge` does: committed, not yet shown.
-        let (r, ends) = s.merge_blocking(t(1000)).unwrap();
+        let (r, published) = s.merge_blocking(TENANT, t(1000)).unwrap();
         assert_eq!((r.merged, r.last), (2, Seq(5)));
-        assert_eq!(ids(&log_of(&s)), ["a1", "a2", "b1"]);
-        assert_eq!(s.latest().unwrap().seq, Seq(3));
+        assert_eq!(ids(&log_of(&s).await), ["a1", "a2", "b1"]);
+        assert_eq!(s.latest(TENANT).await.unwrap().seq, Seq(3));
         // Sources' newest entries are shown before the end moves: a read in between counts
         // only what lies within the end it read.
-        s.publish(Seq(3), ends.clone());
-        let p = s.read(None, 1, &sources(&["a", "c"])).unwrap();
+        published.unwrap().publish(Seq(3));
+        let p = s
+            .read(TENANT, None, 1, &sources(&["a", "c"]))
+            .await
+            .unwrap();
         assert_eq!((p.cursor.seq, p.remaining), (Seq(1), 1));
-        s.publish(r.last, ends);
-        assert_eq!(ids(&log_of(&s)), ["a1", "a2", "b1", "a3", "a4"]);
-        let p = s.read(None, 1, &sources(&["a", "c"])).unwrap();
+        // (A merge with nothing to move publishes the end it found.)
+        let (_, nothing) = s.merge_blocking(TENANT, t(1000)).unwrap();
+        nothing.unwrap().publish(r.last);
+        assert_eq!(ids(&log_of(&s).await), ["a1", "a2", "b1", "a3", "a4"]);
+        let p = s
+            .read(TENANT, None, 1, &sources(&["a", "c"]))
+            .await
+            .unwrap();
         assert_eq!((p.cursor.seq, p.remaining), (Seq(1), 3));
         // A merge that finishes later but ended earlier never moves the end back.
-        s.publish(Seq(1), std::collections::HashMap::new());
-        assert_eq!(s.latest().unwrap().seq, Seq(5));
+        let (_, nothing) = s.merge_blocking(TENANT, t(1000)).unwrap();
+        nothing.unwrap().publish(Seq(1));
+        assert_eq!(s.latest(TENANT).await.unwrap().seq, Seq(5));
     });
 }
 
@@ -183,23 +245,24 @@ fn merged_entries_are_read_only_once_published_after_the_flush() {
 fn merge_breaks_time_ties_by_source_and_never_reorders_one_source() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let (x, y, z) = (put(&s, "x").await, put(&s, "y").await, put(&s, "z").await);
         // Source z reports 5 then 3 (upstream order wins); y has 4; x ties with z at 5.
         s.ingest(
-            &src("z"),
+            &z,
             page(vec![add("z", "z5", 5), add("z", "z3", 3)], 1, None),
         )
         .await
         .unwrap();
-        s.ingest(&src("y"), page(vec![add("y", "y4", 4)], 1, None))
+        s.ingest(&y, page(vec![add("y", "y4", 4)], 1, None))
             .await
             .unwrap();
-        s.ingest(&src("x"), page(vec![add("x", "x5", 5)], 1, None))
+        s.ingest(&x, page(vec![add("x", "x5", 5)], 1, None))
             .await
             .unwrap();
-        let r = s.merge(t(100)).await.unwrap();
+        let r = s.merge(TENANT, t(100)).await.unwrap();
         assert_eq!(r.merged, 4);
         assert_eq!(r.late, 1);
-        let log = log_of(&s);
+        let log = log_of(&s).await;
         assert_eq!(ids(&log), ["y4", "x5", "z5", "z3"]);
         assert_eq!(
             log.iter().map(|l| l.2).collect::<Vec<_>>(),
@@ -212,25 +275,27 @@ fn merge_breaks_time_ties_by_source_and_never_reorders_one_source() {
 fn events_arriving_behind_the_frontier_are_appended_late() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
-        s.ingest(&src("a"), page(vec![add("a", "a1", 100)], 1, None))
+        let a = put(&s, "a").await;
+        let b = put(&s, "b").await;
+        s.ingest(&a, page(vec![add("a", "a1", 100)], 1, None))
             .await
             .unwrap();
-        s.merge(t(200)).await.unwrap();
+        s.merge(TENANT, t(200)).await.unwrap();
         s.ingest(
-            &src("b"),
+            &b,
             page(vec![add("b", "b1", 50), add("b", "b2", 150)], 1, None),
         )
         .await
         .unwrap();
         assert_eq!(
-            s.merge(t(200)).await.unwrap(),
+            s.merge(TENANT, t(200)).await.unwrap(),
             MergeReport {
                 merged: 2,
                 late: 1,
                 last: Seq(3)
             }
         );
-        let log = log_of(&s);
+        let log = log_of(&s).await;
         assert_eq!(
             log,
             [
@@ -246,40 +311,42 @@ fn events_arriving_behind_the_frontier_are_appended_late() {
 fn reingesting_a_page_is_a_no_op_and_repeated_ids_in_a_page_are_absorbed() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let a = put(&s, "a").await;
+        let b = put(&s, "b").await;
         let p = page(
             vec![add("a", "1", 1), add("a", "2", 2), add("a", "1", 1)],
             1,
             Some(5),
         );
         assert_eq!(
-            s.ingest(&src("a"), p.clone()).await.unwrap(),
+            s.ingest(&a, p.clone()).await.unwrap(),
             IngestReport {
                 accepted: 2,
                 duplicates: 1
             }
         );
         assert_eq!(
-            s.ingest(&src("a"), p.clone()).await.unwrap(),
+            s.ingest(&a, p.clone()).await.unwrap(),
             IngestReport {
                 accepted: 0,
                 duplicates: 3
             }
         );
-        s.merge(t(10)).await.unwrap();
+        s.merge(TENANT, t(10)).await.unwrap();
         // Still absorbed once merged.
         assert_eq!(
-            s.ingest(&src("a"), p).await.unwrap(),
+            s.ingest(&a, p).await.unwrap(),
             IngestReport {
                 accepted: 0,
                 duplicates: 3
             }
         );
-        assert_eq!(ids(&log_of(&s)), ["1", "2"]);
-        let state = s.source_state(&src("a")).unwrap().unwrap();
+        assert_eq!(ids(&log_of(&s).await), ["1", "2"]);
+        let state = s.source_state(&a).unwrap().unwrap();
         assert_eq!((state.events_ingested, state.duplicates_absorbed), (2, 7));
         // The same event id from another source is a different event.
         assert_eq!(
-            s.ingest(&src("b"), page(vec![add("b", "1", 3)], 1, None))
+            s.ingest(&b, page(vec![add("b", "1", 3)], 1, None))
                 .await
                 .unwrap()
                 .accepted,
@@ -292,6 +359,7 @@ fn reingesting_a_page_is_a_no_op_and_repeated_ids_in_a_page_are_absorbed() {
 fn ordered_sources_are_deduplicated_by_position() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let a = put(&s, "a").await;
         let with_positions = |events: Vec<Event>, positions: Vec<u64>| {
             let mut p = page(events, 1, None);
             p.positions = Some(positions);
@@ -302,7 +370,7 @@ fn ordered_sources_are_deduplicated_by_position() {
             vec![10, 11, 12],
         );
         assert_eq!(
-            s.ingest(&src("a"), first.clone()).await.unwrap(),
+            s.ingest(&a, first.clone()).await.unwrap(),
             IngestReport {
                 accepted: 3,
                 duplicates: 0
@@ -310,7 +378,7 @@ fn ordered_sources_are_deduplicated_by_position() {
         );
         // A replay, and a page that overlaps it, keep only what lies past position 12.
         assert_eq!(
-            s.ingest(&src("a"), first).await.unwrap(),
+            s.ingest(&a, first).await.unwrap(),
             IngestReport {
                 accepted: 0,
                 duplicates: 3
@@ -318,30 +386,27 @@ fn ordered_sources_are_deduplicated_by_position() {
         );
         let overlap = with_positions(vec![add("a", "12", 3), add("a", "13", 4)], vec![12, 13]);
         assert_eq!(
-            s.ingest(&src("a"), overlap).await.unwrap(),
+            s.ingest(&a, overlap).await.unwrap(),
             IngestReport {
                 accepted: 1,
                 duplicates: 1
             }
         );
-        assert_eq!(
-            s.source_state(&src("a")).unwrap().unwrap().max_position,
-            Some(13)
-        );
+        assert_eq!(s.source_state(&a).unwrap().unwrap().max_position, Some(13));
         // Positions that do not pair with the events or do not increase are refused whole.
         let bad = with_positions(vec![add("a", "20", 5), add("a", "21", 6)], vec![21, 20]);
-        let err = s.ingest(&src("a"), bad).await.unwrap_err();
+        let err = s.ingest(&a, bad).await.unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid page: positions must strictly increase, found 21 then 20"
         );
         let short = with_positions(vec![add("a", "20", 5)], vec![]);
         assert!(matches!(
-            s.ingest(&src("a"), short).await,
+            s.ingest(&a, short).await,
             Err(StoreError::Invalid { what: "page", .. })
         ));
-        s.merge(t(100)).await.unwrap();
-        assert_eq!(ids(&log_of(&s)), ["10", "11", "12", "13"]);
+        s.merge(TENANT, t(100)).await.unwrap();
+        assert_eq!(ids(&log_of(&s).await), ["10", "11", "12", "13"]);
     });
 }
 
@@ -349,19 +414,17 @@ fn ordered_sources_are_deduplicated_by_position() {
 fn ingest_refuses_an_event_of_another_source_and_writes_nothing() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let a = put(&s, "a").await;
         let err = s
-            .ingest(
-                &src("a"),
-                page(vec![add("a", "1", 1), add("b", "2", 2)], 1, None),
-            )
+            .ingest(&a, page(vec![add("a", "1", 1), add("b", "2", 2)], 1, None))
             .await
             .unwrap_err();
         assert_eq!(
             err.to_string(),
             r#"event "2" names source SourceId("b") but was ingested for source SourceId("a")"#
         );
-        assert_eq!(s.pending_len(&src("a")).unwrap(), 0);
-        assert!(s.source_state(&src("a")).unwrap().is_none());
+        assert_eq!(s.pending_len(&a).unwrap(), 0);
+        assert!(s.source_state(&a).unwrap().is_none());
     });
 }
 
@@ -369,12 +432,10 @@ fn ingest_refuses_an_event_of_another_source_and_writes_nothing() {
 fn ingest_refuses_times_that_cannot_be_published() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let a = put(&s, "a").await;
         let mut e = add("a", "1", 1);
         e.object.modified = Some(DateTime::<Utc>::MAX_UTC);
-        let err = s
-            .ingest(&src("a"), page(vec![e], 1, None))
-            .await
-            .unwrap_err();
+        let err = s.ingest(&a, page(vec![e], 1, None)).await.unwrap_err();
         assert!(
             err.to_string()
                 .starts_with(r#"invalid event: event "1" has a time outside the years 0000-9999"#),
@@ -383,18 +444,18 @@ fn ingest_refuses_times_that_cannot_be_published() {
         let mut p = page(vec![add("a", "1", 1)], 1, None);
         p.watermark = Some(Watermark(DateTime::<Utc>::MAX_UTC));
         assert!(matches!(
-            s.ingest(&src("a"), p).await,
+            s.ingest(&a, p).await,
             Err(StoreError::Invalid {
                 what: "watermark",
                 ..
             })
         ));
-        assert!(s.source_state(&src("a")).unwrap().is_none());
+        assert!(s.source_state(&a).unwrap().is_none());
         // The latest publishable time is fine.
         let p = Page::new(vec![], cp(1), Some(Watermark::closed()), false);
-        s.ingest(&src("a"), p).await.unwrap();
+        s.ingest(&a, p).await.unwrap();
         assert_eq!(
-            s.source_state(&src("a")).unwrap().unwrap().watermark,
+            s.source_state(&a).unwrap().unwrap().watermark,
             Some(Watermark::closed())
         );
     });
@@ -404,6 +465,7 @@ fn ingest_refuses_times_that_cannot_be_published() {
 fn checkpoint_watermark_and_gaps_are_committed_with_the_events() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let a = put(&s, "a").await;
         let mut p = page(vec![add("a", "1", 1)], 7, Some(50));
         p.gaps.push(Gap {
             detected_at: t(60),
@@ -411,17 +473,15 @@ fn checkpoint_watermark_and_gaps_are_committed_with_the_events() {
             resumed_at: "250".into(),
             reason: "event id 100 expired upstream".into(),
         });
-        s.ingest(&src("a"), p).await.unwrap();
+        s.ingest(&a, p).await.unwrap();
         // A page without a watermark keeps the last; a smaller one does not move it back.
-        s.ingest(&src("a"), page(vec![], 8, None)).await.unwrap();
-        s.ingest(&src("a"), page(vec![], 9, Some(20)))
-            .await
-            .unwrap();
-        let state = s.source_state(&src("a")).unwrap().unwrap();
+        s.ingest(&a, page(vec![], 8, None)).await.unwrap();
+        s.ingest(&a, page(vec![], 9, Some(20))).await.unwrap();
+        let state = s.source_state(&a).unwrap().unwrap();
         assert_eq!(state.checkpoint, cp(9));
         assert_eq!(state.watermark, Some(Watermark::new(t(50))));
         assert_eq!(state.gaps_recorded, 1);
-        let gaps = s.gaps(&src("a")).unwrap();
+        let gaps = s.gaps(&a).unwrap();
         assert_eq!(gaps.len(), 1);
         assert_eq!(gaps[0].after, "100");
     });
@@ -431,6 +491,7 @@ fn checkpoint_watermark_and_gaps_are_committed_with_the_events() {
 fn upstream_calls_are_counted_per_utc_day_with_the_pages() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let (a, b) = (put(&s, "a").await, put(&s, "b").await);
         let day = |d: u32| {
             Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0)
                 .unwrap()
@@ -441,7 +502,6 @@ fn upstream_calls_are_counted_per_utc_day_with_the_pages() {
             p.upstream_calls = calls.map(|(d, calls)| DailyCalls { day: day(d), calls });
             p
         };
-        let a = src("a");
         let calls = |s: &SledStore| s.source_state(&a).unwrap().unwrap().calls;
         // A page counting nothing records nothing.
         s.ingest(&a, with_calls(1, None)).await.unwrap();
@@ -477,9 +537,7 @@ fn upstream_calls_are_counted_per_utc_day_with_the_pages() {
             })
         );
         // Other sources count apart.
-        s.ingest(&src("b"), with_calls(1, Some((23, 7))))
-            .await
-            .unwrap();
+        s.ingest(&b, with_calls(1, Some((23, 7)))).await.unwrap();
         assert_eq!(
             calls(&s),
             Some(DailyCalls {
@@ -494,30 +552,31 @@ fn upstream_calls_are_counted_per_utc_day_with_the_pages() {
 fn object_memory_is_committed_with_the_page_and_scoped_to_its_source() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let (a, b) = (put(&s, "a").await, put(&s, "b").await);
         let mut p = page(vec![add("a", "1", 1)], 1, None);
         p.objects = vec![
             ObjectChange::set("g1", serde_json::json!({"path": "/x"})),
             ObjectChange::set("g2", serde_json::json!(true)),
         ];
-        s.ingest(&src("a"), p).await.unwrap();
-        let a = s.object_state(&src("a"));
+        s.ingest(&a, p).await.unwrap();
+        let memory = s.object_state(&a);
         assert_eq!(
-            a.get("g1").unwrap(),
+            memory.get("g1").unwrap(),
             Some(serde_json::json!({"path": "/x"}))
         );
-        assert_eq!(s.object_state(&src("b")).get("g1").unwrap(), None);
+        assert_eq!(s.object_state(&b).get("g1").unwrap(), None);
         // A refused page changes nothing.
         let mut bad = page(vec![add("b", "2", 2)], 2, None);
         bad.objects = vec![ObjectChange::forget("g1")];
-        assert!(s.ingest(&src("a"), bad).await.is_err());
-        assert!(a.get("g1").unwrap().is_some());
+        assert!(s.ingest(&a, bad).await.is_err());
+        assert!(memory.get("g1").unwrap().is_some());
         let mut p = page(vec![], 3, None);
         p.objects = vec![ObjectChange::forget("g1")];
-        s.ingest(&src("a"), p).await.unwrap();
-        assert_eq!(a.get("g1").unwrap(), None);
-        assert_eq!(a.get("g2").unwrap(), Some(serde_json::json!(true)));
-        s.delete_source(&src("a")).await.unwrap();
-        assert_eq!(a.get("g2").unwrap(), None);
+        s.ingest(&a, p).await.unwrap();
+        assert_eq!(memory.get("g1").unwrap(), None);
+        assert_eq!(memory.get("g2").unwrap(), Some(serde_json::json!(true)));
+        s.delete_source(TENANT, &a.id).await.unwrap();
+        assert_eq!(memory.get("g2").unwrap(), None);
     });
 }
 
@@ -525,6 +584,7 @@ fn object_memory_is_committed_with_the_page_and_scoped_to_its_source() {
 fn a_read_within_a_scan_budget_stops_early_and_continues_from_its_cursor() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let a = put(&s, "a").await;
         let events = (1..=30)
             .map(|i| {
                 let kind = if i % 3 == 0 {
@@ -535,14 +595,14 @@ fn a_read_within_a_scan_budget_stops_early_and_continues_from_its_cursor() {
                 ev("a", &i.to_string(), i, kind, "/x")
             })
             .collect();
-        s.ingest(&src("a"), page(events, 1, None)).await.unwrap();
-        s.merge(t(100)).await.unwrap();
+        s.ingest(&a, page(events, 1, None)).await.unwrap();
+        s.merge(TENANT, t(100)).await.unwrap();
         let deletes = Filter {
             types: vec![EventType::Delete],
             ..Filter::default()
         };
         // Seven entries examined: two deletes (3 and 6), and the cursor after the seventh.
-        let first = s.read_within(None, 5, &deletes, 7).unwrap();
+        let first = s.read_within(TENANT, None, 5, &deletes, 7).await.unwrap();
         let ids = |p: &ReadPage| -> Vec<String> {
             p.events
                 .iter()
@@ -555,71 +615,103 @@ fn a_read_within_a_scan_budget_stops_early_and_continues_from_its_cursor() {
         let mut all = ids(&first);
         let mut cursor = first.cursor;
         loop {
-            let p = s.read_within(Some(&cursor), 5, &deletes, 7).unwrap();
+            let p = s
+                .read_within(TENANT, Some(&cursor), 5, &deletes, 7)
+                .await
+                .unwrap();
             all.extend(ids(&p));
             cursor = p.cursor;
             if p.remaining == 0 {
                 break;
             }
         }
-        assert_eq!(all, ids(&s.read(None, 100, &deletes).unwrap()));
+        assert_eq!(
+            all,
+            ids(&s.read(TENANT, None, 100, &deletes).await.unwrap())
+        );
         assert_eq!(all.len(), 10);
         // A budget of 0 examines one entry; a page that fills stops before the budget.
         assert_eq!(
-            s.read_within(None, 5, &deletes, 0).unwrap().cursor.seq,
+            s.read_within(TENANT, None, 5, &deletes, 0)
+                .await
+                .unwrap()
+                .cursor
+                .seq,
             Seq(1)
         );
-        let full = s.read_within(None, 2, &Filter::default(), 7).unwrap();
+        let full = s
+            .read_within(TENANT, None, 2, &Filter::default(), 7)
+            .await
+            .unwrap();
         assert_eq!((ids(&full).len(), full.cursor.seq), (2, Seq(2)));
     });
 }
 
+/// A read by several sources returns theirs only: not the entries of the tenant's other
+/// sources, nor those of a source created after the read started (a reader continuing from its
+/// cursor), nor those of a source deleted and created again with a named id.
 #[test]
-fn a_filter_naming_every_logged_source_still_never_reads_a_new_one() {
+fn a_filter_naming_several_sources_never_reads_another() {
     rt().block_on(async {
-        let s = SledStore::temporary().unwrap();
-        let ab = Filter {
-            sources: vec![src("a"), src("b")],
-            ..Filter::default()
-        };
-        let ids = |s: &SledStore, f: &Filter| -> Vec<String> {
-            s.read(None, 100, f)
-                .unwrap()
-                .events
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let (a, b, c) = (put(&s, "a").await, put(&s, "b").await, put(&s, "c").await);
+        let ab = sources(&["a", "b"]);
+        for (source, id, ms) in [(&a, "1", 1), (&b, "2", 2), (&c, "3", 3)] {
+            let e = add(source.id.as_str(), id, ms);
+            s.ingest(source, page(vec![e], 1, None)).await.unwrap();
+        }
+        s.merge(TENANT, t(100)).await.unwrap();
+        assert_eq!(read_ids(&s, &ab).await, ["1", "2"]);
+        // A reader one page in, when a new source d arrives and everyone adds entries.
+        let first = s.read(TENANT, None, 1, &ab).await.unwrap();
+        assert_eq!((first.cursor.seq, first.remaining), (Seq(1), 1));
+        let d = put(&s, "d").await;
+        for (source, id, ms) in [(&d, "4", 4), (&c, "5", 5), (&a, "6", 6), (&b, "7", 7)] {
+            let e = add(source.id.as_str(), id, ms);
+            s.ingest(source, page(vec![e], 2, None)).await.unwrap();
+        }
+        s.merge(TENANT, t(100)).await.unwrap();
+        let ids = |p: &ReadPage| -> Vec<String> {
+            p.events
                 .iter()
                 .map(|e| e.event().unwrap().id.to_string())
                 .collect()
         };
-        s.ingest(&src("a"), page(vec![add("a", "1", 1)], 1, None))
-            .await
-            .unwrap();
-        s.ingest(&src("b"), page(vec![add("b", "2", 2)], 1, None))
-            .await
-            .unwrap();
-        s.merge(t(100)).await.unwrap();
-        // The log holds a and b only: the filter names them all.
-        assert_eq!(ids(&s, &ab), ["1", "2"]);
-        s.ingest(&src("c"), page(vec![add("c", "3", 3)], 1, None))
-            .await
-            .unwrap();
-        s.ingest(&src("a"), page(vec![add("a", "4", 4)], 2, None))
-            .await
-            .unwrap();
-        s.merge(t(100)).await.unwrap();
-        assert_eq!(ids(&s, &ab), ["1", "2", "4"]);
-        // Reopened, the store finds the log's sources again.
-        let dir = tempfile::tempdir().unwrap();
-        let s = SledStore::open(dir.path()).unwrap();
-        for (source, id, ms) in [("a", "1", 1), ("c", "3", 3), ("b", "2", 2)] {
-            s.ingest(&src(source), page(vec![add(source, id, ms)], 1, None))
-                .await
-                .unwrap();
-        }
-        s.merge(t(100)).await.unwrap();
+        let p = s.read(TENANT, Some(&first.cursor), 1, &ab).await.unwrap();
+        assert_eq!(
+            (ids(&p), p.cursor.seq, p.remaining),
+            (vec!["2".into()], Seq(2), 2)
+        );
+        let p = s.read(TENANT, Some(&p.cursor), 1, &ab).await.unwrap();
+        assert_eq!(
+            (ids(&p), p.cursor.seq, p.remaining),
+            (vec!["6".into()], Seq(6), 1)
+        );
+        let p = s.read(TENANT, Some(&first.cursor), 100, &ab).await.unwrap();
+        assert_eq!(
+            (ids(&p), p.cursor.seq, p.remaining),
+            (vec!["2".into(), "6".into(), "7".into()], Seq(7), 0)
+        );
+        // Reopened, the same.
         drop(s);
         let s = SledStore::open(dir.path()).unwrap();
-        assert_eq!(ids(&s, &ab), ["1", "2"]);
-        assert_eq!(ids(&s, &Filter::default()), ["1", "2", "3"]);
+        assert_eq!(read_ids(&s, &ab).await, ["1", "2", "6", "7"]);
+        assert_eq!(
+            read_ids(&s, &Filter::default()).await,
+            ["1", "2", "3", "4", "5", "6", "7"]
+        );
+        // b deleted and created again: the filter names the new b, whose entries are none yet.
+        assert!(s.delete_source(TENANT, &src("b")).await.unwrap());
+        let b = put(&s, "b").await;
+        assert_eq!(read_ids(&s, &ab).await, ["1", "6"]);
+        let p = s.read(TENANT, None, 1, &ab).await.unwrap();
+        assert_eq!((p.cursor.seq, p.remaining), (Seq(1), 1));
+        s.ingest(&b, page(vec![add("b", "8", 8)], 1, None))
+            .await
+            .unwrap();
+        s.merge(TENANT, t(100)).await.unwrap();
+        assert_eq!(read_ids(&s, &ab).await, ["1", "6", "8"]);
     });
 }
 
@@ -627,8 +719,10 @@ fn a_filter_naming_every_logged_source_still_never_reads_a_new_one() {
 fn reads_filter_by_source_type_path_and_time() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let a = put(&s, "a").await;
+        let b = put(&s, "b").await;
         s.ingest(
-            &src("a"),
+            &a,
             page(
                 vec![
                     ev("a", "1", 1, EventType::Add, "/docs/x.txt"),
@@ -642,7 +736,7 @@ fn reads_filter_by_source_type_path_and_time() {
         .await
         .unwrap();
         s.ingest(
-            &src("b"),
+            &b,
             page(
                 vec![
                     ev("b", "4", 4, EventType::Add, "/docs/w.txt"),
@@ -654,64 +748,84 @@ fn reads_filter_by_source_type_path_and_time() {
         )
         .await
         .unwrap();
-        s.merge(t(100)).await.unwrap();
-        let read = |f: Filter| -> Vec<String> {
-            s.read(None, 100, &f)
-                .unwrap()
-                .events
-                .iter()
-                .map(|e| e.event().unwrap().id.to_string())
-                .collect()
-        };
-        assert_eq!(read(Filter::default()), ["1", "2", "3", "4", "5"]);
+        s.merge(TENANT, t(100)).await.unwrap();
         assert_eq!(
-            read(Filter {
-                sources: vec![src("b")],
-                ..Filter::default()
-            }),
-            ["4", "5"]
-        );
-        assert_eq!(
-            read(Filter {
-                sources: vec![src("b"), src("a")],
-                ..Filter::default()
-            }),
+            read_ids(&s, &Filter::default()).await,
             ["1", "2", "3", "4", "5"]
         );
         assert_eq!(
-            read(Filter {
-                types: vec![EventType::Add],
-                ..Filter::default()
-            }),
+            read_ids(
+                &s,
+                &Filter {
+                    sources: vec![src("b")],
+                    ..Filter::default()
+                }
+            )
+            .await,
+            ["4", "5"]
+        );
+        assert_eq!(
+            read_ids(
+                &s,
+                &Filter {
+                    sources: vec![src("b"), src("a")],
+                    ..Filter::default()
+                }
+            )
+            .await,
+            ["1", "2", "3", "4", "5"]
+        );
+        assert_eq!(
+            read_ids(
+                &s,
+                &Filter {
+                    types: vec![EventType::Add],
+                    ..Filter::default()
+                }
+            )
+            .await,
             ["1", "3", "4"]
         );
         assert_eq!(
-            read(Filter {
-                path_prefix: Some("/docs".into()),
-                ..Filter::default()
-            }),
+            read_ids(
+                &s,
+                &Filter {
+                    path_prefix: Some("/docs".into()),
+                    ..Filter::default()
+                }
+            )
+            .await,
             ["1", "2", "4"]
         );
         assert_eq!(
-            read(Filter {
-                since: Some(t(2)),
-                until: Some(t(5)),
-                ..Filter::default()
-            }),
+            read_ids(
+                &s,
+                &Filter {
+                    since: Some(t(2)),
+                    until: Some(t(5)),
+                    ..Filter::default()
+                }
+            )
+            .await,
             ["2", "3", "4"]
         );
         assert_eq!(
-            read(Filter {
-                sources: vec![src("a")],
-                types: vec![EventType::Add],
-                path_prefix: Some("/docs/".into()),
-                ..Filter::default()
-            }),
+            read_ids(
+                &s,
+                &Filter {
+                    sources: vec![src("a")],
+                    types: vec![EventType::Add],
+                    path_prefix: Some("/docs/".into()),
+                    ..Filter::default()
+                }
+            )
+            .await,
             ["1"]
         );
         // A filtered page that ends early still moves the cursor to the end it examined.
         let p = s
             .read(
+                TENANT,
                 None,
                 100,
                 &Filter {
@@ -719,10 +833,12 @@ fn reads_filter_by_source_type_path_and_time() {
                     ..Filter::default()
                 },
             )
+            .await
             .unwrap();
         assert_eq!((p.cursor.seq, p.remaining), (Seq(5), 0));
         let p = s
             .read(
+                TENANT,
                 None,
                 1,
                 &Filter {
@@ -730,20 +846,26 @@ fn reads_filter_by_source_type_path_and_time() {
                     ..Filter::default()
                 },
             )
+            .await
             .unwrap();
         assert_eq!((p.cursor.seq, p.remaining), (Seq(2), 3));
     });
 }
 
 /// Sources a, b, c interleaved in the log: a at 1, 4, 7, …; b at 2, 5, 8, …; c at 3, 6, 9, ….
-async fn three_interleaved_sources(s: &SledStore, per_source: i64) {
+/// Answers the three sources.
+async fn three_interleaved_sources(s: &SledStore, per_source: i64) -> [SourceRef; 3] {
+    let mut refs = Vec::new();
     for (k, name) in ["a", "b", "c"].into_iter().enumerate() {
+        let source = put(s, name).await;
         let events = (0..per_source)
             .map(|i| add(name, &format!("{name}{i}"), 3 * i + k as i64))
             .collect();
-        s.ingest(&src(name), page(events, 1, None)).await.unwrap();
+        s.ingest(&source, page(events, 1, None)).await.unwrap();
+        refs.push(source);
     }
-    s.merge(t(1_000_000)).await.unwrap();
+    s.merge(TENANT, t(1_000_000)).await.unwrap();
+    refs.try_into().unwrap()
 }
 
 fn sources(names: &[&str]) -> Filter {
@@ -757,8 +879,9 @@ fn sources(names: &[&str]) -> Filter {
 fn remaining_counts_only_the_named_sources_entries() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
-        three_interleaved_sources(&s, 10).await;
-        let at = |seq| Some(Cursor::new(s.epoch(), Seq(seq)));
+        let [a, ..] = three_interleaved_sources(&s, 10).await;
+        put(&s, "nobody").await;
+        let at = |seq| Some(Cursor::new(s.stream_key(TENANT), Seq(seq)));
         // (sources, after, page size, → events, cursor, remaining)
         type Case = (&'static [&'static str], u64, usize, usize, u64, u64);
         let cases: [Case; 9] = [
@@ -776,8 +899,16 @@ fn remaining_counts_only_the_named_sources_entries() {
             // cursor moves on to the end.
             (&["a", "nobody"], 26, 1, 1, 30, 0),
         ];
+        // A source the tenant does not have is refused.
+        assert!(matches!(
+            s.read(TENANT, None, 1, &sources(&["a", "somebody"])).await,
+            Err(StoreError::UnknownSource { source_id }) if source_id == "somebody"
+        ));
         for (names, after, size, n, cursor, remaining) in cases {
-            let p = s.read(at(after).as_ref(), size, &sources(names)).unwrap();
+            let p = s
+                .read(TENANT, at(after).as_ref(), size, &sources(names))
+                .await
+                .unwrap();
             assert_eq!(
                 (p.events.len(), p.cursor.seq, p.remaining),
                 (n, Seq(cursor), remaining),
@@ -789,9 +920,15 @@ fn remaining_counts_only_the_named_sources_entries() {
             types: vec![EventType::Delete],
             ..sources(&["b"])
         };
-        let p = s.read(at(0).as_ref(), 10, &deletes_of_b).unwrap();
+        let p = s
+            .read(TENANT, at(0).as_ref(), 10, &deletes_of_b)
+            .await
+            .unwrap();
         assert_eq!((p.events.len(), p.cursor.seq, p.remaining), (0, Seq(30), 0));
-        let p = s.read_within(at(0).as_ref(), 10, &deletes_of_b, 4).unwrap();
+        let p = s
+            .read_within(TENANT, at(0).as_ref(), 10, &deletes_of_b, 4)
+            .await
+            .unwrap();
         assert_eq!((p.events.len(), p.cursor.seq, p.remaining), (0, Seq(11), 6));
 
         // Retention removes the oldest entries; the ordinals of the rest still count right.
@@ -804,14 +941,17 @@ fn remaining_counts_only_the_named_sources_entries() {
         )
         .await
         .unwrap();
-        let p = s.read(None, 1, &sources(&["a", "c"])).unwrap();
+        let p = s
+            .read(TENANT, None, 1, &sources(&["a", "c"]))
+            .await
+            .unwrap();
         assert_eq!(
             (p.events.len(), p.cursor.seq, p.remaining),
             (1, Seq(12), 12)
         );
         // New entries of a source continue its count.
         s.ingest(
-            &src("a"),
+            &a,
             page(
                 vec![add("a", "late-1", 100), add("a", "late-2", 101)],
                 2,
@@ -820,8 +960,11 @@ fn remaining_counts_only_the_named_sources_entries() {
         )
         .await
         .unwrap();
-        s.merge(t(1_000_000)).await.unwrap();
-        let p = s.read(at(12).as_ref(), 1, &sources(&["a", "b"])).unwrap();
+        s.merge(TENANT, t(1_000_000)).await.unwrap();
+        let p = s
+            .read(TENANT, at(12).as_ref(), 1, &sources(&["a", "b"]))
+            .await
+            .unwrap();
         assert_eq!(
             (p.events.len(), p.cursor.seq, p.remaining),
             (1, Seq(13), 13)
@@ -830,73 +973,51 @@ fn remaining_counts_only_the_named_sources_entries() {
 }
 
 #[test]
-fn a_format_1_store_is_upgraded_with_numbered_index_entries() {
-    let dir = tempfile::tempdir().unwrap();
-    rt().block_on(async {
-        let s = SledStore::open(dir.path()).unwrap();
-        three_interleaved_sources(&s, 5).await;
-        // Make it a format-1 store: the index's values were empty.
-        for entry in s.inner.by_source.iter() {
-            let (k, _) = entry.unwrap();
-            s.inner.by_source.insert(k, &[][..]).unwrap();
-        }
-        s.inner
-            .meta
-            .insert(crate::sled_store::META_FORMAT, b"1")
-            .unwrap();
-        s.inner.db.flush().unwrap();
-    });
-    rt().block_on(async {
-        let s = SledStore::open(dir.path()).unwrap();
-        let p = s.read(None, 2, &sources(&["a", "c"])).unwrap();
-        assert_eq!((p.events.len(), p.cursor.seq, p.remaining), (2, Seq(3), 8));
-        s.ingest(&src("b"), page(vec![add("b", "next", 100)], 2, None))
-            .await
-            .unwrap();
-        s.merge(t(1_000_000)).await.unwrap();
-        let p = s.read(None, 1, &sources(&["b"])).unwrap();
-        assert_eq!((p.events.len(), p.cursor.seq, p.remaining), (1, Seq(2), 5));
-    });
-    // Opened again, it is format 2 as it stands.
-    let s = SledStore::open(dir.path()).unwrap();
-    assert_eq!(
-        s.inner
-            .meta
-            .get(crate::sled_store::META_FORMAT)
-            .unwrap()
-            .unwrap(),
-        b"2"[..]
-    );
-}
-
-#[test]
 fn cursors_are_checked() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let a = put(&s, "a").await;
         let other = SledStore::temporary().unwrap();
-        s.ingest(&src("a"), page(vec![add("a", "1", 1)], 1, None))
+        s.ingest(&a, page(vec![add("a", "1", 1)], 1, None))
             .await
             .unwrap();
-        s.merge(t(10)).await.unwrap();
-        let foreign = other.latest().unwrap();
-        assert!(matches!(
-            s.read(Some(&foreign), 10, &Filter::default()),
-            Err(StoreError::Cursor(CursorError::ForeignStore { .. }))
-        ));
-        let ahead = Cursor::new(s.epoch(), Seq(2));
+        s.merge(TENANT, t(10)).await.unwrap();
+        // Another store's cursor for the same tenant, another tenant's cursor at the same
+        // position, and that of a tenant that never had a source: all foreign.
+        let u = put_in(&s, "u", "a").await;
+        s.ingest(&u, page(vec![add("a", "1", 1)], 1, None))
+            .await
+            .unwrap();
+        s.merge("u", t(10)).await.unwrap();
+        for foreign in [
+            other.latest(TENANT).await.unwrap(),
+            s.latest("u").await.unwrap(),
+            s.latest("nobody").await.unwrap(),
+        ] {
+            assert!(matches!(
+                s.read(TENANT, Some(&foreign), 10, &Filter::default()).await,
+                Err(StoreError::Cursor(CursorError::Foreign { .. }))
+            ));
+        }
+        assert_eq!(s.latest("u").await.unwrap().seq, Seq(1));
+        let ahead = Cursor::new(s.stream_key(TENANT), Seq(2));
         assert_eq!(
-            s.read(Some(&ahead), 10, &Filter::default())
+            s.read(TENANT, Some(&ahead), 10, &Filter::default())
+                .await
                 .unwrap_err()
                 .to_string(),
             "cursor points past the end of the log (position 2 > last position 1)"
         );
         assert!(matches!(
-            s.read(None, 0, &Filter::default()),
+            s.read(TENANT, None, 0, &Filter::default()).await,
             Err(StoreError::Invalid { .. })
         ));
-        let latest = s.latest().unwrap();
+        let latest = s.latest(TENANT).await.unwrap();
         assert_eq!(latest.seq, Seq(1));
-        let p = s.read(Some(&latest), 10, &Filter::default()).unwrap();
+        let p = s
+            .read(TENANT, Some(&latest), 10, &Filter::default())
+            .await
+            .unwrap();
         assert_eq!((p.events.len(), p.cursor, p.remaining), (0, latest, 0));
     });
 }
@@ -905,12 +1026,13 @@ fn cursors_are_checked() {
 fn retention_removes_the_oldest_events_and_expires_their_cursors() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
+        let a = put(&s, "a").await;
         let events = (1..=10)
             .map(|i| add("a", &i.to_string(), i * 1000))
             .collect();
-        s.ingest(&src("a"), page(events, 1, None)).await.unwrap();
-        s.merge(t(100_000)).await.unwrap();
-        let start = s.oldest().unwrap();
+        s.ingest(&a, page(events, 1, None)).await.unwrap();
+        s.merge(TENANT, t(100_000)).await.unwrap();
+        let start = s.oldest(TENANT).await.unwrap();
         assert_eq!(start.seq, Seq(0));
 
         let r = s
@@ -923,13 +1045,15 @@ fn retention_removes_the_oldest_events_and_expires_their_cursors() {
             )
             .await
             .unwrap();
-        assert_eq!((r.removed, r.oldest.seq), (3, Seq(3)));
-        match s.read(Some(&start), 10, &Filter::default()) {
-            Err(StoreError::CursorExpired { oldest }) => assert_eq!(oldest, r.oldest),
+        let oldest = s.oldest(TENANT).await.unwrap();
+        assert_eq!((r.removed, oldest.seq), (3, Seq(3)));
+        match s.read(TENANT, Some(&start), 10, &Filter::default()).await {
+            Err(StoreError::CursorExpired { oldest: told }) => assert_eq!(told, oldest),
             other => panic!("expected an expired cursor, got {other:?}"),
         }
         assert_eq!(
-            s.read(None, 100, &Filter::default())
+            s.read(TENANT, None, 100, &Filter::default())
+                .await
                 .unwrap()
                 .events
                 .first()
@@ -938,17 +1062,11 @@ fn retention_removes_the_oldest_events_and_expires_their_cursors() {
             Seq(4)
         );
         assert_eq!(
-            s.read(
-                None,
-                100,
-                &Filter {
-                    sources: vec![src("a")],
-                    ..Filter::default()
-                }
-            )
-            .unwrap()
-            .events
-            .len(),
+            s.read(TENANT, None, 100, &sources(&["a"]))
+                .await
+                .unwrap()
+                .events
+                .len(),
             7
         );
 
@@ -963,10 +1081,13 @@ fn retention_removes_the_oldest_events_and_expires_their_cursors() {
             )
             .await
             .unwrap();
-        assert_eq!((r.removed, r.oldest.seq), (2, Seq(5)));
+        assert_eq!(
+            (r.removed, s.oldest(TENANT).await.unwrap().seq),
+            (2, Seq(5))
+        );
         // Retention keeps the dedup index: an old page replayed cannot come back.
         assert_eq!(
-            s.ingest(&src("a"), page(vec![add("a", "1", 1000)], 2, None))
+            s.ingest(&a, page(vec![add("a", "1", 1000)], 2, None))
                 .await
                 .unwrap()
                 .accepted,
@@ -982,9 +1103,13 @@ fn retention_removes_the_oldest_events_and_expires_their_cursors() {
         )
         .await
         .unwrap();
-        assert_eq!(s.oldest().unwrap().seq, Seq(10));
+        assert_eq!(s.oldest(TENANT).await.unwrap().seq, Seq(10));
         assert_eq!(
-            s.read(None, 10, &Filter::default()).unwrap().events.len(),
+            s.read(TENANT, None, 10, &Filter::default())
+                .await
+                .unwrap()
+                .events
+                .len(),
             0
         );
     });
@@ -993,40 +1118,39 @@ fn retention_removes_the_oldest_events_and_expires_their_cursors() {
 #[test]
 fn everything_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let epoch = rt().block_on(async {
+    let (a, key) = rt().block_on(async {
         let s = SledStore::open(dir.path()).unwrap();
+        let a = s
+            .put_source(SourceRecord {
+                provider: "egnyte".into(),
+                config: serde_json::json!({"domain": "acme"}),
+                credentials: serde_json::json!({"token": "secret"}),
+                ..record(TENANT, "a")
+            })
+            .await
+            .unwrap();
         s.ingest(
-            &src("a"),
+            &a,
             page(vec![add("a", "1", 1), add("a", "2", 2)], 3, Some(5)),
         )
         .await
         .unwrap();
-        s.merge(t(2)).await.unwrap();
-        s.put_source(SourceRecord {
-            id: src("a"),
-            tenant: "t1".into(),
-            provider: "egnyte".into(),
-            config: serde_json::json!({"domain": "acme"}),
-            credentials: serde_json::json!({"token": "secret"}),
-            paused: false,
-            created_at: t(0),
-        })
-        .await
-        .unwrap();
-        s.epoch()
+        s.merge(TENANT, t(2)).await.unwrap();
+        (a, s.stream_key(TENANT))
     });
     rt().block_on(async {
         let s = SledStore::open(dir.path()).unwrap();
-        assert_eq!(s.epoch(), epoch);
-        assert_eq!(ids(&log_of(&s)), ["1"]);
-        assert_eq!(s.pending_len(&src("a")).unwrap(), 1);
+        assert_eq!(s.stream_key(TENANT), key);
         assert_eq!(
-            s.source_state(&src("a")).unwrap().unwrap().checkpoint,
-            cp(3)
+            s.source(TENANT, &src("a")).unwrap().unwrap().source_ref(),
+            a
         );
+        assert_eq!(ids(&log_of(&s).await), ["1"]);
+        assert_eq!(s.pending_len(&a).unwrap(), 1);
+        assert_eq!(s.source_state(&a).unwrap().unwrap().checkpoint, cp(3));
         assert_eq!(s.sources().unwrap()[0].config["domain"], "acme");
-        s.merge(t(10)).await.unwrap();
-        assert_eq!(ids(&log_of(&s)), ["1", "2"]);
+        s.merge(TENANT, t(10)).await.unwrap();
+        assert_eq!(ids(&log_of(&s).await), ["1", "2"]);
     });
 }
 
@@ -1034,27 +1158,43 @@ fn everything_survives_reopening() {
 fn sources_and_subscriptions_are_kept_and_deleted() {
     rt().block_on(async {
         let s = SledStore::temporary().unwrap();
-        let record = SourceRecord {
-            id: src("a"),
-            tenant: "t1".into(),
+        let mut record = SourceRecord {
             provider: "jive".into(),
-            config: serde_json::json!({}),
-            credentials: serde_json::json!({}),
             paused: true,
-            created_at: t(0),
+            ..record(TENANT, "a")
         };
-        s.put_source(record.clone()).await.unwrap();
-        assert_eq!(s.source(&src("a")).unwrap(), Some(record));
-        s.ingest(&src("a"), page(vec![add("a", "1", 1)], 1, None))
+        let a = s.put_source(record.clone()).await.unwrap();
+        assert_eq!(s.sources_generation(), 1);
+        record.incarnation = a.incarnation;
+        assert_eq!(s.source(TENANT, &src("a")).unwrap(), Some(record.clone()));
+        assert_eq!(s.sources_of(TENANT).unwrap(), vec![record.clone()]);
+        assert_eq!(s.sources().unwrap(), vec![record.clone()]);
+        // Replacing the record keeps the incarnation, whatever the caller put there.
+        record.paused = false;
+        let again = s
+            .put_source(SourceRecord {
+                incarnation: 99,
+                ..record.clone()
+            })
             .await
             .unwrap();
-        assert!(s.delete_source(&src("a")).await.unwrap());
-        assert!(!s.delete_source(&src("a")).await.unwrap());
-        assert_eq!(s.pending_len(&src("a")).unwrap(), 0);
-        assert!(s.source_state(&src("a")).unwrap().is_none());
+        assert_eq!(again, a);
+        assert_eq!(s.source(TENANT, &src("a")).unwrap(), Some(record));
+        s.ingest(&a, page(vec![add("a", "1", 1)], 1, None))
+            .await
+            .unwrap();
+        assert!(s.delete_source(TENANT, &src("a")).await.unwrap());
+        assert!(!s.delete_source(TENANT, &src("a")).await.unwrap());
+        assert!(!s.delete_source("nobody", &src("a")).await.unwrap());
+        assert_eq!(s.sources_generation(), 5);
+        assert_eq!(s.source(TENANT, &src("a")).unwrap(), None);
+        assert_eq!(s.sources_of(TENANT).unwrap(), vec![]);
+        assert_eq!(s.pending_len(&a).unwrap(), 0);
+        assert!(s.source_state(&a).unwrap().is_none());
         // Re-created, the source starts afresh: old ids are no longer absorbed.
+        let a = put(&s, "a").await;
         assert_eq!(
-            s.ingest(&src("a"), page(vec![add("a", "1", 1)], 1, None))
+            s.ingest(&a, page(vec![add("a", "1", 1)], 1, None))
                 .await
                 .unwrap()
                 .accepted,
@@ -1099,14 +1239,15 @@ fn large_merges_commit_in_batches_without_losing_order() {
             let events = (0..n)
                 .map(|i| add(name, &i.to_string(), i * 2 + k as i64))
                 .collect();
-            s.ingest(&src(name), page(events, 1, None)).await.unwrap();
+            let source = put(&s, name).await;
+            s.ingest(&source, page(events, 1, None)).await.unwrap();
         }
-        let r = s.merge(t(i64::from(u32::MAX))).await.unwrap();
+        let r = s.merge(TENANT, t(i64::from(u32::MAX))).await.unwrap();
         assert_eq!(
             (r.merged, r.late, r.last),
             (2 * n as u64, 0, Seq(2 * n as u64))
         );
-        let log = log_of(&s);
+        let log = log_of(&s).await;
         let expected: Vec<(String, String, bool)> = (0..n)
             .flat_map(|i| {
                 [
@@ -1148,6 +1289,10 @@ proptest! {
         rt().block_on(async {
             let s = SledStore::temporary().unwrap();
             let names: Vec<String> = (0..w.len()).map(|i| format!("s{i}")).collect();
+            let mut refs = Vec::new();
+            for name in &names {
+                refs.push(put(&s, name).await);
+            }
             let mut next = vec![0usize; w.len()];
             let mut rng = fastrand::Rng::with_seed(order_seed);
             let horizon = 1_000_000;
@@ -1159,17 +1304,17 @@ proptest! {
                 let events: Vec<Event> = (next[i]..end).map(|j| add(&names[i], &j.to_string(), w[i][j])).collect();
                 let watermark = w[i].get(end).copied().unwrap_or(horizon);
                 let p = page(events, end as u64, Some(watermark));
-                let before = log_of(&s);
-                s.ingest(&src(&names[i]), p.clone()).await.unwrap();
-                let again = s.ingest(&src(&names[i]), p).await.unwrap();
+                let before = log_of(&s).await;
+                s.ingest(&refs[i], p.clone()).await.unwrap();
+                let again = s.ingest(&refs[i], p).await.unwrap();
                 prop_assert_eq!(again.accepted, 0);
-                prop_assert_eq!(log_of(&s), before);
+                prop_assert_eq!(log_of(&s).await, before);
                 next[i] = end;
                 let frontier = (0..w.len()).map(|k| w[k].get(next[k]).copied().unwrap_or(horizon)).min().unwrap();
-                s.merge(t(frontier)).await.unwrap();
+                s.merge(TENANT, t(frontier)).await.unwrap();
             }
-            s.merge(t(horizon + 1)).await.unwrap();
-            let got = log_of(&s);
+            s.merge(TENANT, t(horizon + 1)).await.unwrap();
+            let got = log_of(&s).await;
             let mut expected: Vec<(i64, String, usize)> = w.iter().enumerate().flat_map(|(i, ts)| ts.iter().enumerate().map(move |(j, &t)| (t, format!("s{i}"), j))).collect();
             expected.sort();
             let expected: Vec<(String, String, bool)> = expected.into_iter().map(|(_, s, j)| (s, j.to_string(), false)).collect();
@@ -1184,15 +1329,19 @@ proptest! {
     fn merge_with_any_frontiers_keeps_source_order_and_marks_late(w in workload(), frontiers in prop::collection::vec(0i64..2_000, 1..6)) {
         rt().block_on(async {
             let s = SledStore::temporary().unwrap();
+            let mut refs = Vec::new();
+            for i in 0..w.len() {
+                refs.push(put(&s, &format!("s{i}")).await);
+            }
             for (k, f) in frontiers.iter().enumerate() {
                 for (i, ts) in w.iter().enumerate() {
                     let chunk: Vec<Event> = ts.iter().enumerate().filter(|(j, _)| j % frontiers.len() == k).map(|(j, &t)| add(&format!("s{i}"), &j.to_string(), t)).collect();
-                    s.ingest(&src(&format!("s{i}")), page(chunk, k as u64, None)).await.unwrap();
+                    s.ingest(&refs[i], page(chunk, k as u64, None)).await.unwrap();
                 }
-                s.merge(t(*f)).await.unwrap();
+                s.merge(TENANT, t(*f)).await.unwrap();
             }
-            s.merge(t(1_000_000)).await.unwrap();
-            let events: Vec<Event> = s.read(None, 100_000, &Filter::default()).unwrap().events.iter().map(|e| e.event().unwrap()).collect();
+            s.merge(TENANT, t(1_000_000)).await.unwrap();
+            let events: Vec<Event> = s.read(TENANT, None, 100_000, &Filter::default()).await.unwrap().events.iter().map(|e| e.event().unwrap()).collect();
             prop_assert_eq!(events.len(), w.iter().map(Vec::len).sum::<usize>());
             let mut max_time = None;
             for e in &events {
@@ -1218,17 +1367,18 @@ proptest! {
         rt().block_on(async {
             let s = SledStore::temporary().unwrap();
             let events: Vec<Event> = (0..n).map(|i| add(if i % 3 == 0 { "b" } else { "a" }, &i.to_string(), i as i64)).collect();
-            let (a, b): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.source.as_str() == "a");
-            s.ingest(&src("a"), page(a, 1, None)).await.unwrap();
-            s.ingest(&src("b"), page(b, 1, None)).await.unwrap();
-            s.merge(t(1_000)).await.unwrap();
+            let (in_a, in_b): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.source.as_str() == "a");
+            let (a, b) = (put(&s, "a").await, put(&s, "b").await);
+            s.ingest(&a, page(in_a, 1, None)).await.unwrap();
+            s.ingest(&b, page(in_b, 1, None)).await.unwrap();
+            s.merge(TENANT, t(1_000)).await.unwrap();
             let start = start.min(n as u64);
             let filter = if one_source { Filter { sources: vec![src("a")], ..Filter::default() } } else { Filter::default() };
-            let mut cursor = Cursor::new(s.epoch(), Seq(start));
+            let mut cursor = Cursor::new(s.stream_key(TENANT), Seq(start));
             let mut seen = Vec::new();
             let mut unique = HashSet::new();
             for k in 0.. {
-                let p = s.read(Some(&cursor), page_sizes[k % page_sizes.len()], &filter).unwrap();
+                let p = s.read(TENANT, Some(&cursor), page_sizes[k % page_sizes.len()], &filter).await.unwrap();
                 prop_assert!(p.cursor >= cursor);
                 for e in &p.events {
                     prop_assert!(unique.insert(e.seq));
@@ -1261,11 +1411,12 @@ fn many_concurrent_writers_all_commit() {
         for i in 0..96 {
             let store = store.clone();
             tasks.spawn(async move {
-                let source = format!("s{i}");
+                let name = format!("s{i}");
+                let source = put(&store, &name).await;
                 for n in 0..3i64 {
-                    let e = add(&source, &format!("e{n}"), n);
+                    let e = add(&name, &format!("e{n}"), n);
                     store
-                        .ingest(&src(&source), page(vec![e], n.unsigned_abs(), Some(n)))
+                        .ingest(&source, page(vec![e], n.unsigned_abs(), Some(n)))
                         .await
                         .unwrap();
                 }
@@ -1279,7 +1430,7 @@ fn many_concurrent_writers_all_commit() {
         tokio::time::timeout(std::time::Duration::from_secs(120), all)
             .await
             .expect("every writer commits");
-        let merged = store.merge(t(1_000)).await.unwrap();
+        let merged = store.merge(TENANT, t(1_000)).await.unwrap();
         assert_eq!(merged.merged, 96 * 3);
     });
 }

@@ -21,8 +21,8 @@
 use crate::StoreError;
 use crate::key;
 use crate::sled_store::{
-    META_FORMAT, META_NEXT_INCARNATION, META_NEXT_TENANT, TenantRecord, decode_json,
-    encode_json, open_tree, trees,
+    META_FORMAT, META_NEXT_INCARNATION, META_NEXT_TENANT, TenantRecord, decode_json, encode_json,
+    open_tree, trees,
 };
 use crate::{SourceRecord, SourceState};
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,11 @@ pub(crate) fn to_format_3(db: &sled::Db, meta: &sled::Tree, path: &str) -> Resul
         .transpose()?;
     let progress = match progress {
         Some(p) => {
-            tracing::info!(store = path, copied_through = p.log_through, "resuming the upgrade");
+            tracing::info!(
+                store = path,
+                copied_through = p.log_through,
+                "resuming the upgrade"
+            );
             p
         }
         None => {
@@ -115,7 +119,9 @@ fn old_sources(sources: &sled::Tree) -> Result<Vec<SourceRecord>, StoreError> {
     let mut records = Vec::new();
     for entry in sources.iter() {
         let (k, v) = entry.map_err(StoreError::storage("reading the old sources"))?;
-        records.push(decode_json(&v, || format!("source {:?}", String::from_utf8_lossy(&k)))?);
+        records.push(decode_json(&v, || {
+            format!("source {:?}", String::from_utf8_lossy(&k))
+        })?);
     }
     Ok(records)
 }
@@ -132,7 +138,10 @@ fn copy_sources(
     let tenants = open_tree(db, trees::TENANTS)?;
     let mut batch = sled::Batch::default();
     for (name, &no) in tenant_no {
-        batch.insert(name.as_bytes(), encode_json(&TenantRecord::new(no), "tenant")?);
+        batch.insert(
+            name.as_bytes(),
+            encode_json(&TenantRecord::new(no), "tenant")?,
+        );
     }
     tenants
         .apply_batch(batch)
@@ -199,7 +208,13 @@ fn copy_sources(
                     .map_err(StoreError::storage("copying source data"))?;
                 done += in_batch;
                 in_batch = 0;
-                tracing::info!(store = path, tree = old, done, of = total, "copying source data");
+                tracing::info!(
+                    store = path,
+                    tree = old,
+                    done,
+                    of = total,
+                    "copying source data"
+                );
             }
         }
         to.apply_batch(batch)
@@ -246,7 +261,10 @@ fn copy_log(
     for entry in tenants.iter() {
         let (k, v) = entry.map_err(StoreError::storage("reading the tenants"))?;
         let record: TenantRecord = decode_json(&v, || "tenant".into())?;
-        records.insert(record.no, (String::from_utf8_lossy(&k).into_owned(), record));
+        records.insert(
+            record.no,
+            (String::from_utf8_lossy(&k).into_owned(), record),
+        );
     }
     let mut ordinals: HashMap<u64, u64> = HashMap::new();
     let total = log.len();
@@ -265,7 +283,10 @@ fn copy_log(
                 continue;
             };
             let Some((_, tenant)) = records.get_mut(&m.tenant) else {
-                return Err(StoreError::corrupt("upgrade", "a source names an unknown tenant"));
+                return Err(StoreError::corrupt(
+                    "upgrade",
+                    "a source names an unknown tenant",
+                ));
             };
             let seq = tenant.next_seq;
             tenant.next_seq += 1;
@@ -312,7 +333,13 @@ fn copy_log(
         db.flush()
             .map_err(StoreError::storage("flushing the upgraded log"))?;
         done += moved.len() as u64;
-        tracing::info!(store = path, done, dropped, of = total, "moving the log into tenants' logs");
+        tracing::info!(
+            store = path,
+            done,
+            dropped,
+            of = total,
+            "moving the log into tenants' logs"
+        );
         interrupt_point()?;
         from = through + 1;
     }

@@ -1,7 +1,7 @@
 //! Credentials: refused bearer tokens, OAuth refresh before expiry and after a 401, and the token
 //! endpoint's throttle.
 
-use super::harness::{Harness, OWN_CLIENT, ingested, sim_config, source, t0};
+use super::harness::{Harness, OWN_CLIENT, ingested, sim_config, t0};
 use std::time::Duration;
 use tributary_core::Clock;
 use tributary_egnyte::{Credentials, Secret, Suppress};
@@ -14,7 +14,7 @@ async fn a_refused_bearer_token_stops_the_source_in_both_gateway_styles() {
     let h = Harness::start(sim_config(5)).await;
     for inactive in [false, true] {
         h.sim.set_inactive_on_bad_token(inactive);
-        let src = source(&format!("egnyte-bad-token-{inactive}"));
+        let src = h.source(&format!("egnyte-bad-token-{inactive}")).await;
         let mut config = h.config();
         config.credentials = Credentials::bearer("not-a-token");
         let p = h.provider(&src, config);
@@ -80,7 +80,7 @@ async fn oauth_refreshes_the_access_token_before_it_expires_and_keeps_polling() 
     config.token_mode = TokenMode::Expiring { lifetime_secs: 600 };
     let h = Harness::start(config).await;
     let (_, refresh) = password_grant(&h).await;
-    let src = source("egnyte-oauth");
+    let src = h.source("egnyte-oauth").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.credentials = oauth(&refresh, None);
@@ -93,7 +93,7 @@ async fn oauth_refreshes_the_access_token_before_it_expires_and_keeps_polling() 
         "token, /cursor, list"
     );
     // A second source with the same OAuth client shares the token: it does not refresh.
-    let other = source("egnyte-oauth-2");
+    let other = h.source("egnyte-oauth-2").await;
     let q = h.provider(&other, p.config().clone());
     h.drain(&other, &q, 2).await;
     assert_eq!((q.stats().token_refreshes, q.stats().calls), (0, 2));
@@ -119,7 +119,7 @@ async fn oauth_refreshes_once_after_a_401_and_retries_the_call() {
     };
     let h = Harness::start(config).await;
     let (access, refresh) = password_grant(&h).await;
-    let src = source("egnyte-oauth-401");
+    let src = h.source("egnyte-oauth-401").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     // A token without a known expiry is used until Egnyte refuses it.
@@ -148,7 +148,7 @@ async fn a_throttled_token_endpoint_is_a_throttle_not_an_auth_failure() {
     };
     let h = Harness::start(config).await;
     let (_, refresh) = password_grant(&h).await; // the hour's one token request
-    let src = source("egnyte-oauth-409");
+    let src = h.source("egnyte-oauth-409").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.credentials = oauth(&refresh, None);

@@ -1,7 +1,7 @@
 //! Injected faults (5xx, slow answers, malformed JSON, `text/plain`) survived with nothing lost
 //! or doubled.
 
-use super::harness::{Harness, assert_events, expected, ingested, sim_config, source, visible};
+use super::harness::{Harness, assert_events, expected, ingested, sim_config, visible};
 use tributary_egnyte::Suppress;
 use tributary_server::engine::runner::PollStep;
 use tributary_sim::egnyte::{Fault, FaultKind};
@@ -11,7 +11,7 @@ use tributary_store::EventStore;
 /// as a transient error, commits nothing, and the next polls read on without loss or repeats.
 async fn survives(fault: FaultKind, timeout_ms: Option<u64>, expect_error: &str) {
     let h = Harness::start(sim_config(250)).await;
-    let src = source("egnyte-fault");
+    let src = h.source("egnyte-fault").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.max_pages_per_poll = 1; // the fault hits the first page of a poll
@@ -64,7 +64,7 @@ async fn malformed_json_fails_the_poll_and_nothing_is_lost() {
 #[tokio::test]
 async fn a_fault_on_a_later_page_commits_the_pages_before_it_and_the_next_poll_retries() {
     let h = Harness::start(sim_config(1_050)).await;
-    let src = source("egnyte-fault-mid-poll");
+    let src = h.source("egnyte-fault-mid-poll").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.max_pages_per_poll = 4;
@@ -104,7 +104,7 @@ async fn a_fault_on_a_later_page_commits_the_pages_before_it_and_the_next_poll_r
 #[tokio::test]
 async fn json_labelled_text_plain_is_read_as_json() {
     let h = Harness::start(sim_config(250)).await;
-    let src = source("egnyte-text-plain");
+    let src = h.source("egnyte-text-plain").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.max_pages_per_poll = 1;
@@ -120,7 +120,7 @@ async fn json_labelled_text_plain_is_read_as_json() {
 #[tokio::test]
 async fn a_storm_of_mixed_faults_loses_and_doubles_nothing() {
     let h = Harness::start(sim_config(1_000)).await;
-    let src = source("egnyte-storm");
+    let src = h.source("egnyte-storm").await;
     let p = h.provider(&src, h.config()); // suppress = app
     h.sim.inject(Fault::fraction(
         FaultKind::ServerError { status: 502 },

@@ -1,8 +1,6 @@
 //! The list filters sent on the wire: `suppress` (app, user, none) and `type` (pipe-joined).
 
-use super::harness::{
-    Harness, OWN_CLIENT, assert_events, expected, ids, sim_config, source, visible,
-};
+use super::harness::{Harness, OWN_CLIENT, assert_events, expected, ids, sim_config, visible};
 use tributary_core::EventType;
 use tributary_egnyte::{ApiVersion, Suppress};
 use tributary_sim::egnyte::ActorSpec;
@@ -41,7 +39,9 @@ async fn suppress_hides_our_app_or_only_our_app_as_our_user() {
             EventType::Update,
         ),
     ] {
-        let src = source(&format!("egnyte-suppress-{mode:?}").to_lowercase());
+        let src = h
+            .source(&format!("egnyte-suppress-{mode:?}").to_lowercase())
+            .await;
         let mut config = h.config();
         config.suppress = mode;
         let p = h.provider(&src, config);
@@ -89,7 +89,7 @@ async fn a_type_filter_is_sent_pipe_joined_and_only_those_types_arrive() {
             vec!["1", "2", "5"],
         ),
     ] {
-        let src = source(&format!("egnyte-types-{name}"));
+        let src = h.source(&format!("egnyte-types-{name}")).await;
         let mut config = h.config();
         config.suppress = Suppress::None;
         config.types = types.iter().map(|t| (*t).to_owned()).collect();

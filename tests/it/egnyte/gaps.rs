@@ -1,9 +1,7 @@
 //! Lost events, never silent: the 404 reset with its exact gap, ids going backwards (a new
 //! epoch of event ids), and a quiet filtered stream kept inside retention by the cursor check.
 
-use super::harness::{
-    Harness, assert_events, expected, ids, ingested, sim_config, source, t0, under,
-};
+use super::harness::{Harness, assert_events, expected, ids, ingested, sim_config, t0, under};
 use std::time::Duration;
 use tributary_egnyte::{StartPosition, Suppress};
 use tributary_sim::egnyte::{ActorSpec, Gc, Retention};
@@ -14,7 +12,7 @@ use tributary_store::EventStore;
 #[tokio::test]
 async fn a_404_on_the_saved_id_records_the_exact_gap_and_resumes_after_the_oldest() {
     let h = Harness::start(sim_config(50)).await;
-    let src = source("egnyte-404");
+    let src = h.source("egnyte-404").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     let p = h.provider(&src, config);
@@ -58,7 +56,7 @@ async fn starting_at_oldest_after_a_collection_reports_the_one_unreadable_event(
     let h = Harness::start(sim_config(50)).await;
     let cursor = h.sim.gc(Gc::KeepLast(20));
     assert_eq!(cursor.oldest_event_id, 31);
-    let src = source("egnyte-oldest-404");
+    let src = h.source("egnyte-oldest-404").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     let p = h.provider(&src, config);
@@ -85,7 +83,7 @@ async fn starting_at_oldest_after_a_collection_reports_the_one_unreadable_event(
 #[tokio::test]
 async fn ids_going_backwards_are_a_gap_and_a_new_epoch_of_event_ids() {
     let h = Harness::start(sim_config(20)).await;
-    let src = source("egnyte-reset");
+    let src = h.source("egnyte-reset").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.cursor_check_interval_ms = 1_000;
@@ -127,7 +125,7 @@ async fn ids_going_backwards_are_a_gap_and_a_new_epoch_of_event_ids() {
 #[tokio::test]
 async fn a_reset_store_that_refuses_the_id_before_its_oldest_loses_exactly_that_event() {
     let h = Harness::start(sim_config(20)).await;
-    let src = source("egnyte-reset-collected");
+    let src = h.source("egnyte-reset-collected").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.cursor_check_interval_ms = 1_000;
@@ -169,7 +167,7 @@ async fn a_reset_store_that_refuses_the_id_before_its_oldest_loses_exactly_that_
 #[tokio::test]
 async fn a_reset_whose_ids_overtake_the_saved_id_while_busy_is_a_gap_not_silence() {
     let h = Harness::start(sim_config(30)).await;
-    let src = source("egnyte-reset-busy");
+    let src = h.source("egnyte-reset-busy").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.page_size = 10;
@@ -237,7 +235,7 @@ async fn a_reset_whose_ids_overtake_the_saved_id_while_busy_is_a_gap_not_silence
 #[tokio::test]
 async fn a_reset_noticed_before_the_new_store_has_events_loses_none_of_them() {
     let h = Harness::start(sim_config(20)).await;
-    let src = source("egnyte-reset-empty");
+    let src = h.source("egnyte-reset-empty").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.cursor_check_interval_ms = 1_000;
@@ -278,7 +276,7 @@ async fn a_quiet_folder_filter_follows_the_cursor_and_never_falls_out_of_retenti
     let watched = "/Shared/Équipe Watched";
     h.sim.create_folder(watched, &web).unwrap();
     h.sim.create_folder("/Shared/Busy", &web).unwrap();
-    let src = source("egnyte-starving");
+    let src = h.source("egnyte-starving").await;
     let mut config = h.config();
     config.start = StartPosition::Latest;
     config.suppress = Suppress::None;

@@ -20,12 +20,14 @@ use tributary_server::engine::runner::{PollStep, poll_once};
 use tributary_sim::egnyte::{
     Action, ActionSource, EgnyteSim, EgnyteSimConfig, EventKind, LoggedEvent, ThrottleMode,
 };
-use tributary_store::{EventStore, Filter, IngestReport, SledStore};
+use tributary_store::{EventStore, Filter, IngestReport, SledStore, SourceRecord, SourceRef};
 
 /// The simulator's default token: user 1001 through the client `tributary-app`.
 pub const TOKEN: &str = "test-token";
 pub const OWN_CLIENT: &str = "tributary-app";
 pub const OWN_USER: i64 = 1001;
+/// The tenant every test source belongs to.
+pub const TENANT: &str = "t";
 
 /// 2026-01-05T09:00:00.250Z: a quarter second into a second, so that a throttle's
 /// `Retry-After` (seconds to the next whole second, rounded up) is exactly 1.
@@ -89,9 +91,27 @@ impl Harness {
         c
     }
 
-    pub fn provider(&self, source: &SourceId, config: EgnyteConfig) -> EgnyteProvider {
+    /// Stores an Egnyte source named `name` for [`TENANT`] (or finds the one already stored) and
+    /// answers its incarnation.
+    pub async fn source(&self, name: &str) -> SourceRef {
+        self.store
+            .put_source(SourceRecord {
+                id: SourceId::new(name).unwrap(),
+                tenant: TENANT.to_owned(),
+                incarnation: 0,
+                provider: "egnyte".to_owned(),
+                config: serde_json::json!({}),
+                credentials: serde_json::json!({}),
+                paused: false,
+                created_at: self.clock.now(),
+            })
+            .await
+            .unwrap()
+    }
+
+    pub fn provider(&self, source: &SourceRef, config: EgnyteConfig) -> EgnyteProvider {
         EgnyteProvider::new(
-            source.clone(),
+            source.id.clone(),
             config,
             Arc::from(self.store.object_state(source)),
             &self.limiters,
@@ -104,7 +124,7 @@ impl Harness {
         self.clock.advance(by);
     }
 
-    pub async fn poll(&self, source: &SourceId, provider: &EgnyteProvider) -> PollStep {
+    pub async fn poll(&self, source: &SourceRef, provider: &EgnyteProvider) -> PollStep {
         poll_once(&self.store, source, provider).await
     }
 
@@ -112,7 +132,7 @@ impl Harness {
     /// commit. Returns the number of polls; fails if `max_polls` are not enough.
     pub async fn drain(
         &self,
-        source: &SourceId,
+        source: &SourceRef,
         provider: &EgnyteProvider,
         max_polls: usize,
     ) -> usize {
@@ -130,7 +150,7 @@ impl Harness {
     /// `(polls, failures)`.
     pub async fn drain_through_faults(
         &self,
-        source: &SourceId,
+        source: &SourceRef,
         provider: &EgnyteProvider,
         max_polls: usize,
     ) -> (usize, usize) {
@@ -147,7 +167,7 @@ impl Harness {
     }
 
     /// The source's committed checkpoint.
-    pub fn checkpoint(&self, source: &SourceId) -> CheckpointV1 {
+    pub fn checkpoint(&self, source: &SourceRef) -> CheckpointV1 {
         let state = self.store.source_state(source).unwrap().expect("committed");
         let EgnyteCheckpoint::V1(c) = state.checkpoint.decode().unwrap();
         c
@@ -158,7 +178,7 @@ impl Harness {
     /// `observed_at`) normalized.
     /// Asserts that the source's unified events are exactly what the simulator's whole log
     /// (one epoch) maps to.
-    pub async fn assert_unified_is_the_log(&self, source: &SourceId) {
+    pub async fn assert_unified_is_the_log(&self, source: &SourceRef) {
         let log = self.sim.log();
         assert_events(
             &self.unified(source).await,
@@ -166,18 +186,22 @@ impl Harness {
         );
     }
 
-    pub async fn unified(&self, source: &SourceId) -> Vec<Event> {
+    pub async fn unified(&self, source: &SourceRef) -> Vec<Event> {
         let frontier = self.clock.now() + chrono::Duration::days(3650);
-        self.store.merge(frontier).await.unwrap();
+        self.store.merge(&source.tenant, frontier).await.unwrap();
         assert_eq!(self.store.pending_len(source).unwrap(), 0);
         let filter = Filter {
-            sources: vec![source.clone()],
+            sources: vec![source.id.clone()],
             ..Filter::default()
         };
         let mut out = Vec::new();
         let mut after = None;
         loop {
-            let page = self.store.read(after.as_ref(), 1000, &filter).unwrap();
+            let page = self
+                .store
+                .read(&source.tenant, after.as_ref(), 1000, &filter)
+                .await
+                .unwrap();
             out.extend(page.events.iter().map(|e| normalize(e.event().unwrap())));
             if page.remaining == 0 {
                 return out;
@@ -196,10 +220,6 @@ pub fn ingested(accepted: u64, more: bool) -> PollStep {
         },
         more,
     }
-}
-
-pub fn source(name: &str) -> SourceId {
-    SourceId::new(name).unwrap()
 }
 
 fn normalize(mut e: Event) -> Event {
@@ -232,7 +252,7 @@ pub fn under(e: &LoggedEvent, folder: &str) -> bool {
 /// `epoch` is the provider's count of upstream resets when it read the event (event ids become
 /// `r{epoch}-{id}` after one). The mapping is the table of `docs/providers/egnyte.md`.
 pub fn expected<'a>(
-    source: &SourceId,
+    source: &SourceRef,
     delivered: impl IntoIterator<Item = (u32, &'a LoggedEvent)>,
 ) -> Vec<Event> {
     let mut known: HashSet<String> = HashSet::new();
@@ -243,7 +263,7 @@ pub fn expected<'a>(
 }
 
 fn expect_one(
-    source: &SourceId,
+    source: &SourceRef,
     epoch: u32,
     e: &LoggedEvent,
     known: &mut HashSet<String>,
@@ -331,7 +351,7 @@ fn expect_one(
         })
         .unwrap(),
         seq: None,
-        source: source.clone(),
+        source: source.id.clone(),
         provider: "egnyte".to_owned(),
         event_type,
         occurred_at: DateTime::parse_from_rfc3339(&w.timestamp)

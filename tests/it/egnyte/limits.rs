@@ -1,6 +1,6 @@
 //! Throttles in both gateway styles (per second and daily), and one limiter per credential.
 
-use super::harness::{Harness, OWN_CLIENT, TOKEN, ingested, sim_config, source};
+use super::harness::{Harness, OWN_CLIENT, TOKEN, ingested, sim_config};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ async fn qps_throttles_in_both_gateway_modes_carry_retry_after_and_pass_when_the
         config.qps = 2;
         config.daily_quota = None;
         let h = Harness::start(config).await;
-        let src = source("egnyte-qps");
+        let src = h.source("egnyte-qps").await;
         let mut config = h.config();
         config.suppress = Suppress::None;
         config.max_pages_per_poll = 1; // a throttle on the first page of a poll
@@ -58,7 +58,7 @@ async fn the_daily_quota_throttles_until_midnight_utc_and_loses_nothing() {
         config.qps = 100;
         config.daily_quota = Some(3);
         let h = Harness::start(config).await;
-        let src = source("egnyte-quota");
+        let src = h.source("egnyte-quota").await;
         let mut config = h.config();
         config.suppress = Suppress::None;
         config.max_pages_per_poll = 1; // a throttle on the first page of a poll
@@ -93,7 +93,10 @@ async fn sources_with_the_same_credential_share_one_limiter_and_quota_report() {
     let burst = NonZeroU32::new(4).unwrap();
     let limiters = RateLimiters::new(governor::Quota::per_hour(burst));
     let h = Harness::start_with(sim_config(10), limiters).await;
-    let (a, b) = (source("egnyte-shared-a"), source("egnyte-shared-b"));
+    let (a, b) = (
+        h.source("egnyte-shared-a").await,
+        h.source("egnyte-shared-b").await,
+    );
     let pa = h.provider(&a, h.config());
     let pb = h.provider(&b, h.config());
     assert_eq!(h.limiters.len(), 1);
@@ -118,7 +121,7 @@ async fn sources_with_the_same_credential_share_one_limiter_and_quota_report() {
     h.sim.add_token("other-token", 1002, OWN_CLIENT, None);
     let mut other = h.config();
     other.credentials = Credentials::bearer("other-token");
-    let pc = h.provider(&source("egnyte-shared-c"), other.clone());
+    let pc = h.provider(&h.source("egnyte-shared-c").await, other.clone());
     assert_eq!(h.limiters.len(), 2);
     assert_ne!(pc.credential(), pa.credential());
     assert!(

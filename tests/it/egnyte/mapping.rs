@@ -1,6 +1,6 @@
 //! Each Egnyte action over the wire, and the exact unified event it becomes.
 
-use super::harness::{Harness, assert_events, at, expected, ids, sim_config, source};
+use super::harness::{Harness, assert_events, at, expected, ids, sim_config};
 use tributary_core::{Actor, Event, EventId, EventType, Object, ObjectKind, Upstream};
 use tributary_egnyte::{ApiVersion, Suppress};
 use tributary_sim::egnyte::{ActionSource, ActorSpec, Operation};
@@ -70,8 +70,10 @@ fn folder(path: &str, url: Option<&str>) -> Object {
 #[tokio::test]
 async fn maps_every_action_to_its_exact_unified_event() {
     let h = Harness::start(sim_config(0)).await;
-    let src = source("egnyte-mapping");
-    let w = Wanted { src: src.clone() };
+    let src = h.source("egnyte-mapping").await;
+    let w = Wanted {
+        src: src.id.clone(),
+    };
     let s = &h.sim;
     let web = ActorSpec::web(1002);
     let desk = ActorSpec::desktop(1003);
@@ -251,7 +253,7 @@ async fn maps_every_action_to_its_exact_unified_event() {
     assert!(p.stats().unmapped.is_empty());
 
     // The same 10 pages in one poll map the same way.
-    let one = source("egnyte-mapping-one-poll");
+    let one = h.source("egnyte-mapping-one-poll").await;
     config.max_pages_per_poll = 10;
     let p = h.provider(&one, config);
     assert_eq!(h.drain(&one, &p, 1).await, 1);
@@ -259,7 +261,7 @@ async fn maps_every_action_to_its_exact_unified_event() {
     let want: Vec<_> = want
         .into_iter()
         .map(|e| Event {
-            source: one.clone(),
+            source: one.id.clone(),
             ..e
         })
         .collect();
@@ -280,7 +282,7 @@ async fn permission_changes_pass_as_counted_unmapped_updates_with_their_raw_payl
     h.sim.create_file("/Shared/P/x.txt", &web).unwrap();
     let log = h.sim.log();
 
-    let src = source("egnyte-permissions-v2");
+    let src = h.source("egnyte-permissions-v2").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     let p = h.provider(&src, config.clone());
@@ -289,7 +291,9 @@ async fn permission_changes_pass_as_counted_unmapped_updates_with_their_raw_payl
     assert_eq!(ids(&got), ["1", "2", "3"]);
     let raw = serde_json::to_value(&log[1].wire).unwrap();
     assert!(raw.get("eventTypeSpecificAttributes").is_some());
-    let wanted = Wanted { src: src.clone() };
+    let wanted = Wanted {
+        src: src.id.clone(),
+    };
     let mut want = wanted.event(
         id,
         EventType::Update,
@@ -307,7 +311,7 @@ async fn permission_changes_pass_as_counted_unmapped_updates_with_their_raw_payl
     // The file after it is still a first sight (`add`): the unmapped event changed no memory.
     assert_eq!(got[2].event_type, EventType::Add);
 
-    let src = source("egnyte-permissions-v1");
+    let src = h.source("egnyte-permissions-v1").await;
     config.api_version = ApiVersion::V1;
     let p = h.provider(&src, config);
     h.drain(&src, &p, 3).await;

@@ -2,7 +2,7 @@
 //! (`max_pages_per_poll`), `latest` and `oldest` starts, exclusive ids, `more` while pages are
 //! full, and idle polls.
 
-use super::harness::{Harness, assert_events, expected, ingested, sim_config, source, t0, visible};
+use super::harness::{Harness, assert_events, expected, ingested, sim_config, t0, visible};
 use std::time::Duration;
 use tributary_egnyte::{StartPosition, Suppress};
 use tributary_sim::egnyte::ActorSpec;
@@ -13,7 +13,7 @@ use tributary_store::EventStore;
 #[tokio::test]
 async fn drains_the_backlog_from_oldest_once_in_id_order_with_one_request_per_page() {
     let h = Harness::start(sim_config(250)).await;
-    let src = source("egnyte-backlog");
+    let src = h.source("egnyte-backlog").await;
     let p = h.provider(&src, h.config()); // suppress = app, page_size = 100
     let log = h.sim.log();
     let want = expected(
@@ -63,7 +63,7 @@ async fn a_backlog_of_whole_pages_ends_with_one_empty_list() {
         (10, vec![(200, false)]),
     ] {
         let h = Harness::start(sim_config(200)).await;
-        let src = source(&format!("egnyte-whole-pages-{max_pages}"));
+        let src = h.source(&format!("egnyte-whole-pages-{max_pages}")).await;
         let mut config = h.config();
         config.suppress = Suppress::None;
         config.max_pages_per_poll = max_pages;
@@ -87,7 +87,7 @@ async fn a_backlog_of_whole_pages_ends_with_one_empty_list() {
 #[tokio::test]
 async fn a_poll_reads_up_to_max_pages_per_poll_and_commits_them_as_one_page() {
     let h = Harness::start(sim_config(1_050)).await;
-    let src = source("egnyte-multi-page");
+    let src = h.source("egnyte-multi-page").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.max_pages_per_poll = 4;
@@ -125,7 +125,7 @@ async fn a_poll_reads_up_to_max_pages_per_poll_and_commits_them_as_one_page() {
 #[tokio::test]
 async fn starting_at_latest_delivers_only_what_happens_afterwards() {
     let h = Harness::start(sim_config(40)).await;
-    let src = source("egnyte-latest");
+    let src = h.source("egnyte-latest").await;
     let mut config = h.config();
     config.start = StartPosition::Latest;
     config.suppress = Suppress::None;
@@ -155,7 +155,7 @@ async fn starting_at_latest_delivers_only_what_happens_afterwards() {
 #[tokio::test]
 async fn lists_strictly_after_the_saved_id_and_says_more_while_pages_are_full() {
     let h = Harness::start(sim_config(25)).await;
-    let src = source("egnyte-exclusive");
+    let src = h.source("egnyte-exclusive").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     config.page_size = 10;
@@ -180,7 +180,7 @@ async fn lists_strictly_after_the_saved_id_and_says_more_while_pages_are_full() 
 #[tokio::test]
 async fn an_idle_poll_commits_nothing_but_the_idle_flag_and_a_newer_watermark() {
     let h = Harness::start(sim_config(15)).await;
-    let src = source("egnyte-idle");
+    let src = h.source("egnyte-idle").await;
     let mut config = h.config();
     config.suppress = Suppress::None;
     let p = h.provider(&src, config);

@@ -24,12 +24,12 @@ async fn scenario(dir: &std::path::Path, crash_at: Option<usize>) -> (Vec<Event>
     tokio::spawn(sim.clone().serve(listener, async {
         let _ = stopped.await;
     }));
-    let src = source("jive");
     let mut config = JiveConfig::new(base.clone(), Credentials::basic(USER, PASSWORD));
     config.page_size = 4;
     config.max_window_ms = 250;
     config.skew_ms = SKEW;
     let mut store = open(dir);
+    let mut src = register(&store, "jive").await;
     let mut provider = provider_on(&store, &src, config.clone(), clock.clone());
     let mut polls = 0;
     for round in 0..4 {
@@ -46,6 +46,13 @@ async fn scenario(dir: &std::path::Path, crash_at: Option<usize>) -> (Vec<Event>
                 drop(provider);
                 drop(store);
                 store = open(dir);
+                // The reopened store names the same incarnation.
+                let reopened = store.source(TENANT, &src.id).unwrap().unwrap().source_ref();
+                assert_eq!(
+                    reopened, src,
+                    "crash at poll {polls}: the incarnation survives"
+                );
+                src = reopened;
                 provider = provider_on(&store, &src, config.clone(), clock.clone());
                 continue;
             }

@@ -15,10 +15,12 @@ use tributary_core::{Clock, Event, EventType, ManualClock, SourceId};
 use tributary_jive::{CheckpointV1, Credentials, JiveCheckpoint, JiveConfig, JiveProvider};
 use tributary_server::engine::runner::{PollStep, poll_once};
 use tributary_sim::jive::{ChangeKind, ContentId, JiveSim, JiveSimConfig};
-use tributary_store::{EventStore, Filter, SledStore};
+use tributary_store::{EventStore, Filter, SledStore, SourceRecord, SourceRef};
 
 pub const USER: &str = "api";
 pub const PASSWORD: &str = "secret";
+/// The tenant every test source belongs to.
+pub const TENANT: &str = "t";
 
 /// 2026-03-02T10:00:00Z.
 pub fn t0() -> DateTime<Utc> {
@@ -75,7 +77,12 @@ impl Harness {
         c
     }
 
-    pub fn provider(&self, source: &SourceId, config: JiveConfig) -> JiveProvider {
+    /// [`register`]s the source `name` in the harness's store.
+    pub async fn source(&self, name: &str) -> SourceRef {
+        register(&self.store, name).await
+    }
+
+    pub fn provider(&self, source: &SourceRef, config: JiveConfig) -> JiveProvider {
         provider_on(&self.store, source, config, self.clock.clone())
     }
 
@@ -90,16 +97,16 @@ impl Harness {
     }
 
     /// Polls until a page says the source is caught up; every poll must commit.
-    pub async fn drain(&self, source: &SourceId, provider: &JiveProvider) -> usize {
+    pub async fn drain(&self, source: &SourceRef, provider: &JiveProvider) -> usize {
         drain_store(&self.store, source, provider, 10_000).await
     }
 
-    pub fn checkpoint(&self, source: &SourceId) -> CheckpointV1 {
+    pub fn checkpoint(&self, source: &SourceRef) -> CheckpointV1 {
         checkpoint_of(&self.store, source)
     }
 
     /// The source's events in the unified log, as [`Seen`].
-    pub async fn seen(&self, source: &SourceId) -> Vec<Seen> {
+    pub async fn seen(&self, source: &SourceRef) -> Vec<Seen> {
         unified(&self.store, source)
             .await
             .iter()
@@ -110,12 +117,12 @@ impl Harness {
 
 pub fn provider_on(
     store: &SledStore,
-    source: &SourceId,
+    source: &SourceRef,
     config: JiveConfig,
     clock: Arc<ManualClock>,
 ) -> JiveProvider {
     JiveProvider::new(
-        source.clone(),
+        source.id.clone(),
         config,
         Arc::from(store.object_state(source)),
         clock,
@@ -125,7 +132,7 @@ pub fn provider_on(
 
 pub async fn drain_store(
     store: &SledStore,
-    source: &SourceId,
+    source: &SourceRef,
     provider: &JiveProvider,
     max_polls: usize,
 ) -> usize {
@@ -139,27 +146,33 @@ pub async fn drain_store(
     panic!("{source} did not catch up within {max_polls} polls")
 }
 
-pub fn checkpoint_of(store: &SledStore, source: &SourceId) -> CheckpointV1 {
+pub fn checkpoint_of(store: &SledStore, source: &SourceRef) -> CheckpointV1 {
     let state = store.source_state(source).unwrap().expect("committed");
     let JiveCheckpoint::V1(c) = state.checkpoint.decode().unwrap();
     c
 }
 
 /// Merges everything pending and returns the source's events from the unified log.
-pub async fn unified(store: &SledStore, source: &SourceId) -> Vec<Event> {
+pub async fn unified(store: &SledStore, source: &SourceRef) -> Vec<Event> {
     store
-        .merge(Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap())
+        .merge(
+            &source.tenant,
+            Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(store.pending_len(source).unwrap(), 0);
     let filter = Filter {
-        sources: vec![source.clone()],
+        sources: vec![source.id.clone()],
         ..Filter::default()
     };
     let mut out = Vec::new();
     let mut after = None;
     loop {
-        let page = store.read(after.as_ref(), 1000, &filter).unwrap();
+        let page = store
+            .read(&source.tenant, after.as_ref(), 1000, &filter)
+            .await
+            .unwrap();
         out.extend(page.events.iter().map(|e| e.event().unwrap()));
         if page.remaining == 0 {
             return out;
@@ -172,8 +185,22 @@ pub fn open(path: &Path) -> SledStore {
     SledStore::open(path).unwrap()
 }
 
-pub fn source(name: &str) -> SourceId {
-    SourceId::new(name).unwrap()
+/// Stores a Jive source named `name` for [`TENANT`] (or finds the one already stored) and
+/// answers its incarnation.
+pub async fn register(store: &SledStore, name: &str) -> SourceRef {
+    store
+        .put_source(SourceRecord {
+            id: SourceId::new(name).unwrap(),
+            tenant: TENANT.to_owned(),
+            incarnation: 0,
+            provider: "jive".to_owned(),
+            config: serde_json::json!({}),
+            credentials: serde_json::json!({}),
+            paused: false,
+            created_at: t0(),
+        })
+        .await
+        .unwrap()
 }
 
 /// What a test compares of an event: everything the model can know (not the HTML link, not

@@ -40,7 +40,7 @@ fn case() -> impl Strategy<Value = Case> {
 
 async fn run(case: Case) {
     let h = Harness::start(sim_config(case.items, case.seed)).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let mut config = h.config();
     config.page_size = case.page_size;
     config.max_window_ms = case.max_window_ms;

@@ -27,7 +27,7 @@ fn types(seen: &[Seen]) -> Vec<(EventType, String)> {
 #[tokio::test]
 async fn synthesizes_every_change_type_in_time_order() {
     let h = Harness::start(sim_config(0, 1)).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let config = h.config();
     let p = h.provider(&src, config.clone());
     h.drain(&src, &p).await;
@@ -96,7 +96,7 @@ async fn synthesizes_every_change_type_in_time_order() {
 #[tokio::test]
 async fn items_sharing_one_millisecond_across_pages_are_neither_lost_nor_doubled() {
     let h = Harness::start(sim_config(0, 2)).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let config = h.config();
     let p = h.provider(&src, config.clone());
     h.drain(&src, &p).await;
@@ -146,7 +146,7 @@ async fn items_edited_while_a_window_is_paged_shift_nothing_out_of_sight() {
     let mut sc = sim_config(0, 3);
     sc.create_update_lag_ms = (0, 0); // creation order is contentID order
     let h = Harness::start(sc).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let config = h.config();
     let p = h.provider(&src, config.clone());
     h.drain(&src, &p).await;
@@ -196,7 +196,7 @@ async fn items_edited_while_a_window_is_paged_shift_nothing_out_of_sight() {
 #[tokio::test]
 async fn deletions_after_the_window_wait_for_their_own_window() {
     let h = Harness::start(sim_config(0, 4)).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let mut config = h.config();
     config.skew_ms = 5_000;
     let p = h.provider(&src, config.clone());
@@ -244,7 +244,7 @@ async fn new_content_updated_after_published_is_one_add_at_updated() {
     let mut sc = sim_config(0, 5);
     sc.create_update_lag_ms = (20, 20);
     let h = Harness::start(sc).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let config = h.config();
     let p = h.provider(&src, config.clone());
     h.drain(&src, &p).await;
@@ -268,7 +268,7 @@ async fn new_content_updated_after_published_is_one_add_at_updated() {
 #[tokio::test]
 async fn comments_change_latest_activity_but_make_no_event() {
     let h = Harness::start(sim_config(0, 6)).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let config = h.config();
     let p = h.provider(&src, config.clone());
     h.drain(&src, &p).await;
@@ -302,9 +302,9 @@ async fn pre_existing_content_is_not_a_burst_of_adds_unless_asked() {
     assert_eq!(h.sim.contents_count(), 40);
     let oldest = h.sim.changes()[0].content_id.parse::<ContentId>().unwrap();
 
-    let latest = source("latest");
-    let snapshot = source("snapshot");
-    let backfill = source("backfill");
+    let latest = h.source("latest").await;
+    let snapshot = h.source("snapshot").await;
+    let backfill = h.source("backfill").await;
     let mut providers = Vec::new();
     for (src, start) in [
         (&latest, StartPosition::Latest),

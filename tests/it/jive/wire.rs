@@ -39,7 +39,7 @@ async fn oauth_tokens_are_refreshed_on_401_and_before_they_expire() {
         refresh_token: Secret::new(refresh_token(&h).await),
         access_token: Some(Secret::new("stale-token")),
     };
-    let src = source("jive");
+    let src = h.source("jive").await;
     let p = h.provider(&src, config.clone());
     h.drain(&src, &p).await;
     let place = h.sim.places()[0].place_id;
@@ -69,7 +69,7 @@ async fn wrong_credentials_stop_the_source_with_the_reason() {
     let h = Harness::start(sim_config(0, 12)).await;
     let mut config = h.config();
     config.credentials = Credentials::basic(USER, "wrong");
-    let src = source("jive");
+    let src = h.source("jive").await;
     let p = h.provider(&src, config);
     // The first poll of a `latest` source lists nothing; the second does.
     h.drain(&src, &p).await;
@@ -82,7 +82,7 @@ async fn wrong_credentials_stop_the_source_with_the_reason() {
 
 async fn poll_once(
     h: &Harness,
-    src: &tributary_core::SourceId,
+    src: &tributary_store::SourceRef,
     p: &tributary_jive::JiveProvider,
 ) -> PollStep {
     tributary_server::engine::runner::poll_once(&h.store, src, p).await
@@ -91,7 +91,7 @@ async fn poll_once(
 #[tokio::test]
 async fn throttling_is_rate_limited_with_retry_after_and_loses_nothing() {
     let h = Harness::start(sim_config(0, 13)).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let config = h.config();
     let p = h.provider(&src, config.clone());
     h.drain(&src, &p).await;
@@ -121,7 +121,7 @@ async fn throttling_is_rate_limited_with_retry_after_and_loses_nothing() {
 #[tokio::test]
 async fn server_errors_and_broken_bodies_are_retried_without_loss_or_doubling() {
     let h = Harness::start(sim_config(10, 14)).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let mut config = h.config();
     config.page_size = 3;
     let p = h.provider(&src, config.clone());
@@ -159,7 +159,7 @@ async fn an_instance_without_deleted_objects_is_refused_with_the_reason() {
     let mut sc = sim_config(0, 15);
     sc.core_revision = 11;
     let h = Harness::start(sc).await;
-    let src = source("jive");
+    let src = h.source("jive").await;
     let p = h.provider(&src, h.config());
     match poll_once(&h, &src, &p).await {
         PollStep::Stopped { error } => {
@@ -173,7 +173,7 @@ async fn an_instance_without_deleted_objects_is_refused_with_the_reason() {
 async fn bodies_without_the_security_prefix_read_the_same() {
     let h = Harness::start(sim_config(0, 16)).await;
     h.sim.set_prefix(false);
-    let src = source("jive");
+    let src = h.source("jive").await;
     let config = h.config();
     let p = h.provider(&src, config.clone());
     h.drain(&src, &p).await;
@@ -190,7 +190,7 @@ async fn bodies_without_the_security_prefix_read_the_same() {
 async fn a_place_filter_sees_only_that_place() {
     let h = Harness::start(sim_config(0, 17)).await;
     let places = h.sim.places();
-    let src = source("jive");
+    let src = h.source("jive").await;
     let mut config = h.config();
     config.places = vec![places[1].uri.clone()];
     config.types = vec!["document".into()];
