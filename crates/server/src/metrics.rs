@@ -9,13 +9,13 @@
 //! | `tributary_polls_total` | | polls finished, all sources |
 //! | `tributary_events_merged_total` | | events moved into the unified log |
 //! | `tributary_events_late_total` | | of those, appended behind a later event |
-//! | `tributary_source_up` | `source` | 1 while the source runs, 0 when stopped on an error or paused |
-//! | `tributary_source_polls_total` | `source` | its polls |
-//! | `tributary_source_events_ingested_total` | `source` | new events it committed |
-//! | `tributary_source_upstream_calls_total` | `source` | requests its provider sent upstream |
-//! | `tributary_source_upstream_calls_today` | `source` | of those, on the current UTC day (restarts included) |
-//! | `tributary_source_lag_seconds` | `source` | now − its watermark (absent before its first one) |
-//! | `tributary_source_gaps` | `source` | gaps it recorded (events the upstream lost) |
+//! | `tributary_source_up` | `tenant`, `source` | 1 while the source runs, 0 when stopped on an error or paused |
+//! | `tributary_source_polls_total` | `tenant`, `source` | its polls |
+//! | `tributary_source_events_ingested_total` | `tenant`, `source` | new events it committed |
+//! | `tributary_source_upstream_calls_total` | `tenant`, `source` | requests its provider sent upstream |
+//! | `tributary_source_upstream_calls_today` | `tenant`, `source` | of those, on the current UTC day (restarts included) |
+//! | `tributary_source_lag_seconds` | `tenant`, `source` | now − its watermark (absent before its first one) |
+//! | `tributary_source_gaps` | `tenant`, `source` | gaps it recorded (events the upstream lost) |
 //! | `tributary_api_request_duration_seconds` | `route` | API latency histogram |
 
 use crate::engine::Engine;
@@ -201,7 +201,7 @@ mod tests {
     use crate::synthetic::SyntheticProvider;
     use std::sync::Arc;
     use tributary_core::{PollPolicy, SourceId, SystemClock};
-    use tributary_store::SledStore;
+    use tributary_store::{SledStore, SourceRecord};
 
     #[tokio::test]
     async fn renders_engine_source_and_latency_families() {
@@ -211,12 +211,32 @@ mod tests {
             Arc::new(SystemClock),
             EngineConfig::default(),
         );
-        let id = SourceId::new("src-1").unwrap();
         let now = tributary_core::time::truncate(Utc::now());
-        let provider = SyntheticProvider::new(id.clone(), 1, now, 10, 5);
-        engine
-            .add_source(id, Arc::new(provider), PollPolicy::default())
-            .unwrap();
+        // Two tenants with a source of the same id: each has lines of its own.
+        for tenant in ["t1", "t2"] {
+            let id = SourceId::new("src-1").unwrap();
+            let source = store
+                .put_source(SourceRecord {
+                    id: id.clone(),
+                    tenant: tenant.into(),
+                    incarnation: 0,
+                    provider: "synthetic".into(),
+                    config: serde_json::json!({}),
+                    credentials: serde_json::json!({}),
+                    paused: false,
+                    created_at: now,
+                })
+                .await
+                .unwrap();
+            let incarnation = source.incarnation;
+            let provider = SyntheticProvider::new(id, 1, now, 10, 5);
+            engine
+                .add_source(source, Arc::new(provider), PollPolicy::default())
+                .unwrap();
+            if tenant == "t2" {
+                engine.set_paused(incarnation, true).unwrap();
+            }
+        }
         let latency = Latency::default();
         latency.record("/v1/events", Duration::from_micros(700));
         latency.record("/v1/events", Duration::from_millis(30));
@@ -224,9 +244,11 @@ mod tests {
         for line in [
             "# TYPE tributary_polls_total counter",
             "tributary_polls_total 0",
-            "tributary_source_up{source=\"src-1\"} 1",
-            "tributary_source_polls_total{source=\"src-1\"} 0",
-            "tributary_source_gaps{source=\"src-1\"} 0",
+            "tributary_source_up{tenant=\"t1\",source=\"src-1\"} 1",
+            "tributary_source_polls_total{tenant=\"t1\",source=\"src-1\"} 0",
+            "tributary_source_gaps{tenant=\"t1\",source=\"src-1\"} 0",
+            "tributary_source_up{tenant=\"t2\",source=\"src-1\"} 0",
+            "tributary_source_gaps{tenant=\"t2\",source=\"src-1\"} 0",
             "tributary_api_request_duration_seconds_bucket{route=\"/v1/events\",le=\"0.0005\"} 0",
             "tributary_api_request_duration_seconds_bucket{route=\"/v1/events\",le=\"0.001\"} 1",
             "tributary_api_request_duration_seconds_bucket{route=\"/v1/events\",le=\"0.05\"} 2",
@@ -238,6 +260,13 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("tributary_source_up{"))
+                .count(),
+            2,
+            "{text}"
+        );
         assert!(
             !text.contains("tributary_source_lag_seconds{"),
             "no lag before a watermark"

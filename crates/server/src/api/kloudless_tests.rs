@@ -2,7 +2,9 @@
 //! `tests.rs` (events `e0`..`e14` from `a1`, `a2` (tenant `a`) and `b1` (tenant `b`) in turn) and
 //! on a store of one event of each type with every field set.
 
-use super::tests::{KEY_A, KEY_B, Server, error_code, error_message, fixture, start_with_keys, t0};
+use super::tests::{
+    KEY_A, KEY_B, Server, error_code, error_message, fixture, start_with_keys, t0, tenant_of,
+};
 use super::*;
 use chrono::Duration as ChronoDuration;
 use serde_json::{Value, json};
@@ -14,8 +16,13 @@ use tributary_store::{Retention, SledStore, SourceRecord};
 
 const KEY_A2: &str = "key-for-source-a2";
 
-fn account(source: &str) -> u64 {
-    AccountId::of(&SourceId::new(source).unwrap()).get()
+/// The account id of the fixture's source (of its tenant) in `store`.
+fn account(store: &SledStore, source: &str) -> u64 {
+    let record = store
+        .source(tenant_of(source), &SourceId::new(source).unwrap())
+        .unwrap()
+        .unwrap_or_else(|| panic!("no source {source}"));
+    AccountId::of(store, &record).get()
 }
 
 /// Tenant-wide keys for `a` and `b`, and a key of tenant `a` limited to source `a2`.
@@ -78,7 +85,7 @@ async fn pages_one_account_in_kloudless_shapes_until_remaining_is_zero() {
         ("a1", ["e0", "e3", "e6", "e9", "e12"]),
         ("a2", ["e1", "e4", "e7", "e10", "e13"]),
     ] {
-        let id = account(source);
+        let id = account(&store, source);
         for page_size in [1, 2, 100] {
             let events = server
                 .kloudless_all(KEY_A, &id.to_string(), page_size)
@@ -95,7 +102,7 @@ async fn pages_one_account_in_kloudless_shapes_until_remaining_is_zero() {
     let (status, body) = server
         .get(
             Some(KEY_A),
-            &format!("/v1/accounts/{}/events/", account("a1")),
+            &format!("/v1/accounts/{}/events/", account(&store, "a1")),
         )
         .await;
     assert_eq!((status, &body["count"]), (200, &json!(5)));
@@ -106,16 +113,19 @@ async fn pages_one_account_in_kloudless_shapes_until_remaining_is_zero() {
 async fn latest_is_the_end_of_the_log_and_reads_nothing() {
     let store = fixture().await;
     let server = start(&store).await;
-    let id = account("a1");
+    let id = account(&store, "a1");
     for path in [
         format!("/v1/accounts/{id}/events/latest"),
         format!("/v1/accounts/{id}/events/latest/"),
     ] {
         let (status, body) = server.get(Some(KEY_A), &path).await;
         assert_eq!(status, 200);
-        assert_eq!(body, json!({"cursor": store.latest().unwrap().encode()}));
+        assert_eq!(
+            body,
+            json!({"cursor": store.latest("a").await.unwrap().encode()})
+        );
     }
-    let latest = store.latest().unwrap().encode();
+    let latest = store.latest("a").await.unwrap().encode();
     let (status, body) = server
         .get(
             Some(KEY_A),
@@ -145,16 +155,16 @@ async fn me_is_the_source_of_a_source_scoped_key() {
     let a2 = ["e1", "e4", "e7", "e10", "e13"];
     let events = server.kloudless_all(KEY_A2, "me", 2).await;
     assert_eq!(ids(&events), a2);
-    assert!(events.iter().all(|e| e["account"] == account("a2")));
+    assert!(events.iter().all(|e| e["account"] == account(&store, "a2")));
     // Its numeric id works too; the tenant's other source does not exist for this key.
     let events = server
-        .kloudless_all(KEY_A2, &account("a2").to_string(), 100)
+        .kloudless_all(KEY_A2, &account(&store, "a2").to_string(), 100)
         .await;
     assert_eq!(ids(&events), a2);
     let (status, body) = server
         .get(
             Some(KEY_A2),
-            &format!("/v1/accounts/{}/events", account("a1")),
+            &format!("/v1/accounts/{}/events", account(&store, "a1")),
         )
         .await;
     assert_eq!((status, error_code(&body)), (404, "account_not_found"));
@@ -181,6 +191,66 @@ async fn me_is_the_source_of_a_source_scoped_key() {
 }
 
 #[tokio::test]
+async fn a_source_scoped_key_reads_nothing_of_its_deleted_source() {
+    let store = fixture().await;
+    let server = start(&store).await;
+    assert!(
+        store
+            .delete_source("a", &SourceId::new("a2").unwrap())
+            .await
+            .unwrap()
+    );
+    let (status, body) = server.get(Some(KEY_A2), "/v1/events").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (404, "source_not_found"),
+        "{body}"
+    );
+    let (status, body) = server.get(Some(KEY_A2), "/v1/accounts/me/events").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (404, "account_not_found"),
+        "{body}"
+    );
+    // A source created again with the id is a new one: the key reads its events only, none of
+    // the deleted one's (which stay in the tenant's log).
+    store
+        .put_source(SourceRecord {
+            id: SourceId::new("a2").unwrap(),
+            tenant: "a".into(),
+            incarnation: 0,
+            provider: "test".into(),
+            config: json!({}),
+            credentials: json!({}),
+            paused: false,
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    let (status, body) = server.get(Some(KEY_A2), "/v1/events").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["objects"], &body["remaining"]),
+        (&json!([]), &json!(0))
+    );
+    assert!(server.kloudless_all(KEY_A2, "me", 10).await.is_empty());
+    super::tests::add_events(&store, [16], 2).await;
+    assert_eq!(super::tests::source_of(16), "a2");
+    let (_, body) = server.get(Some(KEY_A2), "/v1/events").await;
+    assert_eq!(ids(body["objects"].as_array().unwrap()), ["e16"]);
+    assert_eq!(body["objects"][0]["seq"], 11);
+    let events = server.kloudless_all(KEY_A2, "me", 10).await;
+    assert_eq!(ids(&events), ["e16"]);
+    assert_eq!(events[0]["account"], account(&store, "a2"));
+    assert_eq!(
+        server.all_ids(KEY_A, "").await.len(),
+        11,
+        "the tenant reads both"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn me_with_a_tenant_wide_key_is_a_400_that_says_why() {
     let store = fixture().await;
     let server = start(&store).await;
@@ -195,11 +265,27 @@ async fn me_with_a_tenant_wide_key_is_a_400_that_says_why() {
 #[tokio::test]
 async fn another_tenants_account_is_not_found() {
     let store = fixture().await;
+    // A source of tenant a that is gone: its account is gone with it.
+    let gone = store
+        .put_source(SourceRecord {
+            id: SourceId::new("gone").unwrap(),
+            tenant: "a".into(),
+            incarnation: 0,
+            provider: "test".into(),
+            config: json!({}),
+            credentials: json!({}),
+            paused: false,
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    let gone_account = AccountId::of(&store, &store.source("a", &gone.id).unwrap().unwrap()).get();
+    assert!(store.delete_source("a", &gone.id).await.unwrap());
     let server = start(&store).await;
     let cases = [
-        (KEY_B, account("a1")),
-        (KEY_A, account("b1")),
-        (KEY_A, account("no-such-source")),
+        (KEY_B, account(&store, "a1")),
+        (KEY_A, account(&store, "b1")),
+        (KEY_A, gone_account),
     ];
     for (key, id) in cases {
         for path in [
@@ -216,7 +302,7 @@ async fn another_tenants_account_is_not_found() {
     }
     // What tenant b does see is its own.
     let events = server
-        .kloudless_all(KEY_B, &account("b1").to_string(), 100)
+        .kloudless_all(KEY_B, &account(&store, "b1").to_string(), 100)
         .await;
     assert_eq!(ids(&events), ["e2", "e5", "e8", "e11", "e14"]);
     server.stop().await;
@@ -225,8 +311,8 @@ async fn another_tenants_account_is_not_found() {
 #[tokio::test]
 async fn bad_requests_get_a_4xx_that_names_the_problem() {
     let store = fixture().await;
-    let id = account("a1");
-    let epoch = store.epoch();
+    let id = account(&store, "a1");
+    let key = store.stream_key("a");
     let server = start(&store).await;
     let cases = [
         (
@@ -286,7 +372,7 @@ async fn bad_requests_get_a_4xx_that_names_the_problem() {
         (
             format!(
                 "/v1/accounts/{id}/events?cursor={}",
-                Cursor::new(epoch ^ 1, Seq(0)).encode()
+                Cursor::new(key ^ 1, Seq(0)).encode()
             ),
             400,
             "invalid_cursor",
@@ -295,7 +381,7 @@ async fn bad_requests_get_a_4xx_that_names_the_problem() {
         (
             format!(
                 "/v1/accounts/{id}/events?cursor={}",
-                Cursor::new(epoch, Seq(99)).encode()
+                Cursor::new(key, Seq(99)).encode()
             ),
             400,
             "cursor_ahead",
@@ -332,12 +418,16 @@ async fn an_expired_cursor_answers_410_with_the_oldest_cursor() {
         )
         .await
         .unwrap();
+    assert_eq!(report.removed, 5);
     let server = start(&store).await;
-    let expired = Cursor::new(store.epoch(), Seq(3)).encode();
+    let expired = Cursor::new(store.stream_key("a"), Seq(3)).encode();
     let (status, body) = server
         .get(
             Some(KEY_A),
-            &format!("/v1/accounts/{}/events?cursor={expired}", account("a1")),
+            &format!(
+                "/v1/accounts/{}/events?cursor={expired}",
+                account(&store, "a1")
+            ),
         )
         .await;
     assert_eq!(
@@ -345,7 +435,10 @@ async fn an_expired_cursor_answers_410_with_the_oldest_cursor() {
         (410, "cursor_expired"),
         "{body}"
     );
-    assert_eq!(body["error"]["oldest_cursor"], report.oldest.encode());
+    assert_eq!(
+        body["error"]["oldest_cursor"],
+        store.oldest("a").await.unwrap().encode()
+    );
     server.stop().await;
 }
 
@@ -396,10 +489,11 @@ fn rich_event(n: u32, event_type: EventType) -> Event {
 #[tokio::test]
 async fn every_event_type_maps_to_a_kloudless_event() {
     let store = SledStore::temporary().unwrap();
-    store
+    let m = store
         .put_source(SourceRecord {
             id: SourceId::new("m").unwrap(),
             tenant: "a".into(),
+            incarnation: 0,
             provider: "test".into(),
             config: json!({}),
             credentials: json!({}),
@@ -420,13 +514,13 @@ async fn every_event_type_maps_to_a_kloudless_event() {
         Some(Watermark::new(t0() + ChronoDuration::days(1))),
         false,
     );
+    store.ingest(&m, page).await.unwrap();
     store
-        .ingest(&SourceId::new("m").unwrap(), page)
+        .merge("a", t0() + ChronoDuration::days(1))
         .await
         .unwrap();
-    store.merge(t0() + ChronoDuration::days(1)).await.unwrap();
     let server = start(&store).await;
-    let id = account("m");
+    let id = AccountId::of(&store, &store.source("a", &m.id).unwrap().unwrap()).get();
     let got = server.kloudless_all(KEY_A, &id.to_string(), 100).await;
     assert_eq!(got.len(), EventType::ALL.len());
 

@@ -2,7 +2,7 @@
 //! the Egnyte and Jive simulators (also on 127.0.0.1:0). Every wait is bounded: a status is read
 //! again on a short tick until it shows what the test waits for, or the test fails.
 
-use super::tests::{KEY_A, KEY_B, error_code, error_message};
+use super::tests::{KEY_A, KEY_B, SseReader, error_code, error_message, id_seqs};
 use super::*;
 use crate::engine::{Engine, EngineConfig};
 use crate::registry::Registry;
@@ -24,6 +24,9 @@ const JIVE_CLIENT: &str = "tributary-addon";
 const JIVE_CLIENT_SECRET: &str = "tributary-addon-secret";
 /// A key of tenant `a` limited to source `eg1`.
 const KEY_A_EG1: &str = "key-for-a-eg1-only";
+/// Keys of tenants `acme` and `globex`, named so a leak of one to the other would show.
+const KEY_ACME: &str = "key-for-tenant-acme";
+const KEY_GLOBEX: &str = "key-for-tenant-globex";
 const REDIRECT: &str = "https://app.example/oauth/back";
 /// How long a test waits for the engine before it fails.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -62,6 +65,20 @@ async fn harness() -> Harness {
 
 /// A harness whose deletes and restarts wait at most `settle` for a poll in flight.
 async fn harness_settling_within(settle: Duration) -> Harness {
+    harness_with(settle, ApiConfig::default()).await
+}
+
+/// A harness whose idle streams send a keep-alive comment every 50 ms: a stream has sent all
+/// it had when one arrives.
+async fn harness_with_quick_keep_alive() -> Harness {
+    let api = ApiConfig {
+        keep_alive: Duration::from_millis(50),
+        ..ApiConfig::default()
+    };
+    harness_with(Duration::from_secs(120), api).await
+}
+
+async fn harness_with(settle: Duration, api: ApiConfig) -> Harness {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut tasks = Vec::new();
@@ -113,11 +130,15 @@ async fn harness_settling_within(settle: Duration) -> Harness {
         KeyEntry::new("a", KEY_A),
         KeyEntry::new("b", KEY_B),
         KeyEntry::new("a", KEY_A_EG1).for_source("eg1"),
+        KeyEntry::new("acme", KEY_ACME),
+        KeyEntry::new("globex", KEY_GLOBEX),
     ])
     .unwrap();
-    let state = ApiState::new(dyn_store, keys).with_sources(
+    let state = ApiState::with_config(dyn_store, keys, api).with_sources(
         SourceControl::new(engine.clone(), registry, clock).with_settle_limit(settle),
     );
+    // As the server does: live streams are woken by the engine's merges.
+    engine.on_merge(Arc::new(state.merge_notifier()));
     let running = engine.clone();
     let stopped = until(&stop);
     tasks.push(tokio::spawn(async move {
@@ -236,6 +257,74 @@ impl Harness {
         }
     }
 
+    /// Every event `GET /v1/events?{query}` reads for the key, paging until `remaining` is 0,
+    /// as `(id, seq)`.
+    async fn events(&self, key: &str, query: &str) -> Vec<(String, u64)> {
+        let mut events = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..100 {
+            let mut path = format!("/v1/events?page_size=7&{query}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let (status, body) = self.get(key, &path).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            events.extend(id_seqs(&body["objects"]));
+            cursor = Some(body["cursor"].as_str().unwrap().to_owned());
+            if body["remaining"] == 0 {
+                return events;
+            }
+        }
+        panic!("paging {query} did not end");
+    }
+
+    /// What `GET /v1/events/stream?{query}` sends the key before it idles, as `(id, seq)`.
+    async fn streamed(&self, key: &str, query: &str) -> Vec<(String, u64)> {
+        let url = format!("{}/v1/events/stream?{query}", self.url);
+        let mut stream = SseReader::connect(&url, key, None).await;
+        let frames = stream.until_idle().await;
+        frames
+            .iter()
+            .map(|f| {
+                assert_eq!(f.event, None, "{f:?}");
+                let event: Value = serde_json::from_str(&f.data).unwrap();
+                (
+                    event["id"].as_str().unwrap().to_owned(),
+                    event["seq"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until the key's running Egnyte source `id` has ingested the simulator's backlog
+    /// and the tenant's log holds all of it (merged), and returns the source's events as
+    /// `(id, seq)`.
+    async fn ingest_backlog(&self, key: &str, id: &str) -> Vec<(String, u64)> {
+        let status = self
+            .wait_for(key, id, "ingesting the backlog", |s| {
+                s["status"]["events_ingested"].as_u64() > Some(0)
+            })
+            .await;
+        // The backlog fits one page: it is committed at once.
+        let ingested = status["status"]["events_ingested"].as_u64().unwrap();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut tick = tokio::time::interval(Duration::from_millis(25));
+        loop {
+            tick.tick().await;
+            let events = self.events(key, &format!("source={id}")).await;
+            if events.len() as u64 >= ingested {
+                assert_eq!(events.len() as u64, ingested, "{events:?}");
+                let (_, again) = self.get(key, &format!("/v1/sources/{id}")).await;
+                assert_eq!(again["status"]["events_ingested"], ingested, "{again}");
+                return events;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{id}: {ingested} events were not merged within {PATIENCE:?}; merged: {events:?}"
+            );
+        }
+    }
+
     /// No answer so far held any of `secrets`.
     fn assert_never_answered(&self, secrets: &[&str]) {
         let seen = self.seen.lock().unwrap();
@@ -268,20 +357,20 @@ async fn creates_reads_changes_and_deletes_a_source_without_ever_returning_crede
     assert_eq!(created["id"], "eg1");
     assert_eq!(created["provider"], "egnyte");
     assert_eq!(created["paused"], false);
-    assert_eq!(
-        created["account_id"],
-        AccountId::of(&SourceId::new("eg1").unwrap()).get()
-    );
     assert!(created.get("credentials").is_none(), "{created}");
     assert!(created["config"].get("credentials").is_none(), "{created}");
     assert_eq!(created["config"]["poll"], fast());
     // Stored with the credentials apart from the config.
     let record = h
         .store
-        .source(&SourceId::new("eg1").unwrap())
+        .source("a", &SourceId::new("eg1").unwrap())
         .unwrap()
         .unwrap();
     assert_eq!(record.tenant, "a");
+    assert_eq!(
+        created["account_id"],
+        AccountId::of(&h.store, &record).get()
+    );
     assert_eq!(record.credentials["token"], EGNYTE_TOKEN);
     assert!(record.config.get("credentials").is_none());
 
@@ -319,15 +408,16 @@ async fn creates_reads_changes_and_deletes_a_source_without_ever_returning_crede
     assert_eq!(paused["status"]["running"], false);
     assert_eq!(paused["status"]["next_poll_at"], Value::Null);
     let id = SourceId::new("eg1").unwrap();
-    assert!(h.engine.status(&id).unwrap().paused);
-    assert!(h.store.source(&id).unwrap().unwrap().paused);
-    let polls_at_pause = h.engine.status(&id).unwrap().polls;
+    let inc = record.incarnation;
+    assert!(h.engine.status(inc).unwrap().paused);
+    assert!(h.store.source("a", &id).unwrap().unwrap().paused);
+    let polls_at_pause = h.engine.status(inc).unwrap().polls;
     // Ten minimum intervals later, at most the in-flight poll has been counted.
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     for _ in 0..10 {
         tick.tick().await;
     }
-    assert!(h.engine.status(&id).unwrap().polls <= polls_at_pause + 1);
+    assert!(h.engine.status(inc).unwrap().polls <= polls_at_pause + 1);
 
     // Resume: polling goes on.
     let (status, resumed) = h
@@ -349,7 +439,11 @@ async fn creates_reads_changes_and_deletes_a_source_without_ever_returning_crede
         .await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["config"]["poll"], slower);
-    assert_eq!(h.store.source(&id).unwrap().unwrap().config["poll"], slower);
+    let changed_record = h.store.source("a", &id).unwrap().unwrap();
+    assert_eq!(changed_record.config["poll"], slower);
+    // A change is the same source: same incarnation, same account.
+    assert_eq!(changed_record.incarnation, inc);
+    assert_eq!(changed["account_id"], created["account_id"]);
     assert_eq!(changed["status"]["running"], true);
     h.wait_for(KEY_A, "eg1", "polling under the new policy", |s| {
         s["status"]["polls"].as_u64() >= Some(1)
@@ -359,8 +453,8 @@ async fn creates_reads_changes_and_deletes_a_source_without_ever_returning_crede
     // Delete: gone from the engine, the store and the API.
     let (status, body) = h.delete(KEY_A, "/v1/sources/eg1").await;
     assert_eq!(status, 204, "{body}");
-    assert!(h.engine.status(&id).is_none());
-    assert!(h.store.source(&id).unwrap().is_none());
+    assert!(h.engine.status(inc).is_none());
+    assert!(h.store.source("a", &id).unwrap().is_none());
     let (status, body) = h.get(KEY_A, "/v1/sources/eg1").await;
     assert_eq!((status, error_code(&body)), (404, "source_not_found"));
     let (_, list) = h.get(KEY_A, "/v1/sources").await;
@@ -382,7 +476,12 @@ async fn another_tenants_source_is_not_found_and_a_source_key_sees_only_its_sour
         assert_eq!(body["status"]["running"], false);
     }
     // Created paused: stored, not run.
-    assert!(h.engine.status(&SourceId::new("eg1").unwrap()).is_none());
+    let eg1 = h
+        .store
+        .source("a", &SourceId::new("eg1").unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(h.engine.status(eg1.incarnation).is_none());
 
     // Tenant b sees none of them and can touch none.
     let (status, list) = h.get(KEY_B, "/v1/sources").await;
@@ -399,15 +498,26 @@ async fn another_tenants_source_is_not_found_and_a_source_key_sees_only_its_sour
             "{body}"
         );
     }
-    assert!(
+    assert_eq!(
         h.store
-            .source(&SourceId::new("eg1").unwrap())
+            .source("a", &SourceId::new("eg1").unwrap())
             .unwrap()
-            .is_some()
+            .as_ref(),
+        Some(&eg1)
     );
-    // Nor can b take a's id.
-    let (status, body) = h.post(KEY_B, "/v1/sources", h.egnyte_source("eg1")).await;
-    assert_eq!((status, error_code(&body)), (409, "source_exists"));
+    // b's own `eg1` is another source: b's alone, a's untouched.
+    let mut b_eg1 = h.egnyte_source("eg1");
+    b_eg1["paused"] = json!(true);
+    let (status, body) = h.post(KEY_B, "/v1/sources", b_eg1).await;
+    assert_eq!(status, 201, "{body}");
+    assert_ne!(body["account_id"], AccountId::of(&h.store, &eg1).get());
+    let (status, body) = h.get(KEY_A, "/v1/sources/eg1").await;
+    assert_eq!(
+        (status, &body["account_id"]),
+        (200, &json!(AccountId::of(&h.store, &eg1).get()))
+    );
+    let (_, list) = h.get(KEY_A, "/v1/sources").await;
+    assert_eq!(list["count"], 2);
 
     // The key limited to eg1: sees eg1 only, may pause and resume it, creates and deletes nothing.
     let (_, list) = h.get(KEY_A_EG1, "/v1/sources").await;
@@ -419,7 +529,7 @@ async fn another_tenants_source_is_not_found_and_a_source_key_sees_only_its_sour
         .patch(KEY_A_EG1, "/v1/sources/eg1", json!({"paused": false}))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(h.engine.status(&SourceId::new("eg1").unwrap()).is_some());
+    assert!(h.engine.status(eg1.incarnation).is_some());
     let (status, body) = h
         .post(KEY_A_EG1, "/v1/sources", h.egnyte_source("eg3"))
         .await;
@@ -601,6 +711,13 @@ async fn a_delete_or_restart_during_a_poll_that_outlasts_the_wait_answers_503_an
     assert_eq!((status, error_code(&body)), (503, "source_busy"), "{body}");
 
     // Retried, the delete succeeds once the poll is done, and nothing of the source remains.
+    let slow = h
+        .store
+        .source("a", &SourceId::new("slow").unwrap())
+        .unwrap()
+        .unwrap()
+        .source_ref();
+    assert!(h.store.source_state(&slow).unwrap().is_some());
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let (status, body) = h.delete(KEY_A, "/v1/sources/slow").await;
@@ -615,12 +732,7 @@ async fn a_delete_or_restart_during_a_poll_that_outlasts_the_wait_answers_503_an
     }
     let (status, _) = h.get(KEY_A, "/v1/sources/slow").await;
     assert_eq!(status, 404);
-    assert!(
-        h.store
-            .source_state(&SourceId::new("slow").unwrap())
-            .unwrap()
-            .is_none()
-    );
+    assert!(h.store.source_state(&slow).unwrap().is_none());
     h.stop().await;
 }
 
@@ -712,7 +824,7 @@ async fn an_egnyte_oauth_callback_creates_a_working_source() {
     assert!(created.get("credentials").is_none());
     let record = h
         .store
-        .source(&SourceId::new("eg-oauth").unwrap())
+        .source("a", &SourceId::new("eg-oauth").unwrap())
         .unwrap()
         .unwrap();
     assert_eq!(record.tenant, "a");
@@ -762,7 +874,7 @@ async fn an_egnyte_oauth_callback_creates_a_working_source() {
     );
     assert!(
         h.store
-            .source(&SourceId::new("eg-oauth-2").unwrap())
+            .source("a", &SourceId::new("eg-oauth-2").unwrap())
             .unwrap()
             .is_none()
     );
@@ -798,7 +910,7 @@ async fn a_jive_oauth_callback_creates_a_working_source() {
     assert!(id.starts_with("src-") && id.len() == 20, "{id}");
     let record = h
         .store
-        .source(&SourceId::new(id.as_str()).unwrap())
+        .source("a", &SourceId::new(id.as_str()).unwrap())
         .unwrap()
         .unwrap();
     assert_eq!(record.credentials["kind"], "oauth");
@@ -816,5 +928,256 @@ async fn a_jive_oauth_callback_creates_a_working_source() {
     })
     .await;
     h.assert_never_answered(&[&refresh, &access, JIVE_CLIENT_SECRET]);
+    h.stop().await;
+}
+
+/// A page that is empty and caught up.
+fn assert_empty_page(body: &Value) {
+    assert_eq!(
+        (&body["objects"], &body["count"], &body["remaining"]),
+        (&json!([]), &json!(0), &json!(0)),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreated_source_id_never_shows_another_tenants_events() {
+    let h = harness_with_quick_keep_alive().await;
+    // Acme's source ingests the simulator's backlog into acme's log, at positions 1..=n.
+    let (status, created) = h
+        .post(KEY_ACME, "/v1/sources", h.egnyte_source("reused-id"))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let acme_account = created["account_id"].as_u64().unwrap();
+    let acme_events = h.ingest_backlog(KEY_ACME, "reused-id").await;
+    let n = acme_events.len() as u64;
+    assert_eq!(n, 20, "the backlog: {acme_events:?}");
+    assert_eq!(
+        acme_events.iter().map(|(_, seq)| *seq).collect::<Vec<_>>(),
+        (1..=n).collect::<Vec<_>>()
+    );
+    assert_eq!(h.events(KEY_ACME, "").await, acme_events);
+    let (status, body) = h.delete(KEY_ACME, "/v1/sources/reused-id").await;
+    assert_eq!(status, 204, "{body}");
+
+    // Globex creates a source with the same id, paused: it has no events of its own.
+    let mut source = h.egnyte_source("reused-id");
+    source["paused"] = json!(true);
+    let (status, created) = h.post(KEY_GLOBEX, "/v1/sources", source).await;
+    assert_eq!(status, 201, "{created}");
+    let globex_account = created["account_id"].as_u64().unwrap();
+    assert_ne!(globex_account, acme_account);
+    assert_eq!(created["status"]["events_ingested"], 0, "{created}");
+    assert_eq!(created["status"]["checkpoint"], Value::Null, "{created}");
+
+    // None of acme's events, by the source's id, tenant-wide, live or as its account.
+    for query in ["source=reused-id", ""] {
+        let (status, body) = h.get(KEY_GLOBEX, &format!("/v1/events?{query}")).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_empty_page(&body);
+        assert_eq!(h.streamed(KEY_GLOBEX, query).await, [], "{query}");
+    }
+    let (status, body) = h
+        .get(KEY_GLOBEX, &format!("/v1/accounts/{globex_account}/events"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_empty_page(&body);
+    let (status, body) = h.get(KEY_GLOBEX, "/v1/events/latest").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["cursor"],
+        tributary_core::Cursor::new(h.store.stream_key("globex"), Seq(0)).encode()
+    );
+    // Acme's account is nobody's now.
+    for key in [KEY_GLOBEX, KEY_ACME] {
+        let (status, body) = h
+            .get(key, &format!("/v1/accounts/{acme_account}/events"))
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (404, "account_not_found"),
+            "{body}"
+        );
+    }
+
+    // Acme keeps its history, at the same positions; its source is gone.
+    assert_eq!(h.events(KEY_ACME, "").await, acme_events);
+    assert_eq!(h.streamed(KEY_ACME, "").await, acme_events);
+    let (status, body) = h.get(KEY_ACME, "/v1/events?source=reused-id").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (404, "source_not_found"),
+        "{body}"
+    );
+
+    // Running, globex's source reads the same upstream into globex's own log, from 1; acme's
+    // log is as it was.
+    let (status, body) = h
+        .patch(
+            KEY_GLOBEX,
+            "/v1/sources/reused-id",
+            json!({"paused": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let globex_events = h.ingest_backlog(KEY_GLOBEX, "reused-id").await;
+    assert_eq!(
+        globex_events, acme_events,
+        "the same upstream events, at globex's own positions"
+    );
+    assert_eq!(h.events(KEY_GLOBEX, "").await, globex_events);
+    assert_eq!(h.events(KEY_ACME, "").await, acme_events);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_tenant_recreating_an_id_gets_a_fresh_source() {
+    let h = harness().await;
+    let (status, first) = h
+        .post(KEY_ACME, "/v1/sources", h.egnyte_source("reused-id"))
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let old_events = h.ingest_backlog(KEY_ACME, "reused-id").await;
+    let n = old_events.len() as u64;
+    let (_, old) = h.get(KEY_ACME, "/v1/sources/reused-id").await;
+    assert!(old["status"]["checkpoint"].is_object(), "{old}");
+    assert_eq!(old["status"]["events_ingested"], n);
+    let (status, body) = h.delete(KEY_ACME, "/v1/sources/reused-id").await;
+    assert_eq!(status, 204, "{body}");
+
+    // Created again (paused, so nothing moves): nothing of the old one is carried over.
+    let mut source = h.egnyte_source("reused-id");
+    source["paused"] = json!(true);
+    let (status, created) = h.post(KEY_ACME, "/v1/sources", source).await;
+    assert_eq!(status, 201, "{created}");
+    assert_ne!(created["account_id"], first["account_id"]);
+    let account = created["account_id"].as_u64().unwrap();
+    let st = &created["status"];
+    assert_eq!(
+        (
+            &st["events_ingested"],
+            &st["duplicates_absorbed"],
+            &st["polls"],
+            &st["gaps_recorded"],
+        ),
+        (&json!(0), &json!(0), &json!(0), &json!(0)),
+        "{created}"
+    );
+    for field in ["checkpoint", "watermark", "committed_at", "last_poll_at"] {
+        assert_eq!(st[field], Value::Null, "{field}: {created}");
+    }
+    // Its events: none yet; the old ones stay in the tenant's log only.
+    let (status, body) = h.get(KEY_ACME, "/v1/events?source=reused-id").await;
+    assert_eq!(status, 200, "{body}");
+    assert_empty_page(&body);
+    let (status, body) = h
+        .get(KEY_ACME, &format!("/v1/accounts/{account}/events"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_empty_page(&body);
+    let (status, body) = h
+        .get(
+            KEY_ACME,
+            &format!("/v1/accounts/{}/events", first["account_id"]),
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (404, "account_not_found"));
+    assert_eq!(h.events(KEY_ACME, "").await, old_events);
+
+    // Running, it reads the upstream from the start (a fresh checkpoint), and what it reads is
+    // new to it (a fresh deduplication index): its own copies, after the old events.
+    let (status, body) = h
+        .patch(KEY_ACME, "/v1/sources/reused-id", json!({"paused": false}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let new_events = h.ingest_backlog(KEY_ACME, "reused-id").await;
+    let (_, now) = h.get(KEY_ACME, "/v1/sources/reused-id").await;
+    assert_eq!(now["status"]["duplicates_absorbed"], 0, "{now}");
+    assert_eq!(
+        new_events
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        old_events
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        new_events.iter().map(|(_, seq)| *seq).collect::<Vec<_>>(),
+        (n + 1..=2 * n).collect::<Vec<_>>()
+    );
+    let mut both = old_events.clone();
+    both.extend(new_events.iter().cloned());
+    assert_eq!(h.events(KEY_ACME, "").await, both);
+    // Its account shows its events only.
+    let (status, body) = h
+        .get(
+            KEY_ACME,
+            &format!("/v1/accounts/{account}/events?page_size=1000"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let objects = body["objects"].as_array().unwrap();
+    assert_eq!(objects.len() as u64, n, "{body}");
+    assert!(objects.iter().all(|e| e["account"] == account), "{body}");
+    assert_eq!(body["remaining"], 0);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tenants_may_use_the_same_source_id() {
+    let h = harness().await;
+    let mut created = Vec::new();
+    for key in [KEY_ACME, KEY_GLOBEX] {
+        let mut source = h.egnyte_source("egnyte-main");
+        source["paused"] = json!(true);
+        let (status, body) = h.post(key, "/v1/sources", source).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["id"], "egnyte-main");
+        created.push(body);
+    }
+    assert_ne!(created[0]["account_id"], created[1]["account_id"]);
+    let id = SourceId::new("egnyte-main").unwrap();
+    let acme = h.store.source("acme", &id).unwrap().unwrap();
+    let globex = h.store.source("globex", &id).unwrap().unwrap();
+    assert_ne!(acme.incarnation, globex.incarnation);
+
+    // Each tenant lists and reads its own only.
+    for (key, mine) in [(KEY_ACME, &created[0]), (KEY_GLOBEX, &created[1])] {
+        let (status, list) = h.get(key, "/v1/sources").await;
+        assert_eq!(status, 200);
+        assert_eq!(list["count"], 1, "{list}");
+        assert_eq!(list["objects"][0]["id"], "egnyte-main");
+        assert_eq!(list["objects"][0]["account_id"], mine["account_id"]);
+        let (status, one) = h.get(key, "/v1/sources/egnyte-main").await;
+        assert_eq!((status, &one["account_id"]), (200, &mine["account_id"]));
+    }
+    // The id is taken within the tenant only.
+    let (status, body) = h
+        .post(KEY_ACME, "/v1/sources", h.egnyte_source("egnyte-main"))
+        .await;
+    assert_eq!((status, error_code(&body)), (409, "source_exists"));
+
+    // Changing and deleting one leaves the other as it was.
+    let (status, body) = h
+        .patch(
+            KEY_GLOBEX,
+            "/v1/sources/egnyte-main",
+            json!({"paused": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(h.engine.status(globex.incarnation).is_some());
+    assert!(h.engine.status(acme.incarnation).is_none());
+    let (status, body) = h.delete(KEY_GLOBEX, "/v1/sources/egnyte-main").await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = h.get(KEY_GLOBEX, "/v1/sources/egnyte-main").await;
+    assert_eq!((status, error_code(&body)), (404, "source_not_found"));
+    let (status, body) = h.get(KEY_ACME, "/v1/sources/egnyte-main").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["paused"], true);
+    assert_eq!(body["account_id"], created[0]["account_id"]);
+    assert_eq!(h.store.source("acme", &id).unwrap().unwrap(), acme);
     h.stop().await;
 }

@@ -1,8 +1,9 @@
 //! The API over real HTTP on 127.0.0.1:0, against a sled store filled by ingest and merge.
 //!
 //! The fixture: 15 events `e0`..`e14`, one second apart, from sources `a1`, `a2` (tenant `a`) and
-//! `b1` (tenant `b`) in turn, so event `eK` comes from `[a1, a2, b1][K % 3]` and the merged log
-//! is `e0`..`e14` in order.
+//! `b1` (tenant `b`) in turn, so event `eK` comes from `[a1, a2, b1][K % 3]`. Every tenant has a
+//! log of its own: tenant `a`'s is `e0 e1 e3 e4 e6 e7 e9 e10 e12 e13` at positions 1..=10,
+//! tenant `b`'s is `e2 e5 e8 e11 e14` at positions 1..=5.
 
 use super::*;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
@@ -14,7 +15,7 @@ use tributary_core::{
     Checkpoint, Cursor, Event, EventId, EventType, Object, ObjectKind, Page, SourceId, Upstream,
     Watermark,
 };
-use tributary_store::{Retention, SledStore, SourceRecord};
+use tributary_store::{MergeReport, Retention, SledStore, SourceRecord};
 
 pub(super) const KEY_A: &str = "key-for-tenant-a";
 pub(super) const KEY_B: &str = "key-for-tenant-b";
@@ -27,6 +28,11 @@ pub(super) fn t0() -> DateTime<Utc> {
 
 pub(super) fn source_of(k: u32) -> &'static str {
     ["a1", "a2", "b1"][(k % 3) as usize]
+}
+
+/// The tenant of a fixture source.
+pub(super) fn tenant_of(source: &str) -> &'static str {
+    if source.starts_with('a') { "a" } else { "b" }
 }
 
 pub(super) fn type_of(k: u32) -> EventType {
@@ -78,12 +84,13 @@ fn page(events: Vec<Event>, n: u64) -> Page {
     Page::new(events, checkpoint, Some(watermark), false)
 }
 
-/// Ingests the events (each source's in one page) and merges them all.
+/// Ingests the events (each source's in one page) and merges them all: one report per tenant,
+/// `a` then `b`.
 pub(super) async fn add_events(
     store: &SledStore,
     ks: impl IntoIterator<Item = u32>,
     n: u64,
-) -> Seq {
+) -> Vec<(String, MergeReport)> {
     let mut by_source: Vec<(&str, Vec<Event>)> = Vec::new();
     for k in ks {
         let e = event(k, t0() + ChronoDuration::seconds(i64::from(k)));
@@ -93,16 +100,20 @@ pub(super) async fn add_events(
         }
     }
     for (source, events) in by_source {
+        let record = store
+            .source(tenant_of(source), &SourceId::new(source).unwrap())
+            .unwrap()
+            .unwrap_or_else(|| panic!("no source {source}"));
         store
-            .ingest(&SourceId::new(source).unwrap(), page(events, n))
+            .ingest(&record.source_ref(), page(events, n))
             .await
             .unwrap();
     }
+    let frontier = t0() + ChronoDuration::days(1);
     store
-        .merge(t0() + ChronoDuration::days(1))
+        .merge_tenants(vec![("a".into(), frontier), ("b".into(), frontier)])
         .await
         .unwrap()
-        .last
 }
 
 pub(super) async fn fixture() -> SledStore {
@@ -118,6 +129,7 @@ pub(super) async fn fill(store: &SledStore) {
             .put_source(SourceRecord {
                 id: SourceId::new(id).unwrap(),
                 tenant: tenant.into(),
+                incarnation: 0,
                 provider: "test".into(),
                 config: serde_json::json!({}),
                 credentials: serde_json::json!({}),
@@ -226,6 +238,31 @@ impl Server {
     }
 }
 
+/// `(id, seq)` of each event of a page's `objects`, in order.
+pub(super) fn id_seqs(objects: &Value) -> Vec<(String, u64)> {
+    objects
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {objects}"))
+        .iter()
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap().to_owned(),
+                o["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The `seq` of every event of a page, in order.
+pub(super) fn seqs(body: &Value) -> Vec<u64> {
+    body["objects"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a page: {body}"))
+        .iter()
+        .map(|o| o["seq"].as_u64().unwrap())
+        .collect()
+}
+
 pub(super) fn error_code(body: &Value) -> &str {
     body["error"]["code"]
         .as_str()
@@ -249,21 +286,22 @@ async fn pages_return_every_event_of_the_tenant_once_in_order() {
             "page_size {page_size}"
         );
     }
-    // A first page of 4 ends at e4, seq 5 (e2 is b's); `remaining` counts the tenant's entries
-    // after it, not tenant b's.
+    // A first page of 4 ends at e4, the tenant's position 4 (e2 is b's, in b's own log);
+    // `remaining` is exactly the tenant's entries after it.
     let (status, body) = server.get(Some(KEY_A), "/v1/events?page_size=4").await;
     assert_eq!(status, 200);
     assert_eq!(body["count"], 4);
-    assert_eq!(body["remaining"], a_ids(0..15).len() - 4);
+    assert_eq!(body["remaining"], 6);
     assert_eq!(a_ids(0..15).len(), 10);
-    assert_eq!(body["objects"][0]["seq"], 1);
+    assert_eq!(seqs(&body), [1, 2, 3, 4]);
     assert_eq!(
         body["cursor"],
-        Cursor::new(store.epoch(), Seq(5)).encode().as_str()
+        Cursor::new(store.stream_key("a"), Seq(4)).encode().as_str()
     );
     // The stored JSON is what is served.
     let stored = store
-        .read(None, 1, &tributary_store::Filter::default())
+        .read("a", None, 1, &tributary_store::Filter::default())
+        .await
         .unwrap();
     let first: Value = serde_json::from_slice(stored.events[0].json()).unwrap();
     assert_eq!(body["objects"][0], first);
@@ -271,15 +309,21 @@ async fn pages_return_every_event_of_the_tenant_once_in_order() {
 }
 
 #[tokio::test]
-async fn a_page_continues_past_the_inline_scan_when_the_tenant_is_sparse() {
+async fn a_page_continues_past_the_inline_scan_when_the_filter_is_sparse() {
     let store = fixture().await;
-    // 462 events of tenant b, then one of tenant a: more entries than a read examines inline.
+    // 462 events of a2, then one of a1: more entries of tenant a than a read examines inline
+    // before a1's next event. Tenant b's 462 events are in b's log and never examined for a.
+    let a2_only: Vec<u32> = (15..1400).filter(|k| source_of(*k) == "a2").collect();
     let b_only: Vec<u32> = (15..1400).filter(|k| source_of(*k) == "b1").collect();
-    assert!(b_only.len() > events::INLINE_SCAN);
+    assert!(a2_only.len() > tributary_store::INLINE_SCAN);
+    add_events(&store, a2_only.iter().copied(), 2).await;
     add_events(&store, b_only, 2).await;
+    assert_eq!(source_of(1401), "a1");
     add_events(&store, [1401], 3).await;
     let server = start(&store).await;
-    let (status, body) = server.get(Some(KEY_A), "/v1/events?page_size=100").await;
+    let (status, body) = server
+        .get(Some(KEY_A), "/v1/events?source=a1&page_size=100")
+        .await;
     assert_eq!(status, 200, "{body}");
     let ids: Vec<&str> = body["objects"]
         .as_array()
@@ -287,14 +331,24 @@ async fn a_page_continues_past_the_inline_scan_when_the_tenant_is_sparse() {
         .iter()
         .map(|o| o["id"].as_str().unwrap())
         .collect();
-    let mut expected = a_ids(0..15);
-    expected.push("e1401".into());
+    let expected = ["e0", "e3", "e6", "e9", "e12", "e1401"];
     assert_eq!(ids, expected, "one request reads past the inline scan");
     assert_eq!(body["remaining"], 0);
-    let last = store.latest().unwrap();
+    // e1401 is the tenant's last event: 10 of the fixture, then 462 of a2, then it.
+    let last = store.latest("a").await.unwrap();
+    assert_eq!(last.seq, Seq(10 + a2_only.len() as u64 + 1));
     assert_eq!(body["cursor"], last.encode().as_str());
+    assert_eq!(body["objects"][5]["seq"], last.seq.0);
     // Paging in large pages reads the same.
-    assert_eq!(server.all_ids(KEY_A, "page_size=1000").await, expected);
+    assert_eq!(
+        server.all_ids(KEY_A, "source=a1&page_size=1000").await,
+        expected
+    );
+    // The tenant-wide read is the tenant's events only, in order.
+    let mut everything = a_ids(0..15);
+    everything.extend(a2_only.iter().map(|k| format!("e{k}")));
+    everything.push("e1401".into());
+    assert_eq!(server.all_ids(KEY_A, "page_size=1000").await, everything);
     server.stop().await;
 }
 
@@ -373,6 +427,162 @@ async fn a_tenant_sees_only_its_own_sources() {
 }
 
 #[tokio::test]
+async fn each_tenant_counts_its_own_seq_from_one() {
+    let store = fixture().await;
+    let server = start(&store).await;
+    let (status, a) = server.get(Some(KEY_A), "/v1/events").await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(seqs(&a), (1..=10).collect::<Vec<_>>());
+    assert_eq!(a["remaining"], 0);
+    let (status, b) = server.get(Some(KEY_B), "/v1/events").await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(seqs(&b), (1..=5).collect::<Vec<_>>());
+    assert_eq!(b["remaining"], 0);
+    // A filtered read shows the tenant's positions, gaps where other sources' events stand.
+    let (_, a2) = server.get(Some(KEY_A), "/v1/events?source=a2").await;
+    assert_eq!(seqs(&a2), [2, 4, 6, 8, 10]);
+    // Each cursor is of its own tenant's stream.
+    let (_, latest_a) = server.get(Some(KEY_A), "/v1/events/latest").await;
+    let (_, latest_b) = server.get(Some(KEY_B), "/v1/events/latest").await;
+    assert_eq!(
+        latest_a["cursor"],
+        Cursor::new(store.stream_key("a"), Seq(10))
+            .encode()
+            .as_str()
+    );
+    assert_eq!(
+        latest_b["cursor"],
+        Cursor::new(store.stream_key("b"), Seq(5)).encode().as_str()
+    );
+    assert_ne!(store.stream_key("a"), store.stream_key("b"));
+
+    // New events continue each tenant's count where it was.
+    add_events(&store, [15, 16, 17], 2).await;
+    let (_, a) = server
+        .get(
+            Some(KEY_A),
+            &format!("/v1/events?cursor={}", latest_a["cursor"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        id_seqs(&a["objects"]),
+        [("e15".to_owned(), 11), ("e16".to_owned(), 12)]
+    );
+    let (_, b) = server
+        .get(
+            Some(KEY_B),
+            &format!("/v1/events?cursor={}", latest_b["cursor"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(id_seqs(&b["objects"]), [("e17".to_owned(), 6)]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenants_cursor_is_an_invalid_cursor() {
+    // Tenants named so that a leak of the name would be visible in a message.
+    let store = SledStore::temporary().unwrap();
+    for (id, tenant) in [("shared", "acme"), ("shared", "globex")] {
+        store
+            .put_source(SourceRecord {
+                id: SourceId::new(id).unwrap(),
+                tenant: tenant.into(),
+                incarnation: 0,
+                provider: "test".into(),
+                config: serde_json::json!({}),
+                credentials: serde_json::json!({}),
+                paused: false,
+                created_at: t0(),
+            })
+            .await
+            .unwrap();
+    }
+    let acme = store
+        .source("acme", &SourceId::new("shared").unwrap())
+        .unwrap()
+        .unwrap();
+    let mut e = event(0, t0());
+    e.source = acme.id.clone();
+    store
+        .ingest(&acme.source_ref(), page(vec![e], 1))
+        .await
+        .unwrap();
+    store
+        .merge("acme", t0() + ChronoDuration::days(1))
+        .await
+        .unwrap();
+    let keys = ApiKeys::new([
+        KeyEntry::new("acme", "key-acme"),
+        KeyEntry::new("globex", "key-globex"),
+    ])
+    .unwrap();
+    let server = start_with_keys(&store, keys, ApiConfig::default()).await;
+    let globex = store
+        .source("globex", &SourceId::new("shared").unwrap())
+        .unwrap()
+        .unwrap();
+    let account = AccountId::of(&store, &globex).get();
+
+    // Acme's cursors: from a page, from `latest`, and the very beginning of its stream.
+    let (status, page) = server.get(Some("key-acme"), "/v1/events").await;
+    assert_eq!((status, &page["count"]), (200, &1.into()), "{page}");
+    let (_, latest) = server.get(Some("key-acme"), "/v1/events/latest").await;
+    let cursors = [
+        page["cursor"].as_str().unwrap().to_owned(),
+        latest["cursor"].as_str().unwrap().to_owned(),
+        Cursor::new(store.stream_key("acme"), Seq(0)).encode(),
+    ];
+    for cursor in &cursors {
+        // Acme's own cursor works for acme.
+        let (status, body) = server
+            .get(Some("key-acme"), &format!("/v1/events?cursor={cursor}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        for path in [
+            format!("/v1/events?cursor={cursor}"),
+            format!("/v1/events/stream?cursor={cursor}"),
+            format!("/v1/accounts/{account}/events?cursor={cursor}"),
+        ] {
+            let (status, body) = server.get(Some("key-globex"), &path).await;
+            assert_eq!(
+                (status, error_code(&body)),
+                (400, "invalid_cursor"),
+                "{path}: {body}"
+            );
+            // The message quotes the cursor (random characters) and says nothing of whose it is.
+            let message = error_message(&body);
+            assert_eq!(
+                message,
+                format!("cursor \"{cursor}\" was not issued for this stream")
+            );
+            assert!(
+                !message.replace(cursor.as_str(), "").contains("acme"),
+                "{path}: {body}"
+            );
+        }
+        // As a stream's Last-Event-ID too.
+        let response = server
+            .client
+            .get(format!("{}/v1/events/stream", server.url))
+            .bearer_auth("key-globex")
+            .header("last-event-id", cursor.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "invalid_cursor", "{body}");
+        assert!(
+            !error_message(&body)
+                .replace(cursor.as_str(), "")
+                .contains("acme"),
+            "{body}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_tenant_without_sources_reads_nothing_but_cursors_are_still_checked() {
     let store = fixture().await;
     let keys = ApiKeys::new([KeyEntry::new("c", "key-c")]).unwrap();
@@ -390,8 +600,12 @@ async fn a_tenant_without_sources_reads_nothing_but_cursors_are_still_checked() 
     assert_eq!(status, 200);
     assert_eq!(body["count"], 0);
     assert_eq!(body["remaining"], 0);
-    assert_eq!(body["cursor"], store.latest().unwrap().encode().as_str());
-    let ahead = Cursor::new(store.epoch(), Seq(99)).encode();
+    assert_eq!(
+        body["cursor"],
+        store.latest("c").await.unwrap().encode().as_str()
+    );
+    assert_eq!(store.latest("c").await.unwrap().seq, Seq(0));
+    let ahead = Cursor::new(store.stream_key("c"), Seq(1)).encode();
     let (status, body) = server
         .get(Some("key-c"), &format!("/v1/events?cursor={ahead}"))
         .await;
@@ -474,15 +688,18 @@ async fn every_bad_parameter_is_a_400_that_names_it() {
 async fn cursors_are_checked() {
     let store = fixture().await;
     let server = start(&store).await;
-    let epoch = store.epoch();
+    let key = store.stream_key("a");
     let cases = [
         ("not-a-cursor".to_owned(), 400, "invalid_cursor"),
+        (Cursor::new(key ^ 1, Seq(0)).encode(), 400, "invalid_cursor"),
+        // Tenant b's stream, at a position tenant a's has too.
         (
-            Cursor::new(epoch ^ 1, Seq(0)).encode(),
+            Cursor::new(store.stream_key("b"), Seq(1)).encode(),
             400,
             "invalid_cursor",
         ),
-        (Cursor::new(epoch, Seq(16)).encode(), 400, "cursor_ahead"),
+        // Tenant a's log ends at 10.
+        (Cursor::new(key, Seq(11)).encode(), 400, "cursor_ahead"),
     ];
     for (cursor, status, code) in cases {
         for endpoint in ["/v1/events", "/v1/events/stream"] {
@@ -496,7 +713,7 @@ async fn cursors_are_checked() {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        serde_json::json!({"cursor": store.latest().unwrap().encode()})
+        serde_json::json!({"cursor": store.latest("a").await.unwrap().encode()})
     );
     // The latest cursor reads nothing, and is caught up.
     let (status, body) = server
@@ -525,9 +742,12 @@ async fn an_expired_cursor_answers_410_with_the_oldest_cursor() {
         )
         .await
         .unwrap();
-    assert_eq!(report.removed, 10);
+    // Each tenant's log keeps 5: a's loses its first 5, b's (5 events) none.
+    assert_eq!(report.removed, 5);
+    let oldest = store.oldest("a").await.unwrap();
+    assert_eq!(oldest, Cursor::new(store.stream_key("a"), Seq(5)));
     let server = start(&store).await;
-    let expired = Cursor::new(store.epoch(), Seq(3)).encode();
+    let expired = Cursor::new(store.stream_key("a"), Seq(3)).encode();
     for endpoint in ["/v1/events", "/v1/events/stream"] {
         let (status, body) = server
             .get(Some(KEY_A), &format!("{endpoint}?cursor={expired}"))
@@ -537,13 +757,17 @@ async fn an_expired_cursor_answers_410_with_the_oldest_cursor() {
             (410, "cursor_expired"),
             "{body}"
         );
-        assert_eq!(
-            body["error"]["oldest_cursor"],
-            store.oldest().unwrap().encode().as_str()
-        );
+        assert_eq!(body["error"]["oldest_cursor"], oldest.encode().as_str());
     }
     // Without a cursor, reading starts at the oldest retained event.
-    assert_eq!(server.all_ids(KEY_A, "").await, a_ids(10..15));
+    assert_eq!(server.all_ids(KEY_A, "").await, a_ids(0..15)[5..]);
+    let (_, body) = server.get(Some(KEY_A), "/v1/events").await;
+    assert_eq!(seqs(&body), [6, 7, 8, 9, 10]);
+    // Tenant b's log was within the limit.
+    assert_eq!(
+        server.all_ids(KEY_B, "").await,
+        ["e2", "e5", "e8", "e11", "e14"]
+    );
     server.stop().await;
 }
 
@@ -607,31 +831,38 @@ async fn health_unknown_routes_and_methods_answer_json() {
 
 /// One server-sent event.
 #[derive(Debug, Default)]
-struct Frame {
-    id: Option<String>,
-    event: Option<String>,
-    data: String,
+pub(super) struct Frame {
+    pub(super) id: Option<String>,
+    pub(super) event: Option<String>,
+    pub(super) data: String,
 }
 
 impl Frame {
-    fn event_id(&self) -> String {
+    pub(super) fn event_id(&self) -> String {
         let json: Value = serde_json::from_str(&self.data).unwrap();
         json["id"].as_str().unwrap().to_owned()
     }
 }
 
 /// Reads an SSE body incrementally; every wait is bounded.
-struct SseReader {
+pub(super) struct SseReader {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl SseReader {
     async fn open(server: &Server, query: &str, last_event_id: Option<&str>) -> Self {
-        let mut request = server
-            .client
-            .get(format!("{}/v1/events/stream?{query}", server.url))
-            .bearer_auth(KEY_A);
+        Self::connect(
+            &format!("{}/v1/events/stream?{query}", server.url),
+            KEY_A,
+            last_event_id,
+        )
+        .await
+    }
+
+    /// Opens the stream at `url` (a full `/v1/events/stream` URL) with `key`.
+    pub(super) async fn connect(url: &str, key: &str, last_event_id: Option<&str>) -> Self {
+        let mut request = reqwest::Client::new().get(url).bearer_auth(key);
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
@@ -651,6 +882,27 @@ impl SseReader {
     /// The next event (keep-alive comments skipped); `None` when the stream ends.
     async fn next(&mut self) -> Option<Frame> {
         loop {
+            if let Some(frame) = self.block().await? {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// The events sent before the first keep-alive comment: with the stream caught up, every
+    /// event it had to send (the server sends what it has read before it idles). Fails if the
+    /// stream ends first.
+    pub(super) async fn until_idle(&mut self) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.block().await.expect("the stream goes on") {
+            frames.push(frame);
+        }
+        frames
+    }
+
+    /// The next block: `Some(Some(event))`, `Some(None)` for a comment, `None` when the stream
+    /// ends.
+    async fn block(&mut self) -> Option<Option<Frame>> {
+        loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
                 let mut frame = Frame::default();
@@ -667,7 +919,10 @@ impl SseReader {
                     fields = true;
                 }
                 if fields {
-                    return Some(frame);
+                    return Some(Some(frame));
+                }
+                if block.starts_with(':') {
+                    return Some(None);
                 }
                 continue;
             }
@@ -712,20 +967,23 @@ async fn the_stream_replays_follows_live_and_resumes_after_last_event_id() {
         let seq = Seq(json["seq"].as_u64().unwrap());
         assert_eq!(
             frame.id.as_deref(),
-            Some(Cursor::new(store.epoch(), seq).encode().as_str())
+            Some(Cursor::new(store.stream_key("a"), seq).encode().as_str())
         );
     }
 
-    // A merge while the stream waits: b's event is not sent, a's is.
-    let last = add_events(&store, [20, 21], 2).await;
-    server.state.notify_merged(last);
+    // A merge while the stream waits: b's event (in b's log) is not sent, a's is.
+    for (tenant, report) in add_events(&store, [20, 21], 2).await {
+        server.state.notify_merged(&tenant, report.last);
+    }
     let live = stream.next().await.unwrap();
     assert_eq!(live.event_id(), "e21");
+    let json: Value = serde_json::from_str(&live.data).unwrap();
+    assert_eq!(json["seq"], 11);
 
     // Reconnecting with the id of the fourth event resumes right after it; the header wins over
     // the (older) cursor in the URL.
     let fourth = replay[3].id.clone().unwrap();
-    let older = Cursor::new(store.epoch(), Seq(0)).encode();
+    let older = Cursor::new(store.stream_key("a"), Seq(0)).encode();
     let mut resumed = SseReader::open(&server, &format!("cursor={older}"), Some(&fourth)).await;
     let frames = resumed.take(7).await;
     let mut expected = a_ids(0..15)[4..].to_vec();
@@ -750,7 +1008,7 @@ async fn the_stream_applies_filters_and_ends_at_shutdown() {
         },
     )
     .await;
-    let start = Cursor::new(store.epoch(), Seq(2)).encode();
+    let start = Cursor::new(store.stream_key("a"), Seq(2)).encode();
     let mut stream =
         SseReader::open(&server, &format!("cursor={start}&type=delete,move"), None).await;
     let frames = stream.take(2).await;
@@ -777,13 +1035,13 @@ async fn the_stream_applies_filters_and_ends_at_shutdown() {
 }
 
 #[tokio::test]
-async fn a_tenant_owning_every_source_never_reads_a_deleted_sources_events() {
-    // With b1 deleted, tenant a owns every source there is and reads the unfiltered log, but b1's
-    // events stay in the log until retention and must not reach a; pages stay full.
+async fn a_deleted_sources_events_stay_in_its_tenants_log_only() {
+    // With b1 deleted, tenant a owns every source there is; b1's events stay in tenant b's log
+    // (its history) until retention, and never reach a; pages stay full.
     let store = fixture().await;
     assert!(
         store
-            .delete_source(&SourceId::new("b1").unwrap())
+            .delete_source("b", &SourceId::new("b1").unwrap())
             .await
             .unwrap()
     );
@@ -791,5 +1049,15 @@ async fn a_tenant_owning_every_source_never_reads_a_deleted_sources_events() {
     assert_eq!(server.all_ids(KEY_A, "page_size=3").await, a_ids(0..15));
     let (status, body) = server.get(Some(KEY_A), "/v1/events?page_size=4").await;
     assert_eq!((status, &body["count"]), (200, &4.into()), "{body}");
+    assert_eq!(body["remaining"], 6);
+    // Tenant b still reads its history, at the same positions; the source is gone.
+    assert_eq!(
+        server.all_ids(KEY_B, "page_size=2").await,
+        ["e2", "e5", "e8", "e11", "e14"]
+    );
+    let (_, body) = server.get(Some(KEY_B), "/v1/events").await;
+    assert_eq!(seqs(&body), [1, 2, 3, 4, 5]);
+    let (status, body) = server.get(Some(KEY_B), "/v1/events?source=b1").await;
+    assert_eq!((status, error_code(&body)), (404, "source_not_found"));
     server.stop().await;
 }

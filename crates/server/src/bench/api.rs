@@ -263,10 +263,10 @@ async fn fill(store: &SledStore, total: u64) -> Result<(), BenchError> {
                     id: id.clone(),
                     incarnation: 0,
                     tenant: TENANT.into(),
-                provider: "egnyte".into(),
-                config: serde_json::json!({}),
-                credentials: serde_json::json!({}),
-                paused: false,
+                    provider: "egnyte".into(),
+                    config: serde_json::json!({}),
+                    credentials: serde_json::json!({}),
+                    paused: false,
                     created_at: t0(),
                 })
                 .await?,
@@ -298,7 +298,10 @@ async fn fill(store: &SledStore, total: u64) -> Result<(), BenchError> {
         round += 1;
         if round.is_multiple_of(4) || k >= total {
             store
-                .merge(TENANT, t0() + ChronoDuration::milliseconds((k * 250) as i64))
+                .merge(
+                    TENANT,
+                    t0() + ChronoDuration::milliseconds((k * 250) as i64),
+                )
                 .await?;
         }
     }

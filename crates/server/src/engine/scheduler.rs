@@ -300,7 +300,11 @@ impl Engine {
             // A closed channel means the poll's task is gone: nothing more is written.
             Ok(_) => {
                 let mut state = self.lock();
-                if state.retired.get(&id).is_some_and(|b| Arc::ptr_eq(b, &busy)) {
+                if state
+                    .retired
+                    .get(&id)
+                    .is_some_and(|b| Arc::ptr_eq(b, &busy))
+                {
                     state.retired.remove(&id);
                 }
                 Ok(true)
@@ -595,7 +599,10 @@ impl Engine {
 
     fn finish_poll(&self, finished: Finished) {
         let Finished {
-            id, step, watermark, ..
+            id,
+            step,
+            watermark,
+            ..
         } = finished;
         let now = self.inner.clock.now();
         let mut state = self.lock();

@@ -3,13 +3,13 @@
 use super::*;
 use crate::synthetic::SyntheticProvider;
 use chrono::{DateTime, TimeZone, Utc};
+use futures_util::FutureExt;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use tributary_core::*;
-use futures_util::FutureExt;
 use tributary_store::{EventStore, Filter, SledStore, SourceRecord, SourceRef};
 
 /// The tenant of most tests' sources.
@@ -242,7 +242,10 @@ async fn until(limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 async fn log_ids(store: &SledStore) -> Vec<(String, String)> {
-    let page = store.read(T, None, 10_000, &Filter::default()).await.unwrap();
+    let page = store
+        .read(T, None, 10_000, &Filter::default())
+        .await
+        .unwrap();
     page.events
         .iter()
         .map(|e| e.event().unwrap())
@@ -300,8 +303,12 @@ async fn backs_off_while_idle_and_waits_out_throttling() {
     let store = SledStore::temporary().unwrap();
     let e = engine(&store, config());
     let idle = Scripted::new(vec![empty(1, None)]);
-    e.add_source(reg(&store, "idle").await, idle.clone(), policy(1_000, 8_000))
-        .unwrap();
+    e.add_source(
+        reg(&store, "idle").await,
+        idle.clone(),
+        policy(1_000, 8_000),
+    )
+    .unwrap();
     let throttled = Scripted::new(vec![
         Err(ProviderError::RateLimited {
             retry_after: Some(Duration::from_secs(30)),
@@ -309,8 +316,12 @@ async fn backs_off_while_idle_and_waits_out_throttling() {
         }),
         empty(1, None),
     ]);
-    e.add_source(reg(&store, "throttled").await, throttled.clone(), policy(1_000, 8_000))
-        .unwrap();
+    e.add_source(
+        reg(&store, "throttled").await,
+        throttled.clone(),
+        policy(1_000, 8_000),
+    )
+    .unwrap();
     let (stop, task) = spawn(&e);
     until(LIMIT, || {
         idle.poll_count() >= 7 && throttled.poll_count() >= 2
@@ -357,7 +368,10 @@ async fn a_fatal_error_stops_the_source_until_it_is_resumed() {
     e.add_source(reg(&store, "a").await, p.clone(), policy(1_000, 8_000))
         .unwrap();
     let (stop, task) = spawn(&e);
-    until(LIMIT, || e.status(inc(&store, "a")).unwrap().stopped.is_some()).await;
+    until(LIMIT, || {
+        e.status(inc(&store, "a")).unwrap().stopped.is_some()
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(600)).await;
     assert_eq!(p.poll_count(), 1, "a stopped source is not polled");
     let status = e.status(inc(&store, "a")).unwrap();
@@ -393,23 +407,21 @@ async fn an_idle_source_holds_the_stream_back_no_longer_than_max_delay() {
         Some(Watermark::new(at(3600))),
         false,
     );
-    e.add_source(reg(&store, "busy").await,
+    e.add_source(
+        reg(&store, "busy").await,
         Scripted::new(vec![Ok(page), empty(2, Some(at(3600)))]),
         policy(1_000, 1_000),
     )
     .unwrap();
-    e.add_source(reg(&store, "stuck").await,
+    e.add_source(
+        reg(&store, "stuck").await,
         Scripted::new(vec![empty(1, Some(at(0)))]),
         policy(1_000, 1_000),
     )
     .unwrap();
     let (stop, task) = spawn(&e);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(
-        last(&store),
-        Seq(0),
-        "held back while within max_delay"
-    );
+    assert_eq!(last(&store), Seq(0), "held back while within max_delay");
     until(LIMIT, || last(&store) == Seq(2)).await;
     // Released once now − max_delay passed the events: at +12 s at the earliest.
     assert!(clock.now() >= at(12), "released at {}", clock.now());
@@ -466,11 +478,13 @@ async fn shutdown_lets_the_poll_in_flight_commit() {
         Some(Watermark::closed()),
         false,
     );
-    let (p, stop, task) = run_slow_source(&e, &store, "slow", Ok(page), Duration::from_secs(5)).await;
+    let (p, stop, task) =
+        run_slow_source(&e, &store, "slow", Ok(page), Duration::from_secs(5)).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(
-        store.source_state(&sref(&store, "slow"))
+        store
+            .source_state(&sref(&store, "slow"))
             .unwrap()
             .unwrap()
             .checkpoint,
@@ -568,7 +582,8 @@ async fn removing_a_source_settled_waits_for_its_poll_to_commit() {
     let e = engine(&store, config());
     let checkpoint = Checkpoint::from_json(serde_json::json!({"version": "V1", "n": 1})).unwrap();
     let page = Page::new(vec![event("slow", "1", start())], checkpoint, None, false);
-    let (p, stop, task) = run_slow_source(&e, &store, "slow", Ok(page), Duration::from_secs(5)).await;
+    let (p, stop, task) =
+        run_slow_source(&e, &store, "slow", Ok(page), Duration::from_secs(5)).await;
     // The poll is in flight (it answers after 5 s): removal waits for its commit.
     let slow = sref(&store, "slow");
     assert!(store.source_state(&slow).unwrap().is_none());
@@ -577,7 +592,8 @@ async fn removing_a_source_settled_waits_for_its_poll_to_commit() {
         .await;
     assert!(removed.unwrap());
     assert_eq!(
-        store.source_state(&sref(&store, "slow"))
+        store
+            .source_state(&sref(&store, "slow"))
             .unwrap()
             .unwrap()
             .events_ingested,
@@ -603,8 +619,14 @@ async fn removing_a_source_settled_waits_for_its_poll_to_commit() {
 async fn removing_a_source_settled_gives_up_after_its_limit() {
     let store = SledStore::temporary().unwrap();
     let e = engine(&store, config());
-    let (_p, stop, task) =
-        run_slow_source(&e, &store, "stuck", empty(1, None), Duration::from_secs(600)).await;
+    let (_p, stop, task) = run_slow_source(
+        &e,
+        &store,
+        "stuck",
+        empty(1, None),
+        Duration::from_secs(600),
+    )
+    .await;
     let stuck = sref(&store, "stuck");
     let removed = e
         .remove_source_settled(stuck.incarnation, Duration::from_secs(10))
@@ -612,7 +634,8 @@ async fn removing_a_source_settled_gives_up_after_its_limit() {
     assert!(matches!(removed, Err(EngineError::StillPolling(id)) if id == stuck.incarnation));
     // Stopped, but its poll may still commit: the id cannot be started again, and asking again
     // waits for that poll (it answers 600 s after it began).
-    let again = e.add_source(reg(&store, "stuck").await,
+    let again = e.add_source(
+        reg(&store, "stuck").await,
         Scripted::new(vec![empty(2, None)]),
         policy(1_000, 1_000),
     );
@@ -621,19 +644,30 @@ async fn removing_a_source_settled_gives_up_after_its_limit() {
         .remove_source_settled(stuck.incarnation, Duration::from_secs(10))
         .await;
     assert!(matches!(removed, Err(EngineError::StillPolling(_))));
-    assert!(store.source_state(&sref(&store, "stuck")).unwrap().is_none());
+    assert!(
+        store
+            .source_state(&sref(&store, "stuck"))
+            .unwrap()
+            .is_none()
+    );
     let removed = e
         .remove_source_settled(stuck.incarnation, Duration::from_secs(1_000))
         .await;
     assert!(removed.unwrap());
-    assert!(store.source_state(&sref(&store, "stuck")).unwrap().is_some());
+    assert!(
+        store
+            .source_state(&sref(&store, "stuck"))
+            .unwrap()
+            .is_some()
+    );
     // Settled: the id is free, and asking again finds nothing running.
     assert!(
         !e.remove_source_settled(stuck.incarnation, Duration::from_secs(1))
             .await
             .unwrap()
     );
-    e.add_source(reg(&store, "stuck").await,
+    e.add_source(
+        reg(&store, "stuck").await,
         Scripted::new(vec![empty(2, None)]),
         policy(1_000, 1_000),
     )
