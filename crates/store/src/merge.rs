@@ -143,6 +143,7 @@ impl SledStore {
     /// it, without showing it to readers: they read up to the mirrored end, which
     /// [`Published::publish`] moves once the merge is on disk, so a reader never sees a position
     /// that a crash could reassign. A tenant without sources merges nothing.
+    #[cfg(test)]
     pub(crate) fn merge_blocking(
         &self,
         tenant: &str,
