@@ -428,11 +428,13 @@ where
     }
 }
 
-/// For information: what a merge costs per event as tenants multiply. One `merge_tenants` of
-/// every tenant (frontier at the end of time, one flush) moves 10,000 pending events, either of
-/// 1 tenant × 10 sources (1,000 events a source) or of 1,000 tenants × 10 sources (1 event a
-/// source); they are ingested before each timed merge, untimed, many sources at once so their
-/// syncs to disk are shared.
+/// What a merge costs per event as tenants multiply. One `merge_tenants` of every tenant
+/// (frontier at the end of time, one flush) moves 10,000 pending events: of 1 tenant × 10 sources
+/// (1,000 events a source, one page each), of 1 tenant × 10,000 sources or of 1,000 tenants × 10
+/// sources (1 event a source, one page each). The last two differ only in how the same sources
+/// and pages are spread over tenants: the tenants' cost; the first shows what many small queues
+/// cost beside a few long ones. The events are ingested before each timed merge, untimed, many
+/// sources at once so their syncs to disk are shared.
 fn merge_tenants(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -447,7 +449,11 @@ fn merge_tenants(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(100));
     group.measurement_time(Duration::from_secs(3));
-    for tenants in [1usize, 1_000] {
+    for (tenants, per_tenant) in [
+        (1usize, SOURCES_PER_TENANT),
+        (1, 10_000),
+        (1_000, SOURCES_PER_TENANT),
+    ] {
         let store_dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(store_dir.path()).unwrap();
         let started = Instant::now();
@@ -455,9 +461,9 @@ fn merge_tenants(c: &mut Criterion) {
         let refs: Vec<SourceRef> = concurrently(
             &rt,
             names.iter().flat_map(|tenant| {
-                (0..SOURCES_PER_TENANT).map(|k| {
+                (0..per_tenant).map(|k| {
                     let (store, tenant) = (store.clone(), tenant.clone());
-                    let id = SourceId::new(format!("egnyte-{k:02}")).unwrap();
+                    let id = SourceId::new(format!("egnyte-{k:05}")).unwrap();
                     async move { put_source(&store, &tenant, &id).await }
                 })
             }),
@@ -485,13 +491,13 @@ fn merge_tenants(c: &mut Criterion) {
         };
         refill(&mut next);
         eprintln!(
-            "merge_tenants setup: {tenants} tenants × {SOURCES_PER_TENANT} sources created and \
+            "merge_tenants setup: {tenants} tenants × {per_tenant} sources created and \
              {MERGE_TENANTS_EVENTS} events ingested in {:.1?}",
             started.elapsed()
         );
         let mut filled = true;
         group.bench_function(
-            format!("store/{tenants}_tenants_x_{SOURCES_PER_TENANT}_sources"),
+            format!("store/{tenants}_tenants_x_{per_tenant}_sources"),
             |b| {
                 b.iter_custom(|iters| {
                     let mut timed = Duration::ZERO;

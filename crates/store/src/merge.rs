@@ -11,7 +11,7 @@
 use crate::StoreError;
 use crate::key;
 use crate::pending::{self, Frame};
-use crate::sled_store::{SledStore, SourceEnd, TenantLog, TenantRecord, decode_json, encode_json};
+use crate::sled_store::{SledStore, SourceEnd, TenantLog, TenantRecord, encode_json};
 use crate::store::MergeReport;
 use chrono::{DateTime, Utc};
 use sled::Transactional;
@@ -123,20 +123,11 @@ impl Published {
 }
 
 impl SledStore {
-    /// The tenant's persisted record (its log's next position and last time merged).
-    pub(crate) fn tenant_record(&self, log: &TenantLog) -> Result<TenantRecord, StoreError> {
-        match self
-            .inner
-            .tenants
-            .get(log.name.as_bytes())
-            .map_err(StoreError::storage("reading a tenant"))?
-        {
-            Some(v) => decode_json(&v, || format!("tenant {:?}", log.name)),
-            None => Err(StoreError::corrupt(
-                "tenant",
-                format!("{:?} is in memory but not stored", log.name),
-            )),
-        }
+    /// The tenant's record as last committed (its log's next position and last time merged).
+    fn tenant_record(&self, log: &TenantLog) -> TenantRecord {
+        *log.committed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Merges what the frontier allows of the tenant's pending events into its log and commits
@@ -179,7 +170,7 @@ impl SledStore {
             let mut report = MergeReport::default();
             let mut ends = HashMap::new();
             loop {
-                let mut record = self.tenant_record(&log)?;
+                let mut record = self.tenant_record(&log);
                 let next_seq = record.next_seq;
                 let plan =
                     self.plan_merge(&log, frontier_ms(*frontier), next_seq, record.last_time)?;
@@ -271,7 +262,7 @@ impl SledStore {
             last_time = Some(last_time.map_or(ms, |t| t.max(ms)));
             let ordinal = match queue.ordinal {
                 Some(n) => n + 1,
-                None => self.last_ordinal(queue.incarnation)? + 1,
+                None => self.committed_ordinal(queue.incarnation)? + 1,
             };
             queue.ordinal = Some(ordinal);
             let json = pending::log_json(&frame, seq, late);
@@ -328,7 +319,45 @@ impl SledStore {
                 Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
             },
         )?;
+        // Committed: what the next merge plans from.
+        let mut ordinals = self
+            .inner
+            .ordinals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (log, plan, record) in steps {
+            *log.committed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = *record;
+            for (_, _, inc, ordinal) in &plan.published {
+                ordinals.insert(*inc, *ordinal);
+            }
+        }
         Ok(())
+    }
+
+    /// The ordinal of the incarnation's newest committed entry in the log index, 0 when it has
+    /// none: from memory, or the index the first time.
+    fn committed_ordinal(&self, incarnation: u64) -> Result<u64, StoreError> {
+        let known = self
+            .inner
+            .ordinals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&incarnation)
+            .copied();
+        match known {
+            Some(n) => Ok(n),
+            None => {
+                let n = self.last_ordinal(incarnation)?;
+                self.inner
+                    .ordinals
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(incarnation, n);
+                Ok(n)
+            }
+        }
     }
 
     /// The ordinal of the incarnation's newest entry in the log index, 0 when it has none.

@@ -84,6 +84,9 @@ pub(crate) struct Inner {
     /// The tenants and their live sources, mirrored from the trees (changed only by writers,
     /// after their transaction commits).
     pub(crate) catalog: RwLock<Catalog>,
+    /// Each incarnation's newest ordinal in the log index as committed, filled as merges need
+    /// them (read from the index on a miss); used by writers only.
+    pub(crate) ordinals: Mutex<HashMap<u64, u64>>,
 }
 
 /// What the store keeps in memory of its tenants and sources.
@@ -111,6 +114,9 @@ pub(crate) struct TenantLog {
     pub(crate) ends: RwLock<HashMap<u64, SourceEnd>>,
     /// The live sources, by id.
     pub(crate) names: RwLock<HashMap<SourceId, u64>>,
+    /// The record as last committed (`t3.tenants`): read and changed by writers only, under the
+    /// writer lock, so a merge need not read and decode it.
+    pub(crate) committed: Mutex<TenantRecord>,
 }
 
 impl TenantLog {
@@ -123,6 +129,7 @@ impl TenantLog {
             retained_from: AtomicU64::new(record.next_seq),
             ends: RwLock::new(HashMap::new()),
             names: RwLock::new(HashMap::new()),
+            committed: Mutex::new(*record),
         }
     }
 
@@ -280,6 +287,7 @@ impl SledStore {
             writer: Mutex::new(()),
             sources_generation: AtomicU64::new(0),
             catalog: RwLock::new(Catalog::default()),
+            ordinals: Mutex::new(HashMap::new()),
         };
         let catalog = load_catalog(&inner)?;
         *inner
