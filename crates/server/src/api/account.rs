@@ -115,6 +115,21 @@ pub(crate) fn resolve(
     }
 }
 
+/// Checks that `source` is still the account `id` (its incarnation was not deleted, or deleted
+/// and created again, since it was resolved): a read by source id that raced such a change is
+/// answered as for an account that does not exist, never with another incarnation's events.
+pub(crate) fn still_is(
+    store: &dyn EventStore,
+    tenant: &Tenant,
+    source: &SourceId,
+    id: AccountId,
+) -> Result<(), ApiError> {
+    match readable(store, tenant, source)? {
+        Some(now) if now == id => Ok(()),
+        _ => Err(ApiError::AccountNotFound(id.to_string())),
+    }
+}
+
 /// The source's account id when the tenant has it.
 fn readable(
     store: &dyn EventStore,

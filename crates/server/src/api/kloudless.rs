@@ -68,12 +68,16 @@ pub(crate) async fn list(
             .await?
     };
     let filter = Filter {
-        sources: vec![source],
+        sources: vec![source.clone()],
         ..Filter::default()
     };
     let page = state
         .store()
         .read(tenant.as_str(), after.as_ref(), limit, &filter)
+        .await?;
+    // The read went by source id: make sure it read the account's own incarnation.
+    state
+        .blocking(move |store| account::still_is(store, &tenant, &source, id))
         .await?;
     Ok(json_response(page_body(&page, id)?))
 }
