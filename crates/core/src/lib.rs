@@ -26,7 +26,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursor::{Cursor, CursorError};
 pub use event::{Actor, Event, EventType, Object, ObjectKind, ParseEventTypeError, Upstream};
 pub use id::{EventId, IdError, Seq, SourceId};
-pub use object_state::{MemoryObjectState, ObjectChange, ObjectStateError, ObjectStateRead};
+pub use object_state::{
+    InFlightObjects, MemoryObjectState, ObjectChange, ObjectStateError, ObjectStateRead,
+};
 pub use poll_policy::{PollOutcome, PollPolicy, PollPolicyError, PollSchedule};
 pub use provider::{DailyCalls, Gap, Page, Provider, ProviderError};
 pub use secret::Secret;

@@ -88,6 +88,71 @@ impl ObjectStateRead for MemoryObjectState {
     }
 }
 
+/// The object memory a provider reads while pages it returned are still being committed: the
+/// committed memory with those pages' changes on top. The engine fetches a source's next page
+/// while the store commits the previous one; without this, the next page would be mapped against
+/// memory that does not have the previous page's changes yet (an object first seen there would be
+/// taken for new twice).
+///
+/// The engine [`InFlightObjects::push`]es a page's changes before it starts fetching the next page,
+/// and [`InFlightObjects::pop_committed`]s them once the page is committed, or
+/// [`InFlightObjects::clear`]s them all when a commit fails (what was fetched after it is then
+/// thrown away).
+pub struct InFlightObjects {
+    committed: std::sync::Arc<dyn ObjectStateRead>,
+    pages: Mutex<std::collections::VecDeque<Vec<ObjectChange>>>,
+}
+
+impl InFlightObjects {
+    pub fn new(committed: std::sync::Arc<dyn ObjectStateRead>) -> Self {
+        Self {
+            committed,
+            pages: Mutex::default(),
+        }
+    }
+
+    fn pages(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Vec<ObjectChange>>> {
+        self.pages.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A page's changes, from when it was handed to the store until it is committed.
+    pub fn push(&self, changes: Vec<ObjectChange>) {
+        self.pages().push_back(changes);
+    }
+
+    /// Forgets the oldest page pushed: it is committed, so the committed memory has it.
+    pub fn pop_committed(&self) {
+        self.pages().pop_front();
+    }
+
+    /// Forgets every page pushed (a commit failed).
+    pub fn clear(&self) {
+        self.pages().clear();
+    }
+
+    /// Pages pushed and not yet committed.
+    pub fn in_flight(&self) -> usize {
+        self.pages().len()
+    }
+}
+
+impl ObjectStateRead for InFlightObjects {
+    fn get(&self, key: &str) -> Result<Option<Value>, ObjectStateError> {
+        {
+            let pages = self.pages();
+            let newest = pages
+                .iter()
+                .rev()
+                .flat_map(|page| page.iter().rev())
+                .find(|change| change.key == key);
+            if let Some(change) = newest {
+                return Ok(change.value.clone());
+            }
+        }
+        self.committed.get(key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +172,40 @@ mod tests {
         );
         assert_eq!(m.get("g2").unwrap(), None);
         assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn in_flight_pages_are_read_over_the_committed_memory_newest_first() {
+        let committed = std::sync::Arc::new(MemoryObjectState::new());
+        committed.apply(&[
+            ObjectChange::set("a", serde_json::json!("committed")),
+            ObjectChange::set("b", serde_json::json!("committed")),
+        ]);
+        let m = InFlightObjects::new(committed.clone());
+        m.push(vec![
+            ObjectChange::set("a", serde_json::json!("page 1")),
+            ObjectChange::set("c", serde_json::json!("page 1")),
+        ]);
+        m.push(vec![
+            ObjectChange::forget("b"),
+            ObjectChange::set("c", serde_json::json!("page 2")),
+        ]);
+        assert_eq!(m.get("a").unwrap(), Some(serde_json::json!("page 1")));
+        assert_eq!(m.get("b").unwrap(), None);
+        assert_eq!(m.get("c").unwrap(), Some(serde_json::json!("page 2")));
+        assert_eq!(m.get("d").unwrap(), None);
+        // Page 1 committed: the store has it, the overlay drops it.
+        committed.apply(&[
+            ObjectChange::set("a", serde_json::json!("page 1")),
+            ObjectChange::set("c", serde_json::json!("page 1")),
+        ]);
+        m.pop_committed();
+        assert_eq!(m.in_flight(), 1);
+        assert_eq!(m.get("a").unwrap(), Some(serde_json::json!("page 1")));
+        assert_eq!(m.get("c").unwrap(), Some(serde_json::json!("page 2")));
+        // A failed commit: nothing in flight any more, the committed memory alone.
+        m.clear();
+        assert_eq!(m.get("b").unwrap(), Some(serde_json::json!("committed")));
+        assert_eq!(m.get("c").unwrap(), Some(serde_json::json!("page 1")));
     }
 }

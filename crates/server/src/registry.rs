@@ -2,7 +2,7 @@
 //! running [`Provider`] with its poll policy. Every provider of the build is listed here.
 
 use std::sync::Arc;
-use tributary_core::{Clock, PollPolicy, Provider};
+use tributary_core::{Clock, InFlightObjects, PollPolicy, Provider};
 use tributary_egnyte::{EgnyteConfig, EgnyteProvider, RateLimiters};
 use tributary_jive::{JiveConfig, JiveProvider};
 use tributary_store::{EventStore, SourceRecord};
@@ -27,6 +27,9 @@ pub enum RegistryError {
 pub struct Built {
     pub provider: Arc<dyn Provider>,
     pub policy: PollPolicy,
+    /// The object memory the provider reads: the store's, with pages in flight over it (see
+    /// [`Engine::add_source_pipelined`](crate::engine::Engine::add_source_pipelined)).
+    pub objects: Arc<InFlightObjects>,
 }
 
 /// Builds providers, sharing what sources share: the Egnyte limiters (one per credential) and
@@ -81,7 +84,10 @@ impl Registry {
         {
             map.insert("credentials".into(), record.credentials.clone());
         }
-        let objects = Arc::from(self.store.object_state(&record.source_ref()));
+        let in_flight = Arc::new(InFlightObjects::new(Arc::from(
+            self.store.object_state(&record.source_ref()),
+        )));
+        let objects: Arc<dyn tributary_core::ObjectStateRead> = in_flight.clone();
         let invalid = |provider: &'static str, message: String| RegistryError::Config {
             source_id: source_id.clone(),
             provider,
@@ -103,6 +109,7 @@ impl Registry {
                 Ok(Built {
                     provider: Arc::new(provider),
                     policy,
+                    objects: Arc::clone(&in_flight),
                 })
             }
             "jive" => {
@@ -115,6 +122,7 @@ impl Registry {
                 Ok(Built {
                     provider: Arc::new(provider),
                     policy,
+                    objects: Arc::clone(&in_flight),
                 })
             }
             other => Err(RegistryError::UnknownProvider {

@@ -94,7 +94,12 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
             continue;
         }
         match registry.build(&record) {
-            Ok(built) => engine.add_source(record.source_ref(), built.provider, built.policy)?,
+            Ok(built) => engine.add_source_pipelined(
+                record.source_ref(),
+                built.provider,
+                built.objects,
+                built.policy,
+            )?,
             Err(e) => tracing::error!(error = %e, "a stored source cannot run; skipped"),
         }
     }

@@ -422,7 +422,7 @@ fn start(control: &SourceControl, source: SourceRef, built: Built) -> Result<(),
     control
         .inner
         .engine
-        .add_source(source, built.provider, built.policy)
+        .add_source_pipelined(source, built.provider, built.objects, built.policy)
         .map_err(|e| engine_error(&id, e))
 }
 

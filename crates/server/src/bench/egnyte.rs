@@ -1,11 +1,11 @@
 //! `bench egnyte-drain`: an Egnyte backlog drained into a fresh store.
 
 use super::{BENCH_TENANT, BenchError, bench_source, open_store};
-use crate::engine::runner::{PollStep, poll_once};
+use crate::engine::runner::{PIPELINE_PAGES, PollStep, poll_once, poll_pipelined};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
-use tributary_core::{Provider, SourceId, SystemClock};
+use tributary_core::{InFlightObjects, Provider, SourceId, SystemClock};
 use tributary_egnyte::{
     Credentials, EgnyteConfig, EgnyteProvider, RateLimiters, StartPosition, Suppress,
 };
@@ -31,6 +31,9 @@ pub struct EgnyteDrainArgs {
     /// cost (HTTP, JSON, mapping) from the store's.
     #[arg(long, conflicts_with = "merge")]
     pub no_store: bool,
+    /// Commit each page before fetching the next, as the engine did before it overlapped them.
+    #[arg(long, conflicts_with = "no_store")]
+    pub sequential: bool,
 }
 
 pub async fn drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
@@ -44,8 +47,10 @@ pub async fn drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
     let per_second = NonZeroU32::new(1_000_000).unwrap_or(NonZeroU32::MIN);
     let limiters = RateLimiters::new(governor::Quota::per_second(per_second));
     let source_ref = bench_source(&store, &source, "egnyte").await?;
-    let objects: Arc<dyn tributary_core::ObjectStateRead> =
-        Arc::from(store.object_state(&source_ref));
+    let in_flight = Arc::new(InFlightObjects::new(Arc::from(
+        store.object_state(&source_ref),
+    )));
+    let objects: Arc<dyn tributary_core::ObjectStateRead> = in_flight.clone();
     let provider = EgnyteProvider::new(
         source.clone(),
         config,
@@ -77,8 +82,19 @@ pub async fn drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
                     error: e.to_string(),
                 },
             }
-        } else {
+        } else if args.sequential {
             poll_once(&store, &source_ref, &provider).await
+        } else {
+            // As the engine drains: each fetch overlaps the previous page's commit.
+            poll_pipelined(
+                &store,
+                &source_ref,
+                &provider,
+                &in_flight,
+                None,
+                PIPELINE_PAGES,
+            )
+            .await
         };
         match step {
             PollStep::Ingested { report, more } => {
@@ -105,6 +121,7 @@ pub async fn drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
         "seconds": (drained * 1000.0).round() / 1000.0,
         "events_per_second": (events as f64 / drained).round(),
         "polls": polls,
+        "mode": if args.no_store { "no-store" } else if args.sequential { "sequential" } else { "pipelined" },
         "requests_per_ceil_pages": requests as f64 / pages as f64,
     });
     if args.merge {

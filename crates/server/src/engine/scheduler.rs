@@ -2,7 +2,7 @@
 //! polls, merges under the watermark frontier, per-source status, graceful shutdown.
 
 use super::frontier::frontier;
-use super::runner::{PollStep, poll_once_counted};
+use super::runner::{PIPELINE_PAGES, PollStep, poll_once_counted, poll_pipelined};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::Instant;
-use tributary_core::{Clock, DailyCalls, PollPolicy, PollSchedule, Provider, Seq, Watermark};
+use tributary_core::{
+    Clock, DailyCalls, InFlightObjects, PollPolicy, PollSchedule, Provider, Seq, Watermark,
+};
 use tributary_store::{EventStore, MergeReport, SourceRef, StoreError};
 
 /// Engine settings.
@@ -89,6 +91,10 @@ pub struct EngineStats {
 struct Slot {
     source: SourceRef,
     provider: Arc<dyn Provider>,
+    /// The object memory the provider reads, when it reads it through one the engine can layer
+    /// pages in flight over: then a draining source's next page is fetched while the previous
+    /// one commits ([`super::runner::poll_pipelined`]).
+    objects: Option<Arc<InFlightObjects>>,
     schedule: PollSchedule,
     status: SourceStatus,
     /// Bumped whenever the slot is rescheduled by hand, so stale heap entries are ignored.
@@ -208,11 +214,33 @@ impl Engine {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts running a source: its first poll is due at once.
+    /// Starts running a source: its first poll is due at once. Each poll commits one page.
     pub fn add_source(
         &self,
         source: SourceRef,
         provider: Arc<dyn Provider>,
+        policy: PollPolicy,
+    ) -> Result<(), EngineError> {
+        self.add(source, provider, None, policy)
+    }
+
+    /// [`Engine::add_source`] for a provider that reads its object memory through `objects`:
+    /// while the upstream has more, the next page is fetched while the previous one commits.
+    pub fn add_source_pipelined(
+        &self,
+        source: SourceRef,
+        provider: Arc<dyn Provider>,
+        objects: Arc<InFlightObjects>,
+        policy: PollPolicy,
+    ) -> Result<(), EngineError> {
+        self.add(source, provider, Some(objects), policy)
+    }
+
+    fn add(
+        &self,
+        source: SourceRef,
+        provider: Arc<dyn Provider>,
+        objects: Option<Arc<InFlightObjects>>,
         policy: PollPolicy,
     ) -> Result<(), EngineError> {
         let seed = format!("{}\0{}", source.tenant, source.id)
@@ -249,6 +277,7 @@ impl Engine {
             Slot {
                 source,
                 provider,
+                objects,
                 schedule,
                 status,
                 generation: 0,
@@ -560,6 +589,7 @@ impl Engine {
             let busy = Arc::clone(&slot.busy);
             let source = slot.source.clone();
             let provider = Arc::clone(&slot.provider);
+            let objects = slot.objects.clone();
             let calls_committed = Arc::clone(&slot.calls_committed);
             let clock = Arc::clone(&self.inner.clock);
             let store = Arc::clone(&self.inner.store);
@@ -571,13 +601,23 @@ impl Engine {
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
-                let step = poll_once_counted(
-                    store.as_ref(),
-                    &source,
-                    provider.as_ref(),
-                    &calls_committed,
-                    clock.as_ref(),
-                ).await;
+                let step = match &objects {
+                    Some(objects) => poll_pipelined(
+                        store.as_ref(),
+                        &source,
+                        provider.as_ref(),
+                        objects,
+                        Some((&*calls_committed, clock.as_ref())),
+                        PIPELINE_PAGES,
+                    ).await,
+                    None => poll_once_counted(
+                        store.as_ref(),
+                        &source,
+                        provider.as_ref(),
+                        &calls_committed,
+                        clock.as_ref(),
+                    ).await,
+                };
                 let watermark = match &step {
                     PollStep::Ingested { .. } => match store.source_state(&source) {
                         Ok(state) => Some(state.and_then(|s| s.watermark)),

@@ -739,3 +739,114 @@ async fn a_failing_source_of_one_tenant_does_not_delay_another_tenants_stream() 
     // Only globex's streams were woken.
     assert_eq!(*woken.lock().unwrap(), [("globex".to_owned(), Seq(2))]);
 }
+
+/// A provider that touches the object `o` on every page: `add` when its memory does not have
+/// it, `update` when it does, as Egnyte tells a new file from a new version. Page `n` (from
+/// checkpoint `n`) has more after it until `pages`; the page `refused` names another source, so
+/// the store refuses it.
+struct Memo {
+    objects: Arc<dyn ObjectStateRead>,
+    pages: u64,
+    refused: Option<u64>,
+    polled: Mutex<Vec<u64>>,
+}
+
+#[async_trait::async_trait]
+impl Provider for Memo {
+    fn name(&self) -> &str {
+        "memo"
+    }
+
+    async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
+        let n = checkpoint.map_or(0, |c| c.as_json()["n"].as_u64().unwrap());
+        self.polled.lock().unwrap().push(n);
+        let seen = self.objects.get("o").unwrap().is_some();
+        let mut e = event(
+            if self.refused == Some(n) {
+                "other"
+            } else {
+                "memo"
+            },
+            &format!("e{n}"),
+            start() + chrono::Duration::seconds(n as i64),
+        );
+        e.event_type = if seen {
+            EventType::Update
+        } else {
+            EventType::Add
+        };
+        let next = Checkpoint::from_json(serde_json::json!({"version": "V1", "n": n + 1})).unwrap();
+        let mut page = Page::new(vec![e], next, None, n + 1 < self.pages);
+        page.objects = vec![ObjectChange::set("o", serde_json::json!(n))];
+        Ok(page)
+    }
+}
+
+#[tokio::test]
+async fn a_pipelined_drain_maps_each_page_against_the_pages_before_it() {
+    let store = SledStore::temporary().unwrap();
+    let source = reg(&store, "memo").await;
+    let objects = Arc::new(InFlightObjects::new(Arc::from(store.object_state(&source))));
+    let memo = Memo {
+        objects: objects.clone(),
+        pages: 10,
+        refused: None,
+        polled: Mutex::default(),
+    };
+    let step = runner::poll_pipelined(&store, &source, &memo, &objects, None, 4).await;
+    assert_eq!(
+        step,
+        runner::PollStep::Ingested {
+            report: tributary_store::IngestReport {
+                accepted: 4,
+                duplicates: 0
+            },
+            more: true
+        }
+    );
+    let step = runner::poll_pipelined(&store, &source, &memo, &objects, None, 100).await;
+    assert!(matches!(
+        step,
+        runner::PollStep::Ingested { more: false, .. }
+    ));
+    assert_eq!(objects.in_flight(), 0);
+    store.merge(T, time::max()).await.unwrap();
+    let types: Vec<EventType> = store
+        .read(T, None, 100, &Filter::default())
+        .await
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.event().unwrap().event_type)
+        .collect();
+    // Every page after the first saw the object, though its fetch overlapped the commit before.
+    let mut expected = vec![EventType::Add];
+    expected.extend([EventType::Update; 9]);
+    assert_eq!(types, expected);
+    assert_eq!(*memo.polled.lock().unwrap(), (0..10).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_refused_page_drops_what_was_fetched_after_it() {
+    let store = SledStore::temporary().unwrap();
+    let source = reg(&store, "memo").await;
+    let objects = Arc::new(InFlightObjects::new(Arc::from(store.object_state(&source))));
+    let memo = Memo {
+        objects: objects.clone(),
+        pages: 10,
+        refused: Some(3),
+        polled: Mutex::default(),
+    };
+    let step = runner::poll_pipelined(&store, &source, &memo, &objects, None, 100).await;
+    assert!(matches!(step, runner::PollStep::Stopped { .. }), "{step:?}");
+    // Pages 0..=2 committed; page 4, fetched while 3 was refused, is gone with it.
+    let state = store.source_state(&source).unwrap().unwrap();
+    assert_eq!(state.checkpoint.as_json()["n"], 3);
+    assert_eq!(state.events_ingested, 3);
+    assert_eq!(objects.in_flight(), 0);
+    assert_eq!(*memo.polled.lock().unwrap(), [0, 1, 2, 3, 4]);
+    assert_eq!(
+        store.object_state(&source).get("o").unwrap(),
+        Some(serde_json::json!(2))
+    );
+}
