@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Drains an Egnyte backlog (default 1,000,000 events) from the simulator into a fresh store with
-# `tributary bench egnyte-drain`, and pages the same backlog with the real Egnyte Python SDK
-# (PyPI egnyte 0.5.3, unchanged); prints both results and the ratio.
+# Drains an Egnyte backlog (default 1,000,000 events) from the simulator with `tributary bench
+# egnyte-drain`: the provider alone (`--no-store`), into a fresh store as the engine drains (each
+# fetch overlapping the previous commit), and into a fresh store a page at a time
+# (`--sequential`); then pages the same backlog with the real Egnyte Python SDK (PyPI egnyte 0.5.3,
+# unchanged). Prints every result and the ratios.
 #
 #   tests/bench/egnyte-drain.sh [EVENTS]
 #
@@ -42,15 +44,24 @@ start_sim tls --tls --cert "$work/sim.pem"
 plain=$(wait_url plain)
 tls=$(wait_url tls)
 
+echo "tributary: the provider alone, $events events from $plain" >&2
+alone=$("$bin" bench egnyte-drain --base "$plain" --no-store)
 echo "tributary: draining $events events from $plain into a fresh store" >&2
 ours=$("$bin" bench egnyte-drain --base "$plain" --merge)
+echo "tributary: the same, a page at a time (no overlap)" >&2
+sequential=$("$bin" bench egnyte-drain --base "$plain" --sequential)
 echo "Egnyte Python SDK: paging $events events from $tls" >&2
 sdk=$("$python" tests/bench/egnyte_sdk_drain.py --base "$tls" --token test-token --cafile "$work/sim.pem")
-echo "tributary   $ours"
-echo "python-sdk  $sdk"
-"$python" - "$ours" "$sdk" <<'PY'
+echo "provider-alone  $alone"
+echo "tributary       $ours"
+echo "sequential      $sequential"
+echo "python-sdk      $sdk"
+"$python" - "$ours" "$sdk" "$alone" "$sequential" <<'PY'
 import json, sys
-ours, sdk = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"ratio (events/s, tributary / SDK): {ours['events_per_second'] / sdk['events_per_second']:.2f}x")
+ours, sdk, alone, seq = (json.loads(a) for a in sys.argv[1:5])
+rate = lambda r: r['events_per_second']
+print(f"into the store / provider alone: {rate(ours) / rate(alone):.1%} (goal >= 60%)")
+print(f"a page at a time / provider alone: {rate(seq) / rate(alone):.1%}")
+print(f"ratio (events/s, tributary / SDK): {rate(ours) / rate(sdk):.2f}x")
 print(f"tributary requests per ceil(events/100): {ours['requests_per_ceil_pages']:.4f}")
 PY

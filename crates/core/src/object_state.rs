@@ -100,8 +100,11 @@ impl ObjectStateRead for MemoryObjectState {
 /// thrown away).
 pub struct InFlightObjects {
     committed: std::sync::Arc<dyn ObjectStateRead>,
-    pages: Mutex<std::collections::VecDeque<Vec<ObjectChange>>>,
+    /// Each page in flight: its last change of each key.
+    pages: Mutex<std::collections::VecDeque<PageChanges>>,
 }
+
+type PageChanges = std::collections::HashMap<String, Option<Value>>;
 
 impl InFlightObjects {
     pub fn new(committed: std::sync::Arc<dyn ObjectStateRead>) -> Self {
@@ -111,13 +114,17 @@ impl InFlightObjects {
         }
     }
 
-    fn pages(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Vec<ObjectChange>>> {
+    fn pages(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<PageChanges>> {
         self.pages.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A page's changes, from when it was handed to the store until it is committed.
-    pub fn push(&self, changes: Vec<ObjectChange>) {
-        self.pages().push_back(changes);
+    pub fn push(&self, changes: &[ObjectChange]) {
+        let mut last = PageChanges::with_capacity(changes.len());
+        for change in changes {
+            last.insert(change.key.clone(), change.value.clone());
+        }
+        self.pages().push_back(last);
     }
 
     /// Forgets the oldest page pushed: it is committed, so the committed memory has it.
@@ -140,13 +147,8 @@ impl ObjectStateRead for InFlightObjects {
     fn get(&self, key: &str) -> Result<Option<Value>, ObjectStateError> {
         {
             let pages = self.pages();
-            let newest = pages
-                .iter()
-                .rev()
-                .flat_map(|page| page.iter().rev())
-                .find(|change| change.key == key);
-            if let Some(change) = newest {
-                return Ok(change.value.clone());
+            if let Some(value) = pages.iter().rev().find_map(|page| page.get(key)) {
+                return Ok(value.clone());
             }
         }
         self.committed.get(key)
@@ -182,11 +184,12 @@ mod tests {
             ObjectChange::set("b", serde_json::json!("committed")),
         ]);
         let m = InFlightObjects::new(committed.clone());
-        m.push(vec![
+        m.push(&[
             ObjectChange::set("a", serde_json::json!("page 1")),
+            ObjectChange::set("c", serde_json::json!("page 0")),
             ObjectChange::set("c", serde_json::json!("page 1")),
         ]);
-        m.push(vec![
+        m.push(&[
             ObjectChange::forget("b"),
             ObjectChange::set("c", serde_json::json!("page 2")),
         ]);

@@ -135,7 +135,7 @@ pub async fn poll_pipelined(
                 Err(step) => step,
             };
         }
-        objects.push(page.objects.clone());
+        objects.push(&page.objects);
         let next_checkpoint = page.checkpoint.clone();
         let (committed, next) = tokio::join!(
             commit(store, source, page),
