@@ -42,7 +42,8 @@ pub(crate) mod trees {
     pub(crate) const BY_SOURCE: &str = "t3.by_source";
 }
 
-/// Reads that examine at most this many entries run on the caller's task: a page of the
+/// Reads that examine at most this many entries (their budget, or their page size when they keep
+/// every entry they examine) run on the caller's task: a page of the
 /// default size from sled's cache takes some tens of microseconds, while a hand-off to the
 /// blocking pool costs about a third of the API's throughput under load
 /// (`tests/bench/api-wrk.sh`). Larger budgets run on the blocking pool.
@@ -597,7 +598,15 @@ impl EventStore for SledStore {
         filter: &Filter,
         max_scan: usize,
     ) -> Result<ReadPage, StoreError> {
-        if max_scan <= INLINE_SCAN {
+        // A read that keeps every entry it examines (no condition but at most one source, whose
+        // index it walks) examines at most `limit` entries.
+        let keeps_all = filter.sources.len() <= 1 && filter.matcher().on_sources_only_or_nothing();
+        let examines = if keeps_all {
+            limit.min(max_scan)
+        } else {
+            max_scan
+        };
+        if examines <= INLINE_SCAN {
             return self.read_blocking(tenant, after, limit, filter, max_scan);
         }
         let (this, tenant, after, filter) = (
