@@ -110,8 +110,8 @@ pub(crate) struct TenantLog {
     pub(crate) next_seq: AtomicU64,
     /// The first position retention has not removed, mirrored after each retention pass.
     pub(crate) retained_from: AtomicU64,
-    /// Each incarnation with entries in the log (deleted ones included), with its newest entry
-    /// that readers may see. Updated before the end of the log moves.
+    /// Each live incarnation with entries in the log (and those deleted since the store opened),
+    /// with its newest entry that readers may see. Updated before the end of the log moves.
     pub(crate) ends: RwLock<HashMap<u64, SourceEnd>>,
     /// The live sources, by id.
     pub(crate) names: RwLock<HashMap<SourceId, u64>>,
@@ -414,63 +414,25 @@ fn load_catalog(inner: &Inner) -> Result<Catalog, StoreError> {
             .live
             .insert(record.incarnation, (Arc::clone(log), record.id));
     }
-    // Each incarnation's newest index entry; its position tells its tenant's log from the log.
-    let mut from = Vec::new();
-    while let Some((k, _)) = inner
-        .by_source
-        .range(from.as_slice()..)
-        .next()
-        .transpose()
-        .map_err(StoreError::storage("scanning the source index"))?
-    {
-        let inc = key::need_num(&k, 0, "source index")?;
-        from = (inc + 1).to_be_bytes().to_vec();
-        let Some((k, v)) = inner
+    // Each live incarnation's newest index entry (a deleted one cannot be named by a read, so
+    // its newest entry is never needed).
+    for (&inc, (log, _)) in &catalog.live {
+        let newest = inner
             .by_source
             .scan_prefix(inc.to_be_bytes())
             .next_back()
             .transpose()
-            .map_err(StoreError::storage("reading the source index"))?
-        else {
-            continue;
-        };
-        let seq = key::need_num(&k, 1, "source index")?;
-        let ordinal = key::ordinal(&k, &v)?;
-        let tenant = match catalog.live.get(&inc) {
-            Some((log, _)) => Some(Arc::clone(log)),
-            None => deleted_tenant(inner, &by_no, inc, seq)?,
-        };
-        if let Some(log) = tenant {
+            .map_err(StoreError::storage("reading the source index"))?;
+        if let Some((k, v)) = newest {
+            let seq = key::need_num(&k, 1, "source index")?;
+            let ordinal = key::ordinal(&k, &v)?;
             log.ends
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(inc, SourceEnd { seq, ordinal });
         }
-        if inc == u64::MAX {
-            break;
-        }
     }
     Ok(catalog)
-}
-
-/// The tenant whose log holds the entry `seq` of the deleted incarnation `inc`: the one whose
-/// log entry at `seq` names `inc` (one lookup per tenant, for deleted sources only).
-fn deleted_tenant(
-    inner: &Inner,
-    by_no: &HashMap<u64, Arc<TenantLog>>,
-    inc: u64,
-    seq: u64,
-) -> Result<Option<Arc<TenantLog>>, StoreError> {
-    for log in by_no.values() {
-        let entry = inner
-            .log
-            .get(key::pair(log.no, seq))
-            .map_err(StoreError::storage("reading the log"))?;
-        if entry.is_some_and(|v| key::entry_header(&v).is_some_and(|(i, _)| i == inc)) {
-            return Ok(Some(Arc::clone(log)));
-        }
-    }
-    Ok(None)
 }
 
 /// An incarnation's newest entry in the log index: its position and ordinal (see
