@@ -20,8 +20,10 @@
 //! file ids is taken for a folder.
 //!
 //! Add or update: a file `create` is an `add` the first time its group id is seen, in the source's
-//! object memory or earlier in the same poll (on this page or an earlier one). Every file event with a group id records it
-//! (`delete` forgets it, so a re-created or restored-as-`create` file is an `add` again). A source
+//! object memory or earlier in the same poll (on this page or an earlier one). The first file event
+//! with a group id records it, with the path and event id of that sighting (a group already known
+//! writes nothing); `delete` forgets a known group, so a re-created or restored-as-`create` file is
+//! an `add` again. A source
 //! that starts at `latest` has never seen the files that existed before it, so the first new
 //! version of such a file is an `add`.
 
@@ -197,17 +199,20 @@ impl<'a> Mapper<'a> {
             _ => (EventType::Update, Some(format!("{etype}/{action}"))),
         };
 
+        // The memory changes only when what is known of the group changes: a group seen again
+        // writes nothing (it was one key per file event, about half of a drain's storage cost).
         let object_change = match (&group_id, unmapped.is_some(), fs) {
             (Some(g), false, true) if event_type == EventType::Delete => {
+                let was_known = self.known(g)?;
                 self.seen.insert(g.clone(), false);
-                Some(ObjectChange::forget(g.clone()))
+                was_known.then(|| ObjectChange::forget(g.clone()))
             }
             (Some(g), false, true) => {
+                let was_known = self.known(g)?;
                 self.seen.insert(g.clone(), true);
-                Some(ObjectChange::set(
-                    g.clone(),
-                    json!({ "path": target_path, "event": wire.id }),
-                ))
+                (!was_known).then(|| {
+                    ObjectChange::set(g.clone(), json!({ "path": target_path, "event": wire.id }))
+                })
             }
             _ => None,
         };
@@ -458,6 +463,8 @@ mod tests {
                 ),
             ]
         );
+        // The group is recorded when first seen; the rename of a known group and the delete of
+        // one never seen change nothing.
         let changes: Vec<_> = mapped.iter().map(|m| m.object_change.clone()).collect();
         assert_eq!(
             changes,
@@ -466,11 +473,8 @@ mod tests {
                     GROUP,
                     json!({"path": "/Shared/Plans/Q1 budget.xlsx", "event": 70413})
                 )),
-                Some(ObjectChange::set(
-                    GROUP,
-                    json!({"path": "/Shared/Plans/Budget Q1.xlsx", "event": 70414})
-                )),
-                Some(ObjectChange::forget("5a1e0c9b-2f3d-4e6a-8b7c-9d0e1f2a3b4c")),
+                None,
+                None,
             ]
         );
         assert!(mapped.iter().all(|m| m.unmapped.is_none()));
