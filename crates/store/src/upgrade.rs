@@ -194,6 +194,16 @@ fn copy_sources(
             let Some(m) = mapped.get(id.as_ref()) else {
                 continue;
             };
+            if new == trees::PENDING {
+                // Checked, so a batch this build cannot read stops the upgrade (with the old
+                // store untouched) instead of failing every merge after it.
+                crate::pending::count(&v).map_err(|e| {
+                    StoreError::corrupt(
+                        format!("pending events of source {id} (upgrading to format 3)"),
+                        e,
+                    )
+                })?;
+            }
             let suffix = &k[at + 1..];
             let mut new_key = Vec::with_capacity(2 * key::N + suffix.len());
             if new == trees::PENDING {

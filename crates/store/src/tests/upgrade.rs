@@ -456,3 +456,29 @@ fn open_raw(dir: &Path) -> sled::Db {
         }
     }
 }
+
+#[test]
+fn a_pending_batch_this_build_cannot_read_stops_the_upgrade_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_format_2_store(dir.path());
+    {
+        // One event's JSON where a framed batch belongs (as stores of an early build kept them).
+        let db = open_raw(dir.path());
+        db.open_tree("pending")
+            .unwrap()
+            .insert(old_key("a2", &7u64.to_be_bytes()), &br#"{"id":"x"}"#[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    match SledStore::open(dir.path()) {
+        Err(StoreError::Corrupt { what, .. }) => {
+            assert!(what.contains("pending events of source a2"), "{what}");
+        }
+        other => panic!("expected the upgrade to stop, got {other:?}"),
+    }
+    // Still format 2, with its log where it was.
+    let db = open_raw(dir.path());
+    let meta = db.open_tree("meta").unwrap();
+    assert_eq!(meta.get("format").unwrap().as_deref(), Some(&b"2"[..]));
+    assert_eq!(db.open_tree("log").unwrap().len(), OLD_LOG.len());
+}
