@@ -41,6 +41,8 @@ pub enum TailError {
     Status { status: u16, body: String },
     #[error("unexpected answer from the API: {0}")]
     Malformed(String),
+    #[error("the API ended the stream: {0}")]
+    Stream(String),
 }
 
 /// One page of `GET /v1/events`.
@@ -134,7 +136,7 @@ impl Tail {
             if !self.sources.is_empty() {
                 req = req.query(&[("source", self.sources.join(","))]);
             }
-            let mut resp = req.send().await.map_err(|e| TailError::Request {
+            let resp = req.send().await.map_err(|e| TailError::Request {
                 url: url.clone(),
                 message: e.without_url().to_string(),
             })?;
@@ -143,35 +145,62 @@ impl Tail {
                 let body = resp.text().await.unwrap_or_default();
                 return Err(TailError::Status { status, body });
             }
-            let mut buffer = String::new();
-            loop {
-                let chunk = match resp.chunk().await {
-                    Ok(Some(chunk)) => chunk,
-                    Ok(None) | Err(_) => break, // dropped: reconnect from the last cursor
-                };
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let message: String = buffer.drain(..end + 2).collect();
-                    let (mut id, mut data) = (None, String::new());
-                    for line in message.lines() {
-                        if let Some(v) = line.strip_prefix("id:") {
-                            id = Some(v.trim().to_owned());
-                        } else if let Some(v) = line.strip_prefix("data:") {
-                            data.push_str(v.trim_start());
-                        }
-                    }
-                    let Some(id) = id else { continue }; // a keep-alive or an error event
-                    let event: Event = serde_json::from_str(&data)
-                        .map_err(|e| TailError::Malformed(format!("{e}: {data}")))?;
-                    cursor = Some(id.clone());
-                    if !each(&event, &id) {
-                        return Ok(());
-                    }
-                }
+            match read_stream(resp.bytes_stream(), &mut cursor, &mut each).await? {
+                Flow::Stop => return Ok(()),
+                // Dropped: reconnect from the last cursor.
+                Flow::Dropped => {}
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+}
+
+/// How reading one connection's stream ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    /// `each` said stop.
+    Stop,
+    /// The connection ended or dropped.
+    Dropped,
+}
+
+/// Reads the server-sent events of one connection (`body`, as the network delivers it), calling
+/// `each` for every event and keeping `cursor` at the last one's `id`. The bytes are decoded by a
+/// maintained SSE parser, whole messages at a time, so a character split across network chunks
+/// arrives whole. A `stream_error` event (the server cannot go on) is an error.
+async fn read_stream<S, B, E>(
+    body: S,
+    cursor: &mut Option<String>,
+    each: &mut impl FnMut(&Event, &str) -> bool,
+) -> Result<Flow, TailError>
+where
+    S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    use eventsource_stream::{EventStreamError, Eventsource};
+    use futures_util::StreamExt;
+    let mut messages = body.eventsource();
+    while let Some(message) = messages.next().await {
+        let message = match message {
+            Ok(message) => message,
+            Err(EventStreamError::Transport(_)) => return Ok(Flow::Dropped),
+            Err(e) => return Err(TailError::Malformed(format!("the event stream: {e}"))),
+        };
+        if message.event == "stream_error" {
+            return Err(TailError::Stream(message.data));
+        }
+        if message.id.is_empty() {
+            continue;
+        }
+        let event: Event = serde_json::from_str(&message.data)
+            .map_err(|e| TailError::Malformed(format!("{e}: {}", message.data)))?;
+        *cursor = Some(message.id.clone());
+        if !each(&event, &message.id) {
+            return Ok(Flow::Stop);
+        }
+    }
+    Ok(Flow::Dropped)
 }
 
 /// One line for an event: position, time, source, type, and what changed.
@@ -221,4 +250,100 @@ pub async fn run(args: TailArgs) -> Result<(), TailError> {
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use tributary_core::{EventId, EventType, Object, ObjectKind, Seq, SourceId, Upstream};
+
+    fn event(name: &str) -> Event {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap();
+        Event {
+            id: EventId::new("e1").unwrap(),
+            seq: Some(Seq(1)),
+            source: SourceId::new("s").unwrap(),
+            provider: "egnyte".into(),
+            event_type: EventType::Add,
+            occurred_at: at,
+            observed_at: at,
+            object: Object::new("o", ObjectKind::File, name),
+            previous: None,
+            actor: None,
+            upstream: Upstream {
+                id: "1".into(),
+                action: "create".into(),
+                raw: None,
+            },
+            late: false,
+        }
+    }
+
+    /// Splits `body` into network chunks at the given byte offsets.
+    fn chunks(body: &[u8], at: &[usize]) -> Vec<Result<Vec<u8>, std::io::Error>> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &cut in at.iter().chain([&body.len()]) {
+            out.push(Ok(body[from..cut].to_vec()));
+            from = cut;
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_character_split_across_chunks_arrives_whole() {
+        let json = serde_json::to_string(&event("résumé.txt")).unwrap();
+        let body = format!(": keep-alive\n\nid: c1\ndata: {json}\n\nid: c2\ndata: {json}\n\n");
+        // Cut inside the first `é` (two bytes in UTF-8) of each event, and between `\n` and `\n`.
+        let bytes = body.as_bytes();
+        let first = body.find('é').unwrap() + 1;
+        let second = body.rfind("ré").unwrap() + 2;
+        let end_of_first = body.find("\n\nid: c2").unwrap() + 1;
+        let stream = futures_util::stream::iter(chunks(bytes, &[first, end_of_first, second]));
+        let (mut cursor, mut seen) = (None, Vec::new());
+        let flow = read_stream(stream, &mut cursor, &mut |e: &Event, id: &str| {
+            seen.push((id.to_owned(), e.object.name.clone()));
+            true
+        })
+        .await
+        .unwrap();
+        assert_eq!(flow, Flow::Dropped);
+        assert_eq!(
+            seen,
+            [
+                ("c1".to_owned(), "résumé.txt".to_owned()),
+                ("c2".to_owned(), "résumé.txt".to_owned())
+            ]
+        );
+        assert_eq!(cursor.as_deref(), Some("c2"));
+    }
+
+    #[tokio::test]
+    async fn a_stream_error_event_ends_the_tail_with_its_message() {
+        let json = serde_json::to_string(&event("a.txt")).unwrap();
+        let body = format!(
+            "id: c1\ndata: {json}\n\nevent: stream_error\ndata: {{\"error\":{{\"code\":\"cursor_expired\"}}}}\n\n"
+        );
+        let stream = futures_util::stream::iter(chunks(body.as_bytes(), &[]));
+        let mut cursor = None;
+        let got = read_stream(stream, &mut cursor, &mut |_: &Event, _: &str| true).await;
+        match got {
+            Err(TailError::Stream(data)) => assert!(data.contains("cursor_expired"), "{data}"),
+            other => panic!("expected the stream's error, got {other:?}"),
+        }
+        assert_eq!(cursor.as_deref(), Some("c1"));
+    }
+
+    #[tokio::test]
+    async fn each_may_stop_the_tail() {
+        let json = serde_json::to_string(&event("a.txt")).unwrap();
+        let body = format!("id: c1\ndata: {json}\n\nid: c2\ndata: {json}\n\n");
+        let stream = futures_util::stream::iter(chunks(body.as_bytes(), &[]));
+        let mut cursor = None;
+        let flow = read_stream(stream, &mut cursor, &mut |_: &Event, _: &str| false)
+            .await
+            .unwrap();
+        assert_eq!((flow, cursor.as_deref()), (Flow::Stop, Some("c1")));
+    }
 }
