@@ -5,7 +5,8 @@
 //! connectors implement, the opaque [`Checkpoint`] and [`Watermark`] a poll returns, the adaptive
 //! [`PollPolicy`], the API [`Cursor`] encoding and the [`Clock`] that everything time-dependent takes.
 //!
-//! It is not for I/O: no HTTP, no storage, no runtime. Providers depend on this crate only.
+//! It is not for I/O: no HTTP, no storage, no runtime. Providers depend on this crate and on
+//! `tributary-http` (the HTTP client and checks they share), on no other tributary crate.
 
 mod checkpoint;
 mod clock;

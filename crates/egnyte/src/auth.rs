@@ -8,8 +8,8 @@
 
 use crate::client::EgnyteClient;
 use crate::config::{Credentials, Secret};
+use crate::credential::AccessToken;
 use crate::error::EgnyteError;
-use crate::limiter::AccessToken;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tributary_core::Clock;
 

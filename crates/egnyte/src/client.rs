@@ -5,8 +5,8 @@
 //! the daily quota headers. Status codes become [`EgnyteError`]s as the notes §3.2 and §8 say.
 
 use crate::config::{ApiVersion, Secret, Suppress};
+use crate::credential::CredentialState;
 use crate::error::{EgnyteError, Throttle};
-use crate::limiter::CredentialState;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;

@@ -7,7 +7,7 @@
 //! - [`client`]: the HTTP calls and the wire types, nothing else.
 //! - [`map`]: wire events → unified events (the mapping table lives there).
 //! - [`provider`]: [`EgnyteProvider`], paging, checkpoints, gaps, the cursor check, the watermark.
-//! - [`limiter`]: [`RateLimiters`], one rate limiter (and quota, and OAuth token) per credential,
+//! - [`credential`]: [`RateLimiters`], one rate limiter (and quota, and OAuth token) per credential,
 //!   shared by every source using it.
 //! - [`error`]: [`EgnyteError`] and its mapping to [`tributary_core::ProviderError`].
 //!
@@ -18,14 +18,14 @@
 mod auth;
 pub mod client;
 pub mod config;
+pub mod credential;
 pub mod error;
-pub mod limiter;
 pub mod map;
 pub mod provider;
 
 pub use config::{
     ApiVersion, ConfigError, Credentials, EgnyteConfig, Secret, StartPosition, Suppress,
 };
+pub use credential::{CredentialFingerprint, RateLimiters};
 pub use error::EgnyteError;
-pub use limiter::{CredentialFingerprint, RateLimiters};
 pub use provider::{CheckpointV1, EgnyteCheckpoint, EgnyteProvider, EgnyteStats};

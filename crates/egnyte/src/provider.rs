@@ -52,8 +52,8 @@
 use crate::auth::Authenticator;
 use crate::client::{EgnyteClient, EventsQuery, WireCursor, WireEventsPage};
 use crate::config::{ConfigError, EgnyteConfig, Secret};
+use crate::credential::{CredentialFingerprint, RateLimiters};
 use crate::error::EgnyteError;
-use crate::limiter::{CredentialFingerprint, RateLimiters};
 use crate::map::{MapError, Mapper, PROVIDER};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -491,7 +491,7 @@ impl EgnyteProvider {
         true
     }
 
-    async fn poll_page(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, EgnyteError> {
+    async fn poll_pages(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, EgnyteError> {
         let started = self.clock.now();
         let mut gaps = Vec::new();
         let mut pos = match checkpoint {
@@ -664,7 +664,7 @@ impl Provider for EgnyteProvider {
     }
 
     async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
-        self.poll_page(checkpoint).await.map_err(|e| {
+        self.poll_pages(checkpoint).await.map_err(|e| {
             tracing::warn!(source = %self.source, error = %e, "Egnyte poll failed");
             ProviderError::from(e)
         })

@@ -18,7 +18,7 @@ mod key;
 mod log;
 mod merge;
 mod pending;
-mod registry;
+mod records;
 mod retention;
 mod sled_store;
 mod source;

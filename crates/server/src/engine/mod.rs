@@ -3,15 +3,15 @@
 //!
 //! - [`runner`]: one poll of one source: checkpoint in, page out, ingested atomically.
 //! - [`frontier`]: how far the merge may go.
-//! - [`scheduler`]: the [`Engine`]: schedules, concurrency cap, merging, status, shutdown.
+//! - [`runtime`]: the [`Engine`]: schedules, concurrency cap, merging, status, shutdown.
 
 pub mod clock;
 pub mod frontier;
 pub mod runner;
-pub mod scheduler;
+pub mod runtime;
 
 pub use clock::TokioClock;
-pub use scheduler::{Engine, EngineConfig, EngineError, EngineStats, MergeListener, SourceStatus};
+pub use runtime::{Engine, EngineConfig, EngineError, EngineStats, MergeListener, SourceStatus};
 
 #[cfg(test)]
 mod tests;
