@@ -1,17 +1,8 @@
 //! [`JiveProvider`]: Jive has no event stream, so each poll reads one closed time window
 //! `(after, before]` of both change lists and synthesizes the events from what changed.
 //!
-//! - **Window.** `before = min(after + span, now − skew)`. Contents come from
-//!   `filter=modificationDate(before,after)` (inclusive, upper bound first) and deletions from
-//!   `filter=since(after)&sort=eventDateAsc`, dropping markers after `before` (they belong to a
-//!   later window: emitting them now would put the stream out of order).
-//! - **No trust in offsets.** Jive cannot sort by modification date, and a window's members
-//!   change while it is paged (an edited item leaves the window and every later item shifts left).
-//!   A window whose first page comes back full is halved until it fits one page; only a window of
-//!   one millisecond that still does not fit is paged, with one item of overlap between pages: a
-//!   page that shares no item with what was already read means items shifted past it, and the scan
-//!   steps back a page until it overlaps again. The span that fitted is remembered (in memory) for
-//!   the next window, doubled after a window that came back less than half full.
+//! - **Window.** `before = min(after + span, now − skew)`, read from both change lists; how a
+//!   window is sized, halved and paged without trusting offsets is in `window.rs`.
 //! - **Order.** Both lists are merged by `(time, deletions first, id)`: a deletion and a restore
 //!   of one item in the same millisecond can only have happened in that order.
 //! - **Dual checkpoint.** One versioned record holds the contents position and the deletions
@@ -20,18 +11,20 @@
 //!   written only for a window both endpoints completed.
 //! - **Watermark.** The `before` of the last completed window.
 
+use crate::auth::Authenticator;
 use crate::client::{
     Authorization, ContentsQuery, DeletedQuery, JiveClient, WireContent, WireDeleted, WireList,
 };
-use crate::config::{ConfigError, Credentials, JiveConfig, Secret, StartPosition, place_path};
+use crate::config::{ConfigError, JiveConfig, StartPosition, place_path};
 use crate::error::JiveError;
 use crate::map::{self, Context, Known};
+use crate::window::Windows;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use tributary_core::{
     Checkpoint, Clock, Event, ObjectChange, ObjectStateError, ObjectStateRead, Page, PollPolicy,
     Provider, ProviderError, SourceId, Watermark,
@@ -97,27 +90,7 @@ pub struct JiveStats {
 #[derive(Debug, Default)]
 struct Counters {
     windows: AtomicU64,
-    splits: AtomicU64,
-    shift_repairs: AtomicU64,
     unreadable: AtomicU64,
-    token_refreshes: AtomicU64,
-}
-
-/// The access token of an OAuth source.
-#[derive(Debug)]
-struct OauthState {
-    access: Option<Secret>,
-    refresh_at: Option<DateTime<Utc>>,
-    refresh_token: Secret,
-}
-
-/// All deletion markers dated `from` or later that existed when the source's clock read
-/// `complete_through + skew`.
-#[derive(Debug)]
-struct DeletionsCache {
-    from: DateTime<Utc>,
-    complete_through: DateTime<Utc>,
-    markers: Vec<Value>,
 }
 
 /// One change seen in a window.
@@ -139,19 +112,17 @@ impl Sighting {
 
 /// The Jive REST v3 API as a tributary [`Provider`].
 pub struct JiveProvider {
-    source: SourceId,
-    config: JiveConfig,
+    pub(crate) source: SourceId,
+    pub(crate) config: JiveConfig,
     client: JiveClient,
     objects: Arc<dyn ObjectStateRead>,
     clock: Arc<dyn Clock>,
-    oauth: Option<tokio::sync::Mutex<OauthState>>,
+    auth: Authenticator,
     version_checked: AtomicBool,
     /// `config.places` as `/places/N`.
     place_paths: Vec<String>,
-    /// Every deletion marker from some time on, as of a poll: see `deletions_through`.
-    deletions_cache: Mutex<Option<DeletionsCache>>,
-    /// The window span (ms) that last fitted one page.
-    span_hint: Mutex<Option<i64>>,
+    /// The windowing's memory between polls and its counts.
+    pub(crate) windows: Windows,
     counters: Counters,
 }
 
@@ -176,18 +147,7 @@ impl JiveProvider {
         let base = config.validate()?;
         let client = JiveClient::new(base, config.request_timeout())
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
-        let oauth = match &config.credentials {
-            Credentials::Oauth {
-                refresh_token,
-                access_token,
-                ..
-            } => Some(tokio::sync::Mutex::new(OauthState {
-                access: access_token.clone(),
-                refresh_at: None,
-                refresh_token: refresh_token.clone(),
-            })),
-            Credentials::Basic { .. } => None,
-        };
+        let auth = Authenticator::new(source.clone(), config.credentials.clone());
         let place_paths = config.places.iter().filter_map(|p| place_path(p)).collect();
         Ok(Self {
             source,
@@ -196,10 +156,9 @@ impl JiveProvider {
             client,
             objects,
             clock,
-            oauth,
+            auth,
             version_checked: AtomicBool::new(false),
-            deletions_cache: Mutex::new(None),
-            span_hint: Mutex::new(None),
+            windows: Windows::default(),
             counters: Counters::default(),
         })
     }
@@ -222,10 +181,10 @@ impl JiveProvider {
         JiveStats {
             calls: self.client.calls(),
             windows: c.windows.load(Ordering::Relaxed),
-            splits: c.splits.load(Ordering::Relaxed),
-            shift_repairs: c.shift_repairs.load(Ordering::Relaxed),
+            splits: self.windows.splits(),
+            shift_repairs: self.windows.shift_repairs(),
             unreadable: c.unreadable.load(Ordering::Relaxed),
-            token_refreshes: c.token_refreshes.load(Ordering::Relaxed),
+            token_refreshes: self.auth.refreshes(),
         }
     }
 
@@ -340,7 +299,7 @@ impl JiveProvider {
             .is_some_and(|parent| self.place_paths.iter().any(|p| p == parent))
     }
 
-    fn places(&self) -> Vec<Option<&str>> {
+    pub(crate) fn places(&self) -> Vec<Option<&str>> {
         if self.config.places.is_empty() {
             vec![None]
         } else {
@@ -355,54 +314,8 @@ impl JiveProvider {
     /// Reads the window after `cp` and synthesizes its events.
     async fn window(&self, cp: CheckpointV1, horizon: DateTime<Utc>) -> Result<Page, JiveError> {
         let after = cp.contents.through;
-        let max_span = i64::try_from(self.config.max_window_ms).unwrap_or(i64::MAX / 4);
-        let room = (horizon - after).num_milliseconds().max(1);
-        let hint = *self.span_hint.lock().unwrap_or_else(|p| p.into_inner());
-        let mut span = hint.unwrap_or(max_span).clamp(1, max_span).min(room);
-        let p = self.config.page_size;
         let mut requests = 0u32;
-
-        // Contents: halve the window until each place's first page fits (or it is 1 ms wide).
-        let (before, firsts) = loop {
-            let before = after + TimeDelta::milliseconds(span);
-            let mut firsts = Vec::new();
-            let mut full = false;
-            for place in self.places() {
-                requests += 1;
-                let page = self.contents(&self.query(before, after, place, 0)).await?;
-                full |= is_full(&page, p);
-                firsts.push((place, page));
-            }
-            if full && span > 1 {
-                span = (span / 2).max(1);
-                self.counters.splits.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            break (before, firsts);
-        };
-        let mut items: HashMap<String, Value> = HashMap::new();
-        let mut most = 0usize;
-        for (place, first) in firsts {
-            most = most.max(first.list.len());
-            let all = if is_full(&first, p) {
-                self.page_through(before, after, place, first, &mut requests)
-                    .await?
-            } else {
-                first.list
-            };
-            for item in all {
-                if let Some(id) = content_id(&item) {
-                    items.insert(id, item);
-                }
-            }
-        }
-        let next_span = if most * 2 < p as usize {
-            span.saturating_mul(2)
-        } else {
-            span
-        };
-        *self.span_hint.lock().unwrap_or_else(|p| p.into_inner()) = Some(next_span.min(max_span));
-
+        let (before, items) = self.window_contents(after, horizon, &mut requests).await?;
         let markers = self
             .deletions_through(after, before, horizon, &mut requests)
             .await?;
@@ -515,159 +428,6 @@ impl JiveProvider {
         Ok(page)
     }
 
-    fn query<'a>(
-        &'a self,
-        before: DateTime<Utc>,
-        after: DateTime<Utc>,
-        place: Option<&'a str>,
-        start_index: u32,
-    ) -> ContentsQuery<'a> {
-        ContentsQuery {
-            before,
-            after: Some(after),
-            types: &self.config.types,
-            place,
-            start_index,
-            count: self.config.page_size,
-        }
-    }
-
-    /// Every item of a window that does not fit one page, paged with one item of overlap: a page
-    /// sharing nothing with what was read means items shifted left past it (some left the
-    /// window), so the scan steps back until it overlaps again. Items only ever leave a past
-    /// window (an edit moves `updated` to now), so stepping back always finds the seam.
-    async fn page_through(
-        &self,
-        before: DateTime<Utc>,
-        after: DateTime<Utc>,
-        place: Option<&str>,
-        first: WireList,
-        requests: &mut u32,
-    ) -> Result<Vec<Value>, JiveError> {
-        let p = self.config.page_size;
-        let mut seen: HashMap<String, Value> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut add = |list: Vec<Value>, seen: &mut HashMap<String, Value>| {
-            for item in list {
-                if let Some(id) = content_id(&item)
-                    && seen.insert(id.clone(), item).is_none()
-                {
-                    order.push(id);
-                }
-            }
-        };
-        add(first.list, &mut seen);
-        let mut start = p - 1;
-        loop {
-            self.spend(requests, after, before)?;
-            let page = self
-                .contents(&self.query(before, after, place, start))
-                .await?;
-            let overlaps = page
-                .list
-                .iter()
-                .filter_map(content_id)
-                .any(|id| seen.contains_key(&id));
-            let short = page.list.len() < p as usize && page.next().is_none();
-            add(page.list, &mut seen);
-            if start > 0 && !overlaps {
-                self.counters.shift_repairs.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(source = %self.source, start, "items shifted while paging; stepping back");
-                start = start.saturating_sub(p - 1);
-                continue;
-            }
-            if short {
-                break;
-            }
-            start += p - 1;
-        }
-        Ok(order
-            .into_iter()
-            .filter_map(|id| seen.remove(&id))
-            .collect())
-    }
-
-    /// Deletion markers from `after` (inclusive) through `before`. The list is an append-only log
-    /// in `eventDate` order, so offset paging is safe; it stops at the first marker after
-    /// `before`. When one short page held every marker from `after` on, the answer is kept: until
-    /// `horizon` nothing else can appear (later markers are dated later), so the next windows up
-    /// to it need no request of their own (a backfill's windows share one).
-    async fn deletions_through(
-        &self,
-        after: DateTime<Utc>,
-        before: DateTime<Utc>,
-        horizon: DateTime<Utc>,
-        requests: &mut u32,
-    ) -> Result<Vec<Value>, JiveError> {
-        let in_window = |raw: &&Value| marker_date(raw).is_none_or(|d| after <= d && d <= before);
-        {
-            let cache = self
-                .deletions_cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = cache.as_ref()
-                && c.from <= after
-                && before <= c.complete_through
-            {
-                return Ok(c.markers.iter().filter(in_window).cloned().collect());
-            }
-        }
-        let p = self.config.page_size;
-        let mut out = Vec::new();
-        let mut start = 0;
-        loop {
-            self.spend(requests, after, before)?;
-            let page = self
-                .deleted(&DeletedQuery {
-                    since: after,
-                    types: &self.config.types,
-                    start_index: start,
-                    count: p,
-                })
-                .await?;
-            let short = page.list.len() < p as usize && page.next().is_none();
-            if short && start == 0 {
-                let window = page.list.iter().filter(in_window).cloned().collect();
-                *self
-                    .deletions_cache
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(DeletionsCache {
-                    from: after,
-                    complete_through: horizon,
-                    markers: page.list,
-                });
-                return Ok(window);
-            }
-            let past = page
-                .list
-                .iter()
-                .any(|raw| marker_date(raw).is_some_and(|d| d > before));
-            out.extend(page.list.iter().filter(in_window).cloned());
-            if past || short {
-                return Ok(out);
-            }
-            start += p;
-        }
-    }
-
-    /// Counts one more request for the window `(after, before]`; past the budget the window is
-    /// given up as still shifting (the next poll reads it again).
-    fn spend(
-        &self,
-        requests: &mut u32,
-        after: DateTime<Utc>,
-        before: DateTime<Utc>,
-    ) -> Result<(), JiveError> {
-        *requests += 1;
-        if *requests > self.config.max_requests_per_window {
-            return Err(JiveError::Unsettled {
-                window: format!("{after} .. {before}"),
-                requests: *requests,
-            });
-        }
-        Ok(())
-    }
-
     fn remembered(&self, content_id: &str) -> Result<Option<Known>, JiveError> {
         match self.objects.get(&map::key(content_id))? {
             None => Ok(None),
@@ -684,10 +444,17 @@ impl JiveProvider {
         tracing::error!(source = %self.source, error = %e, payload = %raw, "skipping an unreadable Jive {what}");
     }
 
-    async fn contents(&self, q: &ContentsQuery<'_>) -> Result<WireList, JiveError> {
+    /// The `Authorization` for the next request (see `auth.rs`).
+    async fn authorization(&self) -> Result<Authorization, JiveError> {
+        self.auth
+            .authorization(&self.client, self.clock.as_ref())
+            .await
+    }
+
+    pub(crate) async fn contents(&self, q: &ContentsQuery<'_>) -> Result<WireList, JiveError> {
         let auth = self.authorization().await?;
         match self.client.contents(&auth, q).await {
-            Err(JiveError::Unauthorized { .. }) if self.refused(&auth).await => {
+            Err(JiveError::Unauthorized { .. }) if self.auth.refused(&auth).await => {
                 let auth = self.authorization().await?;
                 self.client.contents(&auth, q).await
             }
@@ -695,75 +462,15 @@ impl JiveProvider {
         }
     }
 
-    async fn deleted(&self, q: &DeletedQuery<'_>) -> Result<WireList, JiveError> {
+    pub(crate) async fn deleted(&self, q: &DeletedQuery<'_>) -> Result<WireList, JiveError> {
         let auth = self.authorization().await?;
         match self.client.deleted(&auth, q).await {
-            Err(JiveError::Unauthorized { .. }) if self.refused(&auth).await => {
+            Err(JiveError::Unauthorized { .. }) if self.auth.refused(&auth).await => {
                 let auth = self.authorization().await?;
                 self.client.deleted(&auth, q).await
             }
             r => r,
         }
-    }
-
-    /// The `Authorization` for the next request; an OAuth token is refreshed when it is due.
-    async fn authorization(&self) -> Result<Authorization, JiveError> {
-        let (client_id, client_secret) = match &self.config.credentials {
-            Credentials::Basic { username, password } => {
-                return Ok(Authorization::Basic {
-                    username: username.clone(),
-                    password: password.clone(),
-                });
-            }
-            Credentials::Oauth {
-                client_id,
-                client_secret,
-                ..
-            } => (client_id, client_secret),
-        };
-        let Some(oauth) = &self.oauth else {
-            return Err(JiveError::Malformed {
-                endpoint: "POST /oauth2/token".into(),
-                detail: "OAuth credentials without OAuth state".into(),
-            });
-        };
-        let mut state = oauth.lock().await;
-        let now = self.clock.now();
-        if let Some(access) = &state.access
-            && state.refresh_at.is_none_or(|at| now < at)
-        {
-            return Ok(Authorization::Bearer(access.clone()));
-        }
-        let answer = self
-            .client
-            .refresh_token(client_id, client_secret, &state.refresh_token)
-            .await?;
-        self.counters
-            .token_refreshes
-            .fetch_add(1, Ordering::Relaxed);
-        state.refresh_at = answer.expires_in.filter(|s| *s > 0).map(|lifetime| {
-            let margin = (lifetime / 2).min(60);
-            now + TimeDelta::seconds(lifetime - margin)
-        });
-        if let Some(rotated) = answer.refresh_token.filter(|r| !r.is_empty()) {
-            state.refresh_token = Secret::new(rotated);
-        }
-        let token = Secret::new(answer.access_token);
-        state.access = Some(token.clone());
-        tracing::info!(source = %self.source, "refreshed the Jive access token");
-        Ok(Authorization::Bearer(token))
-    }
-
-    /// Forgets a refused bearer token so the next request refreshes; whether a retry makes sense.
-    async fn refused(&self, auth: &Authorization) -> bool {
-        let (Some(oauth), Authorization::Bearer(token)) = (&self.oauth, auth) else {
-            return false;
-        };
-        let mut state = oauth.lock().await;
-        if state.access.as_ref() == Some(token) {
-            state.access = None;
-        }
-        true
     }
 }
 
@@ -779,27 +486,6 @@ impl Provider for JiveProvider {
 
     async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
         self.poll_inner(checkpoint).await.map_err(Into::into)
-    }
-}
-
-/// Whether a list page may have more after it.
-fn is_full(page: &WireList, page_size: u32) -> bool {
-    page.list.len() >= page_size as usize || page.next().is_some()
-}
-
-/// A marker's `eventDate`, when it has a readable one (an unreadable marker is reported where
-/// it is parsed).
-fn marker_date(raw: &Value) -> Option<DateTime<Utc>> {
-    raw.get("eventDate")
-        .and_then(Value::as_str)
-        .and_then(crate::client::wire_time::parse)
-}
-
-fn content_id(item: &Value) -> Option<String> {
-    match item.get("contentID")? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 
