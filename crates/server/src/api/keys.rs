@@ -10,7 +10,7 @@
 //! live in the configuration file.
 
 use super::query::RawQuery;
-use super::sources::{parse_body, random_hex};
+use super::request::{parse_body, random_hex};
 use super::{Admin, ApiError, ApiState, key_sha256_hex, openapi};
 use axum::Json;
 use axum::body::Bytes;

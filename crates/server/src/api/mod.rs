@@ -37,15 +37,18 @@ pub mod events;
 pub mod keys;
 pub mod kloudless;
 pub mod oauth;
+pub(crate) mod oauth_state;
 mod openapi;
 mod query;
+pub(crate) mod request;
+pub(crate) mod source_json;
 pub mod sources;
 pub mod stream;
 
+pub use crate::control::SourceControl;
 pub use account::AccountId;
 pub use auth::{Admin, AdminKeyEntry, ApiKeys, KeyConfigError, KeyEntry, Tenant, key_sha256_hex};
 pub use error::ApiError;
-pub use sources::SourceControl;
 
 use axum::Router;
 use axum::extract::State;

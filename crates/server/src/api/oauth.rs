@@ -16,13 +16,16 @@
 //! without a refresh token (Egnyte's classic non-expiring tokens) makes bearer credentials; one
 //! with a refresh token makes `oauth` credentials, as Jive's always do.
 //!
-//! Pending states live in this process only: a restart forgets them, and the user starts again.
+//! Pending states (`oauth_state.rs`) live in this process only: a restart forgets them, and
+//! the user starts again. The source is created through the sources service
+//! ([`SourceControl`](crate::control::SourceControl)), as `POST /v1/sources` creates one.
 
-use super::sources::{
-    Creation, NewSource, SourceBody, check_config, create_source, parse_body, random_hex,
-    tenant_wide,
-};
+use super::oauth_state::Flow;
+pub use super::oauth_state::MAX_PENDING;
+use super::request::{parse_body, random_hex};
+use super::source_json::{NewSource, SourceBody};
 use super::{ApiError, ApiState, Tenant, openapi, query::RawQuery};
+use crate::control::{Creation, check_config, create_source, tenant_wide};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -31,62 +34,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 use tributary_core::SourceId;
 use utoipa::ToSchema;
 
 /// How long a `state` waits for its callback.
 pub const STATE_LIFETIME_SECS: i64 = 600;
-/// At most this many flows wait at once (expired ones are dropped first).
-pub const MAX_PENDING: usize = 10_000;
 /// The timeout of a token request.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Flows started and not yet called back, by `state`.
-#[derive(Default)]
-pub(crate) struct PendingStates {
-    states: Mutex<HashMap<String, Flow>>,
-}
-
-struct Flow {
-    provider: openapi::ProviderName,
-    tenant: Tenant,
-    id: Option<SourceId>,
-    config: serde_json::Map<String, serde_json::Value>,
-    client_id: String,
-    client_secret: String,
-    redirect_uri: String,
-    paused: bool,
-    token_url: String,
-    expires_at: DateTime<Utc>,
-}
-
-impl PendingStates {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Flow>> {
-        self.states.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn insert(&self, state: String, flow: Flow, now: DateTime<Utc>) -> Result<(), ApiError> {
-        let mut states = self.lock();
-        states.retain(|_, f| f.expires_at > now);
-        if states.len() >= MAX_PENDING {
-            tracing::warn!(
-                pending = states.len(),
-                "too many OAuth flows waiting; refusing a new one"
-            );
-            return Err(ApiError::SourcesUnavailable);
-        }
-        states.insert(state, flow);
-        Ok(())
-    }
-
-    /// The flow of `state`, removed (a state is used once), if it is live.
-    fn take(&self, state: &str, now: DateTime<Utc>) -> Option<Flow> {
-        self.lock().remove(state).filter(|f| f.expires_at > now)
-    }
-}
 
 /// `POST /v1/oauth/{provider}/start`.
 #[derive(Debug, Deserialize, ToSchema)]

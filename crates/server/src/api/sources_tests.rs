@@ -660,7 +660,7 @@ async fn refusals_name_the_field_and_never_echo_a_secret() {
 fn provider_refusals_are_scrubbed_of_credential_values() {
     let credentials = json!({"kind": "bearer", "token": "s3cret-token", "nested": ["another-one"]});
     assert_eq!(
-        sources::scrub(
+        crate::control::scrub(
             "invalid type: string \"s3cret-token\", and another-one",
             &credentials
         ),
