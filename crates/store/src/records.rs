@@ -152,6 +152,17 @@ impl SledStore {
             .sources
             .remove(key::num_str(log.no, id.as_str()))
             .map_err(StoreError::storage("removing a source"))?;
+        // What is kept in memory of the incarnation goes with it: no read can name it again, so
+        // a tenant that creates and deletes sources over and over leaves nothing behind.
+        self.inner
+            .ordinals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&inc);
+        log.ends
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&inc);
         let mut catalog = self.catalog_mut();
         catalog.live.remove(&inc);
         log.names

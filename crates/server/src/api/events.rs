@@ -13,8 +13,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
-use tributary_core::{Cursor, Seq};
-use tributary_store::{EventStore, Filter, INLINE_SCAN, MAX_SCAN, ReadPage};
+use tributary_core::Cursor;
+use tributary_store::{Filter, INLINE_SCAN, MAX_SCAN, ReadPage};
 
 /// `GET /v1/events`.
 #[utoipa::path(
@@ -182,9 +182,4 @@ pub(crate) fn json_response(body: Vec<u8>) -> Response {
         body,
     )
         .into_response()
-}
-
-/// The cursor that resumes right after the tenant's event at `seq`.
-pub(crate) fn cursor_after(store: &dyn EventStore, tenant: &Tenant, seq: Seq) -> Cursor {
-    Cursor::new(store.stream_key(tenant.as_str()), seq)
 }

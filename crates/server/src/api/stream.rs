@@ -24,7 +24,7 @@
 //! source was deleted) it sends one `event: stream_error` whose data is the usual error body
 //! (`{"error":{"code","message"}}`) and ends. It also ends when the server shuts down.
 
-use super::events::{cursor_after, decode_cursor, read_page};
+use super::events::{decode_cursor, read_page};
 use super::query::{self, Endpoint, EventQuery, RawQuery};
 use super::{ApiError, ApiState, Tenant, openapi};
 use axum::extract::State;
@@ -91,6 +91,7 @@ pub(crate) async fn stream(
     };
     let after = decode_cursor(&state, &tenant, start)?;
     let mut follower = Follower {
+        key: state.store().stream_key(tenant.as_str()),
         merged: state.merged(tenant.as_str()),
         closing: state.closing(),
         state,
@@ -115,6 +116,8 @@ pub(crate) async fn stream(
 struct Follower {
     state: ApiState,
     tenant: Tenant,
+    /// The tenant's stream key, which every `id` (a cursor) carries: looked up once.
+    key: u64,
     query: Arc<EventQuery>,
     merged: watch::Receiver<Seq>,
     closing: watch::Receiver<bool>,
@@ -175,7 +178,7 @@ impl Follower {
 
     /// The SSE event for a stored event; `None` if its JSON is not text (a corrupt store).
     fn event(&self, event: &StoredEvent) -> Option<SseEvent> {
-        let id = cursor_after(self.state.store().as_ref(), &self.tenant, event.seq).encode();
+        let id = Cursor::new(self.key, event.seq).encode();
         match std::str::from_utf8(event.json()) {
             Ok(json) => Some(SseEvent::default().id(id).data(json)),
             Err(_) => {
