@@ -29,7 +29,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 source tests/lib/harness.sh
-binary "" tributary-server tributary --release
+binary "" tributary-cli tributary --release
 
 echo "filling a store with $EVENTS events (this takes a while)" >&2
 start_server bench "$bin" bench api --events "$EVENTS" --cursors-file "$work/cursors"

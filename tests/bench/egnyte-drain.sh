@@ -17,7 +17,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-cargo build --release --locked -q -p tributary-server
+cargo build --release --locked -q -p tributary-cli
 bin=target/release/tributary
 venv=target/egnyte-sdk-venv
 if ! [ -x "$venv/bin/python" ]; then

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 sources=${1:-10000}
 interval=${2:-60000}
 source tests/lib/harness.sh
-binary "" tributary-server tributary --release
+binary "" tributary-cli tributary --release
 start_server simulator "$bin" sim jive --seed 3
 wait_for_server '[[ -s $work/stdout ]]' 60 "printing its URL"
 base=$(head -1 "$work/stdout")

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 items=${1:-200000}
 rate=${2:-200}
 source tests/lib/harness.sh
-binary "" tributary-server tributary --release
+binary "" tributary-cli tributary --release
 
 start_sim() { # extra args...
   start_server simulator "$bin" sim jive --items "$items" --seed 7 "$@"

@@ -7,3 +7,4 @@ mod crash;
 mod egnyte;
 mod jive;
 mod server;
+mod sources;

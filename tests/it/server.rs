@@ -5,11 +5,11 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tributary_cli::tail::Tail;
 use tributary_core::{Event, EventType, SystemClock};
 use tributary_server::api::KeyEntry;
 use tributary_server::config::{EgnyteSection, EngineSection, ServerConfig, SourceEntry};
 use tributary_server::serve::{serve, start};
-use tributary_server::tail::Tail;
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
 use tributary_sim::jive::{JiveFault, JiveSim, JiveSimConfig};
 

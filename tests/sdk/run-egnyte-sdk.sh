@@ -16,7 +16,7 @@ STARTUP_TIMEOUT_SECS=60
 source tests/lib/harness.sh
 
 # The binary.
-binary "${1:-${TRIBUTARY_BIN:-}}" tributary-server tributary
+binary "${1:-${TRIBUTARY_BIN:-}}" tributary-cli tributary
 
 # The SDK: already importable at the pinned version, else in a virtualenv under target/.
 pip_package egnyte "$EGNYTE_SDK_VERSION" egnyte-sdk-venv

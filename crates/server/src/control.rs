@@ -294,3 +294,21 @@ pub(crate) async fn view(
         .blocking(move |store| body(store, record, engine_status, now))
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn provider_refusals_are_scrubbed_of_credential_values() {
+        let credentials =
+            json!({"kind": "bearer", "token": "s3cret-token", "nested": ["another-one"]});
+        assert_eq!(
+            super::scrub(
+                "invalid type: string \"s3cret-token\", and another-one",
+                &credentials
+            ),
+            "invalid type: string \"***\", and ***"
+        );
+    }
+}

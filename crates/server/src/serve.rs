@@ -15,7 +15,7 @@ use crate::registry::{Registry, RegistryError};
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use tributary_core::{Clock, SourceId, SystemClock};
+use tributary_core::{Clock, SourceId};
 use tributary_egnyte::RateLimiters;
 use tributary_store::{EventStore, SledStore, SourceRecord, StoreError};
 
@@ -148,36 +148,4 @@ pub async fn serve(
     let http_result = http.await.map_err(|e| ServeError::Task(e.to_string()))?;
     engine_result?;
     http_result.map_err(ServeError::Http)
-}
-
-/// `tributary serve --config FILE`.
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// The configuration file (TOML); without it, the defaults and TRIBUTARY_* variables.
-    #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
-}
-
-/// Loads the configuration, starts, prints `api <url>` as the first line of stdout, and serves
-/// until Ctrl-C.
-pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
-    let config = ServerConfig::load(args.config.as_deref())?;
-    let started = start(&config, Arc::new(SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen.to_string(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(ServeError::Http)?;
-    println!("api http://{addr}");
-    eprintln!(
-        "serving {} sources from {} (Ctrl-C stops)",
-        started.store.sources()?.len(),
-        config.data_dir.display()
-    );
-    serve(started, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
 }

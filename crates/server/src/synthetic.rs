@@ -1,5 +1,5 @@
-//! A provider that makes up a reproducible stream of file events: the demo's upstream until the
-//! real providers and their simulators land.
+//! A provider that makes up a reproducible stream of file events, for the engine's and the
+//! metrics' tests (compiled only for tests).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

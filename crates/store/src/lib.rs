@@ -11,6 +11,7 @@
 //! to any upstream (providers do).
 
 mod api_key;
+mod baseline;
 mod error;
 mod filter;
 mod ingest;
@@ -27,6 +28,7 @@ mod subscription;
 mod upgrade;
 
 pub use api_key::ApiKeyRecord;
+pub use baseline::RawRead;
 pub use error::StoreError;
 pub use filter::Filter;
 pub use log::MAX_SCAN;

@@ -150,7 +150,7 @@ fn scoped_filter(tenant: &Tenant, q: &EventQuery) -> Result<Filter, ApiError> {
 }
 
 /// `{"objects":[…],"cursor":"…","count":N,"remaining":M}` with each event's stored JSON as is.
-pub(crate) fn page_body(page: &ReadPage) -> Vec<u8> {
+pub fn page_body(page: &ReadPage) -> Vec<u8> {
     let events: usize = page.events.iter().map(|e| e.json().len() + 1).sum();
     let mut body = Vec::with_capacity(events + 96);
     body.extend_from_slice(b"{\"objects\":[");

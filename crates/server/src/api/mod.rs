@@ -415,6 +415,4 @@ mod keys_tests;
 #[cfg(test)]
 mod kloudless_tests;
 #[cfg(test)]
-mod sources_tests;
-#[cfg(test)]
 mod tests;

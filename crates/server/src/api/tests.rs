@@ -845,7 +845,7 @@ impl Frame {
 }
 
 /// Reads an SSE body incrementally; every wait is bounded.
-pub(super) struct SseReader {
+struct SseReader {
     response: reqwest::Response,
     buffer: String,
 }
@@ -861,7 +861,7 @@ impl SseReader {
     }
 
     /// Opens the stream at `url` (a full `/v1/events/stream` URL) with `key`.
-    pub(super) async fn connect(url: &str, key: &str, last_event_id: Option<&str>) -> Self {
+    async fn connect(url: &str, key: &str, last_event_id: Option<&str>) -> Self {
         let mut request = reqwest::Client::new().get(url).bearer_auth(key);
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
@@ -886,17 +886,6 @@ impl SseReader {
                 return Some(frame);
             }
         }
-    }
-
-    /// The events sent before the first keep-alive comment: with the stream caught up, every
-    /// event it had to send (the server sends what it has read before it idles). Fails if the
-    /// stream ends first.
-    pub(super) async fn until_idle(&mut self) -> Vec<Frame> {
-        let mut frames = Vec::new();
-        while let Some(frame) = self.block().await.expect("the stream goes on") {
-            frames.push(frame);
-        }
-        frames
     }
 
     /// The next block: `Some(Some(event))`, `Some(None)` for a comment, `None` when the stream

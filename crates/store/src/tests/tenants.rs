@@ -455,3 +455,42 @@ proptest! {
         })?;
     }
 }
+
+#[test]
+fn the_raw_baseline_reads_exactly_the_tenants_log_entries() {
+    rt().block_on(async {
+        let s = SledStore::temporary().unwrap();
+        let acme = put_in(&s, "acme", "egnyte-main").await;
+        let globex = put_in(&s, "globex", "egnyte-main").await;
+        let events = |ms: &[i64]| -> Vec<Event> {
+            ms.iter()
+                .enumerate()
+                .map(|(i, &ms)| add("egnyte-main", &format!("e{i}"), ms))
+                .collect()
+        };
+        s.ingest(&acme, page(events(&[1, 3, 5, 7]), 1, None))
+            .await
+            .unwrap();
+        s.ingest(&globex, page(events(&[2, 4]), 1, None))
+            .await
+            .unwrap();
+        s.merge_tenants(vec![("acme".into(), t(100)), ("globex".into(), t(100))])
+            .await
+            .unwrap();
+
+        let scan = s.raw_log_scan("acme").unwrap();
+        assert_eq!(scan.entries, 4);
+        assert_eq!(s.raw_log_scan("globex").unwrap().entries, 2);
+        assert_eq!(s.raw_log_scan("nobody").unwrap(), RawRead::default());
+        // Every stored byte of acme's entries: each one's JSON and its 16-byte header.
+        let read = s.read("acme", None, 10, &Filter::default()).await.unwrap();
+        let json: u64 = read.events.iter().map(|e| e.json().len() as u64).sum();
+        assert_eq!(scan.bytes, json + 4 * 16);
+
+        // Pages of 2 after positions 0, 2 and 3 (acme's log is 1..=4): 2 + 2 + 1 entries, none
+        // of globex's.
+        let pages = s.raw_log_pages("acme", &[0, 2, 3], 2).unwrap();
+        assert_eq!(pages.entries, 5);
+        assert_eq!(s.raw_log_pages("globex", &[0, 5], 10).unwrap().entries, 2);
+    });
+}

@@ -4,9 +4,10 @@
 //! It fills a store with `--events` Egnyte-like events (about 560 bytes of JSON each, as in
 //! `docs/events.md`) from four sources of one tenant, then:
 //!
-//! 1. scans the store's `log` tree with sled alone (the store closed, its directory reopened as a
-//!    plain sled database): a full scan reading every value, and 100-entry range reads at the same
-//!    cursors the load uses; events per second of each;
+//! 1. reads the tenant's log as sled stores it, without the store's own work
+//!    ([`SledStore::raw_log_scan`], [`SledStore::raw_log_pages`]): a full scan reading every
+//!    value, and 100-entry range reads at the same cursors the load uses; events per second of
+//!    each;
 //! 2. serves the real API (`/v1/events`) and, on another port, a bare axum handler answering every
 //!    request with one fixed page body of the same size (the first 100 events as the API sends
 //!    them), and writes the cursors of `--cursors` positions spread over the log, one per line, to
@@ -18,18 +19,18 @@
 //! until SIGTERM or Ctrl-C. `tests/bench/api-wrk.sh` drives it with `wrk`.
 
 use super::BenchError;
-use crate::api::{self, ApiKeys, ApiState, KeyEntry};
 use axum::body::Bytes;
 use axum::http::header;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use tributary_core::{
     Actor, Checkpoint, Cursor, Event, EventId, EventType, Object, ObjectKind, Page, Seq, SourceId,
     Upstream, Watermark,
 };
+use tributary_server::api::{self, ApiKeys, ApiState, KeyEntry};
 use tributary_store::{EventStore, Filter, SledStore, SourceRecord};
 
 const KEY: &str = "bench-api-key";
@@ -93,12 +94,11 @@ pub async fn run(args: ApiBenchArgs) -> Result<(), BenchError> {
         args.cursors_file.display(),
         cursors.len()
     );
-    drop(store);
 
-    // The raw scans, on the same bytes, with the store closed.
+    // The raw scans, on the same bytes: the storage work alone, as the store lays it out.
     let (scan, pages) = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || raw_scans(&dir, &positions)
+        let store = store.clone();
+        move || raw_scans(&store, &positions)
     })
     .await
     .map_err(|e| BenchError::Poll(e.to_string()))??;
@@ -117,7 +117,6 @@ pub async fn run(args: ApiBenchArgs) -> Result<(), BenchError> {
         pages.0 as f64 / pages.1
     );
 
-    let store = SledStore::open(&dir)?;
     let first = store.read(TENANT, None, 100, &Filter::default()).await?;
     let body = Bytes::from(api::events::page_body(&first));
     let _ = writeln!(out, "page_bytes {}", body.len());
@@ -179,64 +178,27 @@ fn local_url(listener: &tokio::net::TcpListener) -> Result<String, BenchError> {
         .map_err(|e| BenchError::Poll(e.to_string()))
 }
 
-/// `(events, seconds)` of the best of three passes of each: a full scan of the `log` tree
-/// reading every value, and 100-entry range reads starting at each position.
+/// `(events, seconds)` of the best of three passes of each: a raw scan of the tenant's whole
+/// log reading every value, and raw 100-entry range reads starting at each position.
 #[allow(clippy::type_complexity)]
-fn raw_scans(dir: &Path, positions: &[u64]) -> Result<((u64, f64), (u64, f64)), BenchError> {
-    let storage = |e: sled::Error| BenchError::Poll(format!("raw sled: {e}"));
-    // The store just closed: sled may hold its lock for a moment.
-    let db = {
-        let mut tries = 0;
-        loop {
-            match sled::open(dir) {
-                Ok(db) => break db,
-                Err(e) if tries < 100 => {
-                    tries += 1;
-                    tracing::debug!(error = %e, "waiting for the store's lock");
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(e) => return Err(storage(e)),
-            }
-        }
-    };
-    // The store's format 3 keeps each tenant's log as `tenant | seq` in `t3.log`; the bench's
-    // one tenant is the store's first, number 1.
-    let log = db.open_tree("t3.log").map_err(storage)?;
-    let key = |p: u64| {
-        let mut k = [0u8; 16];
-        k[..8].copy_from_slice(&1u64.to_be_bytes());
-        k[8..].copy_from_slice(&p.to_be_bytes());
-        k
-    };
+fn raw_scans(store: &SledStore, positions: &[u64]) -> Result<((u64, f64), (u64, f64)), BenchError> {
     let mut best_scan = (0, f64::MAX);
     let mut best_pages = (0, f64::MAX);
     for _ in 0..3 {
         let began = Instant::now();
-        let (mut n, mut bytes) = (0u64, 0usize);
-        for entry in log.iter() {
-            let (_, value) = entry.map_err(storage)?;
-            bytes += value.len();
-            n += 1;
-        }
-        std::hint::black_box(bytes);
+        let read = store.raw_log_scan(TENANT)?;
+        std::hint::black_box(read.bytes);
         let took = began.elapsed().as_secs_f64();
         if took < best_scan.1 {
-            best_scan = (n, took);
+            best_scan = (read.entries, took);
         }
 
         let began = Instant::now();
-        let (mut n, mut bytes) = (0u64, 0usize);
-        for &p in positions {
-            for entry in log.range(key(p + 1)..).take(100) {
-                let (_, value) = entry.map_err(storage)?;
-                bytes += value.len();
-                n += 1;
-            }
-        }
-        std::hint::black_box(bytes);
+        let read = store.raw_log_pages(TENANT, positions, 100)?;
+        std::hint::black_box(read.bytes);
         let took = began.elapsed().as_secs_f64();
         if took < best_pages.1 {
-            best_pages = (n, took);
+            best_pages = (read.entries, took);
         }
     }
     Ok((best_scan, best_pages))

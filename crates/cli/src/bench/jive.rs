@@ -9,11 +9,11 @@
 //!   requests and time per poll.
 
 use super::{BenchError, bench_source, open_store};
-use crate::engine::runner::{PollStep, poll_once};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tributary_core::{SourceId, SystemClock};
 use tributary_jive::{Credentials, JiveConfig, JiveProvider, StartPosition};
+use tributary_server::engine::runner::{PollStep, poll_once};
 use tributary_store::EventStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -7,11 +7,11 @@
 //! process's CPU time as a share of one core (from `/proc/self/stat`).
 
 use super::{BenchError, bench_source, open_store};
-use crate::engine::{Engine, EngineConfig};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tributary_core::{PollPolicy, SourceId, SystemClock};
 use tributary_jive::{Credentials, JiveConfig, JiveProvider};
+use tributary_server::engine::{Engine, EngineConfig};
 use tributary_store::EventStore;
 
 #[derive(Debug, clap::Args)]

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use tributary_server::{bench, demo, serve, tail};
+use tributary_cli::{bench, demo, serve, tail};
 use tributary_sim::egnyte::EgnyteSimArgs;
 use tributary_sim::jive::JiveSimArgs;
 

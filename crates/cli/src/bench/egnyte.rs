@@ -1,7 +1,6 @@
 //! `bench egnyte-drain`: an Egnyte backlog drained into a fresh store.
 
 use super::{BENCH_TENANT, BenchError, bench_source, open_store};
-use crate::engine::runner::{PIPELINE_PAGES, PollStep, poll_once, poll_pipelined};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,6 +8,7 @@ use tributary_core::{InFlightObjects, Provider, SourceId, SystemClock};
 use tributary_egnyte::{
     Credentials, EgnyteConfig, EgnyteProvider, RateLimiters, StartPosition, Suppress,
 };
+use tributary_server::engine::runner::{PIPELINE_PAGES, PollStep, poll_once, poll_pipelined};
 use tributary_store::EventStore;
 
 #[derive(Debug, clap::Args)]

@@ -3,14 +3,14 @@
 //! HTTP API, prints `api <url> key <key>` as its first line, and tails the unified stream over the
 //! API's live stream: ordered events from two providers within seconds.
 
-use crate::api::KeyEntry;
-use crate::config::{EgnyteSection, EngineSection, ServerConfig, SourceEntry};
-use crate::serve::{ServeError, serve, start};
 use crate::tail::{Tail, TailError, line};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tributary_core::SystemClock;
+use tributary_server::api::KeyEntry;
+use tributary_server::config::{EgnyteSection, EngineSection, ServerConfig, SourceEntry};
+use tributary_server::serve::{ServeError, serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
 use tributary_sim::jive::{JiveSim, JiveSimConfig};
 

@@ -1,0 +1,39 @@
+//! `tributary serve --config FILE`: loads the configuration, starts the engine and the API
+//! ([`tributary_server::serve`]), prints `api <url>` as the first line of stdout, and serves
+//! until Ctrl-C.
+
+use std::sync::Arc;
+use tributary_core::SystemClock;
+use tributary_server::config::ServerConfig;
+use tributary_server::serve::{ServeError, serve, start};
+use tributary_store::EventStore;
+
+/// `tributary serve --config FILE`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The configuration file (TOML); without it, the defaults and TRIBUTARY_* variables.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    let config = ServerConfig::load(args.config.as_deref())?;
+    let started = start(&config, Arc::new(SystemClock)).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServeError::Http)?;
+    println!("api http://{addr}");
+    eprintln!(
+        "serving {} sources from {} (Ctrl-C stops)",
+        started.store.sources()?.len(),
+        config.data_dir.display()
+    );
+    serve(started, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
