@@ -10,7 +10,7 @@ use std::time::Duration;
 use tributary_core::SystemClock;
 use tributary_server::api::KeyEntry;
 use tributary_server::config::{EgnyteSection, EngineSection, ServerConfig, SourceEntry};
-use tributary_server::serve::{ServeError, serve, start};
+use tributary_server::serve::{ServeError, bind, serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
 use tributary_sim::jive::{JiveSim, JiveSimConfig};
 
@@ -173,16 +173,8 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         ],
     };
     let started = start(&config, clock).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen.to_string(),
-            source,
-        })?;
-    let api = format!(
-        "http://{}",
-        listener.local_addr().map_err(ServeError::Http)?
-    );
+    let (listener, addr) = bind(config.listen).await?;
+    let api = format!("http://{addr}");
     println!("api {api} key {key}");
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(started, listener, async {

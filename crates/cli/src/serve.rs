@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use tributary_core::SystemClock;
 use tributary_server::config::ServerConfig;
-use tributary_server::serve::{ServeError, serve, start};
+use tributary_server::serve::{ServeError, bind, serve, start};
 use tributary_store::EventStore;
 
 /// `tributary serve --config FILE`.
@@ -19,13 +19,7 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let config = ServerConfig::load(args.config.as_deref())?;
     let started = start(&config, Arc::new(SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen.to_string(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(ServeError::Http)?;
+    let (listener, addr) = bind(config.listen).await?;
     println!("api http://{addr}");
     eprintln!(
         "serving {} sources from {} (Ctrl-C stops)",

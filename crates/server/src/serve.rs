@@ -118,6 +118,20 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
     Ok(Started { store, engine, api })
 }
 
+/// Listens on `addr` (port 0: any free port) and answers the listener with the address it got.
+pub async fn bind(
+    addr: std::net::SocketAddr,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(ServeError::Http)?;
+    Ok((listener, local))
+}
+
 /// Runs the engine and serves the API on `listener` until `shutdown` completes.
 pub async fn serve(
     started: Started,
