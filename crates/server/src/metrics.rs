@@ -1,8 +1,18 @@
 //! `GET /metrics`: the engine's and the API's counters in the Prometheus text format (0.0.4).
 //!
-//! Everything is read at scrape time from what the engine, the store and the API already count,
-//! so nothing is registered ahead and nothing can drift: the text is written here directly (a
-//! metrics library would add a registry to keep in step with the engine's own counters).
+//! The exposition is written by `prometheus-client`'s Prometheus text encoder, so names,
+//! `_total` suffixes, label escaping and histogram buckets follow the format without code of
+//! ours. Collecting still costs nothing until a scrape: the engine, the store and the API count
+//! what they count anyway, and each scrape reads it into a `Scrape`, a `Collector` registered
+//! in a registry made for that scrape alone, which encodes each metric as a `ConstCounter` or a
+//! `ConstGauge`. So no registered counter sits on the hot path and none can drift from the
+//! engine's own. The one metric kept between scrapes is the API latency histogram ([`Latency`]),
+//! a `Family` of `Histogram`s by route that every request updates.
+//!
+//! Every metric below is encoded by its own line in `Scrape`'s `encode`, typed by its value
+//! (`ConstCounter`, `ConstGauge`, `Histogram`): a metric cannot be reported under another's
+//! name. Counters are named without `_total` there (the encoder appends it), and the seconds
+//! metrics are named without `_seconds` and given [`Unit::Seconds`] (the encoder appends it).
 //!
 //! | metric | labels | meaning |
 //! | --- | --- | --- |
@@ -18,180 +28,262 @@
 //! | `tributary_source_gaps` | `tenant`, `source` | gaps it recorded (events the upstream lost) |
 //! | `tributary_api_request_duration_seconds` | `route` | API latency histogram |
 
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineStats};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::TypedMetric;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 use std::time::Duration;
 use tributary_store::EventStore;
 
-/// Upper bounds (seconds) of the latency histogram's buckets.
+/// The `Content-Type` of what [`render`] writes: the Prometheus text format, version 0.0.4.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Upper bounds (seconds) of the latency histogram's buckets (`+Inf` is added by the histogram).
 const BUCKETS: [f64; 12] = [
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// The labels of a per-source metric, in this order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SourceLabels {
+    tenant: String,
+    source: String,
 }
 
-/// API request latencies, by route (the matched path pattern, never the raw URL).
-#[derive(Debug, Default)]
+/// The label of the latency histogram: the matched path pattern, never the raw URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+/// API request latencies, by route.
+#[derive(Debug, Clone)]
 pub struct Latency {
-    routes: Mutex<BTreeMap<String, Histogram>>,
+    routes: Family<RouteLabels, Histogram>,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self {
+            routes: Family::new_with_constructor(|| Histogram::new(BUCKETS)),
+        }
+    }
 }
 
 impl Latency {
-    pub fn record(&self, route: &str, took: Duration) {
-        let secs = took.as_secs_f64();
-        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
-        let h = routes.entry(route.to_owned()).or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
-    }
-
-    fn snapshot(&self) -> BTreeMap<String, Histogram> {
+    /// Counts one request to `route` (a path pattern) that took `took`.
+    pub fn record(&self, route: String, took: Duration) {
         self.routes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .get_or_create(&RouteLabels { route })
+            .observe(took.as_secs_f64());
     }
 }
 
-/// A label value with `\`, `"` and newlines escaped.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// The whole exposition.
+/// The whole exposition, read from `engine` (absent on a server without sources), `store` and
+/// `latency` now.
 pub fn render(
     engine: Option<&Engine>,
     store: &dyn EventStore,
     latency: &Latency,
     now: DateTime<Utc>,
-) -> String {
-    let mut out = String::with_capacity(4096);
-    let stats = engine.map(Engine::stats).unwrap_or_default();
-    header(
-        &mut out,
-        "tributary_polls_total",
-        "counter",
-        "Polls finished, all sources.",
-    );
-    let _ = writeln!(out, "tributary_polls_total {}", stats.polls);
-    header(
-        &mut out,
-        "tributary_events_merged_total",
-        "counter",
-        "Events moved into the unified log.",
-    );
-    let _ = writeln!(out, "tributary_events_merged_total {}", stats.merged);
-    header(
-        &mut out,
-        "tributary_events_late_total",
-        "counter",
-        "Merged events appended behind a later event.",
-    );
-    let _ = writeln!(out, "tributary_events_late_total {}", stats.late);
-
-    let statuses = engine.map(Engine::statuses).unwrap_or_default();
-    let per_source: [(&str, &str, &str); 7] = [
-        (
-            "tributary_source_up",
-            "gauge",
-            "1 while the source runs; 0 when stopped on an error or paused.",
-        ),
-        (
-            "tributary_source_polls_total",
-            "counter",
-            "Polls of the source.",
-        ),
-        (
-            "tributary_source_events_ingested_total",
-            "counter",
-            "New events the source committed.",
-        ),
-        (
-            "tributary_source_upstream_calls_total",
-            "counter",
-            "Requests the source's provider sent upstream.",
-        ),
-        (
-            "tributary_source_upstream_calls_today",
-            "gauge",
-            "Requests the source's provider sent upstream on the current UTC day.",
-        ),
-        (
-            "tributary_source_lag_seconds",
-            "gauge",
-            "Now minus the source's watermark.",
-        ),
-        (
-            "tributary_source_gaps",
-            "gauge",
-            "Gaps the source recorded (events the upstream lost).",
-        ),
-    ];
-    for (name, kind, help) in per_source {
-        header(&mut out, name, kind, help);
-        for (id, s) in &statuses {
-            let (tenant, source) = (label(&id.tenant), label(id.id.as_str()));
-            let value = match name {
-                "tributary_source_up" => {
-                    Some(u64::from(!s.paused && s.stopped.is_none()).to_string())
-                }
-                "tributary_source_polls_total" => Some(s.polls.to_string()),
-                "tributary_source_events_ingested_total" => Some(s.events_ingested.to_string()),
-                "tributary_source_upstream_calls_total" => s.upstream_calls.map(|n| n.to_string()),
-                "tributary_source_upstream_calls_today" => {
-                    s.upstream_calls_today.map(|n| n.to_string())
-                }
-                "tributary_source_lag_seconds" => s.watermark.map(|w| {
-                    let lag = (now - w.time()).num_milliseconds().max(0);
-                    format!("{:.3}", lag as f64 / 1000.0)
-                }),
-                _ => store.gaps(id).ok().map(|g| g.len().to_string()),
-            };
-            if let Some(v) = value {
-                let _ = writeln!(out, "{name}{{tenant=\"{tenant}\",source=\"{source}\"}} {v}");
-            }
-        }
-    }
-
-    let name = "tributary_api_request_duration_seconds";
-    header(&mut out, name, "histogram", "API request latency by route.");
-    for (route, h) in latency.snapshot() {
-        let route = label(&route);
-        for (bound, count) in BUCKETS.iter().zip(h.counts) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-            h.count
-        );
-        let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {:.6}", h.sum);
-        let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {}", h.count);
-    }
-    out
+) -> Result<String, std::fmt::Error> {
+    Scrape::read(engine, store, latency, now).encode_text()
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+/// What one scrape reports, read when the scrape comes.
+#[derive(Debug)]
+struct Scrape {
+    engine: EngineStats,
+    sources: Vec<SourceSample>,
+    latency: Latency,
+}
+
+/// One source's values in a scrape; `None` leaves its line out.
+#[derive(Debug)]
+struct SourceSample {
+    labels: SourceLabels,
+    up: bool,
+    polls: u64,
+    events_ingested: u64,
+    /// Absent when the provider does not count its requests.
+    upstream_calls: Option<u64>,
+    upstream_calls_today: Option<u64>,
+    /// Absent before the source's first watermark.
+    lag_seconds: Option<f64>,
+    /// Absent when the store could not list the source's gaps.
+    gaps: Option<usize>,
+}
+
+impl Scrape {
+    fn read(
+        engine: Option<&Engine>,
+        store: &dyn EventStore,
+        latency: &Latency,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let sources = engine
+            .map(Engine::statuses)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(source, status)| SourceSample {
+                up: !status.paused && status.stopped.is_none(),
+                polls: status.polls,
+                events_ingested: status.events_ingested,
+                upstream_calls: status.upstream_calls,
+                upstream_calls_today: status.upstream_calls_today,
+                // Milliseconds are as fine as a lag is worth reading.
+                lag_seconds: status
+                    .watermark
+                    .map(|w| (now - w.time()).num_milliseconds().max(0) as f64 / 1000.0),
+                gaps: store.gaps(&source).ok().map(|gaps| gaps.len()),
+                labels: SourceLabels {
+                    tenant: source.tenant,
+                    source: source.id.as_str().to_owned(),
+                },
+            })
+            .collect();
+        Self {
+            engine: engine.map(Engine::stats).unwrap_or_default(),
+            sources,
+            latency: latency.clone(),
+        }
+    }
+
+    /// Encodes the scrape in the Prometheus text format, through a registry made for it alone.
+    fn encode_text(self) -> Result<String, std::fmt::Error> {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(self));
+        let mut text = String::with_capacity(4096);
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
+        Ok(text)
+    }
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let stats = self.engine;
+        let e = &mut encoder;
+        one(
+            e,
+            "tributary_polls",
+            "Polls finished, all sources.",
+            ConstCounter::new(stats.polls),
+        )?;
+        one(
+            e,
+            "tributary_events_merged",
+            "Events moved into the unified log.",
+            ConstCounter::new(stats.merged),
+        )?;
+        one(
+            e,
+            "tributary_events_late",
+            "Merged events appended behind a later event.",
+            ConstCounter::new(stats.late),
+        )?;
+
+        let sources = &self.sources;
+        per_source(
+            e,
+            "tributary_source_up",
+            "1 while the source runs; 0 when stopped on an error or paused.",
+            None,
+            sources,
+            |s| Some(ConstGauge::new(u64::from(s.up))),
+        )?;
+        per_source(
+            e,
+            "tributary_source_polls",
+            "Polls of the source.",
+            None,
+            sources,
+            |s| Some(ConstCounter::new(s.polls)),
+        )?;
+        per_source(
+            e,
+            "tributary_source_events_ingested",
+            "New events the source committed.",
+            None,
+            sources,
+            |s| Some(ConstCounter::new(s.events_ingested)),
+        )?;
+        per_source(
+            e,
+            "tributary_source_upstream_calls",
+            "Requests the source's provider sent upstream.",
+            None,
+            sources,
+            |s| s.upstream_calls.map(ConstCounter::new),
+        )?;
+        per_source(
+            e,
+            "tributary_source_upstream_calls_today",
+            "Requests the source's provider sent upstream on the current UTC day.",
+            None,
+            sources,
+            |s| s.upstream_calls_today.map(ConstGauge::new),
+        )?;
+        per_source(
+            e,
+            "tributary_source_lag",
+            "Now minus the source's watermark.",
+            Some(&Unit::Seconds),
+            sources,
+            |s| s.lag_seconds.map(ConstGauge::new),
+        )?;
+        per_source(
+            e,
+            "tributary_source_gaps",
+            "Gaps the source recorded (events the upstream lost).",
+            None,
+            sources,
+            |s| s.gaps.map(ConstGauge::new),
+        )?;
+
+        let histograms = &self.latency.routes;
+        let family = e.encode_descriptor(
+            "tributary_api_request_duration",
+            "API request latency by route.",
+            Some(&Unit::Seconds),
+            histograms.metric_type(),
+        )?;
+        histograms.encode(family)
+    }
+}
+
+/// A metric without labels: its `HELP` and `TYPE` lines and its sample.
+fn one<M: EncodeMetric + TypedMetric>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> Result<(), std::fmt::Error> {
+    metric.encode(encoder.encode_descriptor(name, help, None, M::TYPE)?)
+}
+
+/// A metric labelled `tenant` and `source`: its `HELP` and `TYPE` lines, then a sample for each
+/// source that `value` gives one for.
+fn per_source<M: EncodeMetric + TypedMetric>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    sources: &[SourceSample],
+    value: impl Fn(&SourceSample) -> Option<M>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, unit, M::TYPE)?;
+    for source in sources {
+        if let Some(metric) = value(source) {
+            metric.encode(family.encode_family(&source.labels)?)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -202,6 +294,154 @@ mod tests {
     use std::sync::Arc;
     use tributary_core::{PollPolicy, SourceId, SystemClock};
     use tributary_store::{SledStore, SourceRecord};
+
+    fn sample(tenant: &str, source: &str) -> SourceSample {
+        SourceSample {
+            labels: SourceLabels {
+                tenant: tenant.into(),
+                source: source.into(),
+            },
+            up: true,
+            polls: 3,
+            events_ingested: 5,
+            upstream_calls: Some(4),
+            upstream_calls_today: Some(2),
+            lag_seconds: Some(1.5),
+            gaps: Some(0),
+        }
+    }
+
+    #[test]
+    fn encodes_every_family_of_one_source_in_prometheus_text() {
+        let latency = Latency::default();
+        // On a bucket's bound (counted in it) and between two bounds.
+        latency.record("/v1/events".into(), Duration::from_millis(250));
+        latency.record("/v1/events".into(), Duration::from_secs(2));
+        let scrape = Scrape {
+            engine: EngineStats {
+                polls: 7,
+                merged: 5,
+                late: 1,
+            },
+            sources: vec![sample("acme", "s1")],
+            latency,
+        };
+        let text = scrape.encode_text().unwrap();
+        let bucket = |le: &str, n: u32| {
+            format!(
+                "tributary_api_request_duration_seconds_bucket{{route=\"/v1/events\",le=\"{le}\"}} {n}"
+            )
+        };
+        let mut expected = vec![
+            "# HELP tributary_polls_total Polls finished, all sources.".to_owned(),
+            "# TYPE tributary_polls_total counter".into(),
+            "tributary_polls_total 7".into(),
+            "# HELP tributary_events_merged_total Events moved into the unified log.".into(),
+            "# TYPE tributary_events_merged_total counter".into(),
+            "tributary_events_merged_total 5".into(),
+            "# HELP tributary_events_late_total Merged events appended behind a later event."
+                .into(),
+            "# TYPE tributary_events_late_total counter".into(),
+            "tributary_events_late_total 1".into(),
+            "# HELP tributary_source_up 1 while the source runs; 0 when stopped on an error or paused."
+                .into(),
+            "# TYPE tributary_source_up gauge".into(),
+            "tributary_source_up{tenant=\"acme\",source=\"s1\"} 1".into(),
+            "# HELP tributary_source_polls_total Polls of the source.".into(),
+            "# TYPE tributary_source_polls_total counter".into(),
+            "tributary_source_polls_total{tenant=\"acme\",source=\"s1\"} 3".into(),
+            "# HELP tributary_source_events_ingested_total New events the source committed.".into(),
+            "# TYPE tributary_source_events_ingested_total counter".into(),
+            "tributary_source_events_ingested_total{tenant=\"acme\",source=\"s1\"} 5".into(),
+            "# HELP tributary_source_upstream_calls_total Requests the source's provider sent upstream."
+                .into(),
+            "# TYPE tributary_source_upstream_calls_total counter".into(),
+            "tributary_source_upstream_calls_total{tenant=\"acme\",source=\"s1\"} 4".into(),
+            "# HELP tributary_source_upstream_calls_today Requests the source's provider sent upstream on the current UTC day."
+                .into(),
+            "# TYPE tributary_source_upstream_calls_today gauge".into(),
+            "tributary_source_upstream_calls_today{tenant=\"acme\",source=\"s1\"} 2".into(),
+            "# HELP tributary_source_lag_seconds Now minus the source's watermark.".into(),
+            "# TYPE tributary_source_lag_seconds gauge".into(),
+            "tributary_source_lag_seconds{tenant=\"acme\",source=\"s1\"} 1.5".into(),
+            "# HELP tributary_source_gaps Gaps the source recorded (events the upstream lost)."
+                .into(),
+            "# TYPE tributary_source_gaps gauge".into(),
+            "tributary_source_gaps{tenant=\"acme\",source=\"s1\"} 0".into(),
+            "# HELP tributary_api_request_duration_seconds API request latency by route.".into(),
+            "# TYPE tributary_api_request_duration_seconds histogram".into(),
+        ];
+        for le in [
+            "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+        ] {
+            expected.push(bucket(le, 0));
+        }
+        for le in ["0.25", "0.5", "1"] {
+            expected.push(bucket(le, 1));
+        }
+        for le in ["2.5", "+Inf"] {
+            expected.push(bucket(le, 2));
+        }
+        expected
+            .push("tributary_api_request_duration_seconds_sum{route=\"/v1/events\"} 2.25".into());
+        expected
+            .push("tributary_api_request_duration_seconds_count{route=\"/v1/events\"} 2".into());
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected, "{text}");
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn absent_values_leave_out_their_lines_but_not_their_families() {
+        let mut source = sample("acme", "s1");
+        source.upstream_calls = None;
+        source.upstream_calls_today = None;
+        source.lag_seconds = None;
+        source.gaps = None;
+        let scrape = Scrape {
+            engine: EngineStats::default(),
+            sources: vec![source],
+            latency: Latency::default(),
+        };
+        let text = scrape.encode_text().unwrap();
+        for family in [
+            "tributary_source_upstream_calls_total",
+            "tributary_source_upstream_calls_today",
+            "tributary_source_lag_seconds",
+            "tributary_source_gaps",
+        ] {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(&format!("# TYPE {family} "))),
+                "{family} has its header:\n{text}"
+            );
+            assert!(
+                !text.lines().any(|l| l.starts_with(&format!("{family}{{"))),
+                "{family} has no sample:\n{text}"
+            );
+        }
+        assert!(
+            text.lines()
+                .any(|l| l == "tributary_source_up{tenant=\"acme\",source=\"s1\"} 1"),
+            "{text}"
+        );
+        // No request yet: the histogram has its header and no series.
+        assert!(text.ends_with("# TYPE tributary_api_request_duration_seconds histogram\n"));
+    }
+
+    #[test]
+    fn escapes_quotes_backslashes_and_newlines_in_label_values() {
+        let scrape = Scrape {
+            engine: EngineStats::default(),
+            sources: vec![sample("a\"b\\c\nd", "s1")],
+            latency: Latency::default(),
+        };
+        let text = scrape.encode_text().unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l == "tributary_source_up{tenant=\"a\\\"b\\\\c\\nd\",source=\"s1\"} 1"),
+            "{text}"
+        );
+    }
 
     #[tokio::test]
     async fn renders_engine_source_and_latency_families() {
@@ -238,9 +478,9 @@ mod tests {
             }
         }
         let latency = Latency::default();
-        latency.record("/v1/events", Duration::from_micros(700));
-        latency.record("/v1/events", Duration::from_millis(30));
-        let text = render(Some(&engine), store.as_ref(), &latency, now);
+        latency.record("/v1/events".into(), Duration::from_micros(700));
+        latency.record("/v1/events".into(), Duration::from_millis(30));
+        let text = render(Some(&engine), store.as_ref(), &latency, now).unwrap();
         for line in [
             "# TYPE tributary_polls_total counter",
             "tributary_polls_total 0",
@@ -271,6 +511,5 @@ mod tests {
             !text.contains("tributary_source_lag_seconds{"),
             "no lag before a watermark"
         );
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

@@ -323,7 +323,7 @@ async fn record_latency(
     let began = std::time::Instant::now();
     let response = next.run(request).await;
     if let Some(route) = route {
-        state.inner.latency.record(&route, began.elapsed());
+        state.inner.latency.record(route, began.elapsed());
     }
     response
 }
@@ -338,21 +338,30 @@ async fn record_latency(
         upstream calls, events ingested and merged, late events, each source's lag and gaps, API \
         latency by route. No key: it names every source, so keep the API on a private network or \
         behind a proxy that restricts it.",
-    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String))
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        (status = 500, description = "The metrics could not be encoded (`internal_error`)", body = openapi::ErrorBody),
+    )
 )]
 async fn metrics(State(state): State<ApiState>) -> Response {
     let engine = state.inner.sources.get().map(SourceControl::engine);
     let store = state.inner.store.clone();
     let now = chrono::Utc::now();
-    let text = crate::metrics::render(engine, store.as_ref(), &state.inner.latency, now);
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
+    match crate::metrics::render(engine, store.as_ref(), &state.inner.latency, now) {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                crate::metrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            // The encoder refused what it was given: a fault of ours, never of the scrape.
+            tracing::warn!(error = %e, "encoding the metrics failed");
+            ApiError::Internal.into_response()
+        }
+    }
 }
 
 #[utoipa::path(

@@ -795,12 +795,20 @@ async fn metrics_report_api_latency_by_route_in_prometheus_text() {
         "text/plain; version=0.0.4; charset=utf-8"
     );
     let text = response.text().await.unwrap();
-    assert!(
-        text.lines()
-            .any(|l| l == "tributary_api_request_duration_seconds_count{route=\"/v1/events\"} 2"),
-        "{text}"
-    );
-    assert!(text.contains("# TYPE tributary_events_merged_total counter"));
+    for line in [
+        "# TYPE tributary_api_request_duration_seconds histogram",
+        "tributary_api_request_duration_seconds_bucket{route=\"/v1/events\",le=\"+Inf\"} 2",
+        "tributary_api_request_duration_seconds_count{route=\"/v1/events\"} 2",
+        "# TYPE tributary_events_merged_total counter",
+        "tributary_events_merged_total 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // The scrape is timed once it is answered, so it is not in its own text.
+    assert!(!text.contains("route=\"/metrics\""), "{text}");
     server.stop().await;
 }
 
