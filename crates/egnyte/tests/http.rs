@@ -1,4 +1,14 @@
-//! The Egnyte provider over real HTTP, against `wiremock` servers on 127.0.0.1 (port 0).
+//! The Egnyte provider over real HTTP, against `wiremock` servers on 127.0.0.1 (port 0): the
+//! **wire half** of its tests.
+//!
+//! Each test hands the provider exact, hand-written answers and checks what only this layer can
+//! see exactly: the requests it sends (paths, query parameters, headers, form fields, their
+//! order and count), the `Page` it returns (events, object changes, checkpoint, watermark, `more`,
+//! the exact `Gap` values with their reasons), its `ProviderError` classification with the exact
+//! message, and its stats counters; also answers the simulator cannot produce. What a rule does
+//! end to end (the events, order, counts and gaps that land in the store after the engine ran) is
+//! checked once, in the black-box tests against the simulator (`tests/it/egnyte/`); where a rule
+//! has a test in both, each doc comment names the other half.
 
 // Test helpers outside `#[test]` functions may unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -190,8 +200,51 @@ async fn first_poll_starts_at_the_latest_event_and_reads_204_as_nothing() {
     }
 }
 
+/// JSON labelled `text/plain`, as Egnyte sometimes sends it, is read as JSON from `/cursor` and
+/// from the list alike. (Every list answer in this file is labelled so; this test names the rule,
+/// which is checked here only: it is about reading an answer, not about what reaches the store.)
 #[tokio::test]
-async fn maps_the_notes_example_page_sent_as_text_plain() {
+async fn json_labelled_text_plain_is_read_as_json_from_the_cursor_and_the_list() {
+    let h = Harness::new().await;
+    h.mount(
+        Mock::given(method("GET"))
+            .and(path(CURSOR))
+            .respond_with(text_plain(json!({
+                "timestamp": "2026-01-05T09:14:02.000Z",
+                "latest_event_id": 70412, "oldest_event_id": 61877
+            }))),
+    )
+    .await;
+    h.list(
+        70412,
+        text_plain(events_page(vec![file_event(
+            70413,
+            "create",
+            "g",
+            "/Shared/a.txt",
+        )])),
+    )
+    .await;
+    let page = h.provider(h.config()).poll(None).await.unwrap();
+    assert_eq!(ids(&page), ["70413"]);
+    assert_eq!(
+        page.checkpoint,
+        checkpoint_seen(70413, 0, Some(NOW), false, 61877)
+    );
+    assert_eq!(
+        h.calls().await,
+        [
+            CURSOR.to_owned(),
+            format!("{EVENTS}?id=70412&count=100&suppress=app")
+        ]
+    );
+}
+
+/// The notes' example page (a real payload, sent as `text/plain`) becomes these exact unified
+/// events, object changes and checkpoint. Every action's mapping end to end:
+/// `tests/it/egnyte/mapping.rs`.
+#[tokio::test]
+async fn maps_the_notes_example_page_to_exact_unified_events() {
     let h = Harness::new().await;
     let body: Value =
         serde_json::from_str(include_str!("fixtures/notes-example-page.json")).unwrap();
@@ -241,6 +294,10 @@ async fn maps_the_notes_example_page_sent_as_text_plain() {
     assert_eq!(page.watermark, watermark_at_now_minus_skew());
 }
 
+/// Wire half of exclusive paging, one page per poll: each list asks `id` = the previous page's
+/// `max(latest_id, largest id)`, `more` while pages are full, a watermark only once caught up, the
+/// object memory carrying a group id between polls. No repeat reaching the store:
+/// `paging::lists_strictly_after_the_saved_id_and_says_more_while_pages_are_full`.
 #[tokio::test]
 async fn pages_exclusively_and_drains_full_pages_before_promising_a_watermark() {
     let h = Harness::new().await;
@@ -338,6 +395,9 @@ async fn three_pages(h: &Harness, g: &str) {
     .await;
 }
 
+/// Wire half of several pages per poll: the requests (none after the page that is not full) and
+/// the one `Page` they become (events, object changes across pages, checkpoint, watermark). What
+/// one commit per poll stores: `paging::a_poll_reads_up_to_max_pages_per_poll_and_commits_them_as_one_page`.
 #[tokio::test]
 async fn one_poll_reads_full_pages_until_one_is_not_full_and_commits_them_as_one_page() {
     let h = Harness::new().await;
@@ -390,6 +450,8 @@ async fn one_poll_reads_full_pages_until_one_is_not_full_and_commits_them_as_one
     );
 }
 
+/// Wire half: the budget (`max_pages_per_poll`) ends a poll with `more`, no watermark and the
+/// checkpoint after its last page. The stored outcome is in `paging` (see above).
 #[tokio::test]
 async fn a_poll_stops_at_its_page_budget_and_says_more() {
     let h = Harness::new().await;
@@ -409,6 +471,10 @@ async fn a_poll_stops_at_its_page_budget_and_says_more() {
     assert_eq!(h.calls().await.len(), 2);
 }
 
+/// Wire half, for every kind of failure: a later page's error returns the pages already read (no
+/// `/cursor` call, no gap, the checkpoint after the last page read) with `more`, and the next poll
+/// starts at the failed page. The stored outcome:
+/// `faults::a_fault_on_a_later_page_commits_the_pages_before_it_and_the_next_poll_retries`.
 #[tokio::test]
 async fn an_error_on_a_later_page_commits_the_pages_read_and_says_more() {
     for (name, failure) in [
@@ -450,8 +516,12 @@ async fn an_error_on_a_later_page_commits_the_pages_read_and_says_more() {
     }
 }
 
+/// Wire half of the 404 rule: after a `404` on the saved id the poll reads `/cursor` and lists
+/// after its `oldest_event_id`, returning the exact `Gap` (ids up to and including the oldest
+/// are lost), the checkpoint and the gap count. The stored outcome:
+/// `gaps::a_404_on_the_saved_id_stores_the_events_after_the_oldest_and_records_the_gap`.
 #[tokio::test]
-async fn a_404_restarts_from_the_oldest_event_and_reports_the_lost_ids_as_a_gap() {
+async fn a_404_on_the_saved_id_reads_the_cursor_and_lists_after_the_oldest_with_the_exact_gap() {
     let h = Harness::new().await;
     h.list(
         500,
@@ -527,8 +597,11 @@ async fn a_second_404_is_transient_and_commits_nothing() {
     );
 }
 
+/// Wire half of `start = "oldest"` refused: the first list asks for the id before the oldest; its
+/// `404` reads `/cursor` again and lists after the oldest, returning the one-event gap. The stored
+/// outcome: `gaps::starting_at_oldest_after_a_collection_stores_all_but_the_one_unreadable_event`.
 #[tokio::test]
-async fn backfill_from_oldest_reports_the_oldest_event_it_cannot_read() {
+async fn starting_at_oldest_lists_after_the_id_before_it_and_its_404_returns_a_one_event_gap() {
     let h = Harness::new().await;
     h.cursor(61880, 61877).await;
     h.list(61876, ResponseTemplate::new(404)).await;
@@ -543,6 +616,15 @@ async fn backfill_from_oldest_reports_the_oldest_event_it_cannot_read() {
 
     let page = p.poll(None).await.unwrap();
     assert_eq!(ids(&page), ["61878"]);
+    assert_eq!(
+        h.calls().await,
+        [
+            CURSOR.to_owned(),
+            format!("{EVENTS}?id=61876&count=100&suppress=app"),
+            CURSOR.to_owned(),
+            format!("{EVENTS}?id=61877&count=100&suppress=app"),
+        ]
+    );
     assert_eq!(page.gaps.len(), 1);
     assert_eq!(
         (
@@ -557,8 +639,10 @@ async fn backfill_from_oldest_reports_the_oldest_event_it_cannot_read() {
     );
 }
 
+/// Wire half of `start = "oldest"` accepted: one list after the id before the oldest reads the
+/// oldest event too, without a gap. (End to end, every backlog drain in `paging` starts so.)
 #[tokio::test]
-async fn backfill_reads_the_oldest_event_when_egnyte_accepts_the_id_before_it() {
+async fn starting_at_oldest_reads_the_oldest_event_when_egnyte_accepts_the_id_before_it() {
     let h = Harness::new().await;
     h.cursor(61880, 61877).await;
     h.list(
@@ -571,10 +655,21 @@ async fn backfill_reads_the_oldest_event_when_egnyte_accepts_the_id_before_it() 
     let page = h.provider(config).poll(None).await.unwrap();
     assert_eq!(ids(&page), ["61877"]);
     assert!(page.gaps.is_empty());
+    assert_eq!(
+        h.calls().await,
+        [
+            CURSOR.to_owned(),
+            format!("{EVENTS}?id=61876&count=100&suppress=app")
+        ]
+    );
 }
 
+/// Wire half of a reset with ids below ours: the due cursor check sees `latest_event_id` below the
+/// saved id, lists before the new store's oldest, and returns the exact reset `Gap`, event ids
+/// prefixed `r1-`, the new epoch in the checkpoint and the reset and gap counts. The stored
+/// outcome: `gaps::ids_going_backwards_record_a_gap_and_store_the_new_store_under_a_new_epoch`.
 #[tokio::test]
-async fn ids_going_backwards_are_a_reset_with_a_gap_and_new_event_ids() {
+async fn ids_going_backwards_restart_before_the_new_oldest_with_a_reset_gap_and_prefixed_ids() {
     let h = Harness::new().await;
     h.cursor(50, 10).await;
     // The new store has events (latest 50 > oldest 10): read from the id before its oldest.
@@ -620,6 +715,8 @@ async fn ids_going_backwards_are_a_reset_with_a_gap_and_new_event_ids() {
     assert_eq!((stats.resets, stats.gaps), (1, 1));
 }
 
+/// A reset met as a `404` on the saved id (the check was not due) resumes after the new oldest,
+/// never before it: the poll has no list left to risk a second `404`. Checked here only.
 #[tokio::test]
 async fn a_reset_found_by_a_404_resumes_after_the_new_oldest() {
     let h = Harness::new().await;
@@ -658,8 +755,13 @@ async fn a_reset_found_by_a_404_resumes_after_the_new_oldest() {
     );
 }
 
+/// Wire half of a reset whose ids passed ours: a busy source whose check is due reads `/cursor`
+/// before listing, sees `oldest_event_id` below the recorded one, and returns the exact `Gap`
+/// (the new store's ids up to the saved one), then lists on after the saved id; a checkpoint
+/// without a recorded oldest only records it. The stored outcome:
+/// `gaps::a_reset_whose_ids_overtake_the_saved_id_while_busy_stores_a_gap_not_silence`.
 #[tokio::test]
-async fn a_busy_source_checks_the_cursor_and_sees_a_reset_whose_ids_passed_the_saved_id() {
+async fn a_due_cursor_check_while_busy_returns_the_gap_of_a_reset_whose_ids_passed_the_saved_id() {
     let h = Harness::new().await;
     h.cursor(1500, 5).await;
     h.list(
@@ -711,8 +813,11 @@ async fn a_busy_source_checks_the_cursor_and_sees_a_reset_whose_ids_passed_the_s
     );
 }
 
+/// Wire half of starvation: `/cursor` is read only when the check is due (busy or idle), before
+/// the list, and the list's `204` moves the id to that `latest_event_id`. That a quiet filter so
+/// never falls out of retention: `gaps::a_quiet_folder_filter_never_falls_out_of_retention_or_records_a_gap`.
 #[tokio::test]
-async fn a_quiet_filtered_stream_moves_its_id_to_the_cursor_read_before_the_poll() {
+async fn a_quiet_filtered_stream_reads_the_cursor_when_due_and_its_204_moves_the_id_there() {
     let h = Harness::new().await;
     h.cursor(5000, 10).await;
     h.list(1000, no_content()).await;
@@ -780,6 +885,8 @@ async fn a_cursor_check_before_a_poll_with_events_keeps_paging_by_the_events() {
     );
 }
 
+/// The filters on the wire: `folder`, `type` pipe-joined, `suppress`, `count`, and the v1 path.
+/// Which events each filter lets through: `tests/it/egnyte/filters.rs`.
 #[tokio::test]
 async fn sends_the_filters_exactly() {
     let h = Harness::new().await;
@@ -849,6 +956,8 @@ fn mashery(code: &str) -> ResponseTemplate {
         .set_body_raw("<h1>Developer Over Qps</h1>", "text/html")
 }
 
+/// Throttles are classified here, with exact messages and `Retry-After` (given or defaulted).
+/// That a throttled poll commits nothing and passes once the clock moves: `limits.rs`.
 #[tokio::test]
 async fn throttles_become_rate_limited_with_retry_after() {
     assert_eq!(
@@ -929,6 +1038,8 @@ async fn permission_and_request_errors_are_fatal() {
     ));
 }
 
+/// Transient errors are classified here, with exact messages. That such a poll commits nothing
+/// and the next one resumes without loss: `faults.rs`.
 #[tokio::test]
 async fn server_errors_timeouts_and_malformed_answers_are_transient() {
     assert_eq!(
@@ -1025,41 +1136,6 @@ async fn counts_calls_quota_and_unmapped_actions() {
     assert!(!stats.credential.contains("tok"));
 }
 
-#[tokio::test]
-async fn sources_with_one_credential_share_one_limiter() {
-    let h = Harness::new().await;
-    h.list(7, no_content()).await;
-    // Two calls an hour: once spent, `check` fails until the next half hour.
-    let limiters = RateLimiters::new(governor::Quota::per_hour(NonZeroU32::new(2).unwrap()));
-    let source = |name: &str, token: &str| {
-        EgnyteProvider::new(
-            SourceId::new(name).unwrap(),
-            EgnyteConfig::new(h.server.uri(), Credentials::bearer(token)),
-            h.memory.clone(),
-            &limiters,
-            h.clock.clone(),
-        )
-        .unwrap()
-    };
-    let a = source("a", "shared-token");
-    let b = source("b", "shared-token");
-    let other = source("c", "other-token");
-    let cp = checkpoint(7, 0, Some(NOW), false);
-    a.poll(Some(&cp)).await.unwrap();
-    b.poll(Some(&cp)).await.unwrap();
-    assert_eq!((a.stats().calls, b.stats().calls), (1, 1));
-    assert_eq!(a.credential(), b.credential());
-    assert_ne!(a.credential(), other.credential());
-    let shared = limiters.credential(&Credentials::bearer("shared-token"));
-    assert!(
-        shared.limiter().check().is_err(),
-        "a and b spent the same two-call budget"
-    );
-    let separate = limiters.credential(&Credentials::bearer("other-token"));
-    assert!(separate.limiter().check().is_ok());
-    assert_eq!(limiters.len(), 2);
-}
-
 fn oauth(access: Option<&str>, expires_at: Option<&str>) -> Credentials {
     Credentials::Oauth {
         client_id: "cid".into(),
@@ -1079,8 +1155,12 @@ async fn token_endpoint(h: &Harness, answer: Value) {
     .await;
 }
 
+/// Wire half of the refresh before expiry, for a configured `access_token_expires_at` (60 s
+/// early): the exact requests with their bearer tokens and the refresh's form fields. A lifetime
+/// from `expires_in`, the token shared by a credential's sources, and polling on:
+/// `auth::oauth_refreshes_before_expires_in_runs_out_shares_the_token_and_keeps_polling`.
 #[tokio::test]
-async fn refreshes_an_oauth_token_before_it_expires() {
+async fn refreshes_a_token_with_a_configured_expiry_a_minute_early_with_the_exact_form() {
     let h = Harness::new().await;
     h.mount(
         Mock::given(method("GET"))
@@ -1117,19 +1197,8 @@ async fn refreshes_an_oauth_token_before_it_expires() {
     p.poll(Some(&cp)).await.unwrap();
 
     let requests = h.requests().await;
-    let seen: Vec<(String, String)> = requests
-        .iter()
-        .map(|r| {
-            let auth = r
-                .headers
-                .get("authorization")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default();
-            (format!("{} {}", r.method, r.url.path()), auth)
-        })
-        .collect();
     assert_eq!(
-        seen,
+        authorized_calls(&requests),
         [
             (format!("GET {EVENTS}"), "Bearer old".to_owned()),
             ("POST /puboauth/token".to_owned(), String::new()),
@@ -1151,6 +1220,21 @@ async fn refreshes_an_oauth_token_before_it_expires() {
     assert_eq!(p.stats().token_refreshes, 1);
 }
 
+/// `METHOD path` and the `Authorization` header (empty if none) of every request, in order.
+fn authorized_calls(requests: &[Request]) -> Vec<(String, String)> {
+    requests
+        .iter()
+        .map(|r| {
+            let auth = r
+                .headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (format!("{} {}", r.method, r.url.path()), auth)
+        })
+        .collect()
+}
+
 fn url_pairs(form: &str) -> Vec<(String, String)> {
     reqwest::Url::parse(&format!("http://x/?{form}"))
         .unwrap()
@@ -1159,6 +1243,9 @@ fn url_pairs(form: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A token without a lifetime is used until refused; a refused one is replaced once and the
+/// request retried: the wire half (exact requests). That the retried poll stores its events:
+/// `auth::oauth_refreshes_once_after_a_401_and_stores_what_the_retried_call_read`.
 #[tokio::test]
 async fn a_token_without_lifetime_is_kept_until_refused() {
     let h = Harness::new().await;
@@ -1209,6 +1296,14 @@ async fn a_token_without_lifetime_is_kept_until_refused() {
     p2.poll(Some(&cp)).await.unwrap();
     assert_eq!(p2.stats().token_refreshes, 1);
     assert_eq!(p2.stats().calls, 3);
+    assert_eq!(
+        authorized_calls(&h2.requests().await),
+        [
+            (format!("GET {EVENTS}"), "Bearer stale".to_owned()),
+            ("POST /puboauth/token".to_owned(), String::new()),
+            (format!("GET {EVENTS}"), "Bearer forever".to_owned()),
+        ]
+    );
 }
 
 #[tokio::test]

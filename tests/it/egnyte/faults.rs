@@ -1,5 +1,9 @@
-//! Injected faults (5xx, slow answers, malformed JSON, `text/plain`) survived with nothing lost
-//! or doubled.
+//! Injected faults (5xx, slow answers, malformed JSON, `text/plain`) survived end to end: the
+//! failed poll commits nothing, the next ones resume, and the store ends with every event once.
+//!
+//! How each answer is classified (the exact `ProviderError` and message), what a poll that fails
+//! on a later page returns, and reading JSON labelled `text/plain` are checked once, on the wire,
+//! in `crates/egnyte/tests/http.rs`; the error substrings here only confirm which fault fired.
 
 use super::harness::{Harness, assert_events, expected, ingested, sim_config, visible};
 use tributary_egnyte::Suppress;
@@ -61,6 +65,10 @@ async fn malformed_json_fails_the_poll_and_nothing_is_lost() {
     survives(FaultKind::MalformedJson, None, "unexpected answer").await;
 }
 
+/// Outcome half of an error on a later page: the pages before it are committed (no watermark),
+/// the next poll fails on the same page and commits nothing, and the backlog ends stored once
+/// with no gap. Wire half, for every kind of failure: `http.rs`,
+/// `an_error_on_a_later_page_commits_the_pages_read_and_says_more`.
 #[tokio::test]
 async fn a_fault_on_a_later_page_commits_the_pages_before_it_and_the_next_poll_retries() {
     let h = Harness::start(sim_config(1_050)).await;
@@ -76,8 +84,7 @@ async fn a_fault_on_a_later_page_commits_the_pages_before_it_and_the_next_poll_r
     h.sim
         .inject(Fault::next(FaultKind::ServerError { status: 503 }, 2).after(2));
     assert_eq!(h.poll(&src, &p).await, ingested(200, true));
-    assert_eq!(h.checkpoint(&src).last_id, 600, "after the last page read");
-    assert_eq!(p.stats().calls, 1 + 4 + 3);
+    let committed = h.checkpoint(&src);
     let state = h.store.source_state(&src).unwrap().unwrap();
     assert_eq!(state.watermark, None, "not caught up");
     // The next poll meets the fault on its first page: nothing committed.
@@ -85,12 +92,11 @@ async fn a_fault_on_a_later_page_commits_the_pages_before_it_and_the_next_poll_r
         PollStep::Failed { error } => assert!(error.contains("server error 503"), "{error}"),
         other => panic!("expected a transient failure, got {other:?}"),
     }
-    assert_eq!(h.checkpoint(&src).last_id, 600);
+    assert_eq!(h.checkpoint(&src), committed, "nothing committed");
     assert!(h.sim.faults().is_empty(), "the fault was spent");
     // The one after continues from there.
     assert_eq!(h.poll(&src, &p).await, ingested(400, true));
     assert_eq!(h.poll(&src, &p).await, ingested(50, false));
-    assert_eq!(p.stats().calls, 1 + 4 + 3 + 1 + 4 + 1);
 
     h.assert_unified_is_the_log(&src).await;
     let state = h.store.source_state(&src).unwrap().unwrap();
@@ -101,22 +107,8 @@ async fn a_fault_on_a_later_page_commits_the_pages_before_it_and_the_next_poll_r
     assert!(h.store.gaps(&src).unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn json_labelled_text_plain_is_read_as_json() {
-    let h = Harness::start(sim_config(250)).await;
-    let src = h.source("egnyte-text-plain").await;
-    let mut config = h.config();
-    config.suppress = Suppress::None;
-    config.max_pages_per_poll = 1;
-    let p = h.provider(&src, config);
-    h.sim.inject(Fault::next(FaultKind::TextPlain, 3)); // /cursor and two pages
-    assert_eq!(h.poll(&src, &p).await, ingested(100, true));
-    assert_eq!(h.poll(&src, &p).await, ingested(100, true));
-    assert!(h.sim.faults().is_empty());
-    assert_eq!(h.poll(&src, &p).await, ingested(50, false));
-    h.assert_unified_is_the_log(&src).await;
-}
-
+/// 5xx, malformed JSON and `text/plain` answers mixed at random: the store ends with every
+/// visible event once, in order, and no gap.
 #[tokio::test]
 async fn a_storm_of_mixed_faults_loses_and_doubles_nothing() {
     let h = Harness::start(sim_config(1_000)).await;

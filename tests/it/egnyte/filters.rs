@@ -1,4 +1,6 @@
-//! The list filters sent on the wire: `suppress` (app, user, none) and `type` (pipe-joined).
+//! The list filters end to end: which events each `suppress` mode (app, user, none) and `type`
+//! filter lets into the store. The exact query each sends (`type` pipe-joined, `folder`,
+//! `suppress`) is checked once, in `crates/egnyte/tests/http.rs` (`sends_the_filters_exactly`).
 
 use super::harness::{Harness, OWN_CLIENT, assert_events, expected, ids, sim_config, visible};
 use tributary_core::EventType;
@@ -59,7 +61,7 @@ async fn suppress_hides_our_app_or_only_our_app_as_our_user() {
 }
 
 #[tokio::test]
-async fn a_type_filter_is_sent_pipe_joined_and_only_those_types_arrive() {
+async fn a_type_filter_lets_only_those_types_into_the_store_on_v1_and_v2() {
     let h = Harness::start(sim_config(0)).await;
     let web = ActorSpec::web(1002);
     h.sim.create_folder("/Shared/T", &web).unwrap();

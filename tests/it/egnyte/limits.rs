@@ -1,4 +1,10 @@
-//! Throttles in both gateway styles (per second and daily), and one limiter per credential.
+//! Throttles in both gateway styles (per second and daily) end to end: the engine's throttled
+//! step carries the simulator's `Retry-After`, commits nothing, and the source resumes with
+//! nothing lost once the clock moves; and one limiter and quota report per credential.
+//!
+//! How each throttle answer is classified (exact message, `Retry-After` given or defaulted) is
+//! checked once, in `crates/egnyte/tests/http.rs`; the error substrings here only confirm which
+//! gateway style answered.
 
 use super::harness::{Harness, OWN_CLIENT, TOKEN, ingested, sim_config};
 use std::num::NonZeroU32;
@@ -88,6 +94,8 @@ async fn the_daily_quota_throttles_until_midnight_utc_and_loses_nothing() {
     }
 }
 
+/// Sources with one credential share one limiter (one budget spent by both) and one quota report
+/// (the simulator counts calls per token); another credential gets its own. Checked here only.
 #[tokio::test]
 async fn sources_with_the_same_credential_share_one_limiter_and_quota_report() {
     let burst = NonZeroU32::new(4).unwrap();

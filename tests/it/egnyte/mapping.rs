@@ -1,4 +1,6 @@
-//! Each Egnyte action over the wire, and the exact unified event it becomes.
+//! Each Egnyte action, made in the simulator, and the exact unified event it becomes in the
+//! store. A real payload (the notes' example page) and hand-made odd answers (unreadable events,
+//! unmapped actions, quota headers) are mapped in `crates/egnyte/tests/http.rs`.
 
 use super::harness::{Harness, assert_events, at, expected, ids, sim_config};
 use tributary_core::{Actor, Event, EventId, EventType, Object, ObjectKind, Upstream};
