@@ -14,7 +14,12 @@
 //!   Basic auth and OAuth 2.0, the JSON security prefix, app throttling).
 //! - [`tls`]: HTTPS with a self-signed certificate, for clients that only speak `https://`.
 
+mod cli;
 mod control;
 pub mod egnyte;
 pub mod jive;
+mod random;
+mod server;
 pub mod tls;
+
+pub use cli::BindError;

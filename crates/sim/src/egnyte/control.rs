@@ -48,7 +48,7 @@ fn sim_error(e: &SimError) -> Response {
         SimError::UnknownClient(_) | SimError::UnknownUser(_) => {
             (StatusCode::BAD_REQUEST, "unknown_party")
         }
-        SimError::Bind { .. } | SimError::Io(_) | SimError::Tls(_) => {
+        SimError::Bind(_) | SimError::Io(_) | SimError::Tls(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
     };

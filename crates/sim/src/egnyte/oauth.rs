@@ -330,8 +330,6 @@ impl Auth {
 
     fn random_string(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        (0..len)
-            .map(|_| char::from(ALPHABET[self.rng.usize(..ALPHABET.len())]))
-            .collect()
+        crate::random::string(&mut self.rng, ALPHABET, len)
     }
 }

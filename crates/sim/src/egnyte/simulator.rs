@@ -22,12 +22,8 @@ pub enum SimError {
     UnknownClient(String),
     #[error("unknown user {0}")]
     UnknownUser(i64),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] crate::BindError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]

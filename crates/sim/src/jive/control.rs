@@ -40,7 +40,7 @@ fn sim_error(e: &SimError) -> Response {
         }
         SimError::Op(_) => (StatusCode::BAD_REQUEST, "invalid_operation"),
         SimError::UnknownUser(_) => (StatusCode::BAD_REQUEST, "unknown_user"),
-        SimError::Bind { .. } | SimError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        SimError::Bind(_) | SimError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
     error(status, code, &e.to_string())
 }

@@ -249,9 +249,7 @@ impl Auth {
 
     fn random(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| char::from(ALPHABET[self.rng.usize(..ALPHABET.len())]))
-            .collect()
+        crate::random::string(&mut self.rng, ALPHABET, len)
     }
 }
 
