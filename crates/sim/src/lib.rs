@@ -18,6 +18,7 @@ mod cli;
 mod control;
 pub mod egnyte;
 pub mod jive;
+mod oauth;
 mod random;
 mod server;
 pub mod tls;
