@@ -17,6 +17,8 @@
 mod cli;
 mod control;
 pub mod egnyte;
+#[cfg(test)]
+mod harness;
 pub mod jive;
 mod oauth;
 mod random;
