@@ -401,6 +401,24 @@ impl EgnyteSim {
         )
     }
 
+    /// A v2 `permission_change` on the folder at `path`; `privilege` `NONE` removes it.
+    pub fn change_permission(
+        &self,
+        path: &str,
+        subject_user: i64,
+        privilege: &str,
+        by: &ActorSpec,
+    ) -> Result<Outcome, SimError> {
+        self.apply(
+            Operation::ChangePermission {
+                path: path.to_owned(),
+                subject_user,
+                privilege: privilege.to_owned(),
+            },
+            by,
+        )
+    }
+
     /// Generates `n` workload events now; returns their ids.
     pub fn generate(&self, n: usize) -> Vec<i64> {
         let now = self.now();
