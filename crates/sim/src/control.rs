@@ -1,15 +1,32 @@
-//! What every simulator's control API (`/_sim/…`) and live server share: the error answer, the
-//! JSON-body rejection, and the ticker that applies a workload at a steady rate.
+//! What every simulator's control API (`/_sim/…`) shares: the error answer and the JSON body
+//! that answers `400 invalid_body` when it is not the JSON expected.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Deserializer};
 use serde_json::json;
-use std::time::Duration;
 
-/// A control request's JSON body, or why it is not one.
-pub(crate) type Body<T> = Result<Json<T>, JsonRejection>;
+/// A control request's JSON body. A body that is not the JSON expected is answered
+/// `400 invalid_body` before the handler runs.
+pub(crate) struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(e) => Err(bad_json(&e)),
+        }
+    }
+}
 
 /// `{"error": {"code", "message"}}`: the control API's error answer (not the upstream's).
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -21,33 +38,14 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// `400 invalid_body` for a body that is not the JSON expected.
-pub(crate) fn bad_json(e: &JsonRejection) -> Response {
+fn bad_json(e: &JsonRejection) -> Response {
     error(StatusCode::BAD_REQUEST, "invalid_body", &e.body_text())
 }
 
-/// How often the live workload applies its share.
-const RATE_TICK: Duration = Duration::from_millis(100);
-
-/// Calls `generate(n)` so that `rate` operations per second are applied on average, in steps of
-/// [`RATE_TICK`]; `None` (nothing spawned) for a rate of 0. Abort the task to stop it.
-pub(crate) fn spawn_workload(
-    rate: f64,
-    generate: impl Fn(usize) + Send + 'static,
-) -> Option<tokio::task::JoinHandle<()>> {
-    (rate > 0.0).then(|| {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(RATE_TICK);
-            let mut due = 0.0_f64;
-            loop {
-                tick.tick().await;
-                due += rate * RATE_TICK.as_secs_f64();
-                let n = due.floor();
-                if n >= 1.0 {
-                    due -= n;
-                    // `n` is a small positive whole number here.
-                    generate(n as usize);
-                }
-            }
-        })
-    })
+/// For `#[serde(deserialize_with = "…")]` on an `Option<Option<T>>` setting: tells a field given
+/// as `null` (`Some(None)`) from an absent one (`None`, with `#[serde(default)]`).
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }

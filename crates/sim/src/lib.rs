@@ -13,8 +13,22 @@
 //! - [`jive`]: the Jive REST API v3 (`/api/core/v3/contents`, `/deletedObjects/contents`,
 //!   Basic auth and OAuth 2.0, the JSON security prefix, app throttling).
 //! - [`tls`]: HTTPS with a self-signed certificate, for clients that only speak `https://`.
+//!
+//! What both simulators do the same way is written once, in private modules: `server` (serving
+//! with graceful shutdown and the live-workload ticker), `cli` (binding `--listen`, printing the
+//! base URL, Ctrl-C), `control` (the control API's error answer and JSON body), `oauth` (RFC 6749
+//! grant errors) and `random` (seeded UUIDs and tokens). What only looks alike (wire formats,
+//! routes, faults) stays with each simulator.
 
+mod cli;
 mod control;
 pub mod egnyte;
+#[cfg(test)]
+mod harness;
 pub mod jive;
+mod oauth;
+mod random;
+mod server;
 pub mod tls;
+
+pub use cli::BindError;

@@ -5,8 +5,8 @@ use super::config::{EgnyteSimConfig, Retention, TokenSpec};
 use super::limits::ThrottleMode;
 use super::oauth::TokenMode;
 use super::simulator::{EgnyteSim, SimError};
+use crate::cli;
 use crate::tls::TlsListener;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tributary_core::SystemClock;
@@ -105,55 +105,32 @@ impl EgnyteSimArgs {
 /// line of stdout, and serves until Ctrl-C. With `--tls` the certificate is written before the URL
 /// is printed, and its path goes to stderr.
 pub async fn run(args: EgnyteSimArgs) -> Result<(), SimError> {
-    let tcp = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|source| SimError::Bind {
-            addr: args.listen.clone(),
-            source,
-        })?;
+    let tcp = cli::bind(&args.listen).await?;
     let addr = tcp.local_addr()?;
     let sim = EgnyteSim::new(args.config(), Arc::new(SystemClock));
-    let shutdown = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C; stopping");
-        }
-    };
     if args.tls {
         let cert = args.cert_path();
         let listener = TlsListener::bind(tcp, &cert)?;
-        announce(&format!("https://{addr}"))?;
+        cli::announce(&format!("https://{addr}"))?;
         eprintln!("certificate: {}", cert.display());
         tracing::info!(%addr, domain = %args.domain, backlog = args.backlog, cert = %cert.display(), "egnyte simulator listening (https)");
-        sim.serve(listener, shutdown).await?;
+        sim.serve(listener, cli::ctrl_c()).await?;
     } else {
-        announce(&format!("http://{addr}"))?;
+        cli::announce(&format!("http://{addr}"))?;
         tracing::info!(%addr, domain = %args.domain, backlog = args.backlog, "egnyte simulator listening");
-        sim.serve(tcp, shutdown).await?;
+        sim.serve(tcp, cli::ctrl_c()).await?;
     }
     Ok(())
-}
-
-/// Prints the base URL as a line of its own and flushes it: scripts wait for it.
-fn announce(base_url: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{base_url}")?;
-    out.flush()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: EgnyteSimArgs,
-    }
+    use crate::cli::parse;
 
     #[test]
     fn flags_become_a_config() {
-        let cli = Cli::try_parse_from([
+        let args = parse::<EgnyteSimArgs>(&[
             "sim",
             "--listen",
             "127.0.0.1:9000",
@@ -175,7 +152,7 @@ mod tests {
             "60",
         ])
         .unwrap();
-        let c = cli.args.config();
+        let c = args.config();
         assert_eq!(
             (c.tokens[0].token.as_str(), c.tokens[0].user),
             ("tok", 1001)
@@ -184,27 +161,25 @@ mod tests {
         assert_eq!(c.base_url(), "https://beta.egnyte.com");
         assert_eq!((c.throttle, c.daily_quota), (ThrottleMode::Http429, None));
         assert_eq!(c.token_mode, TokenMode::Expiring { lifetime_secs: 60 });
-        let defaults = Cli::try_parse_from(["sim"]).unwrap().args.config();
+        let defaults = parse::<EgnyteSimArgs>(&["sim"]).unwrap().config();
         assert_eq!(
             (defaults.throttle, defaults.daily_quota),
             (ThrottleMode::Mashery, Some(1000))
         );
-        assert!(Cli::try_parse_from(["sim", "--throttle", "loud"]).is_err());
+        assert!(parse::<EgnyteSimArgs>(&["sim", "--throttle", "loud"]).is_err());
     }
 
     #[test]
     fn tls_flags_pick_the_certificate_path() {
-        let plain = Cli::try_parse_from(["sim"]).unwrap().args;
+        let plain = parse::<EgnyteSimArgs>(&["sim"]).unwrap();
         assert!(!plain.tls);
         assert_eq!(
             plain.cert_path(),
             std::env::temp_dir().join("tributary-sim-egnyte.pem")
         );
-        let tls = Cli::try_parse_from(["sim", "--tls", "--cert", "/x/sim.pem"])
-            .unwrap()
-            .args;
+        let tls = parse::<EgnyteSimArgs>(&["sim", "--tls", "--cert", "/x/sim.pem"]).unwrap();
         assert!(tls.tls);
         assert_eq!(tls.cert_path(), PathBuf::from("/x/sim.pem"));
-        assert!(Cli::try_parse_from(["sim", "--cert", "/x/sim.pem"]).is_err());
+        assert!(parse::<EgnyteSimArgs>(&["sim", "--cert", "/x/sim.pem"]).is_err());
     }
 }

@@ -9,13 +9,14 @@ use super::limits::ThrottleMode;
 use super::log::Gc;
 use super::oauth::TokenMode;
 use super::simulator::{EgnyteSim, Operation, SimError};
+use crate::control::{Body, error, present};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub(crate) fn routes() -> Router<EgnyteSim> {
@@ -36,8 +37,6 @@ pub(crate) fn routes() -> Router<EgnyteSim> {
         .route("/_sim/egnyte/tokens/{token}", delete(revoke_token))
 }
 
-use crate::control::{Body, bad_json, error};
-
 fn sim_error(e: &SimError) -> Response {
     let (status, code) = match e {
         SimError::Op(OpError::NotFound(_) | OpError::NotInTrash(_) | OpError::NoteNotFound(_)) => {
@@ -48,7 +47,7 @@ fn sim_error(e: &SimError) -> Response {
         SimError::UnknownClient(_) | SimError::UnknownUser(_) => {
             (StatusCode::BAD_REQUEST, "unknown_party")
         }
-        SimError::Bind { .. } | SimError::Io(_) | SimError::Tls(_) => {
+        SimError::Bind(_) | SimError::Io(_) | SimError::Tls(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
     };
@@ -119,11 +118,7 @@ struct ActionRequest {
     client_id: Option<String>,
 }
 
-async fn action(State(sim): State<EgnyteSim>, body: Body<ActionRequest>) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn action(State(sim): State<EgnyteSim>, Body(req): Body<ActionRequest>) -> Response {
     let default = sim.default_actor();
     let source = req.source.unwrap_or(ActionSource::PublicAPI);
     let client_id = match (req.client_id, source) {
@@ -147,11 +142,7 @@ struct GenerateRequest {
     count: usize,
 }
 
-async fn generate(State(sim): State<EgnyteSim>, body: Body<GenerateRequest>) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn generate(State(sim): State<EgnyteSim>, Body(req): Body<GenerateRequest>) -> Response {
     let ids = sim.generate(req.count);
     Json(json!({"count": ids.len(), "first_id": ids.first(), "last_id": ids.last()}))
         .into_response()
@@ -161,11 +152,7 @@ async fn faults(State(sim): State<EgnyteSim>) -> Json<Value> {
     Json(json!({"faults": sim.faults()}))
 }
 
-async fn inject(State(sim): State<EgnyteSim>, body: Body<Fault>) -> Response {
-    let Json(fault) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn inject(State(sim): State<EgnyteSim>, Body(fault): Body<Fault>) -> Response {
     sim.inject(fault);
     (StatusCode::CREATED, Json(json!({"faults": sim.faults()}))).into_response()
 }
@@ -175,11 +162,8 @@ async fn clear_faults(State(sim): State<EgnyteSim>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn gc(State(sim): State<EgnyteSim>, body: Body<Gc>) -> Response {
-    match body {
-        Ok(Json(g)) => Json(sim.gc(g)).into_response(),
-        Err(e) => bad_json(&e),
-    }
+async fn gc(State(sim): State<EgnyteSim>, Body(g): Body<Gc>) -> Response {
+    Json(sim.gc(g)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -187,11 +171,8 @@ struct ResetRequest {
     to: i64,
 }
 
-async fn reset(State(sim): State<EgnyteSim>, body: Body<ResetRequest>) -> Response {
-    match body {
-        Ok(Json(r)) => Json(sim.reset_ids(r.to)).into_response(),
-        Err(e) => bad_json(&e),
-    }
+async fn reset(State(sim): State<EgnyteSim>, Body(r): Body<ResetRequest>) -> Response {
+    Json(sim.reset_ids(r.to)).into_response()
 }
 
 /// Runtime knobs; each is optional. `daily_quota: null` disables the quota.
@@ -206,16 +187,7 @@ struct Settings {
     emit_restore: Option<bool>,
 }
 
-/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
-    Option::<u32>::deserialize(d).map(Some)
-}
-
-async fn settings(State(sim): State<EgnyteSim>, body: Body<Settings>) -> Response {
-    let Json(s) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn settings(State(sim): State<EgnyteSim>, Body(s): Body<Settings>) -> Response {
     if let Some(mode) = s.throttle {
         sim.set_throttle(mode);
     }
@@ -244,11 +216,7 @@ struct CodeRequest {
     user: Option<i64>,
 }
 
-async fn mint_code(State(sim): State<EgnyteSim>, body: Body<CodeRequest>) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn mint_code(State(sim): State<EgnyteSim>, Body(req): Body<CodeRequest>) -> Response {
     let user = req.user.unwrap_or_else(|| sim.default_actor().user);
     match sim.mint_code(&req.client_id, &req.redirect_uri, user) {
         Ok(code) => (StatusCode::CREATED, Json(json!({"code": code}))).into_response(),
@@ -265,11 +233,7 @@ struct TokenRequest {
     expires_in: Option<u64>,
 }
 
-async fn add_token(State(sim): State<EgnyteSim>, body: Body<TokenRequest>) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn add_token(State(sim): State<EgnyteSim>, Body(req): Body<TokenRequest>) -> Response {
     let lifetime = req.expires_in.map(std::time::Duration::from_secs);
     sim.add_token(&req.token, req.user, &req.client_id, lifetime);
     StatusCode::CREATED.into_response()

@@ -4,7 +4,8 @@
 //! `/Shared` and `/Private`, which cannot be deleted, renamed, moved or copied. Every operation
 //! returns the [`Change`] it causes; the simulator turns it into an event.
 
-use super::event::{Action, Change, EventData, EventKind, fs_url, uuid};
+use super::event::{Action, Change, EventData, EventKind, fs_url};
+use crate::random::uuid;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The trash keeps this many deleted items; older ones are purged silently (the Events API

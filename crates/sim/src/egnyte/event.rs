@@ -212,22 +212,6 @@ pub fn encode_path(path: &str) -> String {
     out
 }
 
-/// A random (version 4) UUID drawn from `rng`, so a seed fixes every id.
-pub(crate) fn uuid(rng: &mut fastrand::Rng) -> String {
-    let mut bytes = rng.u128(..).to_be_bytes();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,16 +225,6 @@ mod tests {
             ),
             "https://acme.egnyte.com/pubapi/v1/fs/Shared/Egnyte%20Reports/R%26D%20%C3%BC.txt"
         );
-    }
-
-    #[test]
-    fn uuids_are_version_4_and_seeded() {
-        let a = uuid(&mut fastrand::Rng::with_seed(7));
-        let b = uuid(&mut fastrand::Rng::with_seed(7));
-        assert_eq!(a, b);
-        assert_eq!(a.len(), 36);
-        assert_eq!(&a[14..15], "4");
-        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
     }
 
     #[test]

@@ -8,8 +8,9 @@ use super::event::{EventKind, WireEvent, encode_path};
 use super::faults::BodyFaults;
 use super::limits::{ThrottleMode, Usage, Verdict};
 use super::log::{ApiVersion, EventQuery, Suppress};
-use super::oauth::{Caller, GrantError, TokenRequest};
+use super::oauth::{Caller, TokenRequest, describe};
 use super::simulator::{EgnyteSim, State};
+use crate::oauth::GrantError;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State as Shared};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -374,7 +375,7 @@ async fn token(
     form: Result<Form<TokenRequest>, FormRejection>,
 ) -> Response {
     let Ok(Form(req)) = form else {
-        return grant_error(&GrantError::InvalidRequest(
+        return grant_error(GrantError::InvalidRequest(
             "expected an application/x-www-form-urlencoded body",
         ));
     };
@@ -391,21 +392,12 @@ async fn token(
     }
     match state.auth.grant(&req, now) {
         Ok(token) => json_response(StatusCode::OK, &json!(token), BodyFaults::default()),
-        Err(e) => grant_error(&e),
+        Err(e) => grant_error(e),
     }
 }
 
-fn grant_error(e: &GrantError) -> Response {
-    let status = if matches!(e, GrantError::InvalidClient) {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    json_response(
-        status,
-        &json!({"error": e.code(), "error_description": e.to_string()}),
-        BodyFaults::default(),
-    )
+fn grant_error(e: GrantError) -> Response {
+    json_response(e.status(), &e.body(&describe(e)), BodyFaults::default())
 }
 
 /// `GET /puboauth/token?client_id&redirect_uri&response_type=code|token[&state][&username]`: the

@@ -1,6 +1,7 @@
 //! Access tokens, refresh tokens and authorization codes, and the grants of `/puboauth/token`.
 
 use super::config::{ClientSpec, UserSpec};
+use crate::oauth::{GrantError, required};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -65,27 +66,13 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
-/// A refused grant, answered as RFC 6749 §5.2 `{"error", "error_description"}`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GrantError {
-    #[error("invalid_request: {0}")]
-    InvalidRequest(&'static str),
-    #[error("invalid_client: unknown client or wrong secret")]
-    InvalidClient,
-    #[error("invalid_grant: {0}")]
-    InvalidGrant(&'static str),
-    #[error("unsupported_grant_type")]
-    UnsupportedGrantType,
-}
-
-impl GrantError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant(_) => "invalid_grant",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-        }
+/// How Egnyte words a refused grant's `error_description`: the code, then what went wrong.
+pub(crate) fn describe(e: GrantError) -> String {
+    match e {
+        GrantError::InvalidRequest(what) => format!("invalid_request: {what}"),
+        GrantError::InvalidClient => "invalid_client: unknown client or wrong secret".to_owned(),
+        GrantError::InvalidGrant(what) => format!("invalid_grant: {what}"),
+        GrantError::UnsupportedGrantType => "unsupported_grant_type".to_owned(),
     }
 }
 
@@ -185,14 +172,8 @@ impl Auth {
         req: &TokenRequest,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, GrantError> {
-        let grant_type = req
-            .grant_type
-            .as_deref()
-            .ok_or(GrantError::InvalidRequest("grant_type is missing"))?;
-        let client_id = req
-            .client_id
-            .as_deref()
-            .ok_or(GrantError::InvalidRequest("client_id is missing"))?;
+        let grant_type = required(&req.grant_type, "grant_type is missing")?;
+        let client_id = required(&req.client_id, "client_id is missing")?;
         let client = self
             .clients
             .iter()
@@ -203,14 +184,8 @@ impl Auth {
         }
         let user = match grant_type {
             "password" => {
-                let username = req
-                    .username
-                    .as_deref()
-                    .ok_or(GrantError::InvalidRequest("username is missing"))?;
-                let password = req
-                    .password
-                    .as_deref()
-                    .ok_or(GrantError::InvalidRequest("password is missing"))?;
+                let username = required(&req.username, "username is missing")?;
+                let password = required(&req.password, "password is missing")?;
                 let user = self
                     .users
                     .iter()
@@ -219,14 +194,8 @@ impl Auth {
                     .id
             }
             "authorization_code" => {
-                let code = req
-                    .code
-                    .as_deref()
-                    .ok_or(GrantError::InvalidRequest("code is missing"))?;
-                let redirect = req
-                    .redirect_uri
-                    .as_deref()
-                    .ok_or(GrantError::InvalidRequest("redirect_uri is missing"))?;
+                let code = required(&req.code, "code is missing")?;
+                let redirect = required(&req.redirect_uri, "redirect_uri is missing")?;
                 let found = self
                     .codes
                     .get(code)
@@ -245,10 +214,7 @@ impl Auth {
                 user
             }
             "refresh_token" => {
-                let token = req
-                    .refresh_token
-                    .as_deref()
-                    .ok_or(GrantError::InvalidRequest("refresh_token is missing"))?;
+                let token = required(&req.refresh_token, "refresh_token is missing")?;
                 let (user, owner) = self
                     .refresh
                     .get(token)
@@ -330,8 +296,6 @@ impl Auth {
 
     fn random_string(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        (0..len)
-            .map(|_| char::from(ALPHABET[self.rng.usize(..ALPHABET.len())]))
-            .collect()
+        crate::random::string(&mut self.rng, ALPHABET, len)
     }
 }

@@ -37,19 +37,17 @@ impl EgnyteSim {
         L: axum::serve::Listener,
         L::Addr: std::fmt::Debug,
     {
-        let rate = self.config().rate;
-        let workload = {
-            let sim = self.clone();
-            crate::control::spawn_workload(rate, move |n| {
-                sim.generate(n);
-            })
+        let sim = self.clone();
+        let generate = move |n| {
+            sim.generate(n);
         };
-        let result = axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await;
-        if let Some(task) = workload {
-            task.abort();
-        }
-        result
+        crate::server::serve(
+            listener,
+            self.router(),
+            shutdown,
+            self.config().rate,
+            generate,
+        )
+        .await
     }
 }

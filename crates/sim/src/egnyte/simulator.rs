@@ -22,12 +22,8 @@ pub enum SimError {
     UnknownClient(String),
     #[error("unknown user {0}")]
     UnknownUser(i64),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] crate::BindError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -400,6 +396,24 @@ impl EgnyteSim {
         self.apply(
             Operation::DeleteNote {
                 note_id: note_id.to_owned(),
+            },
+            by,
+        )
+    }
+
+    /// A v2 `permission_change` on the folder at `path`; `privilege` `NONE` removes it.
+    pub fn change_permission(
+        &self,
+        path: &str,
+        subject_user: i64,
+        privilege: &str,
+        by: &ActorSpec,
+    ) -> Result<Outcome, SimError> {
+        self.apply(
+            Operation::ChangePermission {
+                path: path.to_owned(),
+                subject_user,
+                privilege: privilege.to_owned(),
             },
             by,
         )

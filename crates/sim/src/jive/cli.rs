@@ -2,7 +2,7 @@
 
 use super::config::JiveSimConfig;
 use super::simulator::{JiveSim, SimError};
-use std::io::Write;
+use crate::cli;
 use std::sync::Arc;
 use tributary_core::SystemClock;
 
@@ -72,46 +72,23 @@ impl JiveSimArgs {
 /// Binds, builds the community, prints the base URL (`http://127.0.0.1:PORT`) as the first line
 /// of stdout, and serves until Ctrl-C.
 pub async fn run(args: JiveSimArgs) -> Result<(), SimError> {
-    let tcp = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|source| SimError::Bind {
-            addr: args.listen.clone(),
-            source,
-        })?;
+    let tcp = cli::bind(&args.listen).await?;
     let addr = tcp.local_addr()?;
     let sim = JiveSim::new(args.config(), Arc::new(SystemClock));
-    let shutdown = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C; stopping");
-        }
-    };
-    announce(&format!("http://{addr}"))?;
+    cli::announce(&format!("http://{addr}"))?;
     tracing::info!(%addr, items = args.items, "jive simulator listening");
-    sim.serve(tcp, shutdown).await?;
+    sim.serve(tcp, cli::ctrl_c()).await?;
     Ok(())
-}
-
-/// Prints the base URL as a line of its own and flushes it: scripts wait for it.
-fn announce(base_url: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{base_url}")?;
-    out.flush()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: JiveSimArgs,
-    }
+    use crate::cli::parse;
 
     #[test]
     fn flags_become_a_config() {
-        let cli = Cli::try_parse_from([
+        let args = parse::<JiveSimArgs>(&[
             "sim",
             "--listen",
             "127.0.0.1:9000",
@@ -130,11 +107,11 @@ mod tests {
             "11",
         ])
         .unwrap();
-        let c = cli.args.config();
+        let c = args.config();
         assert_eq!((c.user.as_str(), c.password.as_str()), ("u", "p"));
         assert_eq!((c.items, c.seed, c.rate), (10, 9, 2.5));
         assert_eq!((c.prefix, c.core_revision), (false, 11));
-        let d = Cli::try_parse_from(["sim"]).unwrap().args.config();
+        let d = parse::<JiveSimArgs>(&["sim"]).unwrap().config();
         assert_eq!((d.prefix, d.core_revision, d.items), (true, 14, 0));
         assert_eq!(d.token_lifetime.as_secs(), 48 * 3600);
     }

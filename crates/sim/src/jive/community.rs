@@ -404,19 +404,3 @@ impl Community {
         self.people.iter().position(|p| p.username == username)
     }
 }
-
-/// A random (version 4) UUID drawn from `rng`, formatted 8-4-4-4-12, so a seed fixes every id.
-pub(crate) fn uuid(rng: &mut fastrand::Rng) -> String {
-    let mut bytes = rng.u128(..).to_be_bytes();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}

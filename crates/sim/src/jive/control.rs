@@ -6,12 +6,13 @@ use super::community::OpError;
 use super::config::AppThrottle;
 use super::faults::JiveFault;
 use super::simulator::{JiveSim, Operation, SimError};
+use crate::control::{Body, error, present};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub(crate) fn routes() -> Router<JiveSim> {
@@ -30,8 +31,6 @@ pub(crate) fn routes() -> Router<JiveSim> {
         .route("/_sim/jive/oauth/codes", post(mint_code))
 }
 
-use crate::control::{Body, bad_json, error};
-
 fn sim_error(e: &SimError) -> Response {
     let (status, code) = match e {
         SimError::Op(OpError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
@@ -40,7 +39,7 @@ fn sim_error(e: &SimError) -> Response {
         }
         SimError::Op(_) => (StatusCode::BAD_REQUEST, "invalid_operation"),
         SimError::UnknownUser(_) => (StatusCode::BAD_REQUEST, "unknown_user"),
-        SimError::Bind { .. } | SimError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        SimError::Bind(_) | SimError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
     error(status, code, &e.to_string())
 }
@@ -77,11 +76,7 @@ struct ActionRequest {
     user: Option<String>,
 }
 
-async fn action(State(sim): State<JiveSim>, body: Body<ActionRequest>) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn action(State(sim): State<JiveSim>, Body(req): Body<ActionRequest>) -> Response {
     let result = match req.user {
         Some(user) => sim.apply_as(req.op, &user),
         None => sim.apply(req.op),
@@ -97,22 +92,15 @@ struct GenerateRequest {
     count: usize,
 }
 
-async fn generate(State(sim): State<JiveSim>, body: Body<GenerateRequest>) -> Response {
-    match body {
-        Ok(Json(req)) => Json(json!({"count": sim.generate(req.count)})).into_response(),
-        Err(e) => bad_json(&e),
-    }
+async fn generate(State(sim): State<JiveSim>, Body(req): Body<GenerateRequest>) -> Response {
+    Json(json!({"count": sim.generate(req.count)})).into_response()
 }
 
 async fn faults(State(sim): State<JiveSim>) -> Json<Value> {
     Json(json!({"faults": sim.faults()}))
 }
 
-async fn inject(State(sim): State<JiveSim>, body: Body<JiveFault>) -> Response {
-    let Json(fault) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn inject(State(sim): State<JiveSim>, Body(fault): Body<JiveFault>) -> Response {
     sim.inject(fault);
     (StatusCode::CREATED, Json(json!({"faults": sim.faults()}))).into_response()
 }
@@ -128,11 +116,7 @@ struct MutateRequest {
     ops: Vec<Operation>,
 }
 
-async fn mutate(State(sim): State<JiveSim>, body: Body<MutateRequest>) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn mutate(State(sim): State<JiveSim>, Body(req): Body<MutateRequest>) -> Response {
     sim.on_contents_request(req.on_request, req.ops);
     StatusCode::CREATED.into_response()
 }
@@ -147,16 +131,7 @@ struct Settings {
     core_revision: Option<u32>,
 }
 
-/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<AppThrottle>>, D::Error> {
-    Option::<AppThrottle>::deserialize(d).map(Some)
-}
-
-async fn settings(State(sim): State<JiveSim>, body: Body<Settings>) -> Response {
-    let Json(s) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn settings(State(sim): State<JiveSim>, Body(s): Body<Settings>) -> Response {
     if let Some(on) = s.prefix {
         sim.set_prefix(on);
     }
@@ -181,11 +156,7 @@ struct TokenRequest {
     expires_in: Option<u64>,
 }
 
-async fn add_token(State(sim): State<JiveSim>, body: Body<TokenRequest>) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn add_token(State(sim): State<JiveSim>, Body(req): Body<TokenRequest>) -> Response {
     let user = req.user.unwrap_or_else(|| sim.config().user.clone());
     let lifetime = req.expires_in.map(std::time::Duration::from_secs);
     sim.add_token(&req.token, &user, lifetime);
@@ -197,11 +168,7 @@ struct CodeRequest {
     user: Option<String>,
 }
 
-async fn mint_code(State(sim): State<JiveSim>, body: Body<CodeRequest>) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(&e),
-    };
+async fn mint_code(State(sim): State<JiveSim>, Body(req): Body<CodeRequest>) -> Response {
     let user = req.user.unwrap_or_else(|| sim.config().user.clone());
     match sim.mint_code(&user) {
         Ok(code) => (StatusCode::CREATED, Json(json!({"code": code}))).into_response(),

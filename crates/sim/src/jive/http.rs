@@ -6,10 +6,11 @@
 //! first on `/contents`), then the malformed-JSON fault and the security prefix.
 
 use super::community::ContentId;
-use super::oauth::{AuthError, GrantError, TokenRequest};
+use super::oauth::{AuthError, TokenRequest, describe};
 use super::query::{ContentQuery, DeletedQuery, QueryError, envelope};
 use super::simulator::{JiveSim, State};
 use super::wire::{self, PREFIX};
+use crate::oauth::GrantError;
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State as Shared};
@@ -268,7 +269,7 @@ async fn token(
     form: Result<Form<TokenRequest>, FormRejection>,
 ) -> Response {
     let Ok(Form(req)) = form else {
-        return grant_error(&GrantError::InvalidRequest(
+        return grant_error(GrantError::InvalidRequest(
             "expected an application/x-www-form-urlencoded body",
         ));
     };
@@ -279,18 +280,12 @@ async fn token(
     let result = sim.state().auth.grant(basic, &req, now);
     match result {
         Ok(token) => jive_json(StatusCode::OK, false, &json!(token).to_string()),
-        Err(e) => grant_error(&e),
+        Err(e) => grant_error(e),
     }
 }
 
-fn grant_error(e: &GrantError) -> Response {
-    let status = if matches!(e, GrantError::InvalidClient) {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let body = json!({"error": e.code(), "error_description": e.to_string()});
-    jive_json(status, false, &body.to_string())
+fn grant_error(e: GrantError) -> Response {
+    jive_json(e.status(), false, &e.body(&describe(e)).to_string())
 }
 
 /// Anything else: `404` with Jive's error envelope (and the prefix).

@@ -1,6 +1,7 @@
 //! Authentication: Basic `user:password` and OAuth 2.0 bearer tokens, and `POST /oauth2/token`
 //! (the `password`, `authorization_code` and `refresh_token` grants; notes §5).
 
+use crate::oauth::{GrantError, required};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
@@ -34,26 +35,13 @@ pub(crate) struct TokenRequest {
     pub client_secret: Option<String>,
 }
 
-/// An RFC 6749 error of the token endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum GrantError {
-    #[error("Client authentication failed")]
-    InvalidClient,
-    #[error("{0}")]
-    InvalidGrant(&'static str),
-    #[error("{0}")]
-    InvalidRequest(&'static str),
-    #[error("Only password, authorization_code and refresh_token grants are supported")]
-    UnsupportedGrantType,
-}
-
-impl GrantError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidClient => "invalid_client",
-            Self::InvalidGrant(_) => "invalid_grant",
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
+/// How Jive words a refused grant's `error_description`.
+pub(crate) fn describe(e: GrantError) -> String {
+    match e {
+        GrantError::InvalidRequest(what) | GrantError::InvalidGrant(what) => what.to_owned(),
+        GrantError::InvalidClient => "Client authentication failed".to_owned(),
+        GrantError::UnsupportedGrantType => {
+            "Only password, authorization_code and refresh_token grants are supported".to_owned()
         }
     }
 }
@@ -197,20 +185,14 @@ impl Auth {
                 user.clone()
             }
             Some("authorization_code") => {
-                let code = req
-                    .code
-                    .as_deref()
-                    .ok_or(GrantError::InvalidRequest("code is required"))?;
+                let code = required(&req.code, "code is required")?;
                 match self.codes.remove(code) {
                     Some((user, expires)) if now < expires => user,
                     _ => return Err(GrantError::InvalidGrant("Bad authorization code")),
                 }
             }
             Some("refresh_token") => {
-                let token = req
-                    .refresh_token
-                    .as_deref()
-                    .ok_or(GrantError::InvalidRequest("refresh_token is required"))?;
+                let token = required(&req.refresh_token, "refresh_token is required")?;
                 let user = self
                     .refresh
                     .get(token)
@@ -249,9 +231,7 @@ impl Auth {
 
     fn random(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| char::from(ALPHABET[self.rng.usize(..ALPHABET.len())]))
-            .collect()
+        crate::random::string(&mut self.rng, ALPHABET, len)
     }
 }
 

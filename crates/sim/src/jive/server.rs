@@ -38,19 +38,17 @@ impl JiveSim {
             let scheme = if tls { "https" } else { "http" };
             self.set_base_url(&format!("{scheme}://{addr}"));
         }
-        let rate = self.config().rate;
-        let workload = {
-            let sim = self.clone();
-            crate::control::spawn_workload(rate, move |n| {
-                sim.generate(n);
-            })
+        let sim = self.clone();
+        let generate = move |n| {
+            sim.generate(n);
         };
-        let result = axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await;
-        if let Some(task) = workload {
-            task.abort();
-        }
-        result
+        crate::server::serve(
+            listener,
+            self.router(),
+            shutdown,
+            self.config().rate,
+            generate,
+        )
+        .await
     }
 }

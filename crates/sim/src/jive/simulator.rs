@@ -3,13 +3,14 @@
 
 use super::change::{Change, ChangeKind, Logged};
 use super::community::{
-    Community, ContentId, ContentSnapshot, Marker, OpError, PlaceId, PlaceInfo, uuid,
+    Community, ContentId, ContentSnapshot, Marker, OpError, PlaceId, PlaceInfo,
 };
 use super::config::{AppThrottle, JiveSimConfig};
 use super::faults::{Faults, JiveFault, Throttle};
 use super::oauth::Auth;
 use super::wire::place_uri;
 use super::workload::Workload;
+use crate::random::uuid;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,12 +24,8 @@ pub enum SimError {
     Op(#[from] OpError),
     #[error("unknown user {0:?}")]
     UnknownUser(String),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] crate::BindError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }

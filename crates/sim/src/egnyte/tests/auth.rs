@@ -12,12 +12,7 @@ async fn bad_or_missing_tokens_are_401_or_developer_inactive() {
         r.json::<Value>().await.unwrap(),
         json!({"errorMessage": "Invalid or missing access token"})
     );
-    let r = h
-        .http
-        .get(format!("{}/pubapi/v2/events/cursor", h.base))
-        .send()
-        .await
-        .unwrap();
+    let r = h.bare("/pubapi/v2/events/cursor").await;
     assert_eq!(r.status(), 401);
     h.sim.set_inactive_on_bad_token(true);
     let r = h.get_as("nope", "/pubapi/v1/events/cursor").await;

@@ -66,15 +66,7 @@ async fn actions_generate_gc_reset_and_log_over_http() {
     let r = h.post("/_sim/egnyte/gc", json!({"keep_last": 3})).await;
     assert_eq!(r.json::<Value>().await.unwrap()["oldest_event_id"], 8);
 
-    let log: Value = h
-        .http
-        .get(format!("{}/_sim/egnyte/log?origin=true", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = h.control("/_sim/egnyte/log?origin=true").await;
     assert_eq!(log["count"], 10);
     let second = &log["events"][1];
     assert_eq!(
@@ -83,15 +75,7 @@ async fn actions_generate_gc_reset_and_log_over_http() {
     );
     assert_eq!(second["_sim"], json!({"client_id": null, "epoch": 0}));
     assert_eq!(log["events"][0]["_sim"]["client_id"], "tributary-app");
-    let plain: Value = h
-        .http
-        .get(format!("{}/_sim/egnyte/log", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let plain: Value = h.control("/_sim/egnyte/log").await;
     assert!(plain["events"][0].get("_sim").is_none());
     assert_eq!(
         plain["events"][1]["data"]["target_group_id"],
@@ -100,15 +84,7 @@ async fn actions_generate_gc_reset_and_log_over_http() {
 
     let r = h.post("/_sim/egnyte/reset", json!({"to": 3})).await;
     assert_eq!(r.json::<Value>().await.unwrap()["latest_event_id"], 2);
-    let state: Value = h
-        .http
-        .get(format!("{}/_sim/egnyte/state", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = h.control("/_sim/egnyte/state").await;
     assert_eq!(
         (
             state["epoch"].as_i64(),
@@ -139,23 +115,10 @@ async fn faults_settings_and_tokens_over_http() {
         json!({"kind": "delay", "ms": 1, "fraction": 0.5}),
     )
     .await;
-    let listed: Value = h
-        .http
-        .get(format!("{}/_sim/egnyte/faults", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = h.control("/_sim/egnyte/faults").await;
     assert_eq!(listed["faults"].as_array().unwrap().len(), 2);
     assert_eq!(h.get("/pubapi/v1/events/cursor").await.status(), 503);
-    let r = h
-        .http
-        .delete(format!("{}/_sim/egnyte/faults", h.base))
-        .send()
-        .await
-        .unwrap();
+    let r = h.delete("/_sim/egnyte/faults").await;
     assert_eq!(r.status(), 204);
     assert!(h.sim.faults().is_empty());
     assert_eq!(
@@ -184,12 +147,7 @@ async fn faults_settings_and_tokens_over_http() {
         h.get_as("t2", "/pubapi/v1/events/cursor").await.status(),
         401
     );
-    let r = h
-        .http
-        .delete(format!("{}/_sim/egnyte/tokens/test-token", h.base))
-        .send()
-        .await
-        .unwrap();
+    let r = h.delete("/_sim/egnyte/tokens/test-token").await;
     assert_eq!(r.status(), 204);
     assert_eq!(h.get("/pubapi/v1/events/cursor").await.status(), 401);
     h.put(
@@ -198,15 +156,7 @@ async fn faults_settings_and_tokens_over_http() {
     )
     .await;
     assert_eq!(h.get("/pubapi/v1/events/cursor").await.status(), 403);
-    let state: Value = h
-        .http
-        .get(format!("{}/_sim/egnyte/state", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = h.control("/_sim/egnyte/state").await;
     assert_eq!(
         (state["daily_quota"].clone(), state["emit_restore"].clone()),
         (Value::Null, json!(false))
@@ -218,24 +168,11 @@ async fn faults_settings_and_tokens_over_http() {
         )
         .await;
     assert_eq!(r.status(), 204);
-    let state: Value = h
-        .http
-        .get(format!("{}/_sim/egnyte/state", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = h.control("/_sim/egnyte/state").await;
     assert_eq!(
         state["token_mode"],
         json!({"mode": "expiring", "lifetime_secs": 60})
     );
-    let r = h
-        .http
-        .get(format!("{}/pubapi/v1/nothing", h.base))
-        .send()
-        .await
-        .unwrap();
+    let r = h.bare("/pubapi/v1/nothing").await;
     assert_eq!(r.status(), 404);
 }

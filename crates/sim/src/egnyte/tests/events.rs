@@ -212,14 +212,7 @@ async fn type_filter_is_pipe_separated_and_v1_hides_permission_changes() {
     h.sim.create_file("/Shared/f.txt", &me).unwrap(); // 1
     let note = h.sim.create_note("/Shared/f.txt", &me).unwrap(); // 2
     h.sim
-        .apply(
-            Operation::ChangePermission {
-                path: "/Shared".into(),
-                subject_user: 1002,
-                privilege: "Viewer".into(),
-            },
-            &me,
-        )
+        .change_permission("/Shared", 1002, "Viewer", &me)
         .unwrap(); // 3
     h.sim
         .delete_note(note.note_id.as_deref().unwrap(), &me)

@@ -28,34 +28,12 @@ fn quiet() -> EgnyteSimConfig {
     }
 }
 
-struct Harness {
-    sim: EgnyteSim,
-    clock: Arc<ManualClock>,
-    base: String,
-    http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+type Harness = crate::harness::Harness<EgnyteSim>;
 
 async fn start(config: EgnyteSimConfig) -> Harness {
     let clock = Arc::new(ManualClock::new(t0()));
     let sim = EgnyteSim::new(config, clock.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(sim.clone().serve(listener, async {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Harness {
-        sim,
-        clock,
-        base,
-        http,
-        _stop: stop,
-    }
+    Harness::start(sim, clock, EgnyteSim::serve).await
 }
 
 impl Harness {
@@ -73,7 +51,7 @@ impl Harness {
 
     async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
         self.http
-            .get(format!("{}{path}", self.base))
+            .get(self.url(path))
             .bearer_auth(token)
             .send()
             .await
@@ -113,27 +91,9 @@ impl Harness {
         v["errorMessage"].as_str().unwrap().to_owned()
     }
 
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn put(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .put(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
         self.http
-            .post(format!("{}/puboauth/token", self.base))
+            .post(self.url("/puboauth/token"))
             .form(form)
             .send()
             .await

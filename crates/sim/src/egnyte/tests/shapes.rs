@@ -202,14 +202,7 @@ async fn each_action_has_the_documented_data_shape() {
 async fn permission_change_carries_type_specific_attributes_on_v2() {
     let h = start(quiet()).await;
     h.sim
-        .apply(
-            Operation::ChangePermission {
-                path: "/Shared".into(),
-                subject_user: 1002,
-                privilege: "Viewer".into(),
-            },
-            &h.me(),
-        )
+        .change_permission("/Shared", 1002, "Viewer", &h.me())
         .unwrap();
     let page = h.json("/pubapi/v2/events?id=0").await;
     let e = &page["events"][0];

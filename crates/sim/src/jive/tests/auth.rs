@@ -55,7 +55,7 @@ async fn basic_credentials_are_checked() {
     let body: Value = serde_json::from_str(strip(&wrong.text().await.unwrap())).unwrap();
     assert_eq!(body["error"]["status"], 401);
     assert!(body["error"]["message"].is_string());
-    let none = h.http.get(h.url(CONTENTS)).send().await.unwrap();
+    let none = h.bare(CONTENTS).await;
     assert_eq!(none.status(), 401);
     let garbage = h
         .http

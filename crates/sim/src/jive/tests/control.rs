@@ -38,15 +38,7 @@ async fn actions_apply_operations_and_the_log_records_them() {
         .await;
     assert_eq!(r.status(), 409);
 
-    let log: Value = h
-        .http
-        .get(h.url("/_sim/jive/log"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = h.control("/_sim/jive/log").await;
     assert_eq!(log["count"], 7);
     let kinds: Vec<&str> = log["changes"]
         .as_array()
@@ -87,15 +79,7 @@ async fn state_settings_and_tokens() {
         )
         .await;
     assert_eq!(r.status(), 204);
-    let state: Value = h
-        .http
-        .get(h.url("/_sim/jive/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = h.control("/_sim/jive/state").await;
     assert_eq!(state["changes"], 20);
     assert_eq!(state["prefix"], false);
     assert_eq!(state["core_revision"], 8);

@@ -31,22 +31,9 @@ async fn status_faults_answer_the_next_calls_with_retry_after() {
 impl Harness {
     async fn inject_and_clear(&self) {
         self.sim.inject(JiveFault::status(500, None, 5));
-        let listed: Value = self
-            .http
-            .get(self.url("/_sim/jive/faults"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed: Value = self.control("/_sim/jive/faults").await;
         assert_eq!(listed["faults"][0]["kind"], "status");
-        let r = self
-            .http
-            .delete(self.url("/_sim/jive/faults"))
-            .send()
-            .await
-            .unwrap();
+        let r = self.delete("/_sim/jive/faults").await;
         assert_eq!(r.status(), 204);
         assert_eq!(self.get(CONTENTS).await.status(), 200);
     }

@@ -43,30 +43,12 @@ fn ms(n: i64) -> chrono::Duration {
     chrono::Duration::milliseconds(n)
 }
 
-struct Harness {
-    sim: JiveSim,
-    clock: Arc<ManualClock>,
-    base: String,
-    http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+type Harness = crate::harness::Harness<JiveSim>;
 
 async fn start(config: JiveSimConfig) -> Harness {
     let clock = Arc::new(ManualClock::new(t0()));
     let sim = JiveSim::new(config, clock.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(sim.clone().serve(listener, async {
-        let _ = stopped.await;
-    }));
-    Harness {
-        sim,
-        clock,
-        base,
-        http: reqwest::Client::new(),
-        _stop: stop,
-    }
+    Harness::start(sim, clock, JiveSim::serve).await
 }
 
 /// Strips the security prefix, insisting that it is there.
@@ -82,14 +64,6 @@ impl Harness {
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
-    }
-
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
-        }
     }
 
     /// `GET` with Basic credentials; `path` may be an absolute URL.
@@ -127,24 +101,6 @@ impl Harness {
         let (status, body) = self.call(path).await;
         assert_eq!(status, 400, "GET {path}: {body}");
         body["error"].clone()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn put(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .put(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
     }
 
     /// Creates `n` documents in P1, one per millisecond; returns their ids.

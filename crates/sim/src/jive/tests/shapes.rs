@@ -17,12 +17,7 @@ async fn bodies_start_with_the_prefix_on_success_and_error_and_it_can_be_switche
         "application/json;charset=utf-8"
     );
     assert!(bad.text().await.unwrap().starts_with(PREFIX));
-    let unauthorized = h
-        .http
-        .get(h.url("/api/core/v3/contents"))
-        .send()
-        .await
-        .unwrap();
+    let unauthorized = h.bare("/api/core/v3/contents").await;
     assert_eq!(unauthorized.status(), 401);
     assert!(unauthorized.text().await.unwrap().starts_with(PREFIX));
     assert_eq!(PREFIX, "throw 'allowIllegalResourceCall is false.';\n");
@@ -42,7 +37,7 @@ async fn version_reports_core_v3_and_its_revision_without_auth() {
         ..plain()
     };
     let h = start(config).await;
-    let r = h.http.get(h.url("/api/version")).send().await.unwrap();
+    let r = h.bare("/api/version").await;
     assert_eq!(r.status(), 200);
     let v: Value = serde_json::from_str(strip(&r.text().await.unwrap())).unwrap();
     assert_eq!(v["jiveVersion"], JIVE_VERSION);
