@@ -43,12 +43,11 @@ use tributary_store::{Filter, ReadPage};
                 description = "The next page")))),
         (status = 400, description = "A bad parameter or account (`invalid_parameter`), a malformed \
             or foreign cursor (`invalid_cursor`) or one past the end (`cursor_ahead`)", body = openapi::ErrorBody),
-        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        openapi::Unauthorized,
         (status = 404, description = "An account the caller does not have (`account_not_found`)", body = openapi::ErrorBody),
         (status = 410, description = "The cursor is older than retention (`cursor_expired`, with \
             `oldest_cursor`)", body = openapi::ErrorBody),
-        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn list(
@@ -101,10 +100,9 @@ pub(crate) async fn list(
             links(("events_after" = (operation_id = "list_account_events", parameters(("account" = "$request.path.account"), ("cursor" = "$response.body#/cursor")),
                 description = "The events after it")))),
         (status = 400, description = "A bad account (`invalid_parameter`)", body = openapi::ErrorBody),
-        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        openapi::Unauthorized,
         (status = 404, description = "An account the caller does not have (`account_not_found`)", body = openapi::ErrorBody),
-        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn latest(
