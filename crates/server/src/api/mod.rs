@@ -405,6 +405,8 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 #[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
 mod keys_tests;
 #[cfg(test)]
 mod kloudless_tests;
