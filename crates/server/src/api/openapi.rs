@@ -211,7 +211,7 @@ pub(crate) enum HealthStatus {
 /// A page in the Kloudless Events API's envelope.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct KloudlessEventPage {
-    objects: Vec<KloudlessEvent>,
+    objects: Vec<super::kloudless::KloudlessEvent<'static>>,
     cursor: String,
     #[schema(minimum = 0, maximum = 1000)]
     count: u64,
@@ -235,81 +235,6 @@ pub(crate) enum ObjectList {
 #[serde(rename_all = "lowercase")]
 pub(crate) enum EventsApi {
     Events,
-}
-
-/// A Kloudless event object (see `docs/api.md` for the mapping from the unified event).
-#[derive(Serialize, ToSchema)]
-pub(crate) struct KloudlessEvent {
-    id: String,
-    /// The account (source) the event belongs to.
-    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
-    account: u64,
-    action: Action,
-    #[serde(rename = "type")]
-    event_type: EventType,
-    /// When the change happened (RFC 3339, UTC, milliseconds).
-    #[schema(format = DateTime)]
-    modified: String,
-    /// The actor's id; `null` when unknown.
-    #[schema(required = true)]
-    user_id: Option<String>,
-    /// Always `null`: no provider reports it.
-    #[schema(required = true)]
-    ip: Option<String>,
-    metadata: KloudlessMetadata,
-    /// Only when the event has a previous state (move, rename, copy, sometimes restore).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    previous_metadata: Option<KloudlessMetadata>,
-}
-
-/// Kloudless's older one-character action: `-` for a delete, `+` otherwise.
-#[derive(Serialize, ToSchema)]
-pub(crate) enum Action {
-    #[serde(rename = "+")]
-    Plus,
-    #[serde(rename = "-")]
-    Minus,
-}
-
-/// Kloudless file or folder metadata.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct KloudlessMetadata {
-    id: String,
-    name: String,
-    #[schema(required = true)]
-    path: Option<String>,
-    #[serde(rename = "type")]
-    kind: FileOrFolder,
-    #[schema(required = true, minimum = 0)]
-    size: Option<u64>,
-    #[schema(required = true, format = DateTime)]
-    modified: Option<String>,
-    #[schema(required = true)]
-    parent: Option<KloudlessParent>,
-    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
-    account: u64,
-    api: StorageApi,
-}
-
-/// `folder` for folders, `file` for every other kind.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum FileOrFolder {
-    File,
-    Folder,
-}
-
-/// Always `storage`.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum StorageApi {
-    Storage,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct KloudlessParent {
-    id: String,
 }
 
 /// `401` of every operation that takes a key.
