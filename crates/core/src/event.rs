@@ -7,6 +7,7 @@ use std::fmt;
 
 /// What happened to the object. Serialized in lowercase: `"add"`, `"move"`, ...
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum EventType {
     /// The object appeared.
@@ -126,29 +127,51 @@ impl<'de> Deserialize<'de> for ObjectKind {
     }
 }
 
+/// `utoipa` reads any type whose name ends in `Object` as "any JSON object": the event's fields
+/// name [`Object`]'s schema through this alias instead.
+#[cfg(feature = "openapi")]
+type EventObject = Object;
+
 /// The object an event is about, as it was right after the event (or, in `previous`, before it).
+/// Fields left out of the JSON when unknown are never `null`.
+// Its schema is named `EventObject`: a bare `Object` reads as "any JSON object" in OpenAPI tools.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = EventObject))]
 pub struct Object {
     /// The provider's stable id of the object (Egnyte's group id, Jive's `contentID`, ...).
     pub id: String,
+    /// `file`, `folder`, `document`, `note`, or the provider's own word for anything else.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, examples("file", "folder", "document", "note"))
+    )]
     pub kind: ObjectKind,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub path: Option<String>,
     /// The id of the containing folder or place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub parent: Option<String>,
     /// Size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false, minimum = 0))]
     pub size: Option<u64>,
+    /// When the object last changed (RFC 3339, UTC, milliseconds).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "crate::time::millis_opt"
     )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, format = DateTime, nullable = false)
+    )]
     pub modified: Option<DateTime<Utc>>,
     /// Where a person can open the object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub url: Option<String>,
 }
 
@@ -170,20 +193,25 @@ impl Object {
 
 /// Who made the change, as far as the upstream says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub email: Option<String>,
     /// How the change was made, in the provider's words (Egnyte's `action_source`: `WebUI`,
     /// `PublicAPI`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub via: Option<String>,
 }
 
 /// Where the event came from upstream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Upstream {
     /// The upstream's own id for the event or change (an Egnyte event id, a Jive deletion marker
     /// id, or a synthesized `contentID@updated`).
@@ -196,35 +224,58 @@ pub struct Upstream {
     pub raw: Option<serde_json::Value>,
 }
 
-/// One change, in the unified model.
+/// One change, in the unified model (`docs/events.md`). Optional fields are left out when
+/// unknown, never `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Stable across re-polls: the store's deduplication key within a source.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, min_length = 1, max_length = 512)
+    )]
     pub id: EventId,
-    /// The position in the unified stream; absent until the store's merge assigns it.
+    /// The position in the tenant's log, from 1, strictly increasing, gap-free (absent until the
+    /// store's merge assigns it).
+    // Required in the schema: every event a reader receives comes from the merged log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = u64, required = true, minimum = 1)
+    )]
     pub seq: Option<Seq>,
     pub source: SourceId,
     /// The provider's name: `egnyte`, `jive`, ...
     pub provider: String,
     #[serde(rename = "type")]
     pub event_type: EventType,
-    /// When the change happened, by the upstream's clock.
+    /// When the change happened, by the upstream's clock (RFC 3339, UTC, milliseconds).
     #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub occurred_at: DateTime<Utc>,
-    /// When tributary first saw it.
+    /// When tributary first saw it (RFC 3339, UTC, milliseconds).
     #[serde(with = "crate::time::millis")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub observed_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(value_type = EventObject))]
     pub object: Object,
     /// The object before the change, for move, rename, copy (the original) and restore, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<EventObject>, nullable = false)
+    )]
     pub previous: Option<Object>,
+    /// Who made the change, when the upstream says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub actor: Option<Actor>,
     pub upstream: Upstream,
     /// True when the event reached the unified stream after events with a later `occurred_at`
     /// (its source was lagging behind the merge frontier).
+    // Always written (the `default` is for reading older JSON), so the schema requires it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub late: bool,
 }
 

@@ -24,6 +24,11 @@ pub enum IdError {
 ///
 /// Letters, digits, `.`, `_`, `:` and `-`, at most 128 bytes: it is used in storage keys and URLs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(as = SourceName, pattern = r"^[A-Za-z0-9._:-]{1,128}$")
+)]
 #[serde(transparent)]
 pub struct SourceId(String);
 

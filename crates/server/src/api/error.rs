@@ -6,6 +6,63 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tributary_core::Cursor;
 use tributary_store::StoreError;
+use utoipa::ToSchema;
+
+/// Declares [`ErrorCode`] from one table of `Variant => "word"`: the enum (whose schema is the
+/// OpenAPI document's `ErrorCode`), its serde names, [`ErrorCode::ALL`] and
+/// [`ErrorCode::as_str`] all come from the same rows, so none can leave a code out.
+macro_rules! error_codes {
+    // `tt`, not `literal`: a `literal` fragment reaches the derives wrapped in an invisible group,
+    // which utoipa does not read, and the schema would fall back to the variant names.
+    ($($(#[doc = $doc:literal])* $variant:ident => $word:tt,)+) => {
+        /// The stable word clients match on.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* #[serde(rename = $word)] $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the table's order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The word itself, as it is serialized.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $word,)+
+                }
+            }
+        }
+    };
+}
+
+// The one list of the codes the API answers: `ApiError::code` maps every error into it, and
+// the OpenAPI document's `ErrorCode` schema is derived from it.
+error_codes! {
+    Unauthorized => "unauthorized",
+    InvalidParameter => "invalid_parameter",
+    InvalidCursor => "invalid_cursor",
+    CursorAhead => "cursor_ahead",
+    CursorExpired => "cursor_expired",
+    SourceNotFound => "source_not_found",
+    AccountNotFound => "account_not_found",
+    NotFound => "not_found",
+    MethodNotAllowed => "method_not_allowed",
+    StoreUnavailable => "store_unavailable",
+    InternalError => "internal_error",
+    NotReady => "not_ready",
+    Forbidden => "forbidden",
+    InvalidBody => "invalid_body",
+    InvalidSource => "invalid_source",
+    SourceExists => "source_exists",
+    SourcesUnavailable => "sources_unavailable",
+    SourceBusy => "source_busy",
+    InvalidOauthState => "invalid_oauth_state",
+    OauthDenied => "oauth_denied",
+    OauthExchangeFailed => "oauth_exchange_failed",
+    AdminKeyNotAllowed => "admin_key_not_allowed",
+    AdminKeyRequired => "admin_key_required",
+    KeyNotFound => "key_not_found",
+}
 
 /// An API failure. Each variant has one status and one stable `code`.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +143,9 @@ pub enum ApiError {
     /// The store could not be read (I/O, worker failure): worth retrying.
     #[error("the event store is unavailable")]
     Unavailable,
+    /// `GET /readyz`: the store does not answer or the server is shutting down; says which.
+    #[error("{0}")]
+    NotReady(String),
     /// A fault of ours, not of the request. Details go to the log, not to the client.
     #[error("internal error")]
     Internal,
@@ -113,39 +173,47 @@ impl ApiError {
             | ApiError::OauthDenied(_) => StatusCode::BAD_REQUEST,
             ApiError::SourceExists(_) => StatusCode::CONFLICT,
             ApiError::OauthExchangeFailed(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable | ApiError::SourcesUnavailable | ApiError::SourceBusy(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable
+            | ApiError::SourcesUnavailable
+            | ApiError::SourceBusy(_)
+            | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The stable word clients match on.
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// This error's row of the code table. No wildcard: a new variant does not compile until it
+    /// has a code, and so a documented one.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::InvalidParameter { .. } => "invalid_parameter",
-            ApiError::InvalidCursor(_) => "invalid_cursor",
-            ApiError::CursorAhead(_) => "cursor_ahead",
-            ApiError::CursorExpired { .. } => "cursor_expired",
-            ApiError::SourceNotFound(_) => "source_not_found",
-            ApiError::AccountNotFound(_) => "account_not_found",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::AdminKeyNotAllowed => "admin_key_not_allowed",
-            ApiError::AdminKeyRequired => "admin_key_required",
-            ApiError::KeyNotFound(_) => "key_not_found",
-            ApiError::InvalidBody(_) => "invalid_body",
-            ApiError::InvalidSource(_) => "invalid_source",
-            ApiError::SourceExists(_) => "source_exists",
-            ApiError::SourcesUnavailable => "sources_unavailable",
-            ApiError::InvalidOauthState(_) => "invalid_oauth_state",
-            ApiError::OauthDenied(_) => "oauth_denied",
-            ApiError::OauthExchangeFailed(_) => "oauth_exchange_failed",
-            ApiError::SourceBusy(_) => "source_busy",
-            ApiError::Unavailable => "store_unavailable",
-            ApiError::Internal => "internal_error",
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::InvalidParameter { .. } => ErrorCode::InvalidParameter,
+            ApiError::InvalidCursor(_) => ErrorCode::InvalidCursor,
+            ApiError::CursorAhead(_) => ErrorCode::CursorAhead,
+            ApiError::CursorExpired { .. } => ErrorCode::CursorExpired,
+            ApiError::SourceNotFound(_) => ErrorCode::SourceNotFound,
+            ApiError::AccountNotFound(_) => ErrorCode::AccountNotFound,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::AdminKeyNotAllowed => ErrorCode::AdminKeyNotAllowed,
+            ApiError::AdminKeyRequired => ErrorCode::AdminKeyRequired,
+            ApiError::KeyNotFound(_) => ErrorCode::KeyNotFound,
+            ApiError::InvalidBody(_) => ErrorCode::InvalidBody,
+            ApiError::InvalidSource(_) => ErrorCode::InvalidSource,
+            ApiError::SourceExists(_) => ErrorCode::SourceExists,
+            ApiError::SourcesUnavailable => ErrorCode::SourcesUnavailable,
+            ApiError::InvalidOauthState(_) => ErrorCode::InvalidOauthState,
+            ApiError::OauthDenied(_) => ErrorCode::OauthDenied,
+            ApiError::OauthExchangeFailed(_) => ErrorCode::OauthExchangeFailed,
+            ApiError::SourceBusy(_) => ErrorCode::SourceBusy,
+            ApiError::Unavailable => ErrorCode::StoreUnavailable,
+            ApiError::NotReady(_) => ErrorCode::NotReady,
+            ApiError::Internal => ErrorCode::InternalError,
         }
     }
 
@@ -159,7 +227,7 @@ impl ApiError {
     pub fn body(&self) -> serde_json::Value {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code(),
+                code: self.error_code(),
                 message: self.to_string(),
                 oldest_cursor: match self {
                     ApiError::CursorExpired { oldest } => Some(oldest.encode()),
@@ -172,16 +240,20 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
+/// Every error's body.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
     error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail {
-    code: &'static str,
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    code: ErrorCode,
+    /// What went wrong, for a person; names the parameter at fault.
     message: String,
+    /// For `cursor_expired` only: the cursor of the oldest retained event, to resume from.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     oldest_cursor: Option<String>,
 }
 

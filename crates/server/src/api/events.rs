@@ -34,12 +34,11 @@ use tributary_store::{Filter, INLINE_SCAN, MAX_SCAN, ReadPage};
                 description = "The next page")))),
         (status = 400, description = "A bad parameter (`invalid_parameter`), a malformed or foreign \
             cursor (`invalid_cursor`) or one past the end (`cursor_ahead`)", body = openapi::ErrorBody),
-        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        openapi::Unauthorized,
         (status = 404, description = "A `source` the caller does not have (`source_not_found`)", body = openapi::ErrorBody),
         (status = 410, description = "The cursor is older than retention (`cursor_expired`, with \
             `oldest_cursor`)", body = openapi::ErrorBody),
-        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn list(
@@ -66,9 +65,8 @@ pub(crate) async fn list(
         (status = 200, description = "The cursor", body = openapi::LatestCursor,
             links(("events_after" = (operation_id = "list_events", parameters(("cursor" = "$response.body#/cursor")),
                 description = "The events after it")))),
-        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
-        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::Unauthorized,
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn latest(

@@ -42,7 +42,7 @@ pub(crate) struct NewKey {
     /// Limits the key to this one source, which must exist and belong to `tenant`; absent or
     /// `null`: every source of the tenant.
     #[serde(default)]
-    #[schema(value_type = Option<openapi::SourceName>)]
+    #[schema(value_type = Option<SourceId>)]
     source: Option<String>,
     /// A note for people: what the key is for (at most 200 characters).
     #[serde(default)]
@@ -57,7 +57,7 @@ pub(crate) struct KeyBody {
     id: String,
     tenant: String,
     /// The one source the key reads; `null`: every source of the tenant.
-    #[schema(required = true, value_type = Option<openapi::SourceName>)]
+    #[schema(required = true, value_type = Option<SourceId>)]
     source: Option<String>,
     #[schema(required = true)]
     label: Option<String>,
@@ -87,7 +87,7 @@ pub(crate) struct CreatedKey {
     key: String,
     tenant: String,
     /// The one source the key reads; `null`: every source of the tenant.
-    #[schema(required = true, value_type = Option<openapi::SourceName>)]
+    #[schema(required = true, value_type = Option<SourceId>)]
     source: Option<String>,
     #[schema(required = true)]
     label: Option<String>,
@@ -146,10 +146,6 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError
     Ok(id)
 }
 
-const UNAUTHORIZED: &str = "No or an unknown key (`unauthorized`)";
-const NOT_ADMIN: &str = "A tenant's key, not an admin key (`admin_key_required`)";
-const UNAVAILABLE: &str = "The store does not answer (`store_unavailable`)";
-
 #[utoipa::path(
     post,
     path = "/v1/keys",
@@ -166,12 +162,11 @@ const UNAVAILABLE: &str = "The store does not answer (`store_unavailable`)";
         (status = 201, description = "Created: the key, shown this once", body = CreatedKey),
         (status = 400, description = "A body that is not the JSON described, or an invalid \
             `tenant`, `source` or `label` (`invalid_body`)", body = openapi::ErrorBody),
-        (status = 401, description = UNAUTHORIZED, body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
-        (status = 403, description = NOT_ADMIN, body = openapi::ErrorBody),
+        openapi::Unauthorized,
+        openapi::AdminKeyRequired,
         (status = 404, description = "`source` does not exist or belongs to another tenant \
             (`source_not_found`)", body = openapi::ErrorBody),
-        (status = 503, description = UNAVAILABLE, body = openapi::ErrorBody),
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn create(
@@ -256,10 +251,9 @@ pub(crate) async fn create(
     responses(
         (status = 200, description = "The keys", body = KeyList),
         (status = 400, description = "A bad query parameter (`invalid_parameter`)", body = openapi::ErrorBody),
-        (status = 401, description = UNAUTHORIZED, body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
-        (status = 403, description = NOT_ADMIN, body = openapi::ErrorBody),
-        (status = 503, description = UNAVAILABLE, body = openapi::ErrorBody),
+        openapi::Unauthorized,
+        openapi::AdminKeyRequired,
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn list(
@@ -317,11 +311,10 @@ pub(crate) async fn list(
     responses(
         (status = 200, description = "The key", body = KeyBody),
         (status = 400, description = "A malformed id (`invalid_parameter`)", body = openapi::ErrorBody),
-        (status = 401, description = UNAUTHORIZED, body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
-        (status = 403, description = NOT_ADMIN, body = openapi::ErrorBody),
+        openapi::Unauthorized,
+        openapi::AdminKeyRequired,
         (status = 404, description = "No created key has this id (`key_not_found`)", body = openapi::ErrorBody),
-        (status = 503, description = UNAVAILABLE, body = openapi::ErrorBody),
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn get(
@@ -346,11 +339,10 @@ pub(crate) async fn get(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "A malformed id (`invalid_parameter`)", body = openapi::ErrorBody),
-        (status = 401, description = UNAUTHORIZED, body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
-        (status = 403, description = NOT_ADMIN, body = openapi::ErrorBody),
+        openapi::Unauthorized,
+        openapi::AdminKeyRequired,
         (status = 404, description = "No created key has this id (`key_not_found`)", body = openapi::ErrorBody),
-        (status = 503, description = UNAVAILABLE, body = openapi::ErrorBody),
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn delete(

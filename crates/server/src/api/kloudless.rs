@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use tributary_core::EventType;
 use tributary_store::{Filter, ReadPage};
+use utoipa::ToSchema;
 
 /// `GET /v1/accounts/{account}/events`.
 #[utoipa::path(
@@ -43,12 +44,11 @@ use tributary_store::{Filter, ReadPage};
                 description = "The next page")))),
         (status = 400, description = "A bad parameter or account (`invalid_parameter`), a malformed \
             or foreign cursor (`invalid_cursor`) or one past the end (`cursor_ahead`)", body = openapi::ErrorBody),
-        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        openapi::Unauthorized,
         (status = 404, description = "An account the caller does not have (`account_not_found`)", body = openapi::ErrorBody),
         (status = 410, description = "The cursor is older than retention (`cursor_expired`, with \
             `oldest_cursor`)", body = openapi::ErrorBody),
-        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn list(
@@ -101,10 +101,9 @@ pub(crate) async fn list(
             links(("events_after" = (operation_id = "list_account_events", parameters(("account" = "$request.path.account"), ("cursor" = "$response.body#/cursor")),
                 description = "The events after it")))),
         (status = 400, description = "A bad account (`invalid_parameter`)", body = openapi::ErrorBody),
-        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        openapi::Unauthorized,
         (status = 404, description = "An account the caller does not have (`account_not_found`)", body = openapi::ErrorBody),
-        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn latest(
@@ -204,41 +203,79 @@ struct ActorView<'a> {
     id: Cow<'a, str>,
 }
 
-/// A Kloudless event object.
-#[derive(Serialize)]
-struct KloudlessEvent<'a> {
+/// A Kloudless event object (see `docs/api.md` for the mapping from the unified event).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KloudlessEvent<'a> {
     id: &'a str,
+    /// The account (source) the event belongs to.
+    #[schema(value_type = u64, minimum = 1, maximum = 9_007_199_254_740_991_u64)]
     account: AccountId,
-    /// Kloudless's older one-character action: `-` for a delete, `+` otherwise.
-    action: &'static str,
+    action: Action,
     #[serde(rename = "type")]
-    event_type: &'static str,
+    event_type: EventType,
+    /// When the change happened (RFC 3339, UTC, milliseconds).
+    #[schema(format = DateTime)]
     modified: &'a str,
+    /// The actor's id; `null` when unknown.
+    #[schema(required = true)]
     user_id: Option<&'a str>,
-    /// Never known to tributary: always `null`.
+    /// Always `null`: no provider reports it.
+    #[schema(required = true, value_type = Option<String>)]
     ip: Option<&'static str>,
     metadata: Metadata<'a>,
+    /// Only when the event has a previous state (move, rename, copy, sometimes restore).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     previous_metadata: Option<Metadata<'a>>,
 }
 
+/// Kloudless's older one-character action: `-` for a delete, `+` otherwise.
+#[derive(Serialize, ToSchema)]
+enum Action {
+    #[serde(rename = "+")]
+    Plus,
+    #[serde(rename = "-")]
+    Minus,
+}
+
 /// Kloudless file or folder metadata.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = KloudlessMetadata)]
 struct Metadata<'a> {
     id: &'a str,
     name: &'a str,
+    #[schema(required = true)]
     path: Option<&'a str>,
-    /// `folder` for folders, `file` for every other kind.
     #[serde(rename = "type")]
-    kind: &'static str,
+    kind: FileOrFolder,
+    #[schema(required = true, minimum = 0)]
     size: Option<u64>,
+    #[schema(required = true, format = DateTime)]
     modified: Option<&'a str>,
+    #[schema(required = true)]
     parent: Option<Parent<'a>>,
+    #[schema(value_type = u64, minimum = 1, maximum = 9_007_199_254_740_991_u64)]
     account: AccountId,
-    api: &'static str,
+    api: StorageApi,
 }
 
-#[derive(Serialize)]
+/// `folder` for folders, `file` for every other kind.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum FileOrFolder {
+    File,
+    Folder,
+}
+
+/// Always `storage`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum StorageApi {
+    Storage,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = KloudlessParent)]
 struct Parent<'a> {
     id: &'a str,
 }
@@ -249,10 +286,10 @@ impl<'a> KloudlessEvent<'a> {
             id: &e.id,
             account,
             action: match e.event_type {
-                EventType::Delete => "-",
-                _ => "+",
+                EventType::Delete => Action::Minus,
+                _ => Action::Plus,
             },
-            event_type: e.event_type.as_str(),
+            event_type: e.event_type,
             modified: &e.occurred_at,
             user_id: e.actor.as_ref().map(|a| &*a.id),
             ip: None,
@@ -268,12 +305,16 @@ impl<'a> Metadata<'a> {
             id: &o.id,
             name: &o.name,
             path: o.path.as_deref(),
-            kind: if o.kind == "folder" { "folder" } else { "file" },
+            kind: if o.kind == "folder" {
+                FileOrFolder::Folder
+            } else {
+                FileOrFolder::File
+            },
             size: o.size,
             modified: o.modified.as_deref(),
             parent: o.parent.as_deref().map(|id| Parent { id }),
             account,
-            api: "storage",
+            api: StorageApi::Storage,
         }
     }
 }

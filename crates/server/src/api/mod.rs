@@ -48,11 +48,11 @@ pub mod stream;
 pub use crate::control::SourceControl;
 pub use account::AccountId;
 pub use auth::{Admin, AdminKeyEntry, ApiKeys, KeyConfigError, KeyEntry, Tenant, key_sha256_hex};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::future::Future;
@@ -388,13 +388,7 @@ async fn healthz() -> Response {
     )
 )]
 async fn readyz(State(state): State<ApiState>) -> Response {
-    let not_ready = |message: &str| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"error": {"code": "not_ready", "message": message}})),
-        )
-            .into_response()
-    };
+    let not_ready = |message: &str| ApiError::NotReady(message.to_owned()).into_response();
     if *state.closing().borrow() {
         return not_ready("the server is shutting down");
     }
@@ -419,6 +413,8 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     }
 }
 
+#[cfg(test)]
+mod contract_tests;
 #[cfg(test)]
 mod keys_tests;
 #[cfg(test)]

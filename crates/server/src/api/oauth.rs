@@ -49,7 +49,7 @@ const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) struct OauthStart {
     /// The id the new source gets; generated when absent.
     #[serde(default)]
-    #[schema(nullable = false, value_type = Option<openapi::SourceName>)]
+    #[schema(nullable = false, value_type = Option<SourceId>)]
     id: Option<String>,
     /// The provider configuration without credentials, as for `POST /v1/sources`.
     #[schema(value_type = Object)]
@@ -155,9 +155,8 @@ fn base_url(
         (status = 400, description = "An unknown provider (`invalid_parameter`), a body that is \
             not the JSON described (`invalid_body`), or a config the provider refuses \
             (`invalid_source`)", body = openapi::ErrorBody),
-        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
-        (status = 403, description = "A source-scoped key (`forbidden`)", body = openapi::ErrorBody),
+        openapi::Unauthorized,
+        openapi::SourceScopedKey,
         (status = 503, description = "No source management on this server, or too many flows \
             waiting (`sources_unavailable`)", body = openapi::ErrorBody),
     )
@@ -282,8 +281,7 @@ pub(crate) async fn start(
         (status = 409, description = "The id is taken (`source_exists`)", body = openapi::ErrorBody),
         (status = 502, description = "The token endpoint refused the code or did not answer \
             (`oauth_exchange_failed`)", body = openapi::ErrorBody),
-        (status = 503, description = "No source management on this server \
-            (`sources_unavailable`), or the store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::SourcesUnavailable,
     )
 )]
 pub(crate) async fn callback(

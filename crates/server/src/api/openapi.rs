@@ -2,12 +2,16 @@
 //! handlers' `#[utoipa::path]` annotations and the schema types below, and collected by
 //! `utoipa-axum` from the same routes the server serves, so a route cannot be served undocumented.
 //!
-//! The handlers do not build their bodies from these types (a page splices the events' stored
-//! JSON; see [`events`](super::events)): the types here only describe those bytes. They are held
-//! to them by the tests, which validate real responses against the document, and by schemathesis
-//! (`tests/api/run-schemathesis.sh`), which does the same for generated requests.
+//! The schemas come from the types the API serializes wherever there is one: the unified
+//! [`Event`] and its parts from `tributary-core` (its `openapi` feature), the errors from
+//! [`ApiError`](super::ApiError)'s table of codes, the sources' and keys' bodies from their
+//! handlers' own structs. The types below are schema-only: they describe bytes that no struct
+//! makes (a page splices the events' stored JSON; see [`events`](super::events)). All of it is
+//! held to the real answers by `contract_tests.rs`, which validates a response of every route
+//! against the served document, and by schemathesis (`tests/api/run-schemathesis.sh`), which
+//! does the same for generated requests.
 
-// The schema types are never built: they only describe what the handlers write.
+// The schema-only types are never built: they only describe what the handlers write.
 #![allow(dead_code)]
 
 use axum::Extension;
@@ -15,8 +19,11 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tributary_core::{Event, EventType};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+
+pub(crate) use super::error::ErrorBody;
 
 /// The document, serialized once when the router is built.
 #[derive(Clone)]
@@ -73,7 +80,7 @@ pub(crate) const ADMIN: &str = "admin";
             slash, as the Kloudless SDKs call them.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(SourceName, ProviderName, PollPolicyBody)),
+    components(schemas(tributary_core::SourceId, ProviderName, PollPolicyBody, ErrorBody)),
     modifiers(&BearerAuth),
     tags(
         (name = "events", description = "The unified log of events."),
@@ -164,112 +171,6 @@ pub(crate) fn refuse_admin_keys(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The kind of change.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum EventType {
-    Add,
-    Delete,
-    Update,
-    Rename,
-    Move,
-    Copy,
-    Restore,
-}
-
-/// One change, in the unified model (`docs/events.md`). Optional fields are left out when
-/// unknown, never `null`.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Event {
-    /// Stable id of the event, unique within its source.
-    #[schema(min_length = 1, max_length = 512)]
-    id: String,
-    /// Position in the unified stream: from 1, strictly increasing, gap-free.
-    #[schema(minimum = 1)]
-    seq: u64,
-    /// The source it came from.
-    #[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
-    source: String,
-    /// The provider's name: `egnyte`, `jive`, ...
-    provider: String,
-    #[serde(rename = "type")]
-    event_type: EventType,
-    /// When the change happened (RFC 3339, UTC, milliseconds).
-    #[schema(format = DateTime)]
-    occurred_at: String,
-    /// When tributary first saw it.
-    #[schema(format = DateTime)]
-    observed_at: String,
-    /// The object after the change.
-    object: EventObject,
-    /// The object before the change (move, rename, copy, sometimes restore).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    previous: Option<EventObject>,
-    /// Who made the change, when the upstream says.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    actor: Option<Actor>,
-    upstream: Upstream,
-    /// True when the event reached the stream after an event with a later `occurred_at`.
-    late: bool,
-}
-
-/// A file, folder or document.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct EventObject {
-    /// The provider's stable id.
-    id: String,
-    /// `file`, `folder`, `document`, `note`, or the provider's own word for anything else.
-    #[schema(examples("file", "folder", "document", "note"))]
-    kind: String,
-    name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    parent: Option<String>,
-    /// Bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, minimum = 0)]
-    size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, format = DateTime)]
-    modified: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    url: Option<String>,
-}
-
-/// Who made a change.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Actor {
-    id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    email: Option<String>,
-    /// How the change was made, in the provider's words (`WebUI`, `PublicAPI`, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    via: Option<String>,
-}
-
-/// Where the event came from upstream.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Upstream {
-    /// The upstream's own id of the change.
-    id: String,
-    /// The upstream's own word for what happened.
-    action: String,
-    /// The upstream payload, when the source keeps it: any JSON value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    raw: Option<serde_json::Value>,
-}
-
 /// A page of the unified log.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct EventPage {
@@ -293,52 +194,6 @@ pub(crate) struct LatestCursor {
     cursor: String,
 }
 
-/// Every error's body.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ErrorDetail {
-    code: ErrorCode,
-    /// What went wrong, for a person; names the parameter at fault.
-    message: String,
-    /// For `cursor_expired` only: the cursor of the oldest retained event, to resume from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    oldest_cursor: Option<String>,
-}
-
-/// The stable word clients match on.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ErrorCode {
-    Unauthorized,
-    InvalidParameter,
-    InvalidCursor,
-    CursorAhead,
-    CursorExpired,
-    SourceNotFound,
-    AccountNotFound,
-    NotFound,
-    MethodNotAllowed,
-    StoreUnavailable,
-    InternalError,
-    NotReady,
-    Forbidden,
-    InvalidBody,
-    InvalidSource,
-    SourceExists,
-    SourcesUnavailable,
-    InvalidOauthState,
-    OauthDenied,
-    OauthExchangeFailed,
-    AdminKeyNotAllowed,
-    AdminKeyRequired,
-    KeyNotFound,
-}
-
 /// `/healthz` and `/readyz`.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Health {
@@ -356,7 +211,7 @@ pub(crate) enum HealthStatus {
 /// A page in the Kloudless Events API's envelope.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct KloudlessEventPage {
-    objects: Vec<KloudlessEvent>,
+    objects: Vec<super::kloudless::KloudlessEvent<'static>>,
     cursor: String,
     #[schema(minimum = 0, maximum = 1000)]
     count: u64,
@@ -382,80 +237,55 @@ pub(crate) enum EventsApi {
     Events,
 }
 
-/// A Kloudless event object (see `docs/api.md` for the mapping from the unified event).
-#[derive(Serialize, ToSchema)]
-pub(crate) struct KloudlessEvent {
-    id: String,
-    /// The account (source) the event belongs to.
-    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
-    account: u64,
-    action: Action,
-    #[serde(rename = "type")]
-    event_type: EventType,
-    /// When the change happened (RFC 3339, UTC, milliseconds).
-    #[schema(format = DateTime)]
-    modified: String,
-    /// The actor's id; `null` when unknown.
-    #[schema(required = true)]
-    user_id: Option<String>,
-    /// Always `null`: no provider reports it.
-    #[schema(required = true)]
-    ip: Option<String>,
-    metadata: KloudlessMetadata,
-    /// Only when the event has a previous state (move, rename, copy, sometimes restore).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    previous_metadata: Option<KloudlessMetadata>,
-}
+/// `401` of every operation that takes a key.
+#[derive(IntoResponses)]
+#[response(
+    status = 401,
+    description = "No or an unknown key (`unauthorized`)",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))
+)]
+pub(crate) struct Unauthorized(ErrorBody);
 
-/// Kloudless's older one-character action: `-` for a delete, `+` otherwise.
-#[derive(Serialize, ToSchema)]
-pub(crate) enum Action {
-    #[serde(rename = "+")]
-    Plus,
-    #[serde(rename = "-")]
-    Minus,
-}
+/// `403` of the `/v1/keys` operations: they take an admin key only.
+#[derive(IntoResponses)]
+#[response(
+    status = 403,
+    description = "A tenant's key, not an admin key (`admin_key_required`)"
+)]
+pub(crate) struct AdminKeyRequired(ErrorBody);
 
-/// Kloudless file or folder metadata.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct KloudlessMetadata {
-    id: String,
-    name: String,
-    #[schema(required = true)]
-    path: Option<String>,
-    #[serde(rename = "type")]
-    kind: FileOrFolder,
-    #[schema(required = true, minimum = 0)]
-    size: Option<u64>,
-    #[schema(required = true, format = DateTime)]
-    modified: Option<String>,
-    #[schema(required = true)]
-    parent: Option<KloudlessParent>,
-    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
-    account: u64,
-    api: StorageApi,
-}
+/// `403` of the operations that create or delete sources, which a source-scoped key may not.
+#[derive(IntoResponses)]
+#[response(status = 403, description = "A source-scoped key (`forbidden`)")]
+pub(crate) struct SourceScopedKey(ErrorBody);
 
-/// `folder` for folders, `file` for every other kind.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum FileOrFolder {
-    File,
-    Folder,
-}
+/// `503` of the operations that read the store only.
+#[derive(IntoResponses)]
+#[response(
+    status = 503,
+    description = "The store does not answer (`store_unavailable`)"
+)]
+pub(crate) struct StoreUnavailable(ErrorBody);
 
-/// Always `storage`.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum StorageApi {
-    Storage,
-}
+/// `503` of the operations that read or create sources.
+#[derive(IntoResponses)]
+#[response(
+    status = 503,
+    description = "No source management on this server (`sources_unavailable`), or the store \
+        does not answer (`store_unavailable`)"
+)]
+pub(crate) struct SourcesUnavailable(ErrorBody);
 
-#[derive(Serialize, ToSchema)]
-pub(crate) struct KloudlessParent {
-    id: String,
-}
+/// `503` of the operations that stop a source (to delete it or restart it with a new policy).
+#[derive(IntoResponses)]
+#[response(
+    status = 503,
+    description = "No source management on this server (`sources_unavailable`), the store does \
+        not answer (`store_unavailable`), or the source's poll in flight did not finish within \
+        the wait (`source_busy`, with `Retry-After`: the source is stopped; retry)",
+    headers(("Retry-After" = u32, description = "Seconds to wait before retrying (`source_busy` only)"))
+)]
+pub(crate) struct SourceBusy(ErrorBody);
 
 /// `cursor` and `page_size`: the paging of `GET /v1/events` and the Kloudless list.
 #[derive(IntoParams)]
@@ -485,7 +315,7 @@ pub(crate) struct StreamParams {
 pub(crate) struct FilterParams {
     /// Only these sources (repeat the parameter, or separate with commas); each must be one of
     /// the caller's, else `404 source_not_found`.
-    #[param(explode = true, style = Form, value_type = Option<Vec<SourceName>>)]
+    #[param(explode = true, style = Form, value_type = Option<Vec<tributary_core::SourceId>>)]
     source: Option<Vec<String>>,
     /// Only these types (repeat the parameter, or separate with commas).
     #[param(rename = "type", explode = true, style = Form)]
@@ -551,15 +381,10 @@ pub(crate) struct KeyListParams {
     tenant: Option<String>,
 }
 
-/// A source id.
-#[derive(ToSchema)]
-#[schema(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
-pub(crate) struct SourceName(String);
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::{KEY_A, fixture, start_with_keys};
-    use super::super::{ApiConfig, ApiError, ApiKeys, KeyEntry, openapi_document};
+    use super::super::{ApiConfig, ApiError, ApiKeys, ErrorCode, KeyEntry, openapi_document};
     use serde_json::Value;
     use tributary_core::{Cursor, Seq};
 
@@ -660,45 +485,59 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_error_code_is_documented() {
-        let doc = doc();
-        let codes = doc["components"]["schemas"]["ErrorCode"]["enum"]
-            .as_array()
-            .unwrap();
-        let errors = [
-            ApiError::Unauthorized(String::new()),
-            ApiError::invalid(""),
-            ApiError::InvalidCursor(String::new()),
-            ApiError::CursorAhead(String::new()),
-            ApiError::CursorExpired {
+    /// An error of each code. No wildcard: a code added to the table does not compile until an
+    /// error answers it (and [`ApiError::error_code`] has none either, so a new error does not
+    /// compile until it has a code: every code the API answers is in the table).
+    fn error_with(code: ErrorCode) -> ApiError {
+        match code {
+            ErrorCode::Unauthorized => ApiError::Unauthorized(String::new()),
+            ErrorCode::InvalidParameter => ApiError::invalid(""),
+            ErrorCode::InvalidCursor => ApiError::InvalidCursor(String::new()),
+            ErrorCode::CursorAhead => ApiError::CursorAhead(String::new()),
+            ErrorCode::CursorExpired => ApiError::CursorExpired {
                 oldest: Cursor::new(1, Seq(1)),
             },
-            ApiError::SourceNotFound(String::new()),
-            ApiError::AccountNotFound(String::new()),
-            ApiError::NotFound(String::new()),
-            ApiError::MethodNotAllowed {
+            ErrorCode::SourceNotFound => ApiError::SourceNotFound(String::new()),
+            ErrorCode::AccountNotFound => ApiError::AccountNotFound(String::new()),
+            ErrorCode::NotFound => ApiError::NotFound(String::new()),
+            ErrorCode::MethodNotAllowed => ApiError::MethodNotAllowed {
                 method: String::new(),
                 path: String::new(),
             },
-            ApiError::Unavailable,
-            ApiError::Internal,
-            ApiError::Forbidden(String::new()),
-            ApiError::InvalidBody(String::new()),
-            ApiError::InvalidSource(String::new()),
-            ApiError::SourceExists(String::new()),
-            ApiError::SourcesUnavailable,
-            ApiError::InvalidOauthState(String::new()),
-            ApiError::OauthDenied(String::new()),
-            ApiError::OauthExchangeFailed(String::new()),
-            ApiError::AdminKeyNotAllowed,
-            ApiError::AdminKeyRequired,
-            ApiError::KeyNotFound(String::new()),
-        ];
-        for e in errors {
-            assert!(codes.contains(&e.code().into()), "{}", e.code());
+            ErrorCode::StoreUnavailable => ApiError::Unavailable,
+            ErrorCode::InternalError => ApiError::Internal,
+            ErrorCode::NotReady => ApiError::NotReady(String::new()),
+            ErrorCode::Forbidden => ApiError::Forbidden(String::new()),
+            ErrorCode::InvalidBody => ApiError::InvalidBody(String::new()),
+            ErrorCode::InvalidSource => ApiError::InvalidSource(String::new()),
+            ErrorCode::SourceExists => ApiError::SourceExists(String::new()),
+            ErrorCode::SourcesUnavailable => ApiError::SourcesUnavailable,
+            ErrorCode::SourceBusy => ApiError::SourceBusy(String::new()),
+            ErrorCode::InvalidOauthState => ApiError::InvalidOauthState(String::new()),
+            ErrorCode::OauthDenied => ApiError::OauthDenied(String::new()),
+            ErrorCode::OauthExchangeFailed => ApiError::OauthExchangeFailed(String::new()),
+            ErrorCode::AdminKeyNotAllowed => ApiError::AdminKeyNotAllowed,
+            ErrorCode::AdminKeyRequired => ApiError::AdminKeyRequired,
+            ErrorCode::KeyNotFound => ApiError::KeyNotFound(String::new()),
         }
-        assert!(codes.contains(&"not_ready".into()));
+    }
+
+    #[test]
+    fn the_documented_error_codes_are_the_code_table() {
+        let doc = doc();
+        let table: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            doc["components"]["schemas"]["ErrorCode"]["enum"],
+            serde_json::json!(table)
+        );
+        assert!(table.contains(&"source_busy"));
+        for &code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            let error = error_with(code);
+            assert_eq!(error.error_code(), code);
+            assert_eq!(error.code(), code.as_str());
+            assert_eq!(error.body()["error"]["code"], code.as_str(), "{error:?}");
+        }
     }
 
     #[test]

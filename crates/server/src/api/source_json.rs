@@ -20,7 +20,7 @@ pub(crate) struct NewSource {
     /// The source's id, unique among the tenant's sources (other tenants' ids are their own);
     /// `src-` and 16 hex digits are generated when absent.
     #[serde(default)]
-    #[schema(nullable = false, value_type = Option<openapi::SourceName>)]
+    #[schema(nullable = false, value_type = Option<tributary_core::SourceId>)]
     pub(crate) id: Option<String>,
     pub(crate) provider: openapi::ProviderName,
     /// The provider's configuration without credentials (`docs/providers.md`), e.g.
@@ -41,7 +41,7 @@ pub(crate) struct NewSource {
 /// A source, as the API shows it: never its credentials.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SourceBody {
-    #[schema(value_type = openapi::SourceName)]
+    #[schema(value_type = tributary_core::SourceId)]
     id: String,
     provider: String,
     /// The provider configuration, without credentials.

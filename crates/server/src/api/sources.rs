@@ -59,8 +59,6 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<SourceId, ApiErr
     SourceId::new(id).map_err(|e| ApiError::invalid(format!("invalid source id: {e}")))
 }
 
-const UNAUTHORIZED: &str = "No or an unknown API key (`unauthorized`)";
-
 #[utoipa::path(
     post,
     path = "/v1/sources",
@@ -76,12 +74,10 @@ const UNAUTHORIZED: &str = "No or an unknown API key (`unauthorized`)";
         (status = 201, description = "Created", body = SourceBody),
         (status = 400, description = "A body that is not the JSON described (`invalid_body`), or a \
             source its provider refuses (`invalid_source`)", body = openapi::ErrorBody),
-        (status = 401, description = UNAUTHORIZED, body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
-        (status = 403, description = "A source-scoped key (`forbidden`)", body = openapi::ErrorBody),
+        openapi::Unauthorized,
+        openapi::SourceScopedKey,
         (status = 409, description = "The id is taken (`source_exists`)", body = openapi::ErrorBody),
-        (status = 503, description = "No source management on this server \
-            (`sources_unavailable`), or the store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::SourcesUnavailable,
     )
 )]
 pub(crate) async fn create(
@@ -104,10 +100,8 @@ pub(crate) async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The sources", body = SourceList),
-        (status = 401, description = UNAUTHORIZED, body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
-        (status = 503, description = "No source management on this server \
-            (`sources_unavailable`), or the store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::Unauthorized,
+        openapi::SourcesUnavailable,
     )
 )]
 pub(crate) async fn list(
@@ -146,16 +140,14 @@ pub(crate) async fn list(
     tag = "sources",
     operation_id = "get_source",
     summary = "One source, with status",
-    params(("id" = openapi::SourceName, Path, description = "The source id")),
+    params(("id" = SourceId, Path, description = "The source id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The source", body = SourceBody),
         (status = 400, description = "A malformed id (`invalid_parameter`)", body = openapi::ErrorBody),
-        (status = 401, description = UNAUTHORIZED, body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        openapi::Unauthorized,
         (status = 404, description = "No such source of the caller (`source_not_found`)", body = openapi::ErrorBody),
-        (status = 503, description = "No source management on this server \
-            (`sources_unavailable`), or the store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::SourcesUnavailable,
     )
 )]
 pub(crate) async fn get(
@@ -178,20 +170,16 @@ pub(crate) async fn get(
     description = "`paused: true` stops polling (a poll in flight still commits); `paused: false` \
         resumes at once and, for a source stopped on an error, starts it afresh. A new `poll` \
         policy is checked, stored in the config, and the source restarts with it.",
-    params(("id" = openapi::SourceName, Path, description = "The source id")),
+    params(("id" = SourceId, Path, description = "The source id")),
     request_body = SourcePatch,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The source after the change", body = SourceBody),
         (status = 400, description = "A malformed id (`invalid_parameter`), a body that is not the \
             JSON described (`invalid_body`), or a policy the provider refuses (`invalid_source`)", body = openapi::ErrorBody),
-        (status = 401, description = UNAUTHORIZED, body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        openapi::Unauthorized,
         (status = 404, description = "No such source of the caller (`source_not_found`)", body = openapi::ErrorBody),
-        (status = 503, description = "No source management on this server \
-            (`sources_unavailable`), the store does not answer (`store_unavailable`), or the \
-            source's poll in flight did not finish within the wait (`source_busy`, with \
-            `Retry-After`: the source is stopped; retry)", body = openapi::ErrorBody),
+        openapi::SourceBusy,
     )
 )]
 pub(crate) async fn patch(
@@ -267,19 +255,15 @@ pub(crate) async fn patch(
     description = "Stops polling it and removes its record, checkpoint, gaps, object memory and \
         unmerged events. Its events already in the unified log stay until retention removes them. \
         A source-scoped key cannot delete sources.",
-    params(("id" = openapi::SourceName, Path, description = "The source id")),
+    params(("id" = SourceId, Path, description = "The source id")),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "A malformed id (`invalid_parameter`)", body = openapi::ErrorBody),
-        (status = 401, description = UNAUTHORIZED, body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
-        (status = 403, description = "A source-scoped key (`forbidden`)", body = openapi::ErrorBody),
+        openapi::Unauthorized,
+        openapi::SourceScopedKey,
         (status = 404, description = "No such source of the caller (`source_not_found`)", body = openapi::ErrorBody),
-        (status = 503, description = "No source management on this server \
-            (`sources_unavailable`), the store does not answer (`store_unavailable`), or the \
-            source's poll in flight did not finish within the wait (`source_busy`, with \
-            `Retry-After`: the source is stopped; retry)", body = openapi::ErrorBody),
+        openapi::SourceBusy,
     )
 )]
 pub(crate) async fn delete(

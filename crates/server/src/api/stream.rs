@@ -67,12 +67,11 @@ pub const LAST_EVENT_ID: &str = "last-event-id";
             content_type = "text/event-stream", body = String),
         (status = 400, description = "A bad parameter (`invalid_parameter`), a malformed or foreign \
             cursor (`invalid_cursor`) or one past the end (`cursor_ahead`)", body = openapi::ErrorBody),
-        (status = 401, description = "No or an unknown API key (`unauthorized`)", body = openapi::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tributary\"`"))),
+        openapi::Unauthorized,
         (status = 404, description = "A `source` the caller does not have (`source_not_found`)", body = openapi::ErrorBody),
         (status = 410, description = "The start is older than retention (`cursor_expired`, with \
             `oldest_cursor`)", body = openapi::ErrorBody),
-        (status = 503, description = "The store does not answer (`store_unavailable`)", body = openapi::ErrorBody),
+        openapi::StoreUnavailable,
     )
 )]
 pub(crate) async fn stream(
