@@ -414,10 +414,4 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 #[cfg(test)]
-mod contract_tests;
-#[cfg(test)]
-mod keys_tests;
-#[cfg(test)]
-mod kloudless_tests;
-#[cfg(test)]
 mod tests;

@@ -7,8 +7,8 @@
 //! [`ApiError`](super::ApiError)'s table of codes, the sources' and keys' bodies from their
 //! handlers' own structs. The types below are schema-only: they describe bytes that no struct
 //! makes (a page splices the events' stored JSON; see [`events`](super::events)). All of it is
-//! held to the real answers by `contract_tests.rs`, which validates a response of every route
-//! against the served document, and by schemathesis (`tests/api/run-schemathesis.sh`), which
+//! held to the real answers by the API's tests (`api/tests/`), which validate every answer they
+//! get against the served document and call every route, and by schemathesis (`tests/api/run-schemathesis.sh`), which
 //! does the same for generated requests.
 
 // The schema-only types are never built: they only describe what the handlers write.
@@ -383,8 +383,7 @@ pub(crate) struct KeyListParams {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{KEY_A, fixture, start_with_keys};
-    use super::super::{ApiConfig, ApiError, ApiKeys, ErrorCode, KeyEntry, openapi_document};
+    use super::super::{ApiError, ErrorCode, openapi_document};
     use serde_json::Value;
     use tributary_core::{Cursor, Seq};
 
@@ -552,16 +551,5 @@ mod tests {
             doc["components"]["schemas"]["ProviderName"]["enum"],
             serde_json::json!(crate::registry::PROVIDERS)
         );
-    }
-
-    #[tokio::test]
-    async fn the_document_is_served_without_a_key() {
-        let store = fixture().await;
-        let keys = ApiKeys::new([KeyEntry::new("a", KEY_A)]).unwrap();
-        let server = start_with_keys(&store, keys, ApiConfig::default()).await;
-        let (status, body) = server.get(None, "/openapi.json").await;
-        assert_eq!(status, 200);
-        assert_eq!(body, doc());
-        server.stop().await;
     }
 }

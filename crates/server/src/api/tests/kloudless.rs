@@ -1,18 +1,10 @@
-//! The Kloudless-compatible events API over real HTTP on 127.0.0.1:0, on the fixture of
-//! `tests.rs` (events `e0`..`e14` from `a1`, `a2` (tenant `a`) and `b1` (tenant `b`) in turn) and
-//! on a store of one event of each type with every field set.
+//! The Kloudless-compatible events API, on the fixture and on a store of one event of each type
+//! with every field set.
 
-use super::tests::{
-    KEY_A, KEY_B, Server, error_code, error_message, fixture, start_with_keys, t0, tenant_of,
-};
 use super::*;
-use chrono::Duration as ChronoDuration;
-use serde_json::{Value, json};
-use tributary_core::{
-    Actor, Checkpoint, Cursor, Event, EventId, EventType, Object, ObjectKind, Page, SourceId,
-    Upstream, Watermark,
-};
-use tributary_store::{Retention, SledStore, SourceRecord};
+use serde_json::json;
+use tributary_core::{Actor, Cursor};
+use tributary_store::Retention;
 
 const KEY_A2: &str = "key-for-source-a2";
 
@@ -26,17 +18,17 @@ fn account(store: &SledStore, source: &str) -> u64 {
 }
 
 /// Tenant-wide keys for `a` and `b`, and a key of tenant `a` limited to source `a2`.
-async fn start(store: &SledStore) -> Server {
+fn start(store: &SledStore) -> Api {
     let keys = ApiKeys::new([
         KeyEntry::new("a", KEY_A),
         KeyEntry::new("b", KEY_B),
         KeyEntry::new("a", KEY_A2).for_source("a2"),
     ])
     .unwrap();
-    start_with_keys(store, keys, ApiConfig::default()).await
+    Api::new(ApiState::new(Arc::new(store.clone()), keys))
 }
 
-impl Server {
+impl Api {
     /// Pages `/v1/accounts/{account}/events` until `remaining` is 0, checking the envelope of
     /// every page, and returns the events.
     async fn kloudless_all(&self, key: &str, account: &str, page_size: usize) -> Vec<Value> {
@@ -80,16 +72,14 @@ fn ids(events: &[Value]) -> Vec<&str> {
 #[tokio::test]
 async fn pages_one_account_in_kloudless_shapes_until_remaining_is_zero() {
     let store = fixture().await;
-    let server = start(&store).await;
+    let api = start(&store);
     for (source, expected) in [
         ("a1", ["e0", "e3", "e6", "e9", "e12"]),
         ("a2", ["e1", "e4", "e7", "e10", "e13"]),
     ] {
         let id = account(&store, source);
         for page_size in [1, 2, 100] {
-            let events = server
-                .kloudless_all(KEY_A, &id.to_string(), page_size)
-                .await;
+            let events = api.kloudless_all(KEY_A, &id.to_string(), page_size).await;
             assert_eq!(ids(&events), expected, "{source} by {page_size}");
             for e in &events {
                 assert_eq!(e["account"], id);
@@ -99,26 +89,25 @@ async fn pages_one_account_in_kloudless_shapes_until_remaining_is_zero() {
         }
     }
     // The trailing slash Kloudless's own servers took is taken too.
-    let (status, body) = server
+    let (status, body) = api
         .get(
             Some(KEY_A),
             &format!("/v1/accounts/{}/events/", account(&store, "a1")),
         )
         .await;
     assert_eq!((status, &body["count"]), (200, &json!(5)));
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn latest_is_the_end_of_the_log_and_reads_nothing() {
     let store = fixture().await;
-    let server = start(&store).await;
+    let api = start(&store);
     let id = account(&store, "a1");
     for path in [
         format!("/v1/accounts/{id}/events/latest"),
         format!("/v1/accounts/{id}/events/latest/"),
     ] {
-        let (status, body) = server.get(Some(KEY_A), &path).await;
+        let (status, body) = api.get(Some(KEY_A), &path).await;
         assert_eq!(status, 200);
         assert_eq!(
             body,
@@ -126,7 +115,7 @@ async fn latest_is_the_end_of_the_log_and_reads_nothing() {
         );
     }
     let latest = store.latest("a").await.unwrap().encode();
-    let (status, body) = server
+    let (status, body) = api
         .get(
             Some(KEY_A),
             &format!("/v1/accounts/{id}/events?cursor={latest}"),
@@ -138,75 +127,68 @@ async fn latest_is_the_end_of_the_log_and_reads_nothing() {
     );
     // Events merged later are read from that cursor.
     super::tests::add_events(&store, [15, 18], 2).await;
-    let (_, body) = server
+    let (_, body) = api
         .get(
             Some(KEY_A),
             &format!("/v1/accounts/{id}/events?cursor={latest}"),
         )
         .await;
     assert_eq!(ids(body["objects"].as_array().unwrap()), ["e15", "e18"]);
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn me_is_the_source_of_a_source_scoped_key() {
     let store = fixture().await;
-    let server = start(&store).await;
+    let api = start(&store);
     let a2 = ["e1", "e4", "e7", "e10", "e13"];
-    let events = server.kloudless_all(KEY_A2, "me", 2).await;
+    let events = api.kloudless_all(KEY_A2, "me", 2).await;
     assert_eq!(ids(&events), a2);
     assert!(events.iter().all(|e| e["account"] == account(&store, "a2")));
     // Its numeric id works too; the tenant's other source does not exist for this key.
-    let events = server
+    let events = api
         .kloudless_all(KEY_A2, &account(&store, "a2").to_string(), 100)
         .await;
     assert_eq!(ids(&events), a2);
-    let (status, body) = server
+    let (status, body) = api
         .get(
             Some(KEY_A2),
             &format!("/v1/accounts/{}/events", account(&store, "a1")),
         )
         .await;
     assert_eq!((status, error_code(&body)), (404, "account_not_found"));
-    let (status, _) = server
-        .get(Some(KEY_A2), "/v1/accounts/me/events/latest")
-        .await;
+    let (status, _) = api.get(Some(KEY_A2), "/v1/accounts/me/events/latest").await;
     assert_eq!(status, 200);
     // The scope holds on the native API as well.
-    let (status, body) = server.get(Some(KEY_A2), "/v1/events").await;
+    let (status, body) = api.get(Some(KEY_A2), "/v1/events").await;
     assert_eq!(status, 200);
     assert_eq!(ids(body["objects"].as_array().unwrap()), a2);
-    let (status, body) = server.get(Some(KEY_A2), "/v1/events?source=a1").await;
+    let (status, body) = api.get(Some(KEY_A2), "/v1/events?source=a1").await;
     assert_eq!((status, error_code(&body)), (404, "source_not_found"));
     // The Kloudless SDKs send application keys as `APIKey <key>`.
-    let response = server
-        .client
-        .get(format!("{}/v1/accounts/me/events", server.url))
-        .header("authorization", format!("APIKey {KEY_A2}"))
-        .send()
-        .await
+    let request = Request::get("/v1/accounts/me/events")
+        .header(header::AUTHORIZATION, format!("APIKey {KEY_A2}"))
+        .body(Body::empty())
         .unwrap();
-    assert_eq!(response.status(), 200);
-    server.stop().await;
+    assert_eq!(api.send(request).await.0, 200);
 }
 
 #[tokio::test]
 async fn a_source_scoped_key_reads_nothing_of_its_deleted_source() {
     let store = fixture().await;
-    let server = start(&store).await;
+    let api = start(&store);
     assert!(
         store
             .delete_source("a", &SourceId::new("a2").unwrap())
             .await
             .unwrap()
     );
-    let (status, body) = server.get(Some(KEY_A2), "/v1/events").await;
+    let (status, body) = api.get(Some(KEY_A2), "/v1/events").await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "source_not_found"),
         "{body}"
     );
-    let (status, body) = server.get(Some(KEY_A2), "/v1/accounts/me/events").await;
+    let (status, body) = api.get(Some(KEY_A2), "/v1/accounts/me/events").await;
     assert_eq!(
         (status, error_code(&body)),
         (404, "account_not_found"),
@@ -227,39 +209,37 @@ async fn a_source_scoped_key_reads_nothing_of_its_deleted_source() {
         })
         .await
         .unwrap();
-    let (status, body) = server.get(Some(KEY_A2), "/v1/events").await;
+    let (status, body) = api.get(Some(KEY_A2), "/v1/events").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (&body["objects"], &body["remaining"]),
         (&json!([]), &json!(0))
     );
-    assert!(server.kloudless_all(KEY_A2, "me", 10).await.is_empty());
+    assert!(api.kloudless_all(KEY_A2, "me", 10).await.is_empty());
     super::tests::add_events(&store, [16], 2).await;
     assert_eq!(super::tests::source_of(16), "a2");
-    let (_, body) = server.get(Some(KEY_A2), "/v1/events").await;
+    let (_, body) = api.get(Some(KEY_A2), "/v1/events").await;
     assert_eq!(ids(body["objects"].as_array().unwrap()), ["e16"]);
     assert_eq!(body["objects"][0]["seq"], 11);
-    let events = server.kloudless_all(KEY_A2, "me", 10).await;
+    let events = api.kloudless_all(KEY_A2, "me", 10).await;
     assert_eq!(ids(&events), ["e16"]);
     assert_eq!(events[0]["account"], account(&store, "a2"));
     assert_eq!(
-        server.all_ids(KEY_A, "").await.len(),
+        api.all_ids(KEY_A, "").await.len(),
         11,
         "the tenant reads both"
     );
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn me_with_a_tenant_wide_key_is_a_400_that_says_why() {
     let store = fixture().await;
-    let server = start(&store).await;
+    let api = start(&store);
     for path in ["/v1/accounts/me/events", "/v1/accounts/me/events/latest"] {
-        let (status, body) = server.get(Some(KEY_A), path).await;
+        let (status, body) = api.get(Some(KEY_A), path).await;
         assert_eq!((status, error_code(&body)), (400, "invalid_parameter"));
         assert!(error_message(&body).contains("source-scoped"), "{body}");
     }
-    server.stop().await;
 }
 
 #[tokio::test]
@@ -281,7 +261,7 @@ async fn another_tenants_account_is_not_found() {
         .unwrap();
     let gone_account = AccountId::of(&store, &store.source("a", &gone.id).unwrap().unwrap()).get();
     assert!(store.delete_source("a", &gone.id).await.unwrap());
-    let server = start(&store).await;
+    let api = start(&store);
     let cases = [
         (KEY_B, account(&store, "a1")),
         (KEY_A, account(&store, "b1")),
@@ -292,7 +272,7 @@ async fn another_tenants_account_is_not_found() {
             format!("/v1/accounts/{id}/events"),
             format!("/v1/accounts/{id}/events/latest"),
         ] {
-            let (status, body) = server.get(Some(key), &path).await;
+            let (status, body) = api.get(Some(key), &path).await;
             assert_eq!(
                 (status, error_code(&body)),
                 (404, "account_not_found"),
@@ -301,11 +281,10 @@ async fn another_tenants_account_is_not_found() {
         }
     }
     // What tenant b does see is its own.
-    let events = server
+    let events = api
         .kloudless_all(KEY_B, &account(&store, "b1").to_string(), 100)
         .await;
     assert_eq!(ids(&events), ["e2", "e5", "e8", "e11", "e14"]);
-    server.stop().await;
 }
 
 #[tokio::test]
@@ -313,7 +292,7 @@ async fn bad_requests_get_a_4xx_that_names_the_problem() {
     let store = fixture().await;
     let id = account(&store, "a1");
     let key = store.stream_key("a");
-    let server = start(&store).await;
+    let api = start(&store);
     let cases = [
         (
             "/v1/accounts/abc/events".to_owned(),
@@ -389,7 +368,7 @@ async fn bad_requests_get_a_4xx_that_names_the_problem() {
         ),
     ];
     for (path, status, code, mentions) in cases {
-        let (got, body) = server.get(Some(KEY_A), &path).await;
+        let (got, body) = api.get(Some(KEY_A), &path).await;
         assert_eq!((got, error_code(&body)), (status, code), "{path}: {body}");
         assert!(error_message(&body).contains(mentions), "{path}: {body}");
     }
@@ -397,12 +376,11 @@ async fn bad_requests_get_a_4xx_that_names_the_problem() {
         format!("/v1/accounts/{id}/events"),
         "/v1/accounts/me/events".into(),
     ] {
-        let (status, body) = server.get(None, &path).await;
+        let (status, body) = api.get(None, &path).await;
         assert_eq!((status, error_code(&body)), (401, "unauthorized"));
-        let (status, _) = server.get(Some("wrong-key"), &path).await;
+        let (status, _) = api.get(Some("wrong-key"), &path).await;
         assert_eq!(status, 401);
     }
-    server.stop().await;
 }
 
 #[tokio::test]
@@ -419,9 +397,9 @@ async fn an_expired_cursor_answers_410_with_the_oldest_cursor() {
         .await
         .unwrap();
     assert_eq!(report.removed, 5);
-    let server = start(&store).await;
+    let api = start(&store);
     let expired = Cursor::new(store.stream_key("a"), Seq(3)).encode();
-    let (status, body) = server
+    let (status, body) = api
         .get(
             Some(KEY_A),
             &format!(
@@ -439,7 +417,6 @@ async fn an_expired_cursor_answers_410_with_the_oldest_cursor() {
         body["error"]["oldest_cursor"],
         store.oldest("a").await.unwrap().encode()
     );
-    server.stop().await;
 }
 
 /// One event of each type from source `m`, with every optional field set on the first.
@@ -519,9 +496,9 @@ async fn every_event_type_maps_to_a_kloudless_event() {
         .merge("a", t0() + ChronoDuration::days(1))
         .await
         .unwrap();
-    let server = start(&store).await;
+    let api = start(&store);
     let id = AccountId::of(&store, &store.source("a", &m.id).unwrap().unwrap()).get();
-    let got = server.kloudless_all(KEY_A, &id.to_string(), 100).await;
+    let got = api.kloudless_all(KEY_A, &id.to_string(), 100).await;
     assert_eq!(got.len(), EventType::ALL.len());
 
     assert_eq!(
@@ -573,5 +550,4 @@ async fn every_event_type_maps_to_a_kloudless_event() {
             _ => assert!(e.get("previous_metadata").is_none(), "{e}"),
         }
     }
-    server.stop().await;
 }

@@ -6,23 +6,17 @@
 //! asserted (`date-time` times) and every object schema closed (`unevaluatedProperties: false`),
 //! so a field the document lacks fails as surely as a missing or mistyped one.
 //!
-//! The store is the fixture of [`super::tests`] (sources `a1`, `a2` of tenant `a`, `b1` of `b`),
+//! Every call goes through [`Api`], which checks each answer; this test makes sure every
+//! operation is answered at least once (successes and errors).
+//!
+//! The store is the fixture of [`super`] (sources `a1`, `a2` of tenant `a`, `b1` of `b`),
 //! plus events of `a1` with every optional field set; sources are managed by a control whose
 //! engine is never run (the sources created here are paused, so nothing polls).
 
-use super::tests::{KEY_A, KEY_B, fixture, t0};
 use super::*;
-use axum::body::Body;
-use axum::http::{Request, header};
-use chrono::Duration as ChronoDuration;
-use serde_json::{Value, json};
-use std::collections::BTreeSet;
-use tower::ServiceExt;
-use tributary_core::{
-    Actor, Checkpoint, Clock, Event, EventId, EventType, Object, ObjectKind, Page, SourceId,
-    SystemClock, Upstream, Watermark,
-};
-use tributary_store::{Retention, SledStore};
+use serde_json::json;
+use tributary_core::{Actor, Clock, SystemClock};
+use tributary_store::Retention;
 
 const ADMIN_KEY: &str = "the-admin-key";
 /// A key of tenant `a` limited to source `a1`.
@@ -114,220 +108,57 @@ fn state(store: &SledStore, sources: bool) -> ApiState {
     state.with_sources(SourceControl::new(engine, registry, clock))
 }
 
-/// Sets `unevaluatedProperties: false` on every schema that lists `properties` and says nothing
-/// of others: the document's objects are closed, so an undocumented field fails validation.
-fn close_objects(schema: &mut Value) {
-    match schema {
-        Value::Object(map) => {
-            let lists = map.get("properties").is_some_and(Value::is_object);
-            let says = map.contains_key("additionalProperties")
-                || map.contains_key("unevaluatedProperties");
-            if lists && !says {
-                map.insert("unevaluatedProperties".into(), Value::Bool(false));
-            }
-            map.values_mut().for_each(close_objects);
+/// [`Api::call`] with a JSON body.
+async fn call_json(
+    api: &Api,
+    method: &str,
+    key: Option<&str>,
+    uri: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let body = body.map(|b| b.to_string());
+    api.call(method, key, uri, body.as_deref()).await
+}
+
+/// Every documented operation has had at least one answer checked.
+fn assert_every_operation_checked(doc: &Value, checked: &BTreeSet<(String, String, u16)>) {
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            assert!(
+                checked.iter().any(|(m, t, _)| m == method && t == template),
+                "{method} {template} was never called"
+            );
         }
-        Value::Array(items) => items.iter_mut().for_each(close_objects),
-        _ => {}
     }
 }
 
-/// The documented path template that `path` (no query) is an instance of; literal segments
-/// win over parameters (`/v1/events/latest` is not `/v1/events/{x}`).
-fn template_of<'d>(doc: &'d Value, path: &str) -> &'d str {
-    let segments: Vec<&str> = path.split('/').collect();
-    doc["paths"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .filter_map(|template| {
-            let t: Vec<&str> = template.split('/').collect();
-            let fits = t.len() == segments.len()
-                && t.iter()
-                    .zip(&segments)
-                    .all(|(t, s)| t == s || t.starts_with('{'));
-            fits.then(|| (t.iter().filter(|t| !t.starts_with('{')).count(), template))
-        })
-        .max()
-        .map(|(_, template)| template.as_str())
-        .unwrap_or_else(|| panic!("no documented path matches {path}"))
-}
-
-/// Calls the router and checks each answer against the document it serves.
-struct Contract {
-    router: axum::Router,
-    doc: Value,
-    /// The document's components, closed, for the response schemas' `$ref`s to resolve in.
-    components: Value,
-    /// `(method, template, status)` of every answer checked.
-    checked: BTreeSet<(String, String, u16)>,
-}
-
-impl Contract {
-    async fn new(state: ApiState) -> Self {
-        let router = router(state);
-        let response = router
-            .clone()
-            .oneshot(Request::get("/openapi.json").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let doc: Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(doc["openapi"], "3.1.0");
-        let mut components = doc["components"].clone();
-        close_objects(&mut components);
-        // Every schema of the document is itself a valid JSON Schema 2020-12.
-        for (name, schema) in components["schemas"].as_object().unwrap() {
-            assert!(
-                jsonschema::draft202012::meta::is_valid(schema),
-                "schema {name} is not valid JSON Schema 2020-12: {schema}"
-            );
-        }
-        Self {
-            router,
-            doc,
-            components,
-            checked: BTreeSet::new(),
-        }
-    }
-
-    /// `method uri` with `key` (as a bearer) and a JSON `body`; checks the answer against the
-    /// document and returns its status and JSON body (`null` for a 204).
-    async fn call(
-        &mut self,
-        method: &str,
-        key: Option<&str>,
-        uri: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(key) = key {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let path = uri.split('?').next().unwrap();
-        let template = template_of(&self.doc, path).to_owned();
-        let method = method.to_lowercase();
-        let documented = &self.doc["paths"][&template][&method]["responses"][status.to_string()];
+#[test]
+fn every_schema_of_the_document_is_valid_json_schema() {
+    let doc = serde_json::to_value(openapi_document()).unwrap();
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
         assert!(
-            documented.is_object(),
-            "{method} {template} answered {status}, which it does not document: {}",
-            String::from_utf8_lossy(&bytes)
+            jsonschema::draft202012::meta::is_valid(schema),
+            "schema {name} is not valid JSON Schema 2020-12: {schema}"
         );
-        self.checked
-            .insert((method.clone(), template.clone(), status));
-        let Some(content_type) = content_type else {
-            assert!(
-                bytes.is_empty(),
-                "{method} {uri}: a body without a content type"
-            );
-            assert!(
-                documented.get("content").is_none(),
-                "{method} {template} {status} documents a body but none came"
-            );
-            return (status, Value::Null);
-        };
-        let media = content_type.split(';').next().unwrap().trim();
-        let declared = &documented["content"][media];
-        assert!(
-            declared.is_object(),
-            "{method} {template} {status}: answered {media}, documented {}",
-            documented["content"]
-        );
-        if media != "application/json" {
-            // Prometheus text (`/metrics`): a string, nothing more to check.
-            assert_eq!(declared["schema"]["type"], "string");
-            return (status, Value::Null);
-        }
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!(
-                "{method} {uri}: {status} is not JSON ({e}): {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        self.validate(
-            &format!("{method} {uri} → {status}"),
-            &declared["schema"],
-            &body,
-        );
-        (status, body)
-    }
-
-    /// Fails unless `body` is valid against `schema` (from the document).
-    fn validate(&self, what: &str, schema: &Value, body: &Value) {
-        let errors = self.errors(what, schema, body);
-        assert!(
-            errors.is_empty(),
-            "{what}: the answer does not match the document:\n  {}\nschema: {schema}\nbody: {body}",
-            errors.join("\n  ")
-        );
-    }
-
-    /// Why `body` is not valid against `schema` (from the document), whose `$ref`s point into
-    /// the document's components.
-    fn errors(&self, what: &str, schema: &Value, body: &Value) -> Vec<String> {
-        let mut root = schema.clone();
-        close_objects(&mut root);
-        let Value::Object(map) = &mut root else {
-            panic!("{what}: the documented schema is not an object: {schema}");
-        };
-        map.insert("components".into(), self.components.clone());
-        let validator = jsonschema::draft202012::options()
-            .should_validate_formats(true)
-            .build(&root)
-            .unwrap_or_else(|e| panic!("{what}: the documented schema does not build: {e}"));
-        validator
-            .iter_errors(body)
-            .map(|e| format!("at {}: {e}", e.instance_path()))
-            .collect()
-    }
-
-    /// Every documented operation has had at least one answer checked.
-    fn assert_every_operation_checked(&self) {
-        for (template, item) in self.doc["paths"].as_object().unwrap() {
-            for method in item.as_object().unwrap().keys() {
-                assert!(
-                    self.checked
-                        .iter()
-                        .any(|(m, t, _)| m == method && t == template),
-                    "{method} {template} was never called"
-                );
-            }
-        }
     }
 }
 
 #[tokio::test]
 async fn every_route_answers_as_the_document_says() {
     let store = store().await;
-    let mut api = Contract::new(state(&store, true)).await;
+    let api = Api::new(state(&store, true));
 
     // Health, metrics, the document itself.
-    assert_eq!(api.call("GET", None, "/healthz", None).await.0, 200);
-    assert_eq!(api.call("GET", None, "/readyz", None).await.0, 200);
-    assert_eq!(api.call("GET", None, "/metrics", None).await.0, 200);
-    assert_eq!(api.call("GET", None, "/openapi.json", None).await.0, 200);
+    assert_eq!(call_json(&api, "GET", None, "/healthz", None).await.0, 200);
+    assert_eq!(call_json(&api, "GET", None, "/readyz", None).await.0, 200);
+    assert_eq!(call_json(&api, "GET", None, "/metrics", None).await.0, 200);
+    assert_eq!(
+        call_json(&api, "GET", None, "/openapi.json", None).await.0,
+        200
+    );
 
     // The unified log: pages with and without filters, the rich events among them.
-    let (status, page) = api.call("GET", Some(KEY_A), "/v1/events", None).await;
+    let (status, page) = call_json(&api, "GET", Some(KEY_A), "/v1/events", None).await;
     assert_eq!(status, 200);
     assert_eq!(page["count"], 12, "{page}");
     let rich = &page["objects"][11];
@@ -340,25 +171,29 @@ async fn every_route_answers_as_the_document_says() {
         "since=2026-11-23T09:00:03Z&until=2026-11-23T09:00:09.500Z",
         "source=a1,a2&page_size=1000",
     ] {
-        let (status, body) = api
-            .call("GET", Some(KEY_A), &format!("/v1/events?{query}"), None)
-            .await;
+        let (status, body) = call_json(
+            &api,
+            "GET",
+            Some(KEY_A),
+            &format!("/v1/events?{query}"),
+            None,
+        )
+        .await;
         assert_eq!(status, 200, "{query}: {body}");
     }
-    let (_, first) = api
-        .call("GET", Some(KEY_A), "/v1/events?page_size=3", None)
-        .await;
+    let (_, first) = call_json(&api, "GET", Some(KEY_A), "/v1/events?page_size=3", None).await;
     let next = format!("/v1/events?cursor={}", first["cursor"].as_str().unwrap());
-    assert_eq!(api.call("GET", Some(KEY_A), &next, None).await.0, 200);
-    let (status, latest) = api
-        .call("GET", Some(KEY_A), "/v1/events/latest", None)
-        .await;
+    assert_eq!(
+        call_json(&api, "GET", Some(KEY_A), &next, None).await.0,
+        200
+    );
+    let (status, latest) = call_json(&api, "GET", Some(KEY_A), "/v1/events/latest", None).await;
     assert_eq!(status, 200);
     let at_end = format!("/v1/events?cursor={}", latest["cursor"].as_str().unwrap());
-    let (_, empty) = api.call("GET", Some(KEY_A), &at_end, None).await;
+    let (_, empty) = call_json(&api, "GET", Some(KEY_A), &at_end, None).await;
     assert_eq!(empty["count"], 0);
     // A source-scoped key reads its source only.
-    let (status, own) = api.call("GET", Some(KEY_A1), "/v1/events", None).await;
+    let (status, own) = call_json(&api, "GET", Some(KEY_A1), "/v1/events", None).await;
     assert_eq!((status, &own["count"]), (200, &json!(7)), "{own}");
 
     // The log's errors.
@@ -370,17 +205,21 @@ async fn every_route_answers_as_the_document_says() {
         ("/v1/events/stream?page_size=3", 400),
         ("/v1/events/stream?source=nope", 404),
     ] {
-        let (got, body) = api.call("GET", Some(KEY_A), uri, None).await;
+        let (got, body) = call_json(&api, "GET", Some(KEY_A), uri, None).await;
         assert_eq!(got, status, "{uri}: {body}");
     }
     for uri in ["/v1/events", "/v1/events/latest", "/v1/events/stream"] {
-        assert_eq!(api.call("GET", None, uri, None).await.0, 401, "{uri}");
         assert_eq!(
-            api.call("GET", Some("wrong-key"), uri, None).await.0,
+            call_json(&api, "GET", None, uri, None).await.0,
             401,
             "{uri}"
         );
-        let (status, body) = api.call("GET", Some(ADMIN_KEY), uri, None).await;
+        assert_eq!(
+            call_json(&api, "GET", Some("wrong-key"), uri, None).await.0,
+            401,
+            "{uri}"
+        );
+        let (status, body) = call_json(&api, "GET", Some(ADMIN_KEY), uri, None).await;
         assert_eq!(
             (status, &body["error"]["code"]),
             (403, &json!("admin_key_not_allowed"))
@@ -390,23 +229,33 @@ async fn every_route_answers_as_the_document_says() {
     // it; each of its events is the `Event` checked above).
 
     // Sources: the fixture's, then one created, read, changed and deleted.
-    let (status, list) = api.call("GET", Some(KEY_A), "/v1/sources", None).await;
+    let (status, list) = call_json(&api, "GET", Some(KEY_A), "/v1/sources", None).await;
     assert_eq!((status, &list["count"]), (200, &json!(2)), "{list}");
-    let (status, a1) = api.call("GET", Some(KEY_A), "/v1/sources/a1", None).await;
+    let (status, a1) = call_json(&api, "GET", Some(KEY_A), "/v1/sources/a1", None).await;
     assert_eq!(status, 200, "{a1}");
     let account = a1["account_id"].as_u64().unwrap();
     let egnyte = json!({"id": "eg1", "provider": "egnyte", "paused": true,
         "config": {"base_url": "http://127.0.0.1:9", "poll": {"min_interval_ms": 50,
             "max_interval_ms": 200, "multiplier": 2.0, "jitter": 0.0}},
         "credentials": {"kind": "bearer", "token": "secret-token"}});
-    let (status, created) = api
-        .call("POST", Some(KEY_A), "/v1/sources", Some(egnyte.clone()))
-        .await;
+    let (status, created) = call_json(
+        &api,
+        "POST",
+        Some(KEY_A),
+        "/v1/sources",
+        Some(egnyte.clone()),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["status"]["running"], false);
-    let (status, body) = api
-        .call("POST", Some(KEY_A), "/v1/sources", Some(egnyte.clone()))
-        .await;
+    let (status, body) = call_json(
+        &api,
+        "POST",
+        Some(KEY_A),
+        "/v1/sources",
+        Some(egnyte.clone()),
+    )
+    .await;
     assert_eq!(
         (status, &body["error"]["code"]),
         (409, &json!("source_exists"))
@@ -420,15 +269,14 @@ async fn every_route_answers_as_the_document_says() {
         ),
         (KEY_A1, egnyte.clone(), 403),
     ] {
-        let (got, answer) = api.call("POST", Some(key), "/v1/sources", Some(body)).await;
+        let (got, answer) = call_json(&api, "POST", Some(key), "/v1/sources", Some(body)).await;
         assert_eq!(got, status, "{answer}");
     }
     let policy = json!({"poll": {"min_interval_ms": 100, "max_interval_ms": 1000,
         "multiplier": 1.5, "jitter": 0.1}});
     for change in [json!({"paused": true}), policy] {
-        let (status, body) = api
-            .call("PATCH", Some(KEY_A), "/v1/sources/eg1", Some(change))
-            .await;
+        let (status, body) =
+            call_json(&api, "PATCH", Some(KEY_A), "/v1/sources/eg1", Some(change)).await;
         assert_eq!(status, 200, "{body}");
     }
     for (method, uri, body, status) in [
@@ -449,15 +297,13 @@ async fn every_route_answers_as_the_document_says() {
         ("DELETE", "/v1/sources/a1", None, 403),
     ] {
         let key = if method == "DELETE" { KEY_A1 } else { KEY_A };
-        let (got, answer) = api.call(method, Some(key), uri, body).await;
+        let (got, answer) = call_json(&api, method, Some(key), uri, body).await;
         assert_eq!(got, status, "{method} {uri}: {answer}");
     }
-    let (status, _) = api
-        .call("DELETE", Some(KEY_A), "/v1/sources/eg1", None)
-        .await;
+    let (status, _) = call_json(&api, "DELETE", Some(KEY_A), "/v1/sources/eg1", None).await;
     assert_eq!(status, 204);
     assert_eq!(
-        api.call("DELETE", Some(KEY_A), "/v1/sources/eg1", None)
+        call_json(&api, "DELETE", Some(KEY_A), "/v1/sources/eg1", None)
             .await
             .0,
         404
@@ -471,9 +317,9 @@ async fn every_route_answers_as_the_document_says() {
         ("POST", "/v1/oauth/egnyte/start"),
     ] {
         let body = (method != "GET" && method != "DELETE").then(|| json!({}));
-        let (status, _) = api.call(method, None, uri, body.clone()).await;
+        let (status, _) = call_json(&api, method, None, uri, body.clone()).await;
         assert_eq!(status, 401, "{method} {uri}");
-        let (status, answer) = api.call(method, Some(ADMIN_KEY), uri, body).await;
+        let (status, answer) = call_json(&api, method, Some(ADMIN_KEY), uri, body).await;
         assert_eq!(status, 403, "{method} {uri}: {answer}");
     }
 
@@ -481,25 +327,30 @@ async fn every_route_answers_as_the_document_says() {
     // and needs a provider's token endpoint: `sources_tests.rs` runs it against the simulator).
     let start = json!({"config": {"domain": "acme"}, "client_id": "app",
         "client_secret": "shh", "redirect_uri": "https://app.example/back"});
-    let (status, started) = api
-        .call(
-            "POST",
-            Some(KEY_A),
-            "/v1/oauth/egnyte/start",
-            Some(start.clone()),
-        )
-        .await;
+    let (status, started) = call_json(
+        &api,
+        "POST",
+        Some(KEY_A),
+        "/v1/oauth/egnyte/start",
+        Some(start.clone()),
+    )
+    .await;
     assert_eq!(status, 200, "{started}");
     for (uri, body, status) in [
         ("/v1/oauth/dropbox/start", start.clone(), 400),
         ("/v1/oauth/egnyte/start", json!({"client_id": "app"}), 400),
     ] {
-        let (got, answer) = api.call("POST", Some(KEY_A), uri, Some(body)).await;
+        let (got, answer) = call_json(&api, "POST", Some(KEY_A), uri, Some(body)).await;
         assert_eq!(got, status, "{uri}: {answer}");
     }
-    let (status, _) = api
-        .call("POST", Some(KEY_A1), "/v1/oauth/egnyte/start", Some(start))
-        .await;
+    let (status, _) = call_json(
+        &api,
+        "POST",
+        Some(KEY_A1),
+        "/v1/oauth/egnyte/start",
+        Some(start),
+    )
+    .await;
     assert_eq!(status, 403);
     let issued = started["state"].as_str().unwrap();
     for (provider, query, code) in [
@@ -527,7 +378,7 @@ async fn every_route_answers_as_the_document_says() {
         ),
     ] {
         let uri = format!("/v1/oauth/{provider}/callback?{query}");
-        let (status, body) = api.call("GET", None, &uri, None).await;
+        let (status, body) = call_json(&api, "GET", None, &uri, None).await;
         assert_eq!(
             (status, &body["error"]["code"]),
             (400, &json!(code)),
@@ -537,7 +388,7 @@ async fn every_route_answers_as_the_document_says() {
 
     // The Kloudless-compatible routes, the rich events among them.
     let events = format!("/v1/accounts/{account}/events");
-    let (status, page) = api.call("GET", Some(KEY_A), &events, None).await;
+    let (status, page) = call_json(&api, "GET", Some(KEY_A), &events, None).await;
     assert_eq!(status, 200, "{page}");
     assert!(page["objects"][5]["previous_metadata"]["parent"].is_null());
     assert_eq!(page["objects"][5]["metadata"]["parent"]["id"], "folder-7");
@@ -548,7 +399,7 @@ async fn every_route_answers_as_the_document_says() {
         "/v1/accounts/me/events/latest".to_owned(),
     ] {
         let key = if uri.contains("/me/") { KEY_A1 } else { KEY_A };
-        let (status, body) = api.call("GET", Some(key), &uri, None).await;
+        let (status, body) = call_json(&api, "GET", Some(key), &uri, None).await;
         assert_eq!(status, 200, "{uri}: {body}");
     }
     for (uri, status) in [
@@ -559,41 +410,49 @@ async fn every_route_answers_as_the_document_says() {
         ("/v1/accounts/12345/events".to_owned(), 404),
         ("/v1/accounts/12345/events/latest".to_owned(), 404),
     ] {
-        let (got, body) = api.call("GET", Some(KEY_A), &uri, None).await;
+        let (got, body) = call_json(&api, "GET", Some(KEY_A), &uri, None).await;
         assert_eq!(got, status, "{uri}: {body}");
     }
     for uri in [events.clone(), format!("{events}/latest")] {
-        assert_eq!(api.call("GET", None, &uri, None).await.0, 401);
-        assert_eq!(api.call("GET", Some(ADMIN_KEY), &uri, None).await.0, 403);
+        assert_eq!(call_json(&api, "GET", None, &uri, None).await.0, 401);
+        assert_eq!(
+            call_json(&api, "GET", Some(ADMIN_KEY), &uri, None).await.0,
+            403
+        );
     }
 
     // API keys, with the admin key.
-    let (status, key) = api
-        .call(
-            "POST",
-            Some(ADMIN_KEY),
-            "/v1/keys",
-            Some(json!({"tenant": "a", "source": "a2", "label": "ci"})),
-        )
-        .await;
+    let (status, key) = call_json(
+        &api,
+        "POST",
+        Some(ADMIN_KEY),
+        "/v1/keys",
+        Some(json!({"tenant": "a", "source": "a2", "label": "ci"})),
+    )
+    .await;
     assert_eq!(status, 201, "{key}");
-    let (status, plain) = api
-        .call(
-            "POST",
-            Some(ADMIN_KEY),
-            "/v1/keys",
-            Some(json!({"tenant": "b"})),
-        )
-        .await;
+    let (status, plain) = call_json(
+        &api,
+        "POST",
+        Some(ADMIN_KEY),
+        "/v1/keys",
+        Some(json!({"tenant": "b"})),
+    )
+    .await;
     assert_eq!(status, 201, "{plain}");
     let id = key["id"].as_str().unwrap();
     for uri in ["/v1/keys".to_owned(), "/v1/keys?tenant=a".to_owned()] {
-        let (status, list) = api.call("GET", Some(ADMIN_KEY), &uri, None).await;
+        let (status, list) = call_json(&api, "GET", Some(ADMIN_KEY), &uri, None).await;
         assert_eq!(status, 200, "{list}");
     }
-    let (status, one) = api
-        .call("GET", Some(ADMIN_KEY), &format!("/v1/keys/{id}"), None)
-        .await;
+    let (status, one) = call_json(
+        &api,
+        "GET",
+        Some(ADMIN_KEY),
+        &format!("/v1/keys/{id}"),
+        None,
+    )
+    .await;
     assert_eq!((status, &one["label"]), (200, &json!("ci")));
     for (method, uri, body, status) in [
         ("POST", "/v1/keys", Some(json!({"tenant": ""})), 400),
@@ -607,7 +466,7 @@ async fn every_route_answers_as_the_document_says() {
         ("GET", "/v1/keys/key-nope", None, 404),
         ("DELETE", "/v1/keys/key-nope", None, 404),
     ] {
-        let (got, answer) = api.call(method, Some(ADMIN_KEY), uri, body).await;
+        let (got, answer) = call_json(&api, method, Some(ADMIN_KEY), uri, body).await;
         assert_eq!(got, status, "{method} {uri}: {answer}");
     }
     for (method, uri) in [
@@ -617,12 +476,20 @@ async fn every_route_answers_as_the_document_says() {
         ("DELETE", "/v1/keys/key-nope"),
     ] {
         let body = (method == "POST").then(|| json!({"tenant": "a"}));
-        assert_eq!(api.call(method, None, uri, body.clone()).await.0, 401);
-        assert_eq!(api.call(method, Some(KEY_A), uri, body).await.0, 403);
+        assert_eq!(
+            call_json(&api, method, None, uri, body.clone()).await.0,
+            401
+        );
+        assert_eq!(call_json(&api, method, Some(KEY_A), uri, body).await.0, 403);
     }
-    let (status, _) = api
-        .call("DELETE", Some(ADMIN_KEY), &format!("/v1/keys/{id}"), None)
-        .await;
+    let (status, _) = call_json(
+        &api,
+        "DELETE",
+        Some(ADMIN_KEY),
+        &format!("/v1/keys/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
 
     // A cursor older than retention, on both lists.
@@ -640,7 +507,7 @@ async fn every_route_answers_as_the_document_says() {
         format!("{events}?cursor={expired}"),
         format!("/v1/events/stream?cursor={expired}"),
     ] {
-        let (status, body) = api.call("GET", Some(KEY_A), &uri, None).await;
+        let (status, body) = call_json(&api, "GET", Some(KEY_A), &uri, None).await;
         assert_eq!(
             (status, &body["error"]["code"]),
             (410, &json!("cursor_expired"))
@@ -648,7 +515,7 @@ async fn every_route_answers_as_the_document_says() {
     }
 
     // Without source management: 503 on the sources and OAuth routes.
-    let mut bare = Contract::new(state(&store, false)).await;
+    let bare = Api::new(state(&store, false));
     for (method, uri, body) in [
         ("GET", "/v1/sources", None),
         ("POST", "/v1/sources", Some(egnyte)),
@@ -663,15 +530,16 @@ async fn every_route_answers_as_the_document_says() {
         ),
         ("GET", "/v1/oauth/egnyte/callback?code=a&state=b", None),
     ] {
-        let (status, body) = bare.call(method, Some(KEY_A), uri, body).await;
+        let (status, body) = call_json(&bare, method, Some(KEY_A), uri, body).await;
         assert_eq!(
             (status, &body["error"]["code"]),
             (503, &json!("sources_unavailable")),
             "{method} {uri}"
         );
     }
-    api.checked.append(&mut bare.checked);
-    api.assert_every_operation_checked();
+    let mut checked = api.checked();
+    checked.extend(bare.checked());
+    assert_every_operation_checked(api.document(), &checked);
 }
 
 /// The check itself: an answer that strays from its schema (a wrong type, a missing or an
@@ -679,7 +547,7 @@ async fn every_route_answers_as_the_document_says() {
 #[tokio::test]
 async fn an_answer_unlike_its_schema_fails_the_check() {
     let store = fixture().await;
-    let api = Contract::new(state(&store, false)).await;
+    let api = Api::new(state(&store, false));
     let schema = json!({"$ref": "#/components/schemas/Event"});
     let mut merged = serde_json::to_value(rich_event(1, EventType::Move)).unwrap();
     merged["seq"] = json!(1);
@@ -696,11 +564,23 @@ async fn an_answer_unlike_its_schema_fails_the_check() {
         ("a bad time", |e| e["occurred_at"] = json!("yesterday")),
         ("an unknown type", |e| e["type"] = json!("explode")),
     ];
-    assert!(api.errors("a merged event", &schema, &merged).is_empty());
+    assert!(
+        api.schema_errors("a merged event", &schema, &merged)
+            .is_empty()
+    );
     for (what, stray) in strays {
         let mut body = merged.clone();
         stray(&mut body);
-        let errors = api.errors(what, &schema, &body);
+        let errors = api.schema_errors(what, &schema, &body);
         assert!(!errors.is_empty(), "{what} passed the check: {body}");
     }
+}
+
+#[tokio::test]
+async fn the_document_is_served_without_a_key() {
+    let store = fixture().await;
+    let api = api(&store);
+    let (status, body) = api.get(None, "/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, serde_json::to_value(openapi_document()).unwrap());
 }

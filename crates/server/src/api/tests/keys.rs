@@ -1,11 +1,7 @@
-//! `/v1/keys` over real HTTP on 127.0.0.1:0, against the events fixture of [`super::tests`]
-//! (sources `a1`, `a2` of tenant `a`, `b1` of tenant `b`; event `eK` from `[a1, a2, b1][K % 3]`).
-//! Every answer's status is also checked to be declared in the OpenAPI document.
+//! `/v1/keys`: created keys, their scopes, deletion, persistence, and who may manage them.
 
-use super::tests::{KEY_A, KEY_B, Server, error_code, error_message, fill, fixture};
 use super::*;
-use serde_json::{Value, json};
-use tributary_store::SledStore;
+use serde_json::json;
 
 /// The admin key of these tests.
 const ADMIN_KEY: &str = "the-admin-key";
@@ -20,75 +16,14 @@ fn keys(store: &SledStore) -> ApiKeys {
         .unwrap()
 }
 
-async fn start(store: &SledStore) -> Server {
-    super::tests::start_with_keys(store, keys(store), ApiConfig::default()).await
+fn start(store: &SledStore) -> Api {
+    Api::new(ApiState::new(Arc::new(store.clone()), keys(store)))
 }
 
-/// `(status, JSON body)` of `method path` with `key` and a raw `body`; the body of a 204 is
-/// `null`. Fails unless the document declares the status for the operation.
-async fn call(
-    server: &Server,
-    method: &str,
-    key: Option<&str>,
-    path: &str,
-    body: Option<&str>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = server
-        .client
-        .request(method.clone(), format!("{}{path}", server.url));
-    if let Some(key) = key {
-        request = request.bearer_auth(key);
-    }
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_owned());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    let json = if status == 204 {
-        assert_eq!(text, "", "{method} {path}: a 204 has no body");
-        Value::Null
-    } else {
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{method} {path}: {status} with non-JSON {text:?}: {e}"))
-    };
-    assert_documented(method.as_str(), path, status);
-    (status, json)
-}
-
-/// The document's operation for a concrete path declares `status`.
-fn assert_documented(method: &str, path: &str, status: u16) {
-    let doc = serde_json::to_value(openapi_document()).unwrap();
-    let path = path.split('?').next().unwrap();
-    let matches = |template: &str| {
-        let (t, p): (Vec<&str>, Vec<&str>) =
-            (template.split('/').collect(), path.split('/').collect());
-        t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t == p || t.starts_with('{'))
-    };
-    let (template, item) = doc["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(template, _)| matches(template))
-        .unwrap_or_else(|| panic!("no documented path matches {path}"));
-    assert!(
-        item[method.to_lowercase()]["responses"][status.to_string()].is_object(),
-        "{method} {template} does not declare {status}"
-    );
-}
-
-async fn create(server: &Server, body: Value) -> Value {
-    let (status, created) = call(
-        server,
-        "POST",
-        Some(ADMIN_KEY),
-        "/v1/keys",
-        Some(&body.to_string()),
-    )
-    .await;
+async fn create(api: &Api, body: Value) -> Value {
+    let (status, created) = api
+        .call("POST", Some(ADMIN_KEY), "/v1/keys", Some(&body.to_string()))
+        .await;
     assert_eq!(status, 201, "{body}: {created}");
     created
 }
@@ -100,8 +35,8 @@ fn secret(created: &Value) -> &str {
 #[tokio::test]
 async fn an_admin_creates_a_key_that_reads_its_tenants_events_at_once() {
     let store = fixture().await;
-    let server = start(&store).await;
-    let created = create(&server, json!({"tenant": "a", "label": "CI reader"})).await;
+    let api = start(&store);
+    let created = create(&api, json!({"tenant": "a", "label": "CI reader"})).await;
     let key = secret(&created);
     assert!(key.starts_with("trb_") && key.len() == 4 + 64, "{key}");
     assert!(created["id"].as_str().unwrap().starts_with("key-"));
@@ -111,13 +46,12 @@ async fn an_admin_creates_a_key_that_reads_its_tenants_events_at_once() {
     assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
 
     // Tenant `a`'s events, and nothing of tenant `b`'s.
-    assert_eq!(
-        server.all_ids(key, "").await,
-        server.all_ids(KEY_A, "").await
-    );
-    let (status, body) = call(&server, "GET", Some(key), "/v1/events?source=b1", None).await;
+    assert_eq!(api.all_ids(key, "").await, api.all_ids(KEY_A, "").await);
+    let (status, body) = api
+        .call("GET", Some(key), "/v1/events?source=b1", None)
+        .await;
     assert_eq!((status, error_code(&body)), (404, "source_not_found"));
-    let (status, _) = call(&server, "GET", Some(key), "/v1/events/latest", None).await;
+    let (status, _) = api.call("GET", Some(key), "/v1/events/latest", None).await;
     assert_eq!(status, 200);
 
     // Only the hash is stored.
@@ -126,33 +60,31 @@ async fn an_admin_creates_a_key_that_reads_its_tenants_events_at_once() {
     assert_eq!(stored[0].id, created["id"].as_str().unwrap());
     assert_eq!(stored[0].key_sha256, key_sha256_hex(key));
     assert!(!serde_json::to_string(&stored[0]).unwrap().contains(key));
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn a_source_scoped_created_key_reads_only_its_source() {
     let store = fixture().await;
-    let server = start(&store).await;
-    let created = create(&server, json!({"tenant": "a", "source": "a1"})).await;
+    let api = start(&store);
+    let created = create(&api, json!({"tenant": "a", "source": "a1"})).await;
     assert_eq!(created["source"], "a1");
     let key = secret(&created);
-    assert_eq!(
-        server.all_ids(key, "").await,
-        ["e0", "e3", "e6", "e9", "e12"]
-    );
+    assert_eq!(api.all_ids(key, "").await, ["e0", "e3", "e6", "e9", "e12"]);
     for other in ["a2", "b1"] {
-        let (status, body) = call(
-            &server,
-            "GET",
-            Some(key),
-            &format!("/v1/events?source={other}"),
-            None,
-        )
-        .await;
+        let (status, body) = api
+            .call(
+                "GET",
+                Some(key),
+                &format!("/v1/events?source={other}"),
+                None,
+            )
+            .await;
         assert_eq!((status, error_code(&body)), (404, "source_not_found"));
     }
     // `me` is its one source in the Kloudless-compatible API.
-    let (status, body) = call(&server, "GET", Some(key), "/v1/accounts/me/events", None).await;
+    let (status, body) = api
+        .call("GET", Some(key), "/v1/accounts/me/events", None)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["count"], 5);
 
@@ -161,40 +93,34 @@ async fn a_source_scoped_created_key_reads_only_its_source() {
         (json!({"tenant": "a", "source": "b1"}), "b1"),
         (json!({"tenant": "a", "source": "nope"}), "nope"),
     ] {
-        let (status, answer) = call(
-            &server,
-            "POST",
-            Some(ADMIN_KEY),
-            "/v1/keys",
-            Some(&body.to_string()),
-        )
-        .await;
+        let (status, answer) = api
+            .call("POST", Some(ADMIN_KEY), "/v1/keys", Some(&body.to_string()))
+            .await;
         assert_eq!((status, error_code(&answer)), (404, "source_not_found"));
         assert!(error_message(&answer).contains(source), "{answer}");
     }
     assert_eq!(store.api_keys().unwrap().len(), 1);
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn a_deleted_key_is_refused_at_once() {
     let store = fixture().await;
-    let server = start(&store).await;
-    let created = create(&server, json!({"tenant": "b"})).await;
+    let api = start(&store);
+    let created = create(&api, json!({"tenant": "b"})).await;
     let (id, key) = (created["id"].as_str().unwrap(), secret(&created));
     let path = format!("/v1/keys/{id}");
-    let (status, _) = call(&server, "GET", Some(key), "/v1/events", None).await;
+    let (status, _) = api.call("GET", Some(key), "/v1/events", None).await;
     assert_eq!(status, 200);
-    let (status, body) = call(&server, "GET", Some(ADMIN_KEY), &path, None).await;
+    let (status, body) = api.call("GET", Some(ADMIN_KEY), &path, None).await;
     assert_eq!(status, 200);
     assert_eq!(body["id"], id);
 
-    let (status, _) = call(&server, "DELETE", Some(ADMIN_KEY), &path, None).await;
+    let (status, _) = api.call("DELETE", Some(ADMIN_KEY), &path, None).await;
     assert_eq!(status, 204);
-    let (status, body) = call(&server, "GET", Some(key), "/v1/events", None).await;
+    let (status, body) = api.call("GET", Some(key), "/v1/events", None).await;
     assert_eq!((status, error_code(&body)), (401, "unauthorized"));
     for method in ["GET", "DELETE"] {
-        let (status, body) = call(&server, method, Some(ADMIN_KEY), &path, None).await;
+        let (status, body) = api.call(method, Some(ADMIN_KEY), &path, None).await;
         assert_eq!(
             (status, error_code(&body)),
             (404, "key_not_found"),
@@ -203,9 +129,8 @@ async fn a_deleted_key_is_refused_at_once() {
     }
     assert!(store.api_keys().unwrap().is_empty());
     // The configured keys are not created keys: they cannot be deleted here.
-    let (status, _) = call(&server, "GET", Some(KEY_B), "/v1/events", None).await;
+    let (status, _) = api.call("GET", Some(KEY_B), "/v1/events", None).await;
     assert_eq!(status, 200);
-    server.stop().await;
 }
 
 #[tokio::test]
@@ -214,29 +139,30 @@ async fn created_keys_survive_a_store_reopen() {
     let (wide, scoped, deleted) = {
         let store = SledStore::open(dir.path()).unwrap();
         fill(&store).await;
-        let server = start(&store).await;
-        let wide = create(&server, json!({"tenant": "a"})).await;
-        let scoped = create(&server, json!({"tenant": "a", "source": "a2"})).await;
-        let deleted = create(&server, json!({"tenant": "b"})).await;
+        let api = start(&store);
+        let wide = create(&api, json!({"tenant": "a"})).await;
+        let scoped = create(&api, json!({"tenant": "a", "source": "a2"})).await;
+        let deleted = create(&api, json!({"tenant": "b"})).await;
         let path = format!("/v1/keys/{}", deleted["id"].as_str().unwrap());
-        let (status, _) = call(&server, "DELETE", Some(ADMIN_KEY), &path, None).await;
+        let (status, _) = api.call("DELETE", Some(ADMIN_KEY), &path, None).await;
         assert_eq!(status, 204);
-        server.stop().await;
         (wide, scoped, deleted)
     };
     let store = SledStore::open(dir.path()).unwrap();
-    let server = start(&store).await;
+    let api = start(&store);
     assert_eq!(
-        server.all_ids(secret(&wide), "").await,
-        server.all_ids(KEY_A, "").await
+        api.all_ids(secret(&wide), "").await,
+        api.all_ids(KEY_A, "").await
     );
     assert_eq!(
-        server.all_ids(secret(&scoped), "").await,
+        api.all_ids(secret(&scoped), "").await,
         ["e1", "e4", "e7", "e10", "e13"]
     );
-    let (status, _) = call(&server, "GET", Some(secret(&deleted)), "/v1/events", None).await;
+    let (status, _) = api
+        .call("GET", Some(secret(&deleted)), "/v1/events", None)
+        .await;
     assert_eq!(status, 401);
-    let (status, list) = call(&server, "GET", Some(ADMIN_KEY), "/v1/keys", None).await;
+    let (status, list) = api.call("GET", Some(ADMIN_KEY), "/v1/keys", None).await;
     assert_eq!(status, 200);
     let ids: Vec<&Value> = list["objects"]
         .as_array()
@@ -245,13 +171,12 @@ async fn created_keys_survive_a_store_reopen() {
         .map(|k| &k["id"])
         .collect();
     assert_eq!(ids, [&wide["id"], &scoped["id"]]);
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn an_admin_key_is_refused_on_tenant_endpoints() {
     let store = fixture().await;
-    let server = start(&store).await;
+    let api = start(&store);
     for (method, path, body) in [
         ("GET", "/v1/events", None),
         ("GET", "/v1/events/latest", None),
@@ -264,7 +189,7 @@ async fn an_admin_key_is_refused_on_tenant_endpoints() {
         ("POST", "/v1/sources", Some("{}")),
         ("POST", "/v1/oauth/egnyte/start", Some("{}")),
     ] {
-        let (status, answer) = call(&server, method, Some(ADMIN_KEY), path, body).await;
+        let (status, answer) = api.call(method, Some(ADMIN_KEY), path, body).await;
         assert_eq!(
             (status, error_code(&answer)),
             (403, "admin_key_not_allowed"),
@@ -275,14 +200,13 @@ async fn an_admin_key_is_refused_on_tenant_endpoints() {
             "{answer}"
         );
     }
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn a_tenant_key_is_refused_on_the_key_endpoints() {
     let store = fixture().await;
-    let server = start(&store).await;
-    let created = create(&server, json!({"tenant": "a"})).await;
+    let api = start(&store);
+    let created = create(&api, json!({"tenant": "a"})).await;
     let path = format!("/v1/keys/{}", created["id"].as_str().unwrap());
     let new = json!({"tenant": "a"}).to_string();
     for key in [KEY_A, secret(&created)] {
@@ -292,7 +216,7 @@ async fn a_tenant_key_is_refused_on_the_key_endpoints() {
             ("GET", path.as_str(), None),
             ("DELETE", path.as_str(), None),
         ] {
-            let (status, answer) = call(&server, method, Some(key), path, body).await;
+            let (status, answer) = api.call(method, Some(key), path, body).await;
             assert_eq!(
                 (status, error_code(&answer)),
                 (403, "admin_key_required"),
@@ -303,13 +227,12 @@ async fn a_tenant_key_is_refused_on_the_key_endpoints() {
     }
     // Nothing was created or deleted.
     assert_eq!(store.api_keys().unwrap().len(), 1);
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn the_key_endpoints_need_a_known_key() {
     let store = fixture().await;
-    let server = start(&store).await;
+    let api = start(&store);
     for key in [None, Some("not-a-key")] {
         for (method, path) in [
             ("POST", "/v1/keys"),
@@ -317,7 +240,7 @@ async fn the_key_endpoints_need_a_known_key() {
             ("GET", "/v1/keys/key-0000000000000000"),
             ("DELETE", "/v1/keys/key-0000000000000000"),
         ] {
-            let (status, body) = call(&server, method, key, path, Some("{}")).await;
+            let (status, body) = api.call(method, key, path, Some("{}")).await;
             assert_eq!(
                 (status, error_code(&body)),
                 (401, "unauthorized"),
@@ -325,13 +248,12 @@ async fn the_key_endpoints_need_a_known_key() {
             );
         }
     }
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn bad_bodies_are_refused_with_the_field_named() {
     let store = fixture().await;
-    let server = start(&store).await;
+    let api = start(&store);
     let long_label = "x".repeat(201);
     let long_label = json!({"tenant": "a", "label": long_label}).to_string();
     for (body, says) in [
@@ -353,7 +275,9 @@ async fn bad_bodies_are_refused_with_the_field_named() {
         ("[]", "expected a JSON object"),
         (r#"["a"]"#, "expected a JSON object"),
     ] {
-        let (status, answer) = call(&server, "POST", Some(ADMIN_KEY), "/v1/keys", Some(body)).await;
+        let (status, answer) = api
+            .call("POST", Some(ADMIN_KEY), "/v1/keys", Some(body))
+            .await;
         assert_eq!(
             (status, error_code(&answer)),
             (400, "invalid_body"),
@@ -365,14 +289,9 @@ async fn bad_bodies_are_refused_with_the_field_named() {
         );
     }
     for query in ["tenant=", "tenant=a&tenant=b", "owner=a"] {
-        let (status, answer) = call(
-            &server,
-            "GET",
-            Some(ADMIN_KEY),
-            &format!("/v1/keys?{query}"),
-            None,
-        )
-        .await;
+        let (status, answer) = api
+            .call("GET", Some(ADMIN_KEY), &format!("/v1/keys?{query}"), None)
+            .await;
         assert_eq!(
             (status, error_code(&answer)),
             (400, "invalid_parameter"),
@@ -380,16 +299,15 @@ async fn bad_bodies_are_refused_with_the_field_named() {
         );
     }
     assert!(store.api_keys().unwrap().is_empty());
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn the_list_shows_no_key_nor_hash_and_filters_by_tenant() {
     let store = fixture().await;
-    let server = start(&store).await;
-    let a = create(&server, json!({"tenant": "a", "label": "first"})).await;
-    let b = create(&server, json!({"tenant": "b", "source": "b1"})).await;
-    let (status, list) = call(&server, "GET", Some(ADMIN_KEY), "/v1/keys", None).await;
+    let api = start(&store);
+    let a = create(&api, json!({"tenant": "a", "label": "first"})).await;
+    let b = create(&api, json!({"tenant": "b", "source": "b1"})).await;
+    let (status, list) = api.call("GET", Some(ADMIN_KEY), "/v1/keys", None).await;
     assert_eq!(status, 200);
     assert_eq!(list["count"], 2);
     let text = list.to_string();
@@ -407,23 +325,26 @@ async fn the_list_shows_no_key_nor_hash_and_filters_by_tenant() {
         fields.sort_unstable();
         assert_eq!(fields, ["created_at", "id", "label", "source", "tenant"]);
     }
-    let (status, list) = call(&server, "GET", Some(ADMIN_KEY), "/v1/keys?tenant=b", None).await;
+    let (status, list) = api
+        .call("GET", Some(ADMIN_KEY), "/v1/keys?tenant=b", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(list["count"], 1);
     assert_eq!(list["objects"][0]["id"], b["id"]);
     assert_eq!(list["objects"][0]["source"], "b1");
     assert_eq!(list["objects"][0]["label"], Value::Null);
-    let (status, list) = call(&server, "GET", Some(ADMIN_KEY), "/v1/keys?tenant=c", None).await;
+    let (status, list) = api
+        .call("GET", Some(ADMIN_KEY), "/v1/keys?tenant=c", None)
+        .await;
     assert_eq!(
         (status, &list["objects"], &list["count"]),
         (200, &json!([]), &json!(0))
     );
     // One key read alone is the listed object.
     let path = format!("/v1/keys/{}", a["id"].as_str().unwrap());
-    let (status, one) = call(&server, "GET", Some(ADMIN_KEY), &path, None).await;
+    let (status, one) = api.call("GET", Some(ADMIN_KEY), &path, None).await;
     assert_eq!(status, 200);
     let mut listed = a.clone();
     listed.as_object_mut().unwrap().remove("key");
     assert_eq!(one, listed);
-    server.stop().await;
 }
