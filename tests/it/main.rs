@@ -8,3 +8,27 @@ mod egnyte;
 mod jive;
 mod server;
 mod sources;
+
+/// Starts a server (an upstream simulator) on 127.0.0.1:0: `serve` gets the listener and a
+/// shutdown future. Answers the server's base URL and the handle that stops it, when sent to or
+/// dropped.
+pub async fn on_loopback<Fut>(
+    serve: impl FnOnce(
+        tokio::net::TcpListener,
+        std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    ) -> Fut,
+) -> (String, tokio::sync::oneshot::Sender<()>)
+where
+    Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(
+        listener,
+        Box::pin(async {
+            let _ = stopped.await;
+        }),
+    ));
+    (base, stop)
+}

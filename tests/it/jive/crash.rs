@@ -18,12 +18,7 @@ const SKEW: u64 = 300;
 async fn scenario(dir: &std::path::Path, crash_at: Option<usize>) -> (Vec<Event>, usize) {
     let clock = Arc::new(ManualClock::new(t0()));
     let sim = JiveSim::new(sim_config(12, 99), clock.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(sim.clone().serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let (base, _stop) = crate::on_loopback(|l, stopped| sim.clone().serve(l, stopped)).await;
     let mut config = JiveConfig::new(base.clone(), Credentials::basic(USER, PASSWORD));
     config.page_size = 4;
     config.max_window_ms = 250;

@@ -54,16 +54,11 @@ impl Harness {
     pub async fn start_with_store(config: JiveSimConfig, store: SledStore) -> Self {
         let clock = Arc::new(ManualClock::new(t0()));
         let sim = JiveSim::new(config, clock.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(sim.clone().serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let (base, stop) = crate::on_loopback(|l, stopped| sim.clone().serve(l, stopped)).await;
         Self {
             clock,
             sim,
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             store,
             _stop: stop,
         }

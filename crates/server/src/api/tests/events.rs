@@ -2,7 +2,6 @@
 
 use super::*;
 use tributary_core::{Cursor, Seq};
-use tributary_store::Retention;
 
 #[tokio::test]
 async fn pages_return_every_event_of_the_tenant_once_in_order() {
@@ -198,25 +197,8 @@ async fn each_tenant_counts_its_own_seq_from_one() {
 async fn another_tenants_cursor_is_an_invalid_cursor() {
     // Tenants named so that a leak of the name would be visible in a message.
     let store = SledStore::temporary().unwrap();
-    for (id, tenant) in [("shared", "acme"), ("shared", "globex")] {
-        store
-            .put_source(SourceRecord {
-                id: SourceId::new(id).unwrap(),
-                tenant: tenant.into(),
-                incarnation: 0,
-                provider: "test".into(),
-                config: serde_json::json!({}),
-                credentials: serde_json::json!({}),
-                paused: false,
-                created_at: t0(),
-            })
-            .await
-            .unwrap();
-    }
-    let acme = store
-        .source("acme", &SourceId::new("shared").unwrap())
-        .unwrap()
-        .unwrap();
+    let acme = put_source(&store, "acme", "shared").await;
+    put_source(&store, "globex", "shared").await;
     let mut e = event(0, t0());
     e.source = acme.id.clone();
     store
@@ -426,18 +408,7 @@ async fn cursors_are_checked() {
 #[tokio::test]
 async fn an_expired_cursor_answers_410_with_the_oldest_cursor() {
     let store = fixture().await;
-    let report = store
-        .apply_retention(
-            Retention {
-                max_age: None,
-                max_events: Some(5),
-            },
-            t0() + ChronoDuration::days(1),
-        )
-        .await
-        .unwrap();
-    // Each tenant's log keeps 5: a's loses its first 5, b's (5 events) none.
-    assert_eq!(report.removed, 5);
+    keep_five(&store).await;
     let oldest = store.oldest("a").await.unwrap();
     assert_eq!(oldest, Cursor::new(store.stream_key("a"), Seq(5)));
     let api = api(&store);

@@ -4,7 +4,6 @@
 use super::*;
 use serde_json::json;
 use tributary_core::{Actor, Cursor};
-use tributary_store::Retention;
 
 const KEY_A2: &str = "key-for-source-a2";
 
@@ -196,19 +195,7 @@ async fn a_source_scoped_key_reads_nothing_of_its_deleted_source() {
     );
     // A source created again with the id is a new one: the key reads its events only, none of
     // the deleted one's (which stay in the tenant's log).
-    store
-        .put_source(SourceRecord {
-            id: SourceId::new("a2").unwrap(),
-            tenant: "a".into(),
-            incarnation: 0,
-            provider: "test".into(),
-            config: json!({}),
-            credentials: json!({}),
-            paused: false,
-            created_at: t0(),
-        })
-        .await
-        .unwrap();
+    put_source(&store, "a", "a2").await;
     let (status, body) = api.get(Some(KEY_A2), "/v1/events").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -246,20 +233,8 @@ async fn me_with_a_tenant_wide_key_is_a_400_that_says_why() {
 async fn another_tenants_account_is_not_found() {
     let store = fixture().await;
     // A source of tenant a that is gone: its account is gone with it.
-    let gone = store
-        .put_source(SourceRecord {
-            id: SourceId::new("gone").unwrap(),
-            tenant: "a".into(),
-            incarnation: 0,
-            provider: "test".into(),
-            config: json!({}),
-            credentials: json!({}),
-            paused: false,
-            created_at: t0(),
-        })
-        .await
-        .unwrap();
-    let gone_account = AccountId::of(&store, &store.source("a", &gone.id).unwrap().unwrap()).get();
+    let gone = put_source(&store, "a", "gone").await;
+    let gone_account = AccountId::of(&store, &gone).get();
     assert!(store.delete_source("a", &gone.id).await.unwrap());
     let api = start(&store);
     let cases = [
@@ -386,17 +361,7 @@ async fn bad_requests_get_a_4xx_that_names_the_problem() {
 #[tokio::test]
 async fn an_expired_cursor_answers_410_with_the_oldest_cursor() {
     let store = fixture().await;
-    let report = store
-        .apply_retention(
-            Retention {
-                max_age: None,
-                max_events: Some(5),
-            },
-            t0() + ChronoDuration::days(1),
-        )
-        .await
-        .unwrap();
-    assert_eq!(report.removed, 5);
+    keep_five(&store).await;
     let api = start(&store);
     let expired = Cursor::new(store.stream_key("a"), Seq(3)).encode();
     let (status, body) = api
@@ -466,19 +431,7 @@ fn rich_event(n: u32, event_type: EventType) -> Event {
 #[tokio::test]
 async fn every_event_type_maps_to_a_kloudless_event() {
     let store = SledStore::temporary().unwrap();
-    let m = store
-        .put_source(SourceRecord {
-            id: SourceId::new("m").unwrap(),
-            tenant: "a".into(),
-            incarnation: 0,
-            provider: "test".into(),
-            config: json!({}),
-            credentials: json!({}),
-            paused: false,
-            created_at: t0(),
-        })
-        .await
-        .unwrap();
+    let m = put_source(&store, "a", "m").await;
     let events: Vec<Event> = EventType::ALL
         .into_iter()
         .zip(0..)
@@ -491,13 +444,13 @@ async fn every_event_type_maps_to_a_kloudless_event() {
         Some(Watermark::new(t0() + ChronoDuration::days(1))),
         false,
     );
-    store.ingest(&m, page).await.unwrap();
+    store.ingest(&m.source_ref(), page).await.unwrap();
     store
         .merge("a", t0() + ChronoDuration::days(1))
         .await
         .unwrap();
     let api = start(&store);
-    let id = AccountId::of(&store, &store.source("a", &m.id).unwrap().unwrap()).get();
+    let id = AccountId::of(&store, &m).get();
     let got = api.kloudless_all(KEY_A, &id.to_string(), 100).await;
     assert_eq!(got.len(), EventType::ALL.len());
 

@@ -145,21 +145,45 @@ pub(super) async fn fixture() -> SledStore {
 /// Puts the fixture's sources and events into `store`.
 pub(super) async fn fill(store: &SledStore) {
     for (id, tenant) in [("a1", "a"), ("a2", "a"), ("b1", "b")] {
-        store
-            .put_source(SourceRecord {
-                id: SourceId::new(id).unwrap(),
-                tenant: tenant.into(),
-                incarnation: 0,
-                provider: "test".into(),
-                config: serde_json::json!({}),
-                credentials: serde_json::json!({}),
-                paused: false,
-                created_at: t0(),
-            })
-            .await
-            .unwrap();
+        put_source(store, tenant, id).await;
     }
     add_events(store, 0..15, 1).await;
+}
+
+/// Stores a source `id` of `tenant` (provider `test`, nothing configured), and answers it as
+/// stored (with its incarnation).
+pub(super) async fn put_source(store: &SledStore, tenant: &str, id: &str) -> SourceRecord {
+    let id = SourceId::new(id).unwrap();
+    store
+        .put_source(SourceRecord {
+            id: id.clone(),
+            tenant: tenant.into(),
+            incarnation: 0,
+            provider: "test".into(),
+            config: serde_json::json!({}),
+            credentials: serde_json::json!({}),
+            paused: false,
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    store.source(tenant, &id).unwrap().unwrap()
+}
+
+/// Retention keeps each tenant's last 5 entries: `a`'s log loses its first 5 (positions 1..=5),
+/// `b`'s (5 entries) none.
+pub(super) async fn keep_five(store: &SledStore) {
+    let report = store
+        .apply_retention(
+            tributary_store::Retention {
+                max_age: None,
+                max_events: Some(5),
+            },
+            t0() + ChronoDuration::days(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.removed, 5);
 }
 
 /// Ids of the fixture's events that tenant `a` may see, in log order, among `ks`.
