@@ -1,8 +1,10 @@
 //! The Egnyte HTTP calls (`/events/cursor`, `/events`, `/puboauth/token`) and the wire types they
 //! answer with. Nothing here knows about checkpoints or unified events.
 //!
-//! Every request waits on its credential's rate limiter, has a timeout, is counted, and reports
-//! the daily quota headers. Status codes become [`EgnyteError`]s as the notes §3.2 and §8 say.
+//! Every request spends from the poll's budget (requests and time), waits on its credential's
+//! rate limiter (no longer than the poll has left), has a timeout (cut to the time the poll has
+//! left), is counted, has its body read up to `max_response_bytes` only, and reports the daily
+//! quota headers. Status codes become [`EgnyteError`]s as the notes §3.2 and §8 say.
 
 use crate::config::{ApiVersion, Secret, Suppress};
 use crate::credential::CredentialState;
@@ -14,7 +16,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tributary_http::excerpt as snippet;
+use tributary_http::{BodyError, PollBoundExceeded, PollBudget, excerpt as snippet};
 
 /// `GET /pubapi/{v}/events/cursor` (notes §2).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -143,6 +145,8 @@ pub struct EgnyteClient {
     base: String,
     version: ApiVersion,
     timeout: Duration,
+    max_response_bytes: u64,
+    budget: PollBudget,
     credential: Arc<CredentialState>,
     calls: AtomicU64,
 }
@@ -155,11 +159,14 @@ enum NotFound {
 }
 
 impl EgnyteClient {
-    /// `base` without a trailing slash (`https://acme.egnyte.com`).
+    /// `base` without a trailing slash (`https://acme.egnyte.com`). Every request spends from
+    /// `budget` (see [`PollBudget::start`]) and reads at most `max_response_bytes` of its answer.
     pub fn new(
         base: String,
         version: ApiVersion,
         timeout: Duration,
+        max_response_bytes: u64,
+        budget: PollBudget,
         credential: Arc<CredentialState>,
     ) -> Result<Self, reqwest::Error> {
         let http = tributary_http::shared_client()?;
@@ -168,9 +175,16 @@ impl EgnyteClient {
             base,
             version,
             timeout,
+            max_response_bytes,
+            budget,
             credential,
             calls: AtomicU64::new(0),
         })
+    }
+
+    /// The current poll's budget.
+    pub fn budget(&self) -> &PollBudget {
+        &self.budget
     }
 
     pub fn credential(&self) -> &Arc<CredentialState> {
@@ -242,8 +256,6 @@ impl EgnyteClient {
             ("client_id", client_id),
             ("client_secret", client_secret.expose()),
         ]);
-        self.credential.limiter().until_ready().await;
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let (status, headers, body) = self.exchange(&endpoint, req).await?;
         match status.as_u16() {
             200..=299 => parse_json(&endpoint, &body),
@@ -269,8 +281,6 @@ impl EgnyteClient {
         req: RequestBuilder,
         not_found: NotFound,
     ) -> Result<(StatusCode, Vec<u8>), EgnyteError> {
-        self.credential.limiter().until_ready().await;
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let (status, headers, body) = self.exchange(endpoint, req).await?;
         self.credential.record_quota(
             header_u64(&headers, "x-accesstoken-quota-current"),
@@ -283,13 +293,29 @@ impl EgnyteClient {
         }
     }
 
+    /// Spends the request from the poll's budget, waits on the limiter (no longer than the poll
+    /// has left), sends with a timeout cut to the time left, and reads the body within its limit.
     async fn exchange(
         &self,
         endpoint: &str,
         req: RequestBuilder,
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), EgnyteError> {
+        let out_of_time = || {
+            EgnyteError::PollBound(PollBoundExceeded::Time {
+                limit: self.budget.limits().max_time,
+            })
+        };
+        let left = self.budget.spend()?;
+        tokio::time::timeout(left, self.credential.limiter().until_ready())
+            .await
+            .map_err(|_| out_of_time())?;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        // The poll's time left cuts the request's own timeout: a poll ends on time.
+        let timeout = self.timeout.min(self.budget.time_left()?);
         let failed = |e: reqwest::Error| {
-            if e.is_timeout() {
+            if e.is_timeout() && timeout < self.timeout {
+                out_of_time()
+            } else if e.is_timeout() {
                 EgnyteError::Timeout {
                     endpoint: endpoint.to_owned(),
                     timeout: self.timeout,
@@ -302,11 +328,19 @@ impl EgnyteClient {
                 }
             }
         };
-        let resp = req.timeout(self.timeout).send().await.map_err(failed)?;
+        let resp = req.timeout(timeout).send().await.map_err(failed)?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(failed)?;
-        Ok((status, headers, body.to_vec()))
+        let body = tributary_http::read_body(resp, self.max_response_bytes)
+            .await
+            .map_err(|e| match e {
+                BodyError::Read(e) => failed(e),
+                too_large @ BodyError::TooLarge { .. } => EgnyteError::TooLarge {
+                    endpoint: endpoint.to_owned(),
+                    source: too_large,
+                },
+            })?;
+        Ok((status, headers, body))
     }
 }
 

@@ -46,6 +46,22 @@ pub struct EgnyteConfig {
     /// events instead of one commit per page.
     #[serde(default = "default_max_pages_per_poll")]
     pub max_pages_per_poll: u32,
+    /// At most this many requests of any kind in one poll: `/cursor` reads, token refreshes,
+    /// list pages (default `max_pages_per_poll + 10`, which a poll never needs: its pages, two
+    /// cursor reads, a page retried after a 404, token refreshes). A backstop: reached after some
+    /// pages, the poll commits them (as when a later page fails); before any, it fails as
+    /// transient. At least 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_poll: Option<u32>,
+    /// At most this long for one poll, measured on the source's clock (rate-limiter waits
+    /// included); each request's timeout is cut to the time left (default 120000 ms, at least
+    /// 1000). Reached after some pages, the poll commits them; before any, it fails as transient.
+    #[serde(default = "default_max_poll_time_ms")]
+    pub max_poll_time_ms: u64,
+    /// The largest answer body read, in bytes, 1024..=1073741824 (default 16 MiB); a larger one
+    /// (by its `Content-Length`, or once read that far) is an error of that request.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
     /// Where a new source starts: `latest` (default, from now) or `oldest` (backfill what
     /// Egnyte still retains).
     #[serde(default)]
@@ -76,6 +92,20 @@ fn default_page_size() -> u32 {
 fn default_max_pages_per_poll() -> u32 {
     10
 }
+fn default_max_poll_time_ms() -> u64 {
+    120_000
+}
+fn default_max_response_bytes() -> u64 {
+    tributary_http::DEFAULT_MAX_RESPONSE_BYTES
+}
+
+/// Requests a poll may send besides its pages, when `max_requests_per_poll` is not set.
+pub const REQUESTS_BESIDES_PAGES: u32 = 10;
+/// The bounds of `max_response_bytes`: 1 KiB to 1 GiB.
+pub const RESPONSE_BYTES_RANGE: std::ops::RangeInclusive<u64> = 1024..=1024 * 1024 * 1024;
+/// The shortest `max_poll_time_ms`: 1 s.
+pub const MIN_POLL_TIME_MS: u64 = 1_000;
+
 fn default_watermark_skew_ms() -> u64 {
     2_000
 }
@@ -108,6 +138,9 @@ impl EgnyteConfig {
             suppress: Suppress::default(),
             page_size: default_page_size(),
             max_pages_per_poll: default_max_pages_per_poll(),
+            max_requests_per_poll: None,
+            max_poll_time_ms: default_max_poll_time_ms(),
+            max_response_bytes: default_max_response_bytes(),
             start: StartPosition::default(),
             watermark_skew_ms: default_watermark_skew_ms(),
             request_timeout_ms: default_request_timeout_ms(),
@@ -129,6 +162,17 @@ impl EgnyteConfig {
         }
         if !(1..=MAX_PAGES_PER_POLL).contains(&self.max_pages_per_poll) {
             return Err(ConfigError::MaxPagesPerPoll(self.max_pages_per_poll));
+        }
+        if let Some(n) = self.max_requests_per_poll
+            && n < 2
+        {
+            return Err(ConfigError::MaxRequestsPerPoll(n));
+        }
+        if self.max_poll_time_ms < MIN_POLL_TIME_MS {
+            return Err(ConfigError::MaxPollTime(self.max_poll_time_ms));
+        }
+        if !RESPONSE_BYTES_RANGE.contains(&self.max_response_bytes) {
+            return Err(ConfigError::MaxResponseBytes(self.max_response_bytes));
         }
         if let Some(folder) = &self.folder
             && (!folder.starts_with('/') || folder.contains(['\n', '\r']))
@@ -158,6 +202,17 @@ impl EgnyteConfig {
     /// would not move its id forward by itself.
     pub fn is_filtered(&self) -> bool {
         self.folder.is_some() || !self.types.is_empty() || self.suppress != Suppress::None
+    }
+
+    /// The bounds of one poll: `max_requests_per_poll` (or its default) and `max_poll_time_ms`.
+    pub fn poll_limits(&self) -> tributary_http::PollLimits {
+        tributary_http::PollLimits {
+            max_requests: self.max_requests_per_poll.unwrap_or(
+                self.max_pages_per_poll
+                    .saturating_add(REQUESTS_BESIDES_PAGES),
+            ),
+            max_time: Duration::from_millis(self.max_poll_time_ms),
+        }
     }
 
     pub fn watermark_skew(&self) -> Duration {
@@ -318,6 +373,14 @@ pub enum ConfigError {
     PageSize(u32),
     #[error("egnyte: max_pages_per_poll must be between 1 and 1000, got {0}")]
     MaxPagesPerPoll(u32),
+    #[error("egnyte: max_requests_per_poll must be at least 2 (a cursor read and a page), got {0}")]
+    MaxRequestsPerPoll(u32),
+    #[error("egnyte: max_poll_time_ms must be at least 1000 (1 s), got {0}")]
+    MaxPollTime(u64),
+    #[error(
+        "egnyte: max_response_bytes must be between 1024 (1 KiB) and 1073741824 (1 GiB), got {0}"
+    )]
+    MaxResponseBytes(u64),
     #[error("egnyte: folder {0:?} must be an absolute path such as \"/Shared/marketing\"")]
     Folder(String),
     #[error(
@@ -354,6 +417,15 @@ mod tests {
         assert_eq!(c.suppress, Suppress::App);
         assert_eq!(c.page_size, 100);
         assert_eq!(c.max_pages_per_poll, 10);
+        assert_eq!(c.max_requests_per_poll, None);
+        assert_eq!(
+            c.poll_limits(),
+            tributary_http::PollLimits {
+                max_requests: 20,
+                max_time: Duration::from_secs(120)
+            }
+        );
+        assert_eq!(c.max_response_bytes, 16 * 1024 * 1024);
         assert_eq!(c.start, StartPosition::Latest);
         assert_eq!(c.watermark_skew(), Duration::from_secs(2));
         assert_eq!(c.poll, default_poll_policy());
@@ -420,6 +492,18 @@ mod tests {
         assert_eq!(
             bad(|c| c.max_pages_per_poll = 1001),
             "egnyte: max_pages_per_poll must be between 1 and 1000, got 1001"
+        );
+        assert_eq!(
+            bad(|c| c.max_requests_per_poll = Some(1)),
+            "egnyte: max_requests_per_poll must be at least 2 (a cursor read and a page), got 1"
+        );
+        assert_eq!(
+            bad(|c| c.max_poll_time_ms = 999),
+            "egnyte: max_poll_time_ms must be at least 1000 (1 s), got 999"
+        );
+        assert_eq!(
+            bad(|c| c.max_response_bytes = 2 * 1024 * 1024 * 1024),
+            "egnyte: max_response_bytes must be between 1024 (1 KiB) and 1073741824 (1 GiB), got 2147483648"
         );
         assert_eq!(
             bad(|c| c.folder = Some("Shared".into())),

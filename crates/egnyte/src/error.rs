@@ -69,6 +69,15 @@ pub enum EgnyteError {
     },
     #[error("{endpoint}: unexpected answer: {detail}")]
     Malformed { endpoint: String, detail: String },
+    /// The answer's body passed `max_response_bytes`; the rest was not read.
+    #[error("{endpoint}: {source}, set by max_response_bytes; the rest was not read")]
+    TooLarge {
+        endpoint: String,
+        source: tributary_http::BodyError,
+    },
+    /// A poll bound (`max_requests_per_poll`, `max_poll_time_ms`) was reached.
+    #[error("{0}; the next poll starts again")]
+    PollBound(#[from] tributary_http::PollBoundExceeded),
     #[error(transparent)]
     ObjectState(#[from] ObjectStateError),
     #[error("egnyte: {0}")]
@@ -102,6 +111,8 @@ impl From<EgnyteError> for ProviderError {
             | EgnyteError::CursorGone { .. }
             | EgnyteError::Server { .. }
             | EgnyteError::Malformed { .. }
+            | EgnyteError::TooLarge { .. }
+            | EgnyteError::PollBound(_)
             | EgnyteError::ObjectState(_) => ProviderError::Transient { message },
         }
     }

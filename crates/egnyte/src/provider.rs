@@ -13,6 +13,9 @@
 //!   already read and `more`: nothing read is lost, nothing past an unread page is committed, and
 //!   the next poll starts at the failed page and meets the error with the first page's rules (a
 //!   404 restarts with a gap, a throttle waits, a 5xx fails the poll).
+//! - **Bounds**: every request spends from the poll's budget (`max_requests_per_poll`,
+//!   `max_poll_time_ms`) and reads at most `max_response_bytes`. A bound reached after some pages
+//!   is an error on a later page (the pages read are committed); before any, the poll fails.
 //! - **First poll**: read `/cursor`; `latest` starts after `latest_event_id`; `oldest` starts
 //!   after `oldest_event_id - 1`, so the oldest retained event is read when Egnyte still accepts
 //!   that id, and when it answers 404 instead the normal 404 rule records the one lost event
@@ -157,10 +160,13 @@ impl EgnyteProvider {
     ) -> Result<Self, ConfigError> {
         let base = config.validate()?;
         let credential = limiters.credential(&config.credentials);
+        let budget = tributary_http::PollBudget::new(config.poll_limits(), clock.clone());
         let client = EgnyteClient::new(
             base,
             config.api_version,
             config.request_timeout(),
+            config.max_response_bytes,
+            budget,
             credential,
         )
         .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
@@ -493,6 +499,8 @@ impl EgnyteProvider {
 
     async fn poll_pages(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, EgnyteError> {
         let started = self.clock.now();
+        // Every request from here on (cursor, token, pages) spends from this poll's budget.
+        self.client.budget().start();
         let mut gaps = Vec::new();
         let mut pos = match checkpoint {
             Some(c) => {

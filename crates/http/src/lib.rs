@@ -1,7 +1,18 @@
 //! What Tributary's HTTP providers (`tributary-egnyte`, `tributary-jive`) share: one HTTP client
-//! per process, the checks every configured base URL passes, and short excerpts of upstream
-//! bodies for error messages. Not for: anything about one upstream's API (its paths, errors or
-//! limits live in its provider crate).
+//! per process, the checks every configured base URL passes, short excerpts of upstream bodies
+//! for error messages, and the bounds no upstream can push a poll past:
+//!
+//! - [`read_body`]: an answer's body read chunk by chunk, refused past a byte limit;
+//! - [`PollBudget`]: the requests and the time one poll may spend.
+//!
+//! Not for: anything about one upstream's API (its paths, errors or limits live in its provider
+//! crate).
+
+mod body;
+mod budget;
+
+pub use body::{BodyError, DEFAULT_MAX_RESPONSE_BYTES, read_body};
+pub use budget::{DEFAULT_MAX_POLL_TIME, PollBoundExceeded, PollBudget, PollLimits};
 
 /// The process-wide HTTP client (its connection pools shared by every source): building a client
 /// takes milliseconds, which 10,000 sources would spend at start-up. Requests set their own

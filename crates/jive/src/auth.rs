@@ -127,6 +127,7 @@ fn refresh_at(now: DateTime<Utc>, expires_in: Option<i64>) -> Option<DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::time::Duration;
     use tributary_core::ManualClock;
     use wiremock::matchers::{body_string_contains, method, path};
@@ -150,7 +151,16 @@ mod tests {
     }
 
     fn client(server: &MockServer) -> JiveClient {
-        JiveClient::new(server.uri(), Duration::from_secs(5)).unwrap()
+        let config = crate::JiveConfig::new(server.uri(), Credentials::basic("u", "p"));
+        let clock = Arc::new(tributary_core::SystemClock);
+        let budget = tributary_http::PollBudget::new(config.poll_limits(), clock);
+        JiveClient::new(
+            server.uri(),
+            Duration::from_secs(5),
+            config.max_response_bytes,
+            budget,
+        )
+        .unwrap()
     }
 
     fn bearer(auth: &Authorization) -> &str {

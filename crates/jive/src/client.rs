@@ -3,8 +3,9 @@
 //! checkpoints or unified events.
 //!
 //! Every body may start with Jive's JSON security prefix (notes §4), errors included: it is
-//! stripped when present at the start, never searched for elsewhere. Every request has a timeout
-//! and is counted.
+//! stripped when present at the start, never searched for elsewhere. Every request is first
+//! spent from the poll's budget (requests and time; its timeout is cut to the time the poll has
+//! left), is counted, and has its body read up to `max_response_bytes` only.
 
 use crate::config::Secret;
 use crate::error::JiveError;
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tributary_http::excerpt as snippet;
+use tributary_http::{BodyError, PollBoundExceeded, PollBudget, excerpt as snippet};
 
 /// The bytes Jive puts before its JSON (notes §4).
 pub const SECURITY_PREFIX: &str = "throw 'allowIllegalResourceCall is false.';";
@@ -284,23 +285,38 @@ pub struct JiveClient {
     http: reqwest::Client,
     base: String,
     timeout: Duration,
+    max_response_bytes: u64,
+    budget: PollBudget,
     calls: AtomicU64,
 }
 
 impl JiveClient {
-    /// `base` without a trailing slash and without `/api/core/v3`.
-    pub fn new(base: String, timeout: Duration) -> Result<Self, reqwest::Error> {
+    /// `base` without a trailing slash and without `/api/core/v3`. Every request spends from
+    /// `budget` (see [`PollBudget::start`]) and reads at most `max_response_bytes` of its answer.
+    pub fn new(
+        base: String,
+        timeout: Duration,
+        max_response_bytes: u64,
+        budget: PollBudget,
+    ) -> Result<Self, reqwest::Error> {
         let http = tributary_http::shared_client()?;
         Ok(Self {
             http,
             base,
             timeout,
+            max_response_bytes,
+            budget,
             calls: AtomicU64::new(0),
         })
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The current poll's budget.
+    pub fn budget(&self) -> &PollBudget {
+        &self.budget
     }
 
     /// Requests sent by this client so far.
@@ -344,12 +360,27 @@ impl JiveClient {
         self.list(&endpoint, authorize(req, auth)).await
     }
 
-    /// The page at a `links.next` URL, followed verbatim (notes §2.6).
+    /// The page at a `links.next` URL, followed verbatim (notes §2.6), when it is on the origin
+    /// (scheme, host and port) of the configured base URL; a link elsewhere is refused unfetched:
+    /// the credentials go only to the host the source was configured with, and what a tenant
+    /// sees of an answer comes only from that host.
     pub async fn follow(&self, auth: &Authorization, url: &str) -> Result<WireList, JiveError> {
+        let endpoint = "GET links.next";
         let parsed = reqwest::Url::parse(url).map_err(|e| JiveError::Malformed {
-            endpoint: "GET links.next".into(),
-            detail: format!("links.next {url:?} is not a URL: {e}"),
+            endpoint: endpoint.into(),
+            detail: format!("links.next {} is not a URL: {e}", snippet(url.as_bytes())),
         })?;
+        let base = reqwest::Url::parse(&self.base).map_err(|e| JiveError::Malformed {
+            endpoint: endpoint.into(),
+            detail: format!("the base URL is not a URL: {e}"),
+        })?;
+        if parsed.origin() != base.origin() {
+            return Err(JiveError::ForeignLink {
+                endpoint: endpoint.into(),
+                origin: snippet(parsed.origin().ascii_serialization().as_bytes()),
+                base: base.origin().ascii_serialization(),
+            });
+        }
         let endpoint = format!("GET {}", parsed.path());
         let req = self.http.get(parsed);
         self.list(&endpoint, authorize(req, auth)).await
@@ -396,12 +427,20 @@ impl JiveClient {
         parse_json(endpoint, &body)
     }
 
-    /// Sends, strips the prefix, and turns a failure status into an error.
+    /// Spends the request from the poll's budget, sends, reads the body within its limit,
+    /// strips the prefix, and turns a failure status into an error.
     async fn send(&self, endpoint: &str, req: RequestBuilder) -> Result<Vec<u8>, JiveError> {
+        let left = self.budget.spend()?;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let req = req.timeout(self.timeout);
+        // The poll's time left cuts the request's own timeout: a poll ends on time.
+        let timeout = self.timeout.min(left);
+        let req = req.timeout(timeout);
         let failed = |e: reqwest::Error| {
-            if e.is_timeout() {
+            if e.is_timeout() && timeout < self.timeout {
+                JiveError::PollBound(PollBoundExceeded::Time {
+                    limit: self.budget.limits().max_time,
+                })
+            } else if e.is_timeout() {
                 JiveError::Timeout {
                     endpoint: endpoint.to_owned(),
                     timeout: self.timeout,
@@ -416,7 +455,15 @@ impl JiveClient {
         let resp = req.send().await.map_err(failed)?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(failed)?;
+        let body = tributary_http::read_body(resp, self.max_response_bytes)
+            .await
+            .map_err(|e| match e {
+                BodyError::Read(e) => failed(e),
+                too_large @ BodyError::TooLarge { .. } => JiveError::TooLarge {
+                    endpoint: endpoint.to_owned(),
+                    source: too_large,
+                },
+            })?;
         let body = strip_prefix(&body).to_vec();
         if status.is_success() {
             Ok(body)

@@ -41,9 +41,23 @@ pub struct JiveConfig {
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
     /// At most this many list requests for one window before the poll gives up as transient (a
-    /// window whose content keeps changing under the scan; default 10000).
+    /// window whose content keeps changing under the scan; default 500). A poll reads one window,
+    /// so this is the list requests of one poll; `max_requests_per_poll` bounds every request.
     #[serde(default = "default_max_requests_per_window")]
     pub max_requests_per_window: u32,
+    /// At most this many requests of any kind in one poll (the version check, token refreshes,
+    /// list pages) before it ends as a transient error (default 1000). A backstop above
+    /// `max_requests_per_window`: a normal poll sends a few, halving a busy window tens per place.
+    #[serde(default = "default_max_requests_per_poll")]
+    pub max_requests_per_poll: u32,
+    /// At most this long for one poll, measured on the source's clock; each request's timeout is
+    /// cut to the time left, and past it the poll ends as a transient error (default 120000 ms).
+    #[serde(default = "default_max_poll_time_ms")]
+    pub max_poll_time_ms: u64,
+    /// The largest answer body read, in bytes, 1024..=1073741824 (default 16 MiB); a larger one
+    /// (by its `Content-Length`, or once read that far) fails the poll as transient.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
     /// Put each wire item (content or deletion marker) in `upstream.raw`.
     #[serde(default)]
     pub keep_raw: bool,
@@ -65,8 +79,22 @@ fn default_request_timeout_ms() -> u64 {
     30_000
 }
 fn default_max_requests_per_window() -> u32 {
-    10_000
+    500
 }
+fn default_max_requests_per_poll() -> u32 {
+    1_000
+}
+fn default_max_poll_time_ms() -> u64 {
+    120_000
+}
+fn default_max_response_bytes() -> u64 {
+    tributary_http::DEFAULT_MAX_RESPONSE_BYTES
+}
+
+/// The bounds of `max_response_bytes`: 1 KiB to 1 GiB.
+pub const RESPONSE_BYTES_RANGE: std::ops::RangeInclusive<u64> = 1024..=1024 * 1024 * 1024;
+/// The shortest `max_poll_time_ms`: 1 s.
+pub const MIN_POLL_TIME_MS: u64 = 1_000;
 /// Polling Jive costs two requests per window; 30 s to 5 minutes keeps an idle source cheap.
 pub fn default_poll_policy() -> PollPolicy {
     PollPolicy {
@@ -91,6 +119,9 @@ impl JiveConfig {
             start: StartPosition::default(),
             request_timeout_ms: default_request_timeout_ms(),
             max_requests_per_window: default_max_requests_per_window(),
+            max_requests_per_poll: default_max_requests_per_poll(),
+            max_poll_time_ms: default_max_poll_time_ms(),
+            max_response_bytes: default_max_response_bytes(),
             keep_raw: false,
             poll: default_poll_policy(),
         }
@@ -125,9 +156,34 @@ impl JiveConfig {
                 return Err(ConfigError::Zero(name));
             }
         }
+        // The fewest requests a poll needs: a first page per place, one of deletions, and the
+        // version check (the first poll's).
+        let least = u32::try_from(self.places.len().max(1))
+            .unwrap_or(u32::MAX)
+            .saturating_add(2);
+        if self.max_requests_per_poll < least {
+            return Err(ConfigError::MaxRequestsPerPoll {
+                got: self.max_requests_per_poll,
+                least,
+            });
+        }
+        if self.max_poll_time_ms < MIN_POLL_TIME_MS {
+            return Err(ConfigError::MaxPollTime(self.max_poll_time_ms));
+        }
+        if !RESPONSE_BYTES_RANGE.contains(&self.max_response_bytes) {
+            return Err(ConfigError::MaxResponseBytes(self.max_response_bytes));
+        }
         self.credentials.validate()?;
         self.poll.validate()?;
         Ok(base)
+    }
+
+    /// The bounds of one poll.
+    pub fn poll_limits(&self) -> tributary_http::PollLimits {
+        tributary_http::PollLimits {
+            max_requests: self.max_requests_per_poll,
+            max_time: Duration::from_millis(self.max_poll_time_ms),
+        }
     }
 
     pub fn skew(&self) -> Duration {
@@ -243,6 +299,14 @@ pub enum ConfigError {
     Place(String),
     #[error("jive {0} must be greater than 0")]
     Zero(&'static str),
+    #[error(
+        "jive max_requests_per_poll must be at least {least} (a first page per place, one for deletions and the version check), got {got}"
+    )]
+    MaxRequestsPerPoll { got: u32, least: u32 },
+    #[error("jive max_poll_time_ms must be at least 1000 (1 s), got {0}")]
+    MaxPollTime(u64),
+    #[error("jive max_response_bytes must be between 1024 (1 KiB) and 1073741824 (1 GiB), got {0}")]
+    MaxResponseBytes(u64),
     #[error("jive credentials: {0}")]
     Credentials(String),
     #[error("jive poll policy: {0}")]
@@ -264,6 +328,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.validate().unwrap(), "https://community.acme.com");
         assert_eq!(c.page_size, 100);
+        assert_eq!(c.max_requests_per_window, 500);
+        assert_eq!(c.max_requests_per_poll, 1_000);
+        assert_eq!(c.max_poll_time_ms, 120_000);
+        assert_eq!(c.max_response_bytes, 16 * 1024 * 1024);
         assert_eq!(c.start, StartPosition::Latest);
         assert!(!format!("{:?}", c.credentials).contains("\"p\""));
     }
@@ -306,6 +374,28 @@ mod tests {
                     ..base.clone()
                 },
                 "max_window_ms must be greater than 0",
+            ),
+            (
+                JiveConfig {
+                    places: vec!["/places/1".into(), "/places/2".into()],
+                    max_requests_per_poll: 3,
+                    ..base.clone()
+                },
+                "max_requests_per_poll must be at least 4 (a first page per place, one for deletions and the version check), got 3",
+            ),
+            (
+                JiveConfig {
+                    max_poll_time_ms: 999,
+                    ..base.clone()
+                },
+                "max_poll_time_ms must be at least 1000 (1 s), got 999",
+            ),
+            (
+                JiveConfig {
+                    max_response_bytes: 1023,
+                    ..base.clone()
+                },
+                "max_response_bytes must be between 1024 (1 KiB) and 1073741824 (1 GiB), got 1023",
             ),
             (
                 JiveConfig {

@@ -52,6 +52,24 @@ pub enum JiveError {
         "the window ({window}) kept shifting while it was paged: gave up after {requests} requests; the next poll retries it"
     )]
     Unsettled { window: String, requests: u32 },
+    /// The answer's body passed `max_response_bytes`; the rest was not read.
+    #[error("{endpoint}: {source}, set by max_response_bytes; the rest was not read")]
+    TooLarge {
+        endpoint: String,
+        source: tributary_http::BodyError,
+    },
+    /// A poll bound (`max_requests_per_poll`, `max_poll_time_ms`) was reached.
+    #[error("{0}; the next poll starts again")]
+    PollBound(#[from] tributary_http::PollBoundExceeded),
+    /// A `links.next` pointing to another origin than the configured base URL: never fetched.
+    #[error(
+        "{endpoint}: links.next points to {origin}, not to the configured base URL's origin {base}; not followed"
+    )]
+    ForeignLink {
+        endpoint: String,
+        origin: String,
+        base: String,
+    },
     #[error(transparent)]
     ObjectState(#[from] ObjectStateError),
     #[error("jive: {0}")]
@@ -78,6 +96,9 @@ impl From<JiveError> for ProviderError {
             | JiveError::Server { .. }
             | JiveError::Malformed { .. }
             | JiveError::Unsettled { .. }
+            | JiveError::TooLarge { .. }
+            | JiveError::PollBound(_)
+            | JiveError::ForeignLink { .. }
             | JiveError::ObjectState(_) => ProviderError::Transient { message },
         }
     }

@@ -145,8 +145,14 @@ impl JiveProvider {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ConfigError> {
         let base = config.validate()?;
-        let client = JiveClient::new(base, config.request_timeout())
-            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let budget = tributary_http::PollBudget::new(config.poll_limits(), clock.clone());
+        let client = JiveClient::new(
+            base,
+            config.request_timeout(),
+            config.max_response_bytes,
+            budget,
+        )
+        .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         let auth = Authenticator::new(source.clone(), config.credentials.clone());
         let place_paths = config.places.iter().filter_map(|p| place_path(p)).collect();
         Ok(Self {
@@ -189,6 +195,8 @@ impl JiveProvider {
     }
 
     async fn poll_inner(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, JiveError> {
+        // Every request from here on (version, token, lists) spends from this poll's budget.
+        self.client.budget().start();
         if !self.version_checked.load(Ordering::Relaxed) {
             let version = self.client.version().await?;
             let found = version.core_v3_revision().unwrap_or(0);

@@ -93,9 +93,17 @@ fn next_span(span: i64, most: usize, page_size: u32, max_span: i64) -> i64 {
     next.min(max_span)
 }
 
+/// Whether a list page is the last: it is empty (whatever its `links.next` says: an empty page
+/// ends a list, notes §2.6; an empty first page that claimed more once made a window halve down
+/// to one millisecond and then page nothing until the request budget ran out), or it is short
+/// without a `links.next`.
+fn is_last(page: &WireList, page_size: u32) -> bool {
+    page.list.is_empty() || (page.list.len() < page_size as usize && page.next().is_none())
+}
+
 /// Whether a list page may have more after it.
 fn is_full(page: &WireList, page_size: u32) -> bool {
-    page.list.len() >= page_size as usize || page.next().is_some()
+    !is_last(page, page_size)
 }
 
 /// A marker's `eventDate`, when it has a readable one (an unreadable marker is reported where
@@ -170,7 +178,7 @@ impl OverlapScan {
             .iter()
             .filter_map(content_id)
             .any(|id| self.seen.contains_key(&id));
-        let short = page.list.len() < p as usize && page.next().is_none();
+        let short = is_last(&page, p);
         if self.start > 0 && !overlaps {
             // Items left before this page: it lies past some not read yet. Its items are not
             // taken as read (they are read again from further back), so what counts as read stays
@@ -342,7 +350,7 @@ impl JiveProvider {
                     count: p,
                 })
                 .await?;
-            let short = page.list.len() < p as usize && page.next().is_none();
+            let short = is_last(&page, p);
             if short && start == 0 {
                 let window = page.list.iter().filter(in_window).cloned().collect();
                 *self
@@ -376,13 +384,13 @@ impl JiveProvider {
         after: DateTime<Utc>,
         before: DateTime<Utc>,
     ) -> Result<(), JiveError> {
-        *requests += 1;
-        if *requests > self.config.max_requests_per_window {
+        if *requests >= self.config.max_requests_per_window {
             return Err(JiveError::Unsettled {
                 window: format!("{after} .. {before}"),
                 requests: *requests,
             });
         }
+        *requests += 1;
         Ok(())
     }
 }
@@ -471,6 +479,18 @@ mod tests {
         assert!(!is_full(&list((0..2).map(item).collect(), false), 3));
         assert!(is_full(&list((0..2).map(item).collect(), true), 3));
         assert!(!is_full(&list(Vec::new(), false), 3));
+    }
+
+    #[test]
+    fn an_empty_page_is_the_last_whatever_its_links_next_says() {
+        assert!(!is_full(&list(Vec::new(), true), 3));
+        // Past the first page, an empty page may only mean that items left before it: the scan
+        // steps back; at the first page, it ends the scan whatever its `links.next` says.
+        let mut scan = OverlapScan::new(4, (1..=4).map(item).collect());
+        assert_eq!(scan.take(list(Vec::new(), true)), Step::SteppedBack);
+        assert_eq!(scan.start(), 0);
+        assert_eq!(scan.take(list(Vec::new(), true)), Step::Done);
+        assert_eq!(ids(&scan.into_items()), ["1", "2", "3", "4"]);
     }
 
     #[test]
