@@ -82,6 +82,8 @@ fn config(dir: &Path, up: &Upstreams, max_delay_ms: u64) -> ServerConfig {
         },
         keys: vec![KeyEntry::new("t", KEY)],
         admin_keys: Vec::new(),
+        retention: Default::default(),
+        metrics: Default::default(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-1".into(),
