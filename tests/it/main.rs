@@ -6,5 +6,6 @@
 mod crash;
 mod egnyte;
 mod jive;
+mod process;
 mod server;
 mod sources;

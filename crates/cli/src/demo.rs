@@ -215,7 +215,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     let finished = if follow {
         tokio::select! {
             r = tailing => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            _ = crate::signal::shutdown() => None,
         }
     } else {
         tokio::time::timeout(Duration::from_secs(args.seconds), tailing)
