@@ -418,7 +418,8 @@ async fn serve_applies_retention_periodically_and_reports_it() {
         let merged = sample(&text, "tributary_events_merged_total").unwrap();
         let removed = sample(&text, "tributary_retention_removed_total").unwrap();
         let passes = sample(&text, "tributary_retention_passes_total").unwrap();
-        let (events, _) = read_all(&tail, None).await;
+        // One page from the oldest kept event: a cursor between pages could fall behind a pass.
+        let events = tail.page(None, 100).await.unwrap().objects;
         if merged >= 40 && removed + 5 == merged && events.len() == 5 {
             assert!(passes >= 1);
             assert!(
