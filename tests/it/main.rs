@@ -6,6 +6,7 @@
 mod crash;
 mod egnyte;
 mod jive;
+mod process;
 mod server;
 mod sources;
 

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tributary_cli::tail::Tail;
 use tributary_core::{Event, EventType, SystemClock};
-use tributary_server::api::KeyEntry;
-use tributary_server::config::{EgnyteSection, EngineSection, ServerConfig, SourceEntry};
+use tributary_server::api::{AdminKeyEntry, KeyEntry};
+use tributary_server::config::{
+    EgnyteSection, EngineSection, MetricsAuth, MetricsSection, RetentionSection, ServerConfig,
+    SourceEntry,
+};
 use tributary_server::serve::{serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
 use tributary_sim::jive::{JiveFault, JiveSim, JiveSimConfig};
@@ -82,6 +85,8 @@ fn config(dir: &Path, up: &Upstreams, max_delay_ms: u64) -> ServerConfig {
         },
         keys: vec![KeyEntry::new("t", KEY)],
         admin_keys: Vec::new(),
+        retention: Default::default(),
+        metrics: Default::default(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-1".into(),
@@ -340,5 +345,96 @@ async fn the_live_stream_resumes_after_the_last_event_id() {
         resumed,
         all.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
     );
+    server.shut_down().await;
+}
+
+const ADMIN_KEY: &str = "e2e-admin";
+
+/// `GET /metrics` with `key`: the status and the body.
+async fn scrape(api: &str, key: Option<&str>) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(format!("{api}/metrics"));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The value of the sample `name` (no labels) in a Prometheus text body.
+fn sample(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_take_an_admin_key_unless_configured_open() {
+    let up = upstreams(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), &up, 60_000);
+    config.admin_keys = vec![AdminKeyEntry::new(ADMIN_KEY)];
+    assert_eq!(config.metrics.auth, MetricsAuth::Admin, "the default");
+    let server = run_server(&config).await;
+    let (status, body) = scrape(&server.api, None).await;
+    assert_eq!(status, 401, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "unauthorized", "{body}");
+    let (status, body) = scrape(&server.api, Some(KEY)).await;
+    assert_eq!(status, 403, "a tenant's key: {body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "admin_key_required", "{body}");
+    let (status, body) = scrape(&server.api, Some(ADMIN_KEY)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("tributary_source_up{tenant=\"t\",source=\"egnyte-1\"}"));
+    server.shut_down().await;
+
+    config.metrics = MetricsSection {
+        auth: MetricsAuth::Open,
+    };
+    let server = run_server(&config).await;
+    let (status, body) = scrape(&server.api, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("# TYPE tributary_retention_removed_total counter"));
+    server.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_applies_retention_periodically_and_reports_it() {
+    let up = upstreams(20).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), &up, 60_000);
+    config.admin_keys = vec![AdminKeyEntry::new(ADMIN_KEY)];
+    config.retention = RetentionSection {
+        max_events: Some(5),
+        interval: Duration::from_secs(1),
+        ..RetentionSection::default()
+    };
+    let server = run_server(&config).await;
+    let tail = Tail::new(&server.api, KEY, Vec::new()).unwrap();
+    let began = Instant::now();
+    // Until both backlogs are merged and a pass has come after the last merge: the log then
+    // holds the newest five, and the metrics count the rest as removed.
+    loop {
+        let (_, text) = scrape(&server.api, Some(ADMIN_KEY)).await;
+        let merged = sample(&text, "tributary_events_merged_total").unwrap();
+        let removed = sample(&text, "tributary_retention_removed_total").unwrap();
+        let passes = sample(&text, "tributary_retention_passes_total").unwrap();
+        // One page from the oldest kept event: a cursor between pages could fall behind a pass.
+        let events = tail.page(None, 100).await.unwrap().objects;
+        if merged >= 40 && removed + 5 == merged && events.len() == 5 {
+            assert!(passes >= 1);
+            assert!(
+                sample(&text, "tributary_retention_last_pass_timestamp_seconds").is_some(),
+                "{text}"
+            );
+            assert_once_and_sorted(&events);
+            break;
+        }
+        assert!(
+            began.elapsed() < PATIENCE,
+            "merged {merged}, removed {removed}, {} events left, {passes} passes",
+            events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     server.shut_down().await;
 }

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tributary_core::SystemClock;
 use tributary_server::api::KeyEntry;
-use tributary_server::config::{EgnyteSection, EngineSection, ServerConfig, SourceEntry};
+use tributary_server::config::{
+    EgnyteSection, EngineSection, MetricsAuth, MetricsSection, RetentionSection, ServerConfig,
+    SourceEntry,
+};
 use tributary_server::serve::{ServeError, bind, serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
 use tributary_sim::jive::{JiveSim, JiveSimConfig};
@@ -148,6 +151,11 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         },
         keys: vec![KeyEntry::new("demo", key.clone())],
         admin_keys: Vec::new(),
+        retention: RetentionSection::default(),
+        // The demo has no admin key and listens on loopback: its metrics are for anyone there.
+        metrics: MetricsSection {
+            auth: MetricsAuth::Open,
+        },
         sources: vec![
             SourceEntry {
                 id: "egnyte-demo".into(),
@@ -207,7 +215,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     let finished = if follow {
         tokio::select! {
             r = tailing => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            _ = crate::signal::shutdown() => None,
         }
     } else {
         tokio::time::timeout(Duration::from_secs(args.seconds), tailing)

@@ -6,6 +6,8 @@
 //! any upstream (provider crates) or storage (the store crate).
 
 pub mod bench;
+pub mod command;
 pub mod demo;
 pub mod serve;
+pub mod signal;
 pub mod tail;

@@ -3,6 +3,7 @@
 //! variables, then validation with messages that name the field.
 
 use crate::api::{AdminKeyEntry, KeyEntry};
+pub use crate::metrics::MetricsAuth;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
@@ -12,6 +13,17 @@ use std::time::Duration;
 
 /// The defaults, with a comment on every key.
 pub const DEFAULT_TOML: &str = include_str!("../config/config.default.toml");
+
+/// The `TRIBUTARY_*` variables (without the prefix) that the binary reads itself, not the
+/// configuration: the log filter and format, and `events tail`'s API and key. Every other
+/// `TRIBUTARY_*` variable must name a key of the configuration, so a misspelt one stops the start.
+pub const BINARY_VARIABLES: &[&str] = &["LOG", "LOG_FORMAT", "API", "API_KEY"];
+
+/// Whether a `TRIBUTARY_*` variable (named without the prefix) is for the configuration. Figment
+/// hands the name as it is spelt (`LOG_FORMAT`, not `log_format`), so the comparison ignores case.
+fn is_configuration_variable(name: &figment::value::UncasedStr) -> bool {
+    !BINARY_VARIABLES.iter().any(|own| name == *own)
+}
 
 /// Everything `serve` runs with.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,6 +40,12 @@ pub struct ServerConfig {
     pub admin_keys: Vec<AdminKeyEntry>,
     #[serde(default)]
     pub sources: Vec<SourceEntry>,
+    /// How long each tenant's log keeps events, applied periodically while `serve` runs.
+    #[serde(default)]
+    pub retention: RetentionSection,
+    /// Who may read `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +61,159 @@ pub struct EngineSection {
 #[serde(deny_unknown_fields)]
 pub struct EgnyteSection {
     pub calls_per_second: u32,
+}
+
+/// `[retention]`: each tenant's log keeps events younger than `max_age` and at most
+/// `max_events` of them; a pass runs at start-up and then every `interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    /// `None` ("off"): events of any age stay.
+    #[serde(deserialize_with = "duration::deserialize_or_off")]
+    pub max_age: Option<Duration>,
+    /// `None` (the key left out): no limit on the count.
+    #[serde(default)]
+    pub max_events: Option<u64>,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub interval: Duration,
+}
+
+impl Default for RetentionSection {
+    /// The values of `config.default.toml`.
+    fn default() -> Self {
+        Self {
+            max_age: Some(Duration::from_secs(30 * 24 * 60 * 60)),
+            max_events: None,
+            interval: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+impl RetentionSection {
+    /// What a pass removes; `None` when neither limit is set (no pass runs).
+    pub fn policy(&self) -> Option<crate::retention::RetentionPolicy> {
+        if self.max_age.is_none() && self.max_events.is_none() {
+            return None;
+        }
+        Some(crate::retention::RetentionPolicy {
+            retention: tributary_store::Retention {
+                max_age: self.max_age,
+                max_events: self.max_events,
+            },
+            interval: self.interval,
+        })
+    }
+}
+
+/// `[metrics]`: who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `"admin"` (the default): an admin key; `"none"`: anyone who reaches the port.
+    pub auth: MetricsAuth,
+}
+
+impl Default for MetricsSection {
+    /// The value of `config.default.toml`: tenants' source ids are not for anonymous callers.
+    fn default() -> Self {
+        Self {
+            auth: MetricsAuth::Admin,
+        }
+    }
+}
+
+/// Durations written as a whole number and a unit: `500ms`, `90s`, `10m`, `36h`, `30d`.
+mod duration {
+    use serde::Deserializer;
+    use serde::de::{Error, Visitor};
+    use std::fmt;
+    use std::time::Duration;
+
+    const UNITS: [(&str, u64); 5] = [
+        ("ms", 1),
+        ("s", 1_000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+    ];
+
+    /// `"30d"` → 30 days; the reason in words otherwise.
+    pub(super) fn parse(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(digits);
+        let per_unit = UNITS
+            .iter()
+            .find(|(name, _)| *name == unit.trim())
+            .map(|(_, ms)| *ms);
+        match (number.parse::<u64>(), per_unit) {
+            (Ok(n), Some(ms)) => n
+                .checked_mul(ms)
+                .map(Duration::from_millis)
+                .ok_or_else(|| format!("{text:?} is too long")),
+            _ => Err(format!(
+                "expected a whole number and a unit (ms, s, m, h, d) such as \"30d\" or \"10m\", \
+                 found {:?}",
+                super::excerpt(text)
+            )),
+        }
+    }
+
+    struct Text {
+        off: bool,
+    }
+
+    impl Visitor<'_> for Text {
+        type Value = Option<Duration>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a duration such as \"30d\" or \"10m\"")?;
+            if self.off {
+                f.write_str(", or \"off\"")?;
+            }
+            Ok(())
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+            if self.off && v.trim() == "off" {
+                return Ok(None);
+            }
+            parse(v).map(Some).map_err(E::custom)
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+            Err(E::custom(format!(
+                "{v} has no unit: write \"{v}s\", \"{v}m\", \"{v}h\" or \"{v}d\""
+            )))
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+            match u64::try_from(v) {
+                Ok(v) => self.visit_u64(v),
+                Err(_) => Err(E::custom(format!(
+                    "{v} is not a duration such as \"30d\" or \"10m\""
+                ))),
+            }
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        d.deserialize_any(Text { off: false })?
+            .ok_or_else(|| D::Error::custom("a duration is required here"))
+    }
+
+    pub(super) fn deserialize_or_off<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        d.deserialize_any(Text { off: true })
+    }
+}
+
+/// At most the first 100 characters of what the user wrote, for a message.
+fn excerpt(text: &str) -> String {
+    text.chars().take(100).collect()
 }
 
 /// One configured source.
@@ -89,10 +260,7 @@ impl ServerConfig {
             }
             figment = figment.merge(Toml::file(file));
         }
-        // TRIBUTARY_LOG and TRIBUTARY_LOG_FORMAT belong to the binary, not to this file.
-        let env = env
-            .split("__")
-            .filter(|key| !matches!(key.as_str(), "log" | "log_format"));
+        let env = env.filter(is_configuration_variable).split("__");
         let config: ServerConfig = figment
             .merge(env)
             .extract()
@@ -118,6 +286,22 @@ impl ServerConfig {
         }
         if self.egnyte.calls_per_second == 0 {
             return invalid("egnyte.calls_per_second", "must be at least 1");
+        }
+        let r = &self.retention;
+        if r.max_age == Some(Duration::ZERO) {
+            return invalid(
+                "retention.max_age",
+                "must be greater than 0 (\"off\" keeps events of any age)",
+            );
+        }
+        if r.max_events == Some(0) {
+            return invalid(
+                "retention.max_events",
+                "must be at least 1 (leave it out for no limit)",
+            );
+        }
+        if r.interval < Duration::from_secs(1) {
+            return invalid("retention.interval", "must be at least 1s");
         }
         self.api_keys()?;
         let mut seen = std::collections::HashSet::new();
@@ -202,6 +386,89 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.engine.merge_max_delay_ms, 60_000);
         assert!(c.sources.is_empty());
+    }
+
+    #[test]
+    fn the_embedded_defaults_are_the_sections_defaults() {
+        let c = ServerConfig::load_with(None, no_env()).unwrap();
+        assert_eq!(c.retention, RetentionSection::default());
+        assert_eq!(c.retention.max_age, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(c.retention.max_events, None);
+        assert_eq!(c.retention.interval, Duration::from_secs(600));
+        assert_eq!(c.metrics, MetricsSection::default());
+        assert_eq!(c.metrics.auth, MetricsAuth::Admin);
+    }
+
+    #[test]
+    fn retention_and_metrics_are_read_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "[retention]\nmax_events = 500\ninterval = \"90s\"\n[metrics]\nauth = \"none\"\n",
+        );
+        let c = ServerConfig::load_with(Some(&path), no_env()).unwrap();
+        assert_eq!(
+            (
+                c.retention.max_age,
+                c.retention.max_events,
+                c.retention.interval
+            ),
+            (
+                Some(Duration::from_secs(30 * 86_400)),
+                Some(500),
+                Duration::from_secs(90)
+            ),
+            "max_age keeps its default"
+        );
+        assert_eq!(c.metrics.auth, MetricsAuth::Open);
+        let policy = c.retention.policy().unwrap();
+        assert_eq!(policy.retention.max_events, Some(500));
+
+        let path = write(&dir, "[retention]\nmax_age = \"off\"\n");
+        let c = ServerConfig::load_with(Some(&path), no_env()).unwrap();
+        assert_eq!(c.retention.max_age, None);
+        assert!(c.retention.policy().is_none(), "no limit: no pass");
+    }
+
+    #[test]
+    fn durations_take_a_whole_number_and_a_unit() {
+        for (text, ms) in [
+            ("250ms", 250),
+            ("90s", 90_000),
+            ("10m", 600_000),
+            (" 36h ", 129_600_000),
+            ("30d", 2_592_000_000),
+            ("0s", 0),
+        ] {
+            assert_eq!(
+                duration::parse(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            "10",
+            "d",
+            "1.5h",
+            "-1s",
+            "10 weeks",
+            "18446744073709551615d",
+        ] {
+            assert!(duration::parse(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_binarys_variables_are_not_configuration_keys() {
+        // What figment hands the filter: the name without the prefix, as it is spelt.
+        let key = |name: &str| is_configuration_variable(figment::value::UncasedStr::new(name));
+        for name in ["LOG", "LOG_FORMAT", "API", "API_KEY", "log_format"] {
+            assert!(!key(name), "{name}");
+        }
+        for name in ["LISTEN", "DATA_DIR", "ENGINE__MAX_CONCURRENT_POLLS", "LOGS"] {
+            assert!(key(name), "{name}");
+        }
     }
 
     #[test]
@@ -308,6 +575,38 @@ password = "p"
         let dir = tempfile::tempdir().unwrap();
         for (text, says) in [
             ("lisen = \"x\"", "unknown field: found `lisen`"),
+            (
+                "[retention]\nmax_age = 30",
+                "30 has no unit: write \"30s\", \"30m\", \"30h\" or \"30d\"",
+            ),
+            (
+                "[retention]\ninterval = \"soon\"",
+                "expected a whole number and a unit (ms, s, m, h, d)",
+            ),
+            (
+                "[retention]\ninterval = \"off\"",
+                "expected a whole number and a unit",
+            ),
+            (
+                "[retention]\nmax_age = \"0d\"",
+                "retention.max_age must be greater than 0",
+            ),
+            (
+                "[retention]\nmax_events = 0",
+                "retention.max_events must be at least 1",
+            ),
+            (
+                "[retention]\ninterval = \"500ms\"",
+                "retention.interval must be at least 1s",
+            ),
+            (
+                "[retention]\nmax_size = 1",
+                "unknown field: found `max_size`",
+            ),
+            (
+                "[metrics]\nauth = \"tenant\"",
+                "unknown variant: found `tenant`",
+            ),
             (
                 "[engine]\nmax_concurrent_polls = 0",
                 "engine.max_concurrent_polls must be at least 1",

@@ -2,8 +2,8 @@
 //!
 //! This crate is for running sources: the [`engine`] schedules polls, commits pages, merges the
 //! sources in time order; [`api`] serves the unified log over HTTP (tenant-scoped pages and a
-//! live event stream) and manages sources through the [`control`] service; [`serve`] starts both
-//! over one store as the [`config`] says. It is not for talking to any particular upstream
+//! live event stream) and manages sources through the [`control`] service; [`retention`] trims
+//! the tenants' logs; [`serve`] starts them over one store as the [`config`] says. It is not for talking to any particular upstream
 //! (provider crates do), nor for storage (the store crate does), nor for the command line (the
 //! cli crate parses arguments, runs the demo against the simulators and the benchmarks).
 
@@ -13,6 +13,7 @@ pub mod control;
 pub mod engine;
 pub mod metrics;
 pub mod registry;
+pub mod retention;
 pub mod serve;
 #[cfg(test)]
 mod synthetic;

@@ -19,6 +19,10 @@
 //! | `tributary_polls_total` | | polls finished, all sources |
 //! | `tributary_events_merged_total` | | events moved into the unified log |
 //! | `tributary_events_late_total` | | of those, appended behind a later event |
+//! | `tributary_retention_passes_total` | | retention passes finished ([`crate::retention`]) |
+//! | `tributary_retention_failed_passes_total` | | retention passes the store refused |
+//! | `tributary_retention_removed_total` | | events retention removed, all tenants |
+//! | `tributary_retention_last_pass_timestamp_seconds` | | Unix time of the last finished pass (absent before the first) |
 //! | `tributary_source_up` | `tenant`, `source` | 1 while the source runs, 0 when stopped on an error or paused |
 //! | `tributary_source_polls_total` | `tenant`, `source` | its polls |
 //! | `tributary_source_events_ingested_total` | `tenant`, `source` | new events it committed |
@@ -27,8 +31,11 @@
 //! | `tributary_source_lag_seconds` | `tenant`, `source` | now − its watermark (absent before its first one) |
 //! | `tributary_source_gaps` | `tenant`, `source` | gaps it recorded (events the upstream lost) |
 //! | `tributary_api_request_duration_seconds` | `route` | API latency histogram |
+//!
+//! Who may read them is [`MetricsAuth`]: the per-source families name every tenant's sources.
 
 use crate::engine::{Engine, EngineStats};
+use crate::retention::RetentionStats;
 use chrono::{DateTime, Utc};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -48,6 +55,18 @@ pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CON
 const BUCKETS: [f64; 12] = [
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+
+/// Who may read `GET /metrics` (`[metrics] auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAuth {
+    /// An admin key (`[[admin_keys]]`), as `/v1/keys` takes: 401 without a known key, 403
+    /// `admin_key_required` for a tenant's key. `serve`'s default.
+    Admin,
+    /// Anyone who reaches the port (`"none"`): keep the API on a private network then.
+    #[serde(rename = "none")]
+    Open,
+}
 
 /// The labels of a per-source metric, in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -91,15 +110,17 @@ pub fn render(
     engine: Option<&Engine>,
     store: &dyn EventStore,
     latency: &Latency,
+    retention: &RetentionStats,
     now: DateTime<Utc>,
 ) -> Result<String, std::fmt::Error> {
-    Scrape::read(engine, store, latency, now).encode_text()
+    Scrape::read(engine, store, latency, retention, now).encode_text()
 }
 
 /// What one scrape reports, read when the scrape comes.
 #[derive(Debug)]
 struct Scrape {
     engine: EngineStats,
+    retention: crate::retention::RetentionSnapshot,
     sources: Vec<SourceSample>,
     latency: Latency,
 }
@@ -125,6 +146,7 @@ impl Scrape {
         engine: Option<&Engine>,
         store: &dyn EventStore,
         latency: &Latency,
+        retention: &RetentionStats,
         now: DateTime<Utc>,
     ) -> Self {
         let sources = engine
@@ -150,6 +172,7 @@ impl Scrape {
             .collect();
         Self {
             engine: engine.map(Engine::stats).unwrap_or_default(),
+            retention: retention.snapshot(),
             sources,
             latency: latency.clone(),
         }
@@ -187,6 +210,34 @@ impl Collector for Scrape {
             "Merged events appended behind a later event.",
             ConstCounter::new(stats.late),
         )?;
+        let retention = self.retention;
+        one(
+            e,
+            "tributary_retention_passes",
+            "Retention passes finished.",
+            ConstCounter::new(retention.passes),
+        )?;
+        one(
+            e,
+            "tributary_retention_failed_passes",
+            "Retention passes the store refused.",
+            ConstCounter::new(retention.failed_passes),
+        )?;
+        one(
+            e,
+            "tributary_retention_removed",
+            "Events removed by retention, all tenants.",
+            ConstCounter::new(retention.removed),
+        )?;
+        let family = e.encode_descriptor(
+            "tributary_retention_last_pass_timestamp",
+            "Unix time of the last finished retention pass.",
+            Some(&Unit::Seconds),
+            ConstGauge::<i64>::TYPE,
+        )?;
+        if let Some(at) = retention.last_pass {
+            ConstGauge::new(at.timestamp()).encode(family)?;
+        }
 
         let sources = &self.sources;
         per_source(
@@ -323,6 +374,12 @@ mod tests {
                 merged: 5,
                 late: 1,
             },
+            retention: crate::retention::RetentionSnapshot {
+                passes: 3,
+                failed_passes: 1,
+                removed: 40,
+                last_pass: DateTime::from_timestamp(1_780_000_000, 0),
+            },
             sources: vec![sample("acme", "s1")],
             latency,
         };
@@ -343,6 +400,21 @@ mod tests {
                 .into(),
             "# TYPE tributary_events_late_total counter".into(),
             "tributary_events_late_total 1".into(),
+            "# HELP tributary_retention_passes_total Retention passes finished.".into(),
+            "# TYPE tributary_retention_passes_total counter".into(),
+            "tributary_retention_passes_total 3".into(),
+            "# HELP tributary_retention_failed_passes_total Retention passes the store refused."
+                .into(),
+            "# TYPE tributary_retention_failed_passes_total counter".into(),
+            "tributary_retention_failed_passes_total 1".into(),
+            "# HELP tributary_retention_removed_total Events removed by retention, all tenants."
+                .into(),
+            "# TYPE tributary_retention_removed_total counter".into(),
+            "tributary_retention_removed_total 40".into(),
+            "# HELP tributary_retention_last_pass_timestamp_seconds Unix time of the last finished retention pass."
+                .into(),
+            "# TYPE tributary_retention_last_pass_timestamp_seconds gauge".into(),
+            "tributary_retention_last_pass_timestamp_seconds 1780000000".into(),
             "# HELP tributary_source_up 1 while the source runs; 0 when stopped on an error or paused."
                 .into(),
             "# TYPE tributary_source_up gauge".into(),
@@ -399,6 +471,7 @@ mod tests {
         source.gaps = None;
         let scrape = Scrape {
             engine: EngineStats::default(),
+            retention: Default::default(),
             sources: vec![source],
             latency: Latency::default(),
         };
@@ -432,6 +505,7 @@ mod tests {
     fn escapes_quotes_backslashes_and_newlines_in_label_values() {
         let scrape = Scrape {
             engine: EngineStats::default(),
+            retention: Default::default(),
             sources: vec![sample("a\"b\\c\nd", "s1")],
             latency: Latency::default(),
         };
@@ -480,7 +554,8 @@ mod tests {
         let latency = Latency::default();
         latency.record("/v1/events".into(), Duration::from_micros(700));
         latency.record("/v1/events".into(), Duration::from_millis(30));
-        let text = render(Some(&engine), store.as_ref(), &latency, now).unwrap();
+        let retention = RetentionStats::default();
+        let text = render(Some(&engine), store.as_ref(), &latency, &retention, now).unwrap();
         for line in [
             "# TYPE tributary_polls_total counter",
             "tributary_polls_total 0",
@@ -510,6 +585,11 @@ mod tests {
         assert!(
             !text.contains("tributary_source_lag_seconds{"),
             "no lag before a watermark"
+        );
+        assert!(
+            text.contains("tributary_retention_removed_total 0\n")
+                && !text.contains("\ntributary_retention_last_pass_timestamp_seconds "),
+            "no pass yet: {text}"
         );
     }
 }

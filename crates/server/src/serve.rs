@@ -5,13 +5,16 @@
 //! source's provider (a configured source that cannot be built stops the start with the reason;
 //! a stored one that no longer can is logged and skipped), run the engine, and serve the API
 //! with the configured keys and the keys created through it before, telling its live streams
-//! about every merge. Shutdown: stop accepting, let in-flight polls commit (every store write is
-//! flushed before it returns), merge once more, and return.
+//! about every merge. Beside them, retention trims the tenants' logs as `[retention]` says
+//! ([`crate::retention`]). Shutdown: stop accepting, let in-flight polls commit (every store
+//! write is flushed before it returns), finish a retention pass under way, merge once more, and
+//! return.
 
-use crate::api::{ApiState, KeyConfigError, SourceControl};
+use crate::api::{ApiConfig, ApiState, KeyConfigError, MetricsAuth, SourceControl};
 use crate::config::ServerConfig;
 use crate::engine::{Engine, EngineError};
 use crate::registry::{Registry, RegistryError};
+use crate::retention::RetentionPolicy;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -56,6 +59,9 @@ pub struct Started {
     pub store: Arc<SledStore>,
     pub engine: Engine,
     pub api: ApiState,
+    /// `None` when `[retention]` sets no limit: no pass runs.
+    pub retention: Option<RetentionPolicy>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Opens the store, stores and builds the sources, and returns what [`serve`] runs.
@@ -108,14 +114,34 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
         .api_keys()?
         .with_created(store.api_keys()?)
         .map_err(ServeError::StoredKeys)?;
-    let api = ApiState::new(dyn_store, keys).with_sources(SourceControl::new(
+    let api_config = ApiConfig {
+        metrics_auth: config.metrics.auth,
+        ..ApiConfig::default()
+    };
+    if config.metrics.auth == MetricsAuth::Admin && config.admin_keys.is_empty() {
+        tracing::warn!(
+            "/metrics takes an admin key ([metrics] auth = \"admin\") and none is configured: \
+             it refuses every scrape; add [[admin_keys]] or set auth = \"none\""
+        );
+    }
+    let api = ApiState::with_config(dyn_store, keys, api_config).with_sources(SourceControl::new(
         engine.clone(),
         registry,
-        clock,
+        clock.clone(),
     ));
     // The notifier alone: the API state holds the engine, which must not hold the state back.
     engine.on_merge(Arc::new(api.merge_notifier()));
-    Ok(Started { store, engine, api })
+    let retention = config.retention.policy();
+    if retention.is_none() {
+        tracing::info!("retention is off: no [retention] limit is set, the logs keep every event");
+    }
+    Ok(Started {
+        store,
+        engine,
+        api,
+        retention,
+        clock,
+    })
 }
 
 /// Listens on `addr` (port 0: any free port) and answers the listener with the address it got.
@@ -155,11 +181,26 @@ pub async fn serve(
         started.api.clone(),
         wait(&stop),
     ));
+    let retention = started.retention.map(|policy| {
+        let store: Arc<dyn EventStore> = started.store.clone();
+        tokio::spawn(crate::retention::run(
+            store,
+            started.clock.clone(),
+            policy,
+            started.api.retention_stats(),
+            wait(&stop),
+        ))
+    });
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight polls");
     let _ = stop.send(());
+    let retention_result = match retention {
+        Some(task) => task.await.map_err(|e| ServeError::Task(e.to_string())),
+        None => Ok(()),
+    };
     let engine_result = engine.await.map_err(|e| ServeError::Task(e.to_string()))?;
     let http_result = http.await.map_err(|e| ServeError::Task(e.to_string()))?;
+    retention_result?;
     engine_result?;
     http_result.map_err(ServeError::Http)
 }

@@ -16,7 +16,8 @@
 //! - `POST /v1/keys`, `GET /v1/keys?tenant`, `GET|DELETE /v1/keys/{id}`: create (the key is
 //!   answered once; only its SHA-256 is stored), list and delete tenants' API keys, with an admin
 //!   key ([`keys`]).
-//! - `GET /healthz` (the process answers), `GET /readyz` (the store answers).
+//! - `GET /healthz` (the process answers), `GET /readyz` (the store answers), `GET /metrics`
+//!   (Prometheus text; an admin key unless [`ApiConfig::metrics_auth`] is [`MetricsAuth::Open`]).
 //! - `GET /openapi.json`: the OpenAPI 3.1 document of all the above ([`openapi`]).
 //!
 //! Every `/v1` request carries `Authorization: Bearer <api key>` (`APIKey <api key>` is taken
@@ -46,6 +47,7 @@ pub mod sources;
 pub mod stream;
 
 pub use crate::control::SourceControl;
+pub use crate::metrics::MetricsAuth;
 pub use account::AccountId;
 pub use auth::{Admin, AdminKeyEntry, ApiKeys, KeyConfigError, KeyEntry, Tenant, key_sha256_hex};
 pub use error::{ApiError, ErrorCode};
@@ -73,6 +75,9 @@ pub struct ApiConfig {
     /// How often a live stream reads the log even without a merge notification (a safety net
     /// for merges that do not call [`ApiState::notify_merged`]).
     pub stream_recheck: Duration,
+    /// Who may read `/metrics`. Open by default here, for an API embedded in a test or a
+    /// program of its own; `serve` takes it from `[metrics] auth`, whose default is `Admin`.
+    pub metrics_auth: MetricsAuth,
 }
 
 impl Default for ApiConfig {
@@ -80,6 +85,7 @@ impl Default for ApiConfig {
         Self {
             keep_alive: Duration::from_secs(15),
             stream_recheck: Duration::from_secs(5),
+            metrics_auth: MetricsAuth::Open,
         }
     }
 }
@@ -104,6 +110,8 @@ struct Inner {
     sources: std::sync::OnceLock<SourceControl>,
     /// Request latencies by route, for `/metrics`.
     latency: crate::metrics::Latency,
+    /// What the retention passes did, for `/metrics`.
+    retention: crate::retention::RetentionStats,
 }
 
 impl ApiState {
@@ -121,6 +129,7 @@ impl ApiState {
                 closing: watch::Sender::new(false),
                 sources: std::sync::OnceLock::new(),
                 latency: crate::metrics::Latency::default(),
+                retention: crate::retention::RetentionStats::default(),
             }),
         }
     }
@@ -132,6 +141,11 @@ impl ApiState {
             tracing::warn!("ApiState::with_sources called twice; keeping the first control");
         }
         self
+    }
+
+    /// The counts `/metrics` reports of retention: give the retention loop a clone.
+    pub fn retention_stats(&self) -> crate::retention::RetentionStats {
+        self.inner.retention.clone()
     }
 
     /// The source control, or `503 sources_unavailable` when the server has none.
@@ -335,19 +349,27 @@ async fn record_latency(
     operation_id = "metrics",
     summary = "Prometheus metrics",
     description = "The engine's and the API's counters in the Prometheus text format: polls, \
-        upstream calls, events ingested and merged, late events, each source's lag and gaps, API \
-        latency by route. No key: it names every source, so keep the API on a private network or \
-        behind a proxy that restricts it.",
+        upstream calls, events ingested and merged, late events, retention passes, each source's \
+        lag and gaps, API latency by route. It names every tenant's sources, so by default \
+        (`[metrics] auth = \"admin\"`) it takes an admin key, as `/v1/keys` does; with \
+        `auth = \"none\"` it takes no key (keep the API on a private network then).",
+    security(("admin" = []), ()),
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        openapi::Unauthorized,
+        openapi::AdminKeyRequired,
         (status = 500, description = "The metrics could not be encoded (`internal_error`)", body = openapi::ErrorBody),
     )
 )]
-async fn metrics(State(state): State<ApiState>) -> Response {
+async fn metrics(State(state): State<ApiState>, admin: Result<Admin, ApiError>) -> Response {
+    if let (MetricsAuth::Admin, Err(refused)) = (state.config().metrics_auth, admin) {
+        return refused.into_response();
+    }
     let engine = state.inner.sources.get().map(SourceControl::engine);
     let store = state.inner.store.clone();
     let now = chrono::Utc::now();
-    match crate::metrics::render(engine, store.as_ref(), &state.inner.latency, now) {
+    let latency = &state.inner.latency;
+    match crate::metrics::render(engine, store.as_ref(), latency, &state.inner.retention, now) {
         Ok(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,

@@ -455,6 +455,16 @@ mod tests {
                 "bearer"
             );
         }
+        // `/metrics` takes an admin key or none, as `[metrics] auth` says.
+        let metrics = &doc["paths"]["/metrics"]["get"];
+        assert_eq!(metrics["security"], serde_json::json!([{"admin": []}, {}]));
+        assert!(metrics["responses"]["401"].is_object());
+        assert!(
+            metrics["responses"]["403"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("admin_key_required")),
+            "{metrics}"
+        );
         // An operation's own 403 keeps its meaning, with the admin key's added.
         assert_eq!(
             doc["paths"]["/v1/sources"]["post"]["responses"]["403"]["description"],
