@@ -514,3 +514,22 @@ async fn a_deleted_sources_events_stay_in_its_tenants_log_only() {
     let (status, body) = api.get(Some(KEY_B), "/v1/events?source=b1").await;
     assert_eq!((status, error_code(&body)), (404, "source_not_found"));
 }
+
+#[tokio::test]
+async fn metrics_need_an_admin_key_when_configured_so() {
+    let store = fixture().await;
+    let keys = ApiKeys::new([KeyEntry::new("a", KEY_A)])
+        .unwrap()
+        .with_admins([AdminKeyEntry::new("the-admin-key")])
+        .unwrap();
+    let config = ApiConfig {
+        metrics_auth: MetricsAuth::Admin,
+        ..ApiConfig::default()
+    };
+    let api = Api::new(ApiState::with_config(Arc::new(store.clone()), keys, config));
+    let (status, body) = api.get(None, "/metrics").await;
+    assert_eq!((status, error_code(&body)), (401, "unauthorized"));
+    let (status, body) = api.get(Some(KEY_A), "/metrics").await;
+    assert_eq!((status, error_code(&body)), (403, "admin_key_required"));
+    assert_eq!(api.get(Some("the-admin-key"), "/metrics").await.0, 200);
+}
