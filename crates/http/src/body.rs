@@ -53,7 +53,6 @@ pub async fn read_body(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use wiremock::matchers::any;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -66,28 +65,8 @@ mod tests {
         server
     }
 
-    /// A server on 127.0.0.1 answering one request with a chunked body (no `Content-Length`) of
-    /// `chunks` chunks of `size` bytes, closing the connection when the client goes away.
     async fn chunked_server(chunks: usize, size: usize) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = vec![0u8; 4096];
-            let _ = socket.read(&mut request).await;
-            let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: application/json\r\n\r\n";
-            if socket.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            let chunk = format!("{size:x}\r\n{}\r\n", "x".repeat(size));
-            for _ in 0..chunks {
-                if socket.write_all(chunk.as_bytes()).await.is_err() {
-                    return; // the client stopped reading
-                }
-            }
-            let _ = socket.write_all(b"0\r\n\r\n").await;
-        });
-        format!("http://{addr}/")
+        crate::testing::chunked_server(chunks, size).await.unwrap()
     }
 
     #[tokio::test]

@@ -10,6 +10,8 @@
 
 mod body;
 mod budget;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use body::{BodyError, DEFAULT_MAX_RESPONSE_BYTES, read_body};
 pub use budget::{DEFAULT_MAX_POLL_TIME, PollBoundExceeded, PollBudget, PollLimits};

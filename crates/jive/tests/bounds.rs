@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tributary_core::{
     Checkpoint, ManualClock, MemoryObjectState, Provider, ProviderError, SourceId,
 };
@@ -224,28 +223,9 @@ async fn an_answer_declared_larger_than_max_response_bytes_is_refused() {
 /// passes `max_response_bytes`.
 #[tokio::test]
 async fn an_unsized_answer_is_refused_once_it_passes_max_response_bytes() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut request = vec![0u8; 8192];
-                let _ = socket.read(&mut request).await;
-                let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\
-                            content-type: application/json\r\nconnection: close\r\n\r\n";
-                if socket.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let chunk = format!("{:x}\r\n{}\r\n", 65_536, " ".repeat(65_536));
-                for _ in 0..1024 {
-                    if socket.write_all(chunk.as_bytes()).await.is_err() {
-                        return; // the client stopped reading
-                    }
-                }
-                let _ = socket.write_all(b"0\r\n\r\n").await;
-            });
-        }
-    });
+    let base = tributary_http::testing::chunked_server(1024, 65_536)
+        .await
+        .unwrap();
     let clock = Arc::new(ManualClock::new(
         tributary_core::time::parse("2026-01-05T09:20:00.000Z").unwrap(),
     ));
