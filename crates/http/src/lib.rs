@@ -1,20 +1,27 @@
-//! What Tributary's HTTP providers (`tributary-egnyte`, `tributary-jive`) share: one HTTP client
-//! per process, the checks every configured base URL passes, short excerpts of upstream bodies
-//! for error messages, and the bounds no upstream can push a poll past:
+//! What Tributary's HTTP providers (`tributary-egnyte`, `tributary-jive`) share: the checks every
+//! configured base URL passes, short excerpts of upstream bodies for error messages, and the
+//! bounds no upstream can push a poll past:
 //!
+//! - [`Outbound`]: the client every request to a tenant-chosen address goes through, and the
+//!   [`AddressPolicy`] it enforces at connect time (no loopback, private, link-local, … address
+//!   unless `[network] allow_private` allows it; no redirects);
 //! - [`read_body`]: an answer's body read chunk by chunk, refused past a byte limit;
 //! - [`PollBudget`]: the requests and the time one poll may spend.
 //!
 //! Not for: anything about one upstream's API (its paths, errors or limits live in its provider
 //! crate).
 
+mod address;
 mod body;
 mod budget;
+mod outbound;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use address::{AddressNotAllowed, AddressPolicy, ForbiddenRange, forbidden_range};
 pub use body::{BodyError, DEFAULT_MAX_RESPONSE_BYTES, read_body};
 pub use budget::{DEFAULT_MAX_POLL_TIME, PollBoundExceeded, PollBudget, PollLimits};
+pub use outbound::{Outbound, SendError};
 
 /// The process-wide HTTP client (its connection pools shared by every source): building a client
 /// takes milliseconds, which 10,000 sources would spend at start-up. Requests set their own
