@@ -56,10 +56,10 @@ pub fn check_base_url(url: &str) -> Result<String, String> {
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
-/// The start of an upstream body, as text, for an error message: at most 300 characters, trimmed,
-/// `…` when cut.
+/// The start of an upstream body, as text, for an error message: at most 100 characters, trimmed,
+/// `…` when cut. Short on purpose: it reaches tenants (`status.last_error`).
 pub fn excerpt(body: &[u8]) -> String {
-    const MAX: usize = 300;
+    const MAX: usize = 100;
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     match text.char_indices().nth(MAX) {
@@ -98,7 +98,7 @@ mod tests {
         assert_eq!(excerpt(b"  <html>oops</html>\n"), "<html>oops</html>");
         let long = "é".repeat(400);
         let cut = excerpt(long.as_bytes());
-        assert_eq!(cut.chars().count(), 301);
+        assert_eq!(cut.chars().count(), 101);
         assert!(cut.ends_with('…'));
         assert_eq!(excerpt(&[0xff, b'a']), "\u{fffd}a");
     }

@@ -530,7 +530,8 @@ fn error_message(body: &[u8]) -> (String, Option<String>) {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return (snippet(body), None);
     };
-    let text = |v: &Value| v.as_str().map(str::to_owned);
+    // Every part cut short: they reach tenants in `status.last_error`.
+    let text = |v: &Value| v.as_str().map(|s| snippet(s.as_bytes()));
     match v.get("error") {
         Some(Value::Object(e)) => (
             e.get("message")
@@ -538,12 +539,15 @@ fn error_message(body: &[u8]) -> (String, Option<String>) {
                 .unwrap_or_else(|| snippet(body)),
             e.get("code").and_then(text),
         ),
-        Some(Value::String(code)) => (
-            v.get("error_description")
-                .and_then(text)
-                .map_or_else(|| code.clone(), |d| format!("{code}: {d}")),
-            Some(code.clone()),
-        ),
+        Some(Value::String(code)) => {
+            let code = snippet(code.as_bytes());
+            (
+                v.get("error_description")
+                    .and_then(text)
+                    .map_or_else(|| code.clone(), |d| format!("{code}: {d}")),
+                Some(code),
+            )
+        }
         _ => (snippet(body), None),
     }
 }
@@ -732,5 +736,16 @@ mod tests {
         let oauth = br#"{"error":"invalid_grant","error_description":"Bad refresh token"}"#;
         assert_eq!(error_message(oauth).0, "invalid_grant: Bad refresh token");
         assert_eq!(error_message(b"<html>404</html>").0, "<html>404</html>");
+    }
+
+    #[test]
+    fn error_messages_quote_the_upstream_only_briefly() {
+        let long = "x".repeat(5_000);
+        let v3 = serde_json::json!({"error": {"message": long, "code": long}}).to_string();
+        let (message, code) = error_message(v3.as_bytes());
+        assert_eq!(message.chars().count(), 101);
+        assert_eq!(code.map(|c| c.chars().count()), Some(101));
+        let html = format!("<html>{long}</html>");
+        assert_eq!(error_message(html.as_bytes()).0.chars().count(), 101);
     }
 }
