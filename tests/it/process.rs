@@ -118,6 +118,8 @@ async fn sigterm_drains_like_ctrl_c_and_exits_zero_with_everything_committed() {
         format!(
             r#"listen = "127.0.0.1:0"
 data_dir = {data:?}
+[network]
+allow_private = ["127.0.0.1/32"]
 [[keys]]
 tenant = "t"
 key = "{KEY}"
@@ -197,6 +199,10 @@ async fn every_documented_tributary_variable_is_accepted_and_does_what_it_says()
         ("TRIBUTARY_RETENTION__MAX_AGE", "7d".into()),
         ("TRIBUTARY_RETENTION__MAX_EVENTS", "1000".into()),
         ("TRIBUTARY_METRICS__AUTH", "admin".into()),
+        (
+            "TRIBUTARY_NETWORK__ALLOW_PRIVATE",
+            r#"["127.0.0.1/32"]"#.into(),
+        ),
     ];
     let mut child = serve(None, &env);
     let api = api_url(&mut child).await;

@@ -9,8 +9,8 @@ use tributary_cli::tail::Tail;
 use tributary_core::{Event, EventType, SystemClock};
 use tributary_server::api::{AdminKeyEntry, KeyEntry};
 use tributary_server::config::{
-    EgnyteSection, EngineSection, MetricsAuth, MetricsSection, RetentionSection, ServerConfig,
-    SourceEntry,
+    EgnyteSection, EngineSection, MetricsAuth, MetricsSection, NetworkSection, RetentionSection,
+    ServerConfig, SourceEntry,
 };
 use tributary_server::serve::{serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
@@ -87,6 +87,10 @@ fn config(dir: &Path, up: &Upstreams, max_delay_ms: u64) -> ServerConfig {
         admin_keys: Vec::new(),
         retention: Default::default(),
         metrics: Default::default(),
+        // The simulators listen on 127.0.0.1: allowed explicitly, as an operator would.
+        network: NetworkSection {
+            allow_private: vec!["127.0.0.1/32".into()],
+        },
         sources: vec![
             SourceEntry {
                 id: "egnyte-1".into(),

@@ -130,7 +130,15 @@ async fn harness_with(settle: Duration, api: ApiConfig) -> Harness {
         },
     );
     let quota = governor::Quota::per_second(std::num::NonZeroU32::new(1000).unwrap());
-    let registry = Registry::new(dyn_store.clone(), clock.clone(), RateLimiters::new(quota));
+    // The simulators listen on 127.0.0.1: allowed explicitly.
+    let outbound =
+        tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap();
+    let registry = Registry::new(
+        dyn_store.clone(),
+        clock.clone(),
+        RateLimiters::new(quota),
+        outbound,
+    );
     let keys = ApiKeys::new([
         KeyEntry::new("a", KEY_A),
         KeyEntry::new("b", KEY_B),

@@ -10,8 +10,8 @@ use std::time::Duration;
 use tributary_core::SystemClock;
 use tributary_server::api::KeyEntry;
 use tributary_server::config::{
-    EgnyteSection, EngineSection, MetricsAuth, MetricsSection, RetentionSection, ServerConfig,
-    SourceEntry,
+    EgnyteSection, EngineSection, MetricsAuth, MetricsSection, NetworkSection, RetentionSection,
+    ServerConfig, SourceEntry,
 };
 use tributary_server::serve::{ServeError, bind, serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
@@ -155,6 +155,10 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         // The demo has no admin key and listens on loopback: its metrics are for anyone there.
         metrics: MetricsSection {
             auth: MetricsAuth::Open,
+        },
+        // The simulators listen on 127.0.0.1: allowed explicitly (`serve` allows no loopback).
+        network: NetworkSection {
+            allow_private: vec!["127.0.0.1/32".into()],
         },
         sources: vec![
             SourceEntry {

@@ -16,7 +16,10 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tributary_http::{BodyError, PollBoundExceeded, PollBudget, excerpt as snippet};
+use tributary_http::{
+    AddressNotAllowed, BodyError, Outbound, PollBoundExceeded, PollBudget, SendError,
+    excerpt as snippet,
+};
 
 /// `GET /pubapi/{v}/events/cursor` (notes §2).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -141,7 +144,7 @@ impl EventsQuery<'_> {
 /// An HTTP client for one Egnyte source. Built once; cheap to share.
 #[derive(Debug)]
 pub struct EgnyteClient {
-    http: reqwest::Client,
+    http: Outbound,
     base: String,
     version: ApiVersion,
     timeout: Duration,
@@ -160,7 +163,8 @@ enum NotFound {
 
 impl EgnyteClient {
     /// `base` without a trailing slash (`https://acme.egnyte.com`). Every request spends from
-    /// `budget` (see [`PollBudget::start`]) and reads at most `max_response_bytes` of its answer.
+    /// `budget` (see [`PollBudget::start`]), reads at most `max_response_bytes` of its answer,
+    /// and goes out through `outbound` (refused when `base` is an IP literal it forbids).
     pub fn new(
         base: String,
         version: ApiVersion,
@@ -168,8 +172,12 @@ impl EgnyteClient {
         max_response_bytes: u64,
         budget: PollBudget,
         credential: Arc<CredentialState>,
-    ) -> Result<Self, reqwest::Error> {
-        let http = tributary_http::shared_client()?;
+        outbound: Outbound,
+    ) -> Result<Self, AddressNotAllowed> {
+        if let Ok(url) = reqwest::Url::parse(&base) {
+            outbound.check_url(&url)?;
+        }
+        let http = outbound;
         Ok(Self {
             http,
             base,
@@ -202,6 +210,7 @@ impl EgnyteClient {
         let endpoint = format!("GET {path}");
         let req = self
             .http
+            .client()
             .get(format!("{}{path}", self.base))
             .bearer_auth(token.expose());
         let (status, body) = self.send(&endpoint, req, NotFound::Bug).await?;
@@ -228,6 +237,7 @@ impl EgnyteClient {
         let endpoint = format!("GET {path}");
         let req = self
             .http
+            .client()
             .get(format!("{}{path}", self.base))
             .query(&query.params())
             .bearer_auth(token.expose());
@@ -250,12 +260,16 @@ impl EgnyteClient {
     ) -> Result<WireToken, EgnyteError> {
         let path = "/puboauth/token";
         let endpoint = format!("POST {path}");
-        let req = self.http.post(format!("{}{path}", self.base)).form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose()),
-            ("client_id", client_id),
-            ("client_secret", client_secret.expose()),
-        ]);
+        let req = self
+            .http
+            .client()
+            .post(format!("{}{path}", self.base))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose()),
+                ("client_id", client_id),
+                ("client_secret", client_secret.expose()),
+            ]);
         let (status, headers, body) = self.exchange(&endpoint, req).await?;
         match status.as_u16() {
             200..=299 => parse_json(&endpoint, &body),
@@ -328,7 +342,17 @@ impl EgnyteClient {
                 }
             }
         };
-        let resp = req.timeout(timeout).send().await.map_err(failed)?;
+        let resp = self
+            .http
+            .send(req.timeout(timeout))
+            .await
+            .map_err(|e| match e {
+                SendError::NotAllowed(source) => EgnyteError::AddressNotAllowed {
+                    endpoint: endpoint.to_owned(),
+                    source,
+                },
+                SendError::Http(e) => failed(e),
+            })?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = tributary_http::read_body(resp, self.max_response_bytes)
@@ -392,6 +416,10 @@ fn classify(
             endpoint,
             kind: Throttle::TooManyRequests,
             retry_after: retry_after(headers),
+        },
+        300..=399 => EgnyteError::Redirect {
+            endpoint,
+            status: code,
         },
         404 => match not_found {
             NotFound::CursorGone(id) => EgnyteError::CursorGone { endpoint, id },

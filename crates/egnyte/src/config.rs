@@ -393,8 +393,9 @@ pub enum ConfigError {
     Credentials(&'static str),
     #[error("egnyte: {0}")]
     Poll(#[from] PollPolicyError),
-    #[error("egnyte: cannot build the HTTP client: {0}")]
-    HttpClient(String),
+    /// The base URL (or domain) is an IP literal the outbound policy forbids.
+    #[error("egnyte: {0}")]
+    AddressNotAllowed(#[from] tributary_http::AddressNotAllowed),
 }
 
 #[cfg(test)]

@@ -33,6 +33,17 @@ impl Throttle {
 pub enum EgnyteError {
     #[error("{endpoint}: request failed: {message}")]
     Request { endpoint: String, message: String },
+    /// The host is, or resolves only to, an address the outbound policy forbids: nothing sent.
+    #[error("{endpoint}: {source}")]
+    AddressNotAllowed {
+        endpoint: String,
+        source: tributary_http::AddressNotAllowed,
+    },
+    /// A `3xx`: redirects are not followed (they could lead anywhere).
+    #[error(
+        "{endpoint}: answered {status}, a redirect; redirects are not followed (check the base URL)"
+    )]
+    Redirect { endpoint: String, status: u16 },
     #[error("{endpoint}: no answer within {timeout:?}")]
     Timeout { endpoint: String, timeout: Duration },
     /// `404` on the list endpoint: the event id we asked after is no longer retained.
@@ -105,6 +116,8 @@ impl From<EgnyteError> for ProviderError {
             EgnyteError::Unauthorized { .. } => ProviderError::Auth { message },
             EgnyteError::Forbidden { .. }
             | EgnyteError::BadRequest { .. }
+            | EgnyteError::AddressNotAllowed { .. }
+            | EgnyteError::Redirect { .. }
             | EgnyteError::Checkpoint(_) => ProviderError::Fatal { message },
             EgnyteError::Request { .. }
             | EgnyteError::Timeout { .. }

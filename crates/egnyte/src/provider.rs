@@ -67,6 +67,7 @@ use tributary_core::{
     Checkpoint, Clock, Event, Gap, ObjectChange, ObjectStateRead, Page, PollPolicy, Provider,
     ProviderError, SourceId, Watermark,
 };
+use tributary_http::Outbound;
 
 /// The Egnyte checkpoint, versioned: `{"version":"V1","last_id":70415,"epoch":0,
 /// "cursor_checked_at":"2026-01-05T09:14:02.000Z","idle":false,"oldest_event_id":61877}`.
@@ -151,12 +152,14 @@ impl std::fmt::Debug for EgnyteProvider {
 impl EgnyteProvider {
     /// Validates `config` and builds the provider. `limiters` is the engine's one registry: the
     /// source shares its credential's limiter, quota and token with every other source using it.
+    /// Every request goes out through `outbound` (and its address policy).
     pub fn new(
         source: SourceId,
         config: EgnyteConfig,
         objects: Arc<dyn ObjectStateRead>,
         limiters: &RateLimiters,
         clock: Arc<dyn Clock>,
+        outbound: Outbound,
     ) -> Result<Self, ConfigError> {
         let base = config.validate()?;
         let credential = limiters.credential(&config.credentials);
@@ -168,8 +171,8 @@ impl EgnyteProvider {
             config.max_response_bytes,
             budget,
             credential,
-        )
-        .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+            outbound,
+        )?;
         Ok(Self {
             source,
             auth: Authenticator::new(config.credentials.clone()),

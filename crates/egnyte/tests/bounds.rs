@@ -41,6 +41,7 @@ fn provider(
         Arc::new(MemoryObjectState::new()),
         &limiters,
         clock,
+        tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap(),
     )
     .unwrap()
 }

@@ -66,6 +66,7 @@ impl Harness {
             self.memory.clone(),
             &self.limiters,
             self.clock.clone(),
+            tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap(),
         )
         .unwrap()
     }
@@ -1411,6 +1412,7 @@ proptest::proptest! {
                 Arc::new(MemoryObjectState::new()),
                 &limiters,
                 Arc::new(ManualClock::new(t(NOW))),
+                tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap(),
             )
             .unwrap();
             let mut cp = checkpoint(start, 0, Some(NOW), false);

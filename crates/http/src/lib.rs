@@ -23,20 +23,6 @@ pub use body::{BodyError, DEFAULT_MAX_RESPONSE_BYTES, read_body};
 pub use budget::{DEFAULT_MAX_POLL_TIME, PollBoundExceeded, PollBudget, PollLimits};
 pub use outbound::{Outbound, SendError};
 
-/// The process-wide HTTP client (its connection pools shared by every source): building a client
-/// takes milliseconds, which 10,000 sources would spend at start-up. Requests set their own
-/// timeouts.
-pub fn shared_client() -> Result<reqwest::Client, reqwest::Error> {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client.clone());
-    }
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
-        .build()?;
-    Ok(CLIENT.get_or_init(|| client).clone())
-}
-
 /// An `http` or `https` URL with a host, without query, fragment or credentials, returned without
 /// its trailing slashes (paths are appended to it); otherwise why not.
 pub fn check_base_url(url: &str) -> Result<String, String> {

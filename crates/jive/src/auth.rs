@@ -159,6 +159,7 @@ mod tests {
             Duration::from_secs(5),
             config.max_response_bytes,
             budget,
+            tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap(),
         )
         .unwrap()
     }

@@ -16,7 +16,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tributary_http::{BodyError, PollBoundExceeded, PollBudget, excerpt as snippet};
+use tributary_http::{
+    AddressNotAllowed, BodyError, Outbound, PollBoundExceeded, PollBudget, SendError,
+    excerpt as snippet,
+};
 
 /// The bytes Jive puts before its JSON (notes §4).
 pub const SECURITY_PREFIX: &str = "throw 'allowIllegalResourceCall is false.';";
@@ -282,7 +285,7 @@ fn escape(value: &str) -> String {
 /// An HTTP client for one Jive source. Built once; cheap to share.
 #[derive(Debug)]
 pub struct JiveClient {
-    http: reqwest::Client,
+    http: Outbound,
     base: String,
     timeout: Duration,
     max_response_bytes: u64,
@@ -292,14 +295,19 @@ pub struct JiveClient {
 
 impl JiveClient {
     /// `base` without a trailing slash and without `/api/core/v3`. Every request spends from
-    /// `budget` (see [`PollBudget::start`]) and reads at most `max_response_bytes` of its answer.
+    /// `budget` (see [`PollBudget::start`]), reads at most `max_response_bytes` of its answer,
+    /// and goes out through `outbound` (refused when `base` is an IP literal it forbids).
     pub fn new(
         base: String,
         timeout: Duration,
         max_response_bytes: u64,
         budget: PollBudget,
-    ) -> Result<Self, reqwest::Error> {
-        let http = tributary_http::shared_client()?;
+        outbound: Outbound,
+    ) -> Result<Self, AddressNotAllowed> {
+        if let Ok(url) = reqwest::Url::parse(&base) {
+            outbound.check_url(&url)?;
+        }
+        let http = outbound;
         Ok(Self {
             http,
             base,
@@ -327,7 +335,7 @@ impl JiveClient {
     /// `GET /api/version` (no authentication).
     pub async fn version(&self) -> Result<WireVersion, JiveError> {
         let endpoint = "GET /api/version";
-        let req = self.http.get(format!("{}/api/version", self.base));
+        let req = self.http.client().get(format!("{}/api/version", self.base));
         let body = self.send(endpoint, req).await?;
         parse_json(endpoint, &body)
     }
@@ -341,6 +349,7 @@ impl JiveClient {
         let endpoint = format!("GET {CONTENTS}");
         let req = self
             .http
+            .client()
             .get(format!("{}{CONTENTS}", self.base))
             .query(&query.params());
         self.list(&endpoint, authorize(req, auth)).await
@@ -355,6 +364,7 @@ impl JiveClient {
         let endpoint = format!("GET {DELETED}");
         let req = self
             .http
+            .client()
             .get(format!("{}{DELETED}", self.base))
             .query(&query.params());
         self.list(&endpoint, authorize(req, auth)).await
@@ -382,7 +392,7 @@ impl JiveClient {
             });
         }
         let endpoint = format!("GET {}", parsed.path());
-        let req = self.http.get(parsed);
+        let req = self.http.client().get(parsed);
         self.list(&endpoint, authorize(req, auth)).await
     }
 
@@ -396,6 +406,7 @@ impl JiveClient {
         let endpoint = "POST /oauth2/token";
         let req = self
             .http
+            .client()
             .post(format!("{}/oauth2/token", self.base))
             .basic_auth(client_id, Some(client_secret.expose()))
             .form(&[
@@ -452,7 +463,13 @@ impl JiveClient {
                 }
             }
         };
-        let resp = req.send().await.map_err(failed)?;
+        let resp = self.http.send(req).await.map_err(|e| match e {
+            SendError::NotAllowed(source) => JiveError::AddressNotAllowed {
+                endpoint: endpoint.to_owned(),
+                source,
+            },
+            SendError::Http(e) => failed(e),
+        })?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = tributary_http::read_body(resp, self.max_response_bytes)
@@ -511,6 +528,10 @@ fn classify(endpoint: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]
             message,
         },
         404 => JiveError::NotFound { endpoint, message },
+        s @ 300..=399 => JiveError::Redirect {
+            endpoint,
+            status: s,
+        },
         s @ (429 | 503) => JiveError::Throttled {
             endpoint,
             status: s,

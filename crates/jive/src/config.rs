@@ -311,8 +311,9 @@ pub enum ConfigError {
     Credentials(String),
     #[error("jive poll policy: {0}")]
     Poll(#[from] PollPolicyError),
-    #[error("cannot build the HTTP client: {0}")]
-    HttpClient(String),
+    /// The base URL is an IP literal the outbound policy forbids.
+    #[error("jive base_url: {0}")]
+    AddressNotAllowed(#[from] tributary_http::AddressNotAllowed),
 }
 
 #[cfg(test)]

@@ -9,6 +9,17 @@ use tributary_core::{CheckpointError, ObjectStateError, ProviderError};
 pub enum JiveError {
     #[error("{endpoint}: request failed: {message}")]
     Request { endpoint: String, message: String },
+    /// The host is, or resolves only to, an address the outbound policy forbids: nothing sent.
+    #[error("{endpoint}: {source}")]
+    AddressNotAllowed {
+        endpoint: String,
+        source: tributary_http::AddressNotAllowed,
+    },
+    /// A `3xx`: redirects are not followed (they could lead anywhere).
+    #[error(
+        "{endpoint}: answered {status}, a redirect; redirects are not followed (check the base URL)"
+    )]
+    Redirect { endpoint: String, status: u16 },
     #[error("{endpoint}: no answer within {timeout:?}")]
     Timeout { endpoint: String, timeout: Duration },
     #[error("{endpoint}: credentials refused ({status}): {message}")]
@@ -90,6 +101,8 @@ impl From<JiveError> for ProviderError {
             JiveError::BadRequest { .. }
             | JiveError::NotFound { .. }
             | JiveError::TooOld { .. }
+            | JiveError::AddressNotAllowed { .. }
+            | JiveError::Redirect { .. }
             | JiveError::Checkpoint(_) => ProviderError::Fatal { message },
             JiveError::Request { .. }
             | JiveError::Timeout { .. }

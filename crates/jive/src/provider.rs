@@ -137,12 +137,14 @@ impl std::fmt::Debug for JiveProvider {
 
 impl JiveProvider {
     /// Validates `config` and builds the provider. `objects` is the source's committed object
-    /// memory (the store's), which pages change.
+    /// memory (the store's), which pages change. Every request goes out through `outbound` (and
+    /// its address policy).
     pub fn new(
         source: SourceId,
         config: JiveConfig,
         objects: Arc<dyn ObjectStateRead>,
         clock: Arc<dyn Clock>,
+        outbound: tributary_http::Outbound,
     ) -> Result<Self, ConfigError> {
         let base = config.validate()?;
         let budget = tributary_http::PollBudget::new(config.poll_limits(), clock.clone());
@@ -151,8 +153,8 @@ impl JiveProvider {
             config.request_timeout(),
             config.max_response_bytes,
             budget,
-        )
-        .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+            outbound,
+        )?;
         let auth = Authenticator::new(source.clone(), config.credentials.clone());
         let place_paths = config.places.iter().filter_map(|p| place_path(p)).collect();
         Ok(Self {

@@ -50,6 +50,7 @@ impl Harness {
             config,
             Arc::new(MemoryObjectState::new()),
             self.clock.clone(),
+            tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap(),
         )
         .unwrap()
     }
@@ -236,6 +237,7 @@ async fn an_unsized_answer_is_refused_once_it_passes_max_response_bytes() {
         config,
         Arc::new(MemoryObjectState::new()),
         clock,
+        tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap(),
     )
     .unwrap();
     // The first poll's version check is the answer that never ends.
@@ -269,6 +271,7 @@ async fn a_links_next_to_another_origin_is_refused_unfetched() {
         Duration::from_secs(5),
         config.max_response_bytes,
         budget,
+        tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap(),
     )
     .unwrap();
     let auth = Authorization::Basic {

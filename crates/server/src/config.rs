@@ -46,6 +46,44 @@ pub struct ServerConfig {
     /// Who may read `/metrics`.
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// Which otherwise forbidden addresses outbound requests may reach.
+    #[serde(default)]
+    pub network: NetworkSection,
+}
+
+/// `[network]`: outbound requests to addresses a tenant chose (providers' base URLs and domains,
+/// OAuth token URLs) never reach loopback, private, link-local, shared, multicast, unspecified,
+/// broadcast or documentation addresses, except those in `allow_private`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// CIDRs (`"10.20.0.0/16"`, `"127.0.0.1/32"`, `"fd00::/8"`); a bare address is one host.
+    #[serde(default)]
+    pub allow_private: Vec<String>,
+}
+
+impl NetworkSection {
+    /// The policy the outbound client enforces; the field at fault when a CIDR does not parse.
+    pub fn policy(&self) -> Result<tributary_http::AddressPolicy, ConfigError> {
+        let nets = self
+            .allow_private
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let text = text.trim();
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| ConfigError::Invalid {
+                        field: format!("network.allow_private[{i}]"),
+                        message: format!(
+                            "{:?} is not a CIDR such as \"10.0.0.0/8\" or \"127.0.0.1/32\"",
+                            excerpt(text)
+                        ),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(tributary_http::AddressPolicy::allowing(nets))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,6 +341,7 @@ impl ServerConfig {
         if r.interval < Duration::from_secs(1) {
             return invalid("retention.interval", "must be at least 1s");
         }
+        self.network.policy()?;
         self.api_keys()?;
         let mut seen = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
@@ -397,6 +436,38 @@ mod tests {
         assert_eq!(c.retention.interval, Duration::from_secs(600));
         assert_eq!(c.metrics, MetricsSection::default());
         assert_eq!(c.metrics.auth, MetricsAuth::Admin);
+    }
+
+    #[test]
+    fn network_allows_no_private_address_by_default_and_names_a_bad_cidr() {
+        let c = ServerConfig::load_with(None, no_env()).unwrap();
+        assert_eq!(c.network, NetworkSection::default());
+        assert_eq!(
+            c.network.policy().unwrap(),
+            tributary_http::AddressPolicy::strict()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "[network]\nallow_private = [\"127.0.0.1/32\", \"10.20.0.0/16\", \"fd00::1\"]\n",
+        );
+        let c = ServerConfig::load_with(Some(&path), no_env()).unwrap();
+        let policy = c.network.policy().unwrap();
+        let allowed: Vec<String> = policy.allowed().iter().map(|n| n.to_string()).collect();
+        assert_eq!(allowed, ["127.0.0.1/32", "10.20.0.0/16", "fd00::1/128"]);
+        assert_eq!(policy.check("10.20.3.4".parse().unwrap()), Ok(()));
+        assert!(policy.check("10.21.0.1".parse().unwrap()).is_err());
+
+        let path = write(
+            &dir,
+            "[network]\nallow_private = [\"127.0.0.1/32\", \"10.0.0.0/33\"]\n",
+        );
+        let e = ServerConfig::load_with(Some(&path), no_env()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration: network.allow_private[1] \"10.0.0.0/33\" is not a CIDR such as \
+             \"10.0.0.0/8\" or \"127.0.0.1/32\""
+        );
     }
 
     #[test]

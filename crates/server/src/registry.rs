@@ -1,11 +1,22 @@
 //! The provider registry: what turns a stored source (`provider`, `config`, `credentials`) into a
 //! running [`Provider`] with its poll policy. Every provider of the build is listed here.
+//!
+//! Every provider it builds sends its requests through the registry's one [`Outbound`] (a client
+//! and the operator's address policy, `[network]`): no provider picks its own client, so none
+//! can reach an address the policy forbids.
 
 use std::sync::Arc;
+use std::time::Duration;
 use tributary_core::{Clock, InFlightObjects, PollPolicy, Provider};
 use tributary_egnyte::{EgnyteConfig, EgnyteProvider, RateLimiters};
+use tributary_http::Outbound;
 use tributary_jive::{JiveConfig, JiveProvider};
 use tributary_store::{EventStore, SourceRecord};
+
+/// How long [`Registry::check`] waits for a source's host name to resolve. A name that does not
+/// resolve in time passes (the resolver checks it again at every connection): the API never hangs
+/// on a slow DNS server.
+pub const ADDRESS_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The providers this build knows, by the name sources give in `provider`.
 pub const PROVIDERS: [&str; 2] = ["egnyte", "jive"];
@@ -21,6 +32,12 @@ pub enum RegistryError {
         provider: &'static str,
         message: String,
     },
+    /// The source's host is, or resolves only to, an address the outbound policy forbids.
+    #[error("source {source_id}: {source}")]
+    AddressNotAllowed {
+        source_id: String,
+        source: tributary_http::AddressNotAllowed,
+    },
 }
 
 /// A provider ready for the engine.
@@ -30,15 +47,18 @@ pub struct Built {
     /// The object memory the provider reads: the store's, with pages in flight over it (see
     /// [`Engine::add_source_pipelined`](crate::engine::Engine::add_source_pipelined)).
     pub objects: Arc<InFlightObjects>,
+    /// The base URL the provider sends its requests to.
+    pub target: String,
 }
 
-/// Builds providers, sharing what sources share: the Egnyte limiters (one per credential) and
-/// the clock.
+/// Builds providers, sharing what sources share: the Egnyte limiters (one per credential), the
+/// clock, and the way out (one HTTP client with the address policy).
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
     egnyte_limiters: Arc<RateLimiters>,
+    outbound: Outbound,
 }
 
 impl Registry {
@@ -46,12 +66,19 @@ impl Registry {
         store: Arc<dyn EventStore>,
         clock: Arc<dyn Clock>,
         egnyte_limiters: RateLimiters,
+        outbound: Outbound,
     ) -> Self {
         Self {
             store,
             clock,
             egnyte_limiters: Arc::new(egnyte_limiters),
+            outbound,
         }
+    }
+
+    /// The client and address policy every provider (and the OAuth token exchange) uses.
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
     }
 
     /// A registry whose Egnyte sources may each send `calls_per_second` requests per credential.
@@ -59,6 +86,7 @@ impl Registry {
         store: Arc<dyn EventStore>,
         clock: Arc<dyn Clock>,
         calls_per_second: u32,
+        outbound: Outbound,
     ) -> Self {
         let per_second =
             std::num::NonZeroU32::new(calls_per_second).unwrap_or(std::num::NonZeroU32::MIN);
@@ -66,12 +94,31 @@ impl Registry {
             store,
             clock,
             RateLimiters::new(governor::Quota::per_second(per_second)),
+            outbound,
         )
     }
 
     /// Checks a source's provider config without building anything that runs.
     pub fn validate(&self, record: &SourceRecord) -> Result<(), RegistryError> {
         self.build(record).map(|_| ())
+    }
+
+    /// What [`Registry::validate`] checks, and where the source would send requests: refused when
+    /// its host is an IP literal in a forbidden range, or a name that resolves (within
+    /// [`ADDRESS_CHECK_TIMEOUT`]) only to forbidden addresses. For a source a tenant or operator
+    /// gives now; the resolver checks again at every connection.
+    pub async fn check(&self, record: &SourceRecord) -> Result<(), RegistryError> {
+        let built = self.build(record)?;
+        let Ok(url) = reqwest::Url::parse(&built.target) else {
+            return Ok(());
+        };
+        self.outbound
+            .check_target(&url, ADDRESS_CHECK_TIMEOUT)
+            .await
+            .map_err(|source| RegistryError::AddressNotAllowed {
+                source_id: record.id.as_str().to_owned(),
+                source,
+            })
     }
 
     /// The provider for `record`: its `config` with `credentials` set in it, checked by the
@@ -93,36 +140,61 @@ impl Registry {
             provider,
             message,
         };
+        let not_allowed =
+            |source: tributary_http::AddressNotAllowed| RegistryError::AddressNotAllowed {
+                source_id: source_id.clone(),
+                source,
+            };
         match record.provider.as_str() {
             "egnyte" => {
                 let config: EgnyteConfig =
                     serde_json::from_value(config).map_err(|e| invalid("egnyte", e.to_string()))?;
                 let policy = config.poll.clone();
+                let target = config
+                    .validate()
+                    .map_err(|e| invalid("egnyte", e.to_string()))?;
                 let provider = EgnyteProvider::new(
                     record.id.clone(),
                     config,
                     objects,
                     &self.egnyte_limiters,
                     self.clock.clone(),
+                    self.outbound.clone(),
                 )
-                .map_err(|e| invalid("egnyte", e.to_string()))?;
+                .map_err(|e| match e {
+                    tributary_egnyte::ConfigError::AddressNotAllowed(a) => not_allowed(a),
+                    e => invalid("egnyte", e.to_string()),
+                })?;
                 Ok(Built {
                     provider: Arc::new(provider),
                     policy,
                     objects: Arc::clone(&in_flight),
+                    target,
                 })
             }
             "jive" => {
                 let config: JiveConfig =
                     serde_json::from_value(config).map_err(|e| invalid("jive", e.to_string()))?;
                 let policy = config.poll.clone();
-                let provider =
-                    JiveProvider::new(record.id.clone(), config, objects, self.clock.clone())
-                        .map_err(|e| invalid("jive", e.to_string()))?;
+                let target = config
+                    .validate()
+                    .map_err(|e| invalid("jive", e.to_string()))?;
+                let provider = JiveProvider::new(
+                    record.id.clone(),
+                    config,
+                    objects,
+                    self.clock.clone(),
+                    self.outbound.clone(),
+                )
+                .map_err(|e| match e {
+                    tributary_jive::ConfigError::AddressNotAllowed(a) => not_allowed(a),
+                    e => invalid("jive", e.to_string()),
+                })?;
                 Ok(Built {
                     provider: Arc::new(provider),
                     policy,
                     objects: Arc::clone(&in_flight),
+                    target,
                 })
             }
             other => Err(RegistryError::UnknownProvider {
@@ -142,7 +214,13 @@ mod tests {
     fn registry() -> Registry {
         let store: Arc<dyn EventStore> = Arc::new(SledStore::temporary().unwrap());
         let quota = governor::Quota::per_second(std::num::NonZeroU32::MIN);
-        Registry::new(store, Arc::new(SystemClock), RateLimiters::new(quota))
+        let outbound = Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap();
+        Registry::new(
+            store,
+            Arc::new(SystemClock),
+            RateLimiters::new(quota),
+            outbound,
+        )
     }
 
     fn record(

@@ -52,6 +52,8 @@ pub enum ServeError {
     Http(#[source] std::io::Error),
     #[error("a server task failed: {0}")]
     Task(String),
+    #[error("cannot build the outbound HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
 }
 
 /// A server that has started: where it listens, and what it runs.
@@ -73,10 +75,13 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
     let store = Arc::new(store);
     let dyn_store: Arc<dyn EventStore> = store.clone();
     let per_second = NonZeroU32::new(config.egnyte.calls_per_second).unwrap_or(NonZeroU32::MIN);
+    let outbound =
+        tributary_http::Outbound::new(config.network.policy()?).map_err(ServeError::HttpClient)?;
     let registry = Registry::new(
         dyn_store.clone(),
         clock.clone(),
         RateLimiters::new(governor::Quota::per_second(per_second)),
+        outbound,
     );
     for entry in &config.sources {
         let id = SourceId::new(entry.id.clone())?;
@@ -91,7 +96,7 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
             paused: entry.paused,
             created_at: existing.map_or_else(|| clock.now(), |r| r.created_at),
         };
-        registry.validate(&record)?;
+        registry.check(&record).await?;
         store.put_source(record).await?;
     }
     let engine = Engine::new(dyn_store.clone(), clock.clone(), config.engine_config());

@@ -111,6 +111,7 @@ impl Harness {
             Arc::from(self.store.object_state(source)),
             &self.limiters,
             self.clock.clone(),
+            tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap(),
         )
         .unwrap()
     }

@@ -121,6 +121,7 @@ pub fn provider_on(
         config,
         Arc::from(store.object_state(source)),
         clock,
+        tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap(),
     )
     .unwrap()
 }

@@ -182,7 +182,13 @@ async fn run(listen: &str) -> Result<(), Error> {
     let clock: Arc<dyn tributary_core::Clock> = Arc::new(tributary_core::SystemClock);
     let control = SourceControl::new(
         Engine::new(dyn_store.clone(), clock.clone(), EngineConfig::default()),
-        Registry::with_egnyte_rate(dyn_store.clone(), clock.clone(), 1),
+        Registry::with_egnyte_rate(
+            dyn_store.clone(),
+            clock.clone(),
+            1,
+            // Fixture sources point at 127.0.0.1: allowed explicitly.
+            tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback())?,
+        ),
         clock,
     );
     let keys = ApiKeys::new(keys)?.with_admins([AdminKeyEntry::new(ADMIN_KEY)])?;

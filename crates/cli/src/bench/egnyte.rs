@@ -57,6 +57,7 @@ pub async fn drain(args: EgnyteDrainArgs) -> Result<(), BenchError> {
         objects,
         &limiters,
         Arc::new(SystemClock),
+        super::bench_outbound()?,
     )
     .map_err(|e| BenchError::Config(e.to_string()))?;
 

@@ -70,6 +70,7 @@ pub async fn run(args: IdleArgs) -> Result<(), BenchError> {
     );
     let setup = Instant::now();
     let mut providers = Vec::with_capacity(args.sources);
+    let outbound = super::bench_outbound()?;
     for i in 0..args.sources {
         let id =
             SourceId::new(format!("jive-{i:05}")).map_err(|e| BenchError::Config(e.to_string()))?;
@@ -85,6 +86,7 @@ pub async fn run(args: IdleArgs) -> Result<(), BenchError> {
                 config,
                 Arc::from(store.object_state(&source)),
                 Arc::new(SystemClock),
+                outbound.clone(),
             )
             .map_err(|e| BenchError::Config(e.to_string()))?,
         );

@@ -73,6 +73,7 @@ pub async fn run(args: JiveArgs) -> Result<(), BenchError> {
         config,
         Arc::from(store.object_state(&source_ref)),
         Arc::new(SystemClock),
+        super::bench_outbound()?,
     )
     .map_err(|e| BenchError::Config(e.to_string()))?;
 

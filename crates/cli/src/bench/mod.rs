@@ -53,6 +53,13 @@ pub async fn run(command: BenchCommand) -> Result<(), BenchError> {
     }
 }
 
+/// The way out for the benchmarks' providers: their simulators listen on 127.0.0.1, allowed
+/// explicitly (`serve` allows no loopback address unless configured to).
+fn bench_outbound() -> Result<tributary_http::Outbound, BenchError> {
+    tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback())
+        .map_err(|e| BenchError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
 /// The tenant the benchmarks' sources belong to.
 pub(crate) const BENCH_TENANT: &str = "bench";
 

@@ -104,7 +104,10 @@ fn state(store: &SledStore, sources: bool) -> ApiState {
     );
     let quota = governor::Quota::per_second(std::num::NonZeroU32::new(100).unwrap());
     let limiters = tributary_egnyte::RateLimiters::new(quota);
-    let registry = crate::registry::Registry::new(dyn_store, clock.clone(), limiters);
+    // The tests' upstreams listen on 127.0.0.1: allowed explicitly.
+    let outbound =
+        tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap();
+    let registry = crate::registry::Registry::new(dyn_store, clock.clone(), limiters, outbound);
     state.with_sources(SourceControl::new(engine, registry, clock))
 }
 
