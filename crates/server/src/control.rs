@@ -111,7 +111,10 @@ pub(crate) fn scrub(message: &str, credentials: &serde_json::Value) -> String {
 }
 
 pub(crate) fn registry_error(e: RegistryError, credentials: &serde_json::Value) -> ApiError {
-    ApiError::InvalidSource(scrub(&e.to_string(), credentials))
+    match e {
+        RegistryError::AddressNotAllowed { .. } => ApiError::AddressNotAllowed(e.to_string()),
+        e => ApiError::InvalidSource(scrub(&e.to_string(), credentials)),
+    }
 }
 
 /// Refuses a source-scoped key for operations on the tenant's set of sources.
@@ -194,9 +197,11 @@ pub(crate) async fn create_source(
         paused: creation.paused,
         created_at: control.clock().now(),
     };
+    // Before the write lock: resolving the host name may take up to its timeout.
     control
         .registry()
-        .validate(&record)
+        .check(&record)
+        .await
         .map_err(|e| registry_error(e, &record.credentials))?;
     let _writes = control.writes().lock().await;
     // Ids are the tenant's own: another tenant's source with this id is neither seen nor told.

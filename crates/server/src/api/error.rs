@@ -62,6 +62,8 @@ error_codes! {
     AdminKeyNotAllowed => "admin_key_not_allowed",
     AdminKeyRequired => "admin_key_required",
     KeyNotFound => "key_not_found",
+    // Outbound address policy (`[network]`).
+    AddressNotAllowed => "address_not_allowed",
 }
 
 /// An API failure. Each variant has one status and one stable `code`.
@@ -149,6 +151,10 @@ pub enum ApiError {
     /// A fault of ours, not of the request. Details go to the log, not to the client.
     #[error("internal error")]
     Internal,
+    /// A source or OAuth flow whose upstream host is, or resolves only to, an address outbound
+    /// requests may not reach (loopback, private, link-local, …; `[network] allow_private`).
+    #[error("{0}")]
+    AddressNotAllowed(String),
 }
 
 impl ApiError {
@@ -170,7 +176,8 @@ impl ApiError {
             ApiError::InvalidBody(_)
             | ApiError::InvalidSource(_)
             | ApiError::InvalidOauthState(_)
-            | ApiError::OauthDenied(_) => StatusCode::BAD_REQUEST,
+            | ApiError::OauthDenied(_)
+            | ApiError::AddressNotAllowed(_) => StatusCode::BAD_REQUEST,
             ApiError::SourceExists(_) => StatusCode::CONFLICT,
             ApiError::OauthExchangeFailed(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable
@@ -214,6 +221,7 @@ impl ApiError {
             ApiError::Unavailable => ErrorCode::StoreUnavailable,
             ApiError::NotReady(_) => ErrorCode::NotReady,
             ApiError::Internal => ErrorCode::InternalError,
+            ApiError::AddressNotAllowed(_) => ErrorCode::AddressNotAllowed,
         }
     }
 

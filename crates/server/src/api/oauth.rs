@@ -26,6 +26,7 @@ use super::request::{parse_body, random_hex};
 use super::source_json::{NewSource, SourceBody};
 use super::{ApiError, ApiState, Tenant, openapi, query::RawQuery};
 use crate::control::{Creation, check_config, create_source, tenant_wide};
+use crate::registry::RegistryError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -153,8 +154,9 @@ fn base_url(
     responses(
         (status = 200, description = "Started", body = OauthStarted),
         (status = 400, description = "An unknown provider (`invalid_parameter`), a body that is \
-            not the JSON described (`invalid_body`), or a config the provider refuses \
-            (`invalid_source`)", body = openapi::ErrorBody),
+            not the JSON described (`invalid_body`), a config the provider refuses \
+            (`invalid_source`), or a provider host that is, or resolves only to, an address \
+            outbound requests may not reach (`address_not_allowed`)", body = openapi::ErrorBody),
         openapi::Unauthorized,
         openapi::SourceScopedKey,
         (status = 503, description = "No source management on this server, or too many flows \
@@ -209,8 +211,12 @@ pub(crate) async fn start(
     };
     control
         .registry()
-        .validate(&record)
-        .map_err(|e| ApiError::InvalidSource(e.to_string()))?;
+        .check(&record)
+        .await
+        .map_err(|e| match e {
+            RegistryError::AddressNotAllowed { .. } => ApiError::AddressNotAllowed(e.to_string()),
+            e => ApiError::InvalidSource(e.to_string()),
+        })?;
     let base = base_url(provider, &request.config)?;
     let (authorize, token_url) = match provider {
         openapi::ProviderName::Egnyte => (
@@ -277,7 +283,8 @@ pub(crate) async fn start(
         (status = 400, description = "A missing `code` or `state` or an unknown provider \
             (`invalid_parameter`); a `state` not issued here, used, expired or for another \
             provider (`invalid_oauth_state`); the user or provider refused \
-            (`oauth_denied`); a source the provider refuses (`invalid_source`)", body = openapi::ErrorBody),
+            (`oauth_denied`); a source the provider refuses (`invalid_source`); a token host \
+            outbound requests may not reach (`address_not_allowed`, nothing sent)", body = openapi::ErrorBody),
         (status = 409, description = "The id is taken (`source_exists`)", body = openapi::ErrorBody),
         (status = 502, description = "The token endpoint refused the code or did not answer \
             (`oauth_exchange_failed`)", body = openapi::ErrorBody),
@@ -335,7 +342,7 @@ pub(crate) async fn callback(
         )));
     }
     let now = control.clock().now();
-    let token = exchange(&flow, &code).await?;
+    let token = exchange(control.registry().outbound(), &flow, &code).await?;
     let credentials = credentials(&flow, token, now)?;
     let creation = Creation::check(NewSource {
         id: flow.id.map(|id| id.as_str().to_owned()),
@@ -366,24 +373,23 @@ struct TokenRefusal {
     error_description: Option<String>,
 }
 
-fn http() -> Result<&'static reqwest::Client, ApiError> {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client);
-    }
-    let client = reqwest::Client::builder()
-        .timeout(TOKEN_TIMEOUT)
-        .build()
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot build the OAuth HTTP client");
-            ApiError::Internal
-        })?;
-    Ok(CLIENT.get_or_init(|| client))
-}
+/// The largest token answer read: a token answer is a few hundred bytes.
+const MAX_TOKEN_ANSWER_BYTES: u64 = 64 * 1024;
 
-async fn exchange(flow: &Flow, code: &str) -> Result<TokenAnswer, ApiError> {
+/// Exchanges the code at `flow.token_url` through `outbound`, the providers' own way out: the
+/// token host passes the same address policy (checked again here, at connect time, since the
+/// name may resolve elsewhere than at `start`), and a redirect is the token endpoint's refusal,
+/// not followed.
+async fn exchange(
+    outbound: &tributary_http::Outbound,
+    flow: &Flow,
+    code: &str,
+) -> Result<TokenAnswer, ApiError> {
     let failed = |message: String| ApiError::OauthExchangeFailed(message);
-    let request = http()?.post(&flow.token_url);
+    let request = outbound
+        .client()
+        .post(&flow.token_url)
+        .timeout(TOKEN_TIMEOUT);
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -401,24 +407,33 @@ async fn exchange(flow: &Flow, code: &str) -> Result<TokenAnswer, ApiError> {
             .basic_auth(&flow.client_id, Some(&flow.client_secret))
             .form(&form),
     };
-    let response = request.send().await.map_err(|e| {
-        failed(format!(
+    let response = outbound.send(request).await.map_err(|e| match e {
+        tributary_http::SendError::NotAllowed(refused) => ApiError::AddressNotAllowed(format!(
+            "the token endpoint {} is not reachable: {refused}",
+            flow.token_url
+        )),
+        tributary_http::SendError::Http(e) => failed(format!(
             "the token endpoint {} did not answer: {}",
             flow.token_url,
             e.without_url()
-        ))
+        )),
     })?;
     let status = response.status();
-    let body = response
-        .bytes()
+    let body = tributary_http::read_body(response, MAX_TOKEN_ANSWER_BYTES)
         .await
-        .map_err(|e| failed(format!("reading the token answer: {}", e.without_url())))?;
+        .map_err(|e| failed(format!("reading the token answer: {e}")))?;
     if !status.is_success() {
         let reason = match serde_json::from_slice::<TokenRefusal>(&body) {
-            Ok(r) => match r.error_description {
-                Some(d) => format!("{}: {d}", r.error),
-                None => r.error,
-            },
+            Ok(r) => {
+                let error = tributary_http::excerpt(r.error.as_bytes());
+                match r.error_description {
+                    Some(d) => format!("{error}: {}", tributary_http::excerpt(d.as_bytes())),
+                    None => error,
+                }
+            }
+            Err(_) if status.is_redirection() => {
+                "a redirect, not followed (the token URL must answer itself)".into()
+            }
             Err(_) => "no OAuth error in the answer".into(),
         };
         return Err(failed(format!(

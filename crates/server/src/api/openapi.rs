@@ -528,6 +528,7 @@ mod tests {
             ErrorCode::AdminKeyNotAllowed => ApiError::AdminKeyNotAllowed,
             ErrorCode::AdminKeyRequired => ApiError::AdminKeyRequired,
             ErrorCode::KeyNotFound => ApiError::KeyNotFound(String::new()),
+            ErrorCode::AddressNotAllowed => ApiError::AddressNotAllowed(String::new()),
         }
     }
 

@@ -72,8 +72,10 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<SourceId, ApiErr
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = SourceBody),
-        (status = 400, description = "A body that is not the JSON described (`invalid_body`), or a \
-            source its provider refuses (`invalid_source`)", body = openapi::ErrorBody),
+        (status = 400, description = "A body that is not the JSON described (`invalid_body`), a \
+            source its provider refuses (`invalid_source`), or an upstream host that is, or \
+            resolves only to, an address outbound requests may not reach: loopback, private, \
+            link-local, … (`address_not_allowed`)", body = openapi::ErrorBody),
         openapi::Unauthorized,
         openapi::SourceScopedKey,
         (status = 409, description = "The id is taken (`source_exists`)", body = openapi::ErrorBody),

@@ -5,8 +5,8 @@
 //!   checked against the schema `/openapi.json` declares for its path, method and status
 //!   ([`Api::send`]). Only live streams, which never end, listen on 127.0.0.1:0
 //!   ([`Api::listen`]). One child per area: `events` (pages, filters, cursors, tenants, health,
-//!   metrics), `stream` (server-sent events), `keys`, `kloudless`, and `contract` (every
-//!   documented operation answered and checked).
+//!   metrics), `stream` (server-sent events), `keys`, `kloudless`, `address` (outbound addresses
+//!   refused), and `contract` (every documented operation answered and checked).
 //! - An inline `mod tests` in a file tests that file's private helpers only (parsers, hashing,
 //!   ids), never a route.
 //! - The sources API with a running engine over the simulators is black-box: `tests/it/sources.rs`.
@@ -16,6 +16,7 @@
 //! log of its own: tenant `a`'s is `e0 e1 e3 e4 e6 e7 e9 e10 e12 e13` at positions 1..=10,
 //! tenant `b`'s is `e2 e5 e8 e11 e14` at positions 1..=5.
 
+mod address;
 mod contract;
 mod events;
 mod keys;
