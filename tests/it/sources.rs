@@ -1240,3 +1240,42 @@ async fn events_until_idle(url: &str, key: &str) -> Vec<(String, u64)> {
         buffer.extend_from_slice(&chunk);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_not_followed_and_the_sources_error_names_it() {
+    use wiremock::matchers::any;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let h = harness().await;
+    // An internal service a redirect points to, and an allowed upstream that redirects there.
+    let internal = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("internal secret"))
+        .mount(&internal)
+        .await;
+    let upstream = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/latest/meta-data", internal.uri())),
+        )
+        .mount(&upstream)
+        .await;
+    let source = json!({"id": "redirected", "provider": "egnyte",
+        "config": {"base_url": upstream.uri(), "poll": fast()},
+        "credentials": {"kind": "bearer", "token": EGNYTE_TOKEN}});
+    let (status, body) = h.post(KEY_A, "/v1/sources", source).await;
+    assert_eq!(status, 201, "{body}");
+    let failed = h
+        .wait_for(KEY_A, "redirected", "a source error", |s| {
+            !s["status"]["last_error"].is_null()
+        })
+        .await;
+    assert_eq!(
+        failed["status"]["last_error"],
+        "fatal source error: GET /pubapi/v2/events/cursor: answered 302, a redirect; redirects \
+         are not followed (check the base URL)"
+    );
+    assert_eq!(upstream.received_requests().await.unwrap().len(), 1);
+    assert_eq!(internal.received_requests().await.unwrap().len(), 0);
+    h.stop().await;
+}
