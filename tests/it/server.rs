@@ -442,3 +442,19 @@ async fn serve_applies_retention_periodically_and_reports_it() {
     }
     server.shut_down().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_allows_no_loopback_upstream_unless_configured() {
+    let up = upstreams(5).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), &up, 60_000);
+    config.network = NetworkSection::default();
+    let e = match start(&config, Arc::new(SystemClock)).await {
+        Ok(_) => panic!("a configured source on 127.0.0.1 started without allow_private"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        e.to_string(),
+        "source egnyte-1: address not allowed: 127.0.0.1 is a loopback address"
+    );
+}
