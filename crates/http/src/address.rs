@@ -57,7 +57,7 @@ const fn v6(s: [u16; 8], len: u8) -> Ipv6Net {
     )
 }
 
-/// Broadcast first: it is also inside no other range, but keep the most specific name first.
+/// The forbidden IPv4 ranges, each with its name.
 const V4: [(Ipv4Net, ForbiddenRange); 12] = [
     (v4(255, 255, 255, 255, 32), ForbiddenRange::Broadcast),
     (v4(0, 0, 0, 0, 8), ForbiddenRange::Unspecified),
@@ -73,6 +73,7 @@ const V4: [(Ipv4Net, ForbiddenRange); 12] = [
     (v4(224, 0, 0, 0, 4), ForbiddenRange::Multicast),
 ];
 
+/// IPv6's own forbidden ranges (an address embedding an IPv4 one is judged as that address).
 const V6: [(Ipv6Net, ForbiddenRange); 6] = [
     (
         v6([0, 0, 0, 0, 0, 0, 0, 0], 128),

@@ -166,7 +166,7 @@ struct GuardedResolver {
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let outbound_policy = Arc::clone(&self.policy);
+        let policy = Arc::clone(&self.policy);
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let addrs = lookup(&host).await?;
@@ -176,7 +176,7 @@ impl Resolve for GuardedResolver {
             let mut refused = None;
             let mut allowed = Vec::with_capacity(addrs.len());
             for address in addrs {
-                match outbound_policy.check(address) {
+                match policy.check(address) {
                     Ok(()) => allowed.push(SocketAddr::new(address, 0)),
                     Err(range) => {
                         refused.get_or_insert(AddressNotAllowed {

@@ -214,7 +214,10 @@ pub(crate) async fn start(
         .check(&record)
         .await
         .map_err(|e| match e {
-            RegistryError::AddressNotAllowed { .. } => ApiError::AddressNotAllowed(e.to_string()),
+            // No source exists yet: the refusal alone, without the stand-in id.
+            RegistryError::AddressNotAllowed { source, .. } => {
+                ApiError::AddressNotAllowed(source.to_string())
+            }
             e => ApiError::InvalidSource(e.to_string()),
         })?;
     let base = base_url(provider, &request.config)?;

@@ -201,7 +201,7 @@ async fn oauth_start_refuses_a_forbidden_provider_host() {
     assert_eq!((status, error_code(&body)), (400, "address_not_allowed"));
     assert_eq!(
         error_message(&body),
-        "source oauth-pending: address not allowed: 169.254.169.254 is a link-local address"
+        "address not allowed: 169.254.169.254 is a link-local address"
     );
 }
 
