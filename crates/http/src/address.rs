@@ -119,8 +119,8 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     })
 }
 
-/// The forbidden range `ip` is in, if any; an IPv6 address that embeds an IPv4 one (see
-/// [`EMBEDS_V4`]) is judged as that IPv4 address.
+/// The forbidden range `ip` is in, if any; an IPv6 address that embeds an IPv4 one (mapped
+/// `::ffff:0:0/96`, compatible `::/96`, NAT64 `64:ff9b::/96`) is judged as that IPv4 address.
 pub fn forbidden_range(ip: IpAddr) -> Option<ForbiddenRange> {
     let v4_range = |ip: Ipv4Addr| {
         V4.iter()
