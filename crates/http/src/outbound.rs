@@ -103,14 +103,26 @@ impl Outbound {
         timeout: Duration,
     ) -> Result<(), AddressNotAllowed> {
         self.check_url(url)?;
-        let name = match url.host_str() {
-            Some(name) if literal(url).is_none() => name,
-            _ => return Ok(()),
-        };
-        let Ok(Ok(addrs)) = tokio::time::timeout(timeout, lookup(name)).await else {
-            return Ok(());
-        };
-        self.filter(name, addrs).map(|_| ())
+        match url.host_str() {
+            Some(name) if literal(url).is_none() => {
+                self.check_name(name, timeout, lookup(name)).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Outbound::check_target`] for a name, with the lookup given.
+    async fn check_name(
+        &self,
+        name: &str,
+        timeout: Duration,
+        lookup: impl std::future::Future<Output = std::io::Result<Vec<IpAddr>>>,
+    ) -> Result<(), AddressNotAllowed> {
+        match tokio::time::timeout(timeout, lookup).await {
+            Ok(Ok(addrs)) => self.filter(name, addrs).map(|_| ()),
+            // Unresolved (now): the resolver judges it at every connection.
+            Ok(Err(_)) | Err(_) => Ok(()),
+        }
     }
 
     /// Checks the URL's host if it is an IP literal, then sends `req` on this client (whichever
@@ -246,6 +258,37 @@ mod tests {
         let unknown = Url::parse("http://no-such-host.invalid/").unwrap();
         assert_eq!(
             strict.check_target(&unknown, Duration::from_secs(2)).await,
+            Ok(())
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lookup_that_never_answers_passes_creation_after_the_timeout() {
+        let strict = Outbound::new(AddressPolicy::strict()).unwrap();
+        let started = tokio::time::Instant::now();
+        let hung = std::future::pending::<std::io::Result<Vec<IpAddr>>>();
+        let checked = strict
+            .check_name("slow.example", Duration::from_secs(3), hung)
+            .await;
+        assert_eq!(checked, Ok(()));
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+        // What a name resolves to decides: only forbidden addresses are refused.
+        let loopback = || async { Ok(vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()]) };
+        let refused = strict
+            .check_name("rebind.example", Duration::from_secs(3), loopback())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.address, "127.0.0.1".parse::<IpAddr>().unwrap());
+        let mixed = async {
+            Ok(vec![
+                "10.0.0.1".parse().unwrap(),
+                "8.8.8.8".parse().unwrap(),
+            ])
+        };
+        assert_eq!(
+            strict
+                .check_name("mixed.example", Duration::from_secs(3), mixed)
+                .await,
             Ok(())
         );
     }
