@@ -156,6 +156,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         metrics: MetricsSection {
             auth: MetricsAuth::Open,
         },
+        limits: Default::default(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-demo".into(),

@@ -46,6 +46,9 @@ pub struct ServerConfig {
     /// Who may read `/metrics`.
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// Per-tenant limits and request bounds of the API.
+    #[serde(default)]
+    pub limits: LimitsSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -119,6 +122,98 @@ impl Default for MetricsSection {
         Self {
             auth: MetricsAuth::Admin,
         }
+    }
+}
+
+/// `[limits]`: what one tenant (or key) may hold at once, and the HTTP server's request bounds
+/// ([`crate::api::Limits`], whose defaults these are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub oauth_pending_per_tenant: usize,
+    pub streams_per_tenant: usize,
+    pub streams_per_key: usize,
+    pub sources_per_tenant: usize,
+    pub max_config_bytes: usize,
+    pub max_credentials_bytes: usize,
+    pub max_body_bytes: usize,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub header_read_timeout: Duration,
+}
+
+impl Default for LimitsSection {
+    /// The values of `config.default.toml`.
+    fn default() -> Self {
+        Self::from(crate::api::Limits::default())
+    }
+}
+
+impl From<crate::api::Limits> for LimitsSection {
+    fn from(l: crate::api::Limits) -> Self {
+        Self {
+            oauth_pending_per_tenant: l.oauth_pending_per_tenant,
+            streams_per_tenant: l.streams_per_tenant,
+            streams_per_key: l.streams_per_key,
+            sources_per_tenant: l.sources_per_tenant,
+            max_config_bytes: l.max_config_bytes,
+            max_credentials_bytes: l.max_credentials_bytes,
+            max_body_bytes: l.max_body_bytes,
+            header_read_timeout: l.header_read_timeout,
+        }
+    }
+}
+
+impl LimitsSection {
+    /// The limits the API enforces.
+    pub fn limits(&self) -> crate::api::Limits {
+        crate::api::Limits {
+            oauth_pending_per_tenant: self.oauth_pending_per_tenant,
+            streams_per_tenant: self.streams_per_tenant,
+            streams_per_key: self.streams_per_key,
+            sources_per_tenant: self.sources_per_tenant,
+            max_config_bytes: self.max_config_bytes,
+            max_credentials_bytes: self.max_credentials_bytes,
+            max_body_bytes: self.max_body_bytes,
+            header_read_timeout: self.header_read_timeout,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: String| {
+            Err(ConfigError::Invalid {
+                field: format!("limits.{field}"),
+                message,
+            })
+        };
+        let max_pending = crate::api::oauth::MAX_PENDING;
+        if !(1..=max_pending).contains(&self.oauth_pending_per_tenant) {
+            return invalid(
+                "oauth_pending_per_tenant",
+                format!("must be from 1 to {max_pending} (the server-wide cap)"),
+            );
+        }
+        for (field, value) in [
+            ("streams_per_tenant", self.streams_per_tenant),
+            ("streams_per_key", self.streams_per_key),
+            ("sources_per_tenant", self.sources_per_tenant),
+        ] {
+            if value == 0 {
+                return invalid(field, "must be at least 1".into());
+            }
+        }
+        for (field, value) in [
+            ("max_config_bytes", self.max_config_bytes),
+            ("max_credentials_bytes", self.max_credentials_bytes),
+            ("max_body_bytes", self.max_body_bytes),
+        ] {
+            if value < 256 {
+                return invalid(field, "must be at least 256".into());
+            }
+        }
+        if self.header_read_timeout < Duration::from_millis(100) {
+            return invalid("header_read_timeout", "must be at least 100ms".into());
+        }
+        Ok(())
     }
 }
 
@@ -303,6 +398,7 @@ impl ServerConfig {
         if r.interval < Duration::from_secs(1) {
             return invalid("retention.interval", "must be at least 1s");
         }
+        self.limits.validate()?;
         self.api_keys()?;
         let mut seen = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {

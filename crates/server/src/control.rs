@@ -14,6 +14,7 @@
 //! (`SourceControl::writes`), so an id check and the write it guards cannot interleave with
 //! another request's.
 
+use crate::api::limits::check_size;
 use crate::api::oauth_state::PendingStates;
 use crate::api::request::random_hex;
 use crate::api::source_json::{NewSource, SourceBody, body};
@@ -178,6 +179,19 @@ pub(crate) async fn create_source(
     tenant: &Tenant,
     creation: Creation,
 ) -> Result<SourceBody, ApiError> {
+    let limits = *state.limits();
+    check_size(
+        "config",
+        &serde_json::Value::Object(creation.config.clone()),
+        limits.max_config_bytes,
+        "max_config_bytes",
+    )?;
+    check_size(
+        "credentials",
+        &creation.credentials,
+        limits.max_credentials_bytes,
+        "max_credentials_bytes",
+    )?;
     let control = state.sources()?;
     tenant_wide(tenant, "create sources")?;
     let id = match creation.id {
@@ -200,14 +214,27 @@ pub(crate) async fn create_source(
         .map_err(|e| registry_error(e, &record.credentials))?;
     let _writes = control.writes().lock().await;
     // Ids are the tenant's own: another tenant's source with this id is neither seen nor told.
-    let exists = {
+    let (exists, count) = {
         let (id, tenant) = (id.clone(), tenant.as_str().to_owned());
         state
-            .blocking(move |store| Ok(store.source(&tenant, &id)?.is_some()))
+            .blocking(move |store| {
+                let exists = store.source(&tenant, &id)?.is_some();
+                Ok((exists, store.sources_of(&tenant)?.len()))
+            })
             .await?
     };
     if exists {
         return Err(ApiError::SourceExists(id.as_str().to_owned()));
+    }
+    // Counted under the write lock, so concurrent creations cannot pass the limit together.
+    if count >= limits.sources_per_tenant {
+        return Err(ApiError::TenantLimit {
+            message: format!(
+                "this tenant has {count} sources, its limit ([limits] sources_per_tenant): \
+                 delete one first"
+            ),
+            retry_after: None,
+        });
     }
     let source = state.store().put_source(record.clone()).await?;
     record.incarnation = source.incarnation;
