@@ -598,6 +598,50 @@ password = "p"
     }
 
     #[test]
+    fn limits_default_to_the_apis_and_are_read_and_checked() {
+        let c = ServerConfig::load_with(None, no_env()).unwrap();
+        assert_eq!(c.limits, LimitsSection::default());
+        assert_eq!(c.limits.limits(), crate::api::Limits::default());
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "[limits]\nstreams_per_key = 3\nheader_read_timeout = \"2s\"\n",
+        );
+        let c = ServerConfig::load_with(Some(&path), no_env()).unwrap();
+        let limits = c.limits.limits();
+        assert_eq!(
+            (limits.streams_per_key, limits.header_read_timeout),
+            (3, Duration::from_secs(2))
+        );
+        assert_eq!(limits.streams_per_tenant, 50, "untouched defaults stay");
+        for (text, says) in [
+            (
+                "oauth_pending_per_tenant = 10001",
+                "limits.oauth_pending_per_tenant must be from 1 to 10000",
+            ),
+            (
+                "sources_per_tenant = 0",
+                "limits.sources_per_tenant must be at least 1",
+            ),
+            (
+                "max_body_bytes = 10",
+                "limits.max_body_bytes must be at least 256",
+            ),
+            (
+                "header_read_timeout = \"10ms\"",
+                "limits.header_read_timeout must be at least 100ms",
+            ),
+            ("streams = 3", "unknown field"),
+        ] {
+            let path = write(&dir, &format!("[limits]\n{text}\n"));
+            let e = ServerConfig::load_with(Some(&path), no_env())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn admin_keys_are_read_and_told_apart_from_tenant_keys() {
         let dir = tempfile::tempdir().unwrap();
         let hash = crate::api::key_sha256_hex("root");
