@@ -253,7 +253,7 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.error_code(),
                 // Whatever echoes input, ours or a library's, quotes at most an excerpt of it.
-                message: super::request::clip_quotes(&self.to_string()),
+                message: super::request::bounded_message(&self.to_string()),
                 oldest_cursor: match self {
                     ApiError::CursorExpired { oldest } => Some(oldest.encode()),
                     _ => None,

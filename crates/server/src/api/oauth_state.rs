@@ -16,9 +16,19 @@ use tributary_core::SourceId;
 pub const MAX_PENDING: usize = 10_000;
 
 /// Flows started and not yet called back, by `state`.
-#[derive(Default)]
 pub(crate) struct PendingStates {
     states: Mutex<HashMap<String, Flow>>,
+    /// The server-wide cap: [`MAX_PENDING`] (smaller in tests).
+    cap: usize,
+}
+
+impl Default for PendingStates {
+    fn default() -> Self {
+        Self {
+            states: Mutex::default(),
+            cap: MAX_PENDING,
+        }
+    }
 }
 
 /// A started flow: what its start request gave, kept until its callback or `expires_at`.
@@ -69,7 +79,7 @@ impl PendingStates {
                 retry_after: Some(seconds_until(oldest, now)),
             });
         }
-        if states.len() >= MAX_PENDING {
+        if states.len() >= self.cap {
             tracing::warn!(
                 pending = states.len(),
                 "too many OAuth flows waiting, of all tenants; refusing a new one"
@@ -95,4 +105,75 @@ fn seconds_until(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> u64 {
     u64::try_from(millis.div_euclid(1000) + i64::from(millis.rem_euclid(1000) > 0))
         .unwrap_or(0)
         .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn flow(tenant: &str, expires_at: DateTime<Utc>) -> Flow {
+        let keys = crate::api::ApiKeys::new([crate::api::KeyEntry::new(tenant, "k")]).unwrap();
+        Flow {
+            provider: openapi::ProviderName::Egnyte,
+            tenant: keys.tenant("k").unwrap(),
+            id: None,
+            config: serde_json::Map::new(),
+            client_id: "app".into(),
+            client_secret: "shh".into(),
+            redirect_uri: "https://app.example/back".into(),
+            paused: false,
+            token_url: "https://acme.egnyte.com/puboauth/token".into(),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_full_server_answers_503_with_retry_after_and_a_tenant_at_its_limit_429() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
+        let secs = |s| now + chrono::Duration::seconds(s);
+        let pending = PendingStates {
+            cap: 3,
+            ..PendingStates::default()
+        };
+        pending
+            .insert("s1".into(), flow("a", secs(300)), now, 2)
+            .unwrap();
+        pending
+            .insert("s2".into(), flow("a", secs(200)), now, 2)
+            .unwrap();
+        pending
+            .insert("s3".into(), flow("b", secs(599)), now, 2)
+            .unwrap();
+        // `a` at its own limit: 429, until its oldest (200 s).
+        match pending.insert("s4".into(), flow("a", secs(600)), now, 2) {
+            Err(ApiError::TenantLimit {
+                retry_after: Some(200),
+                ..
+            }) => {}
+            other => panic!("{:?}", other.err()),
+        }
+        // `c` below its limit, the server full: 503, until the oldest of all (200 s).
+        let full = pending
+            .insert("s4".into(), flow("c", secs(600)), now, 2)
+            .unwrap_err();
+        assert!(
+            matches!(full, ApiError::PendingFull { retry_after: 200 }),
+            "{full:?}"
+        );
+        assert_eq!(
+            (full.status().as_u16(), full.code()),
+            (503, "sources_unavailable")
+        );
+        // Expired flows are dropped first: 200.5 s later, `a`'s oldest is gone.
+        let later = now + chrono::Duration::milliseconds(200_500);
+        pending
+            .insert("s4".into(), flow("c", secs(600)), later, 2)
+            .unwrap();
+        assert!(pending.take("s2", later).is_none());
+        assert!(pending.take("s1", later).is_some());
+        // A fraction of a second is rounded up.
+        assert_eq!(seconds_until(Some(secs(300)), later), 100);
+        assert_eq!(seconds_until(Some(later), later), 1);
+    }
 }

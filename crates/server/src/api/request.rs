@@ -101,6 +101,22 @@ pub(crate) fn clip_quotes(message: &str) -> String {
     out
 }
 
+/// The longest error message, in characters: a net under [`clip_quotes`] for input a library
+/// echoes without quotes.
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// An error message as it is answered: long quoted runs cut ([`clip_quotes`]), then the whole cut
+/// to [`MAX_MESSAGE_CHARS`].
+pub(crate) fn bounded_message(message: &str) -> String {
+    let clipped = clip_quotes(message);
+    if clipped.chars().count() <= MAX_MESSAGE_CHARS {
+        return clipped;
+    }
+    let mut cut: String = clipped.chars().take(MAX_MESSAGE_CHARS).collect();
+    cut.push('…');
+    cut
+}
+
 /// A new random id: `prefix` and 16 hex digits.
 pub(crate) fn random_hex(bytes: usize) -> Result<String, ApiError> {
     let mut buf = vec![0u8; bytes];
@@ -146,5 +162,14 @@ mod tests {
         // Quoting our own excerpt leaves it as it is.
         let q = quote(&long);
         assert_eq!(clip_quotes(&q), q);
+    }
+
+    #[test]
+    fn a_message_is_cut_to_its_bound_even_without_quotes() {
+        let unquoted = format!("invalid value: {}", "z".repeat(5000));
+        let bounded = bounded_message(&unquoted);
+        assert_eq!(bounded.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(bounded.ends_with('…'));
+        assert_eq!(bounded_message("short"), "short");
     }
 }
