@@ -182,7 +182,7 @@ pub(crate) async fn create_source(
     let limits = *state.limits();
     check_size(
         "config",
-        &serde_json::Value::Object(creation.config.clone()),
+        &creation.config,
         limits.max_config_bytes,
         "max_config_bytes",
     )?;

@@ -148,7 +148,7 @@ fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
 /// `413 payload_too_large` when `value`'s JSON is larger than `max` bytes; names the field.
 pub(crate) fn check_size(
     field: &str,
-    value: &serde_json::Value,
+    value: &impl serde::Serialize,
     max: usize,
     setting: &str,
 ) -> Result<(), ApiError> {

@@ -184,7 +184,7 @@ pub(crate) async fn start(
     let limits = state.limits();
     super::limits::check_size(
         "config",
-        &serde_json::Value::Object(request.config.clone()),
+        &request.config,
         limits.max_config_bytes,
         "max_config_bytes",
     )?;
