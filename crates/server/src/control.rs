@@ -214,28 +214,17 @@ pub(crate) async fn create_source(
         .map_err(|e| registry_error(e, &record.credentials))?;
     let _writes = control.writes().lock().await;
     // Ids are the tenant's own: another tenant's source with this id is neither seen nor told.
-    let (exists, count) = {
+    let exists = {
         let (id, tenant) = (id.clone(), tenant.as_str().to_owned());
         state
-            .blocking(move |store| {
-                let exists = store.source(&tenant, &id)?.is_some();
-                Ok((exists, store.sources_of(&tenant)?.len()))
-            })
+            .blocking(move |store| Ok(store.source(&tenant, &id)?.is_some()))
             .await?
     };
     if exists {
         return Err(ApiError::SourceExists(id.as_str().to_owned()));
     }
     // Counted under the write lock, so concurrent creations cannot pass the limit together.
-    if count >= limits.sources_per_tenant {
-        return Err(ApiError::TenantLimit {
-            message: format!(
-                "this tenant has {count} sources, its limit ([limits] sources_per_tenant): \
-                 delete one first"
-            ),
-            retry_after: None,
-        });
-    }
+    check_source_places(state, tenant).await?;
     let source = state.store().put_source(record.clone()).await?;
     record.incarnation = source.incarnation;
     if !record.paused {
@@ -248,6 +237,25 @@ pub(crate) async fn create_source(
     }
     tracing::info!(source = %record.id, tenant = %record.tenant, provider = %record.provider, "source created");
     view(state, control, record).await
+}
+
+/// `429 tenant_limit` when `tenant` has `[limits] sources_per_tenant` sources already.
+pub(crate) async fn check_source_places(state: &ApiState, tenant: &Tenant) -> Result<(), ApiError> {
+    let limit = state.limits().sources_per_tenant;
+    let name = tenant.as_str().to_owned();
+    let count = state
+        .blocking(move |store| Ok(store.sources_of(&name)?.len()))
+        .await?;
+    if count >= limit {
+        return Err(ApiError::TenantLimit {
+            message: format!(
+                "this tenant has {count} sources, its limit ([limits] sources_per_tenant): \
+                 delete one first"
+            ),
+            retry_after: None,
+        });
+    }
+    Ok(())
 }
 
 /// How long deleting or restarting a source waits for its poll in flight; providers time their

@@ -25,7 +25,7 @@ pub use super::oauth_state::MAX_PENDING;
 use super::request::{Body, parse_body, quote, random_hex};
 use super::source_json::{NewSource, SourceBody};
 use super::{ApiError, ApiState, Tenant, openapi, query::RawQuery};
-use crate::control::{Creation, check_config, create_source, tenant_wide};
+use crate::control::{Creation, check_config, check_source_places, create_source, tenant_wide};
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
@@ -204,6 +204,9 @@ pub(crate) async fn start(
     }
     let control = state.sources()?;
     tenant_wide(&tenant, "create sources")?;
+    // A tenant with no source place left is told now, not after its user has authorized (the
+    // callback counts again, under the write lock).
+    check_source_places(&state, &tenant).await?;
     // Check the config as the source will be built, with stand-in OAuth credentials.
     let record = tributary_store::SourceRecord {
         incarnation: 0,

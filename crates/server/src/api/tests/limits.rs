@@ -127,6 +127,9 @@ async fn a_tenant_at_its_source_limit_gets_429_and_a_delete_frees_a_place() {
         error_message(&body).contains("sources_per_tenant"),
         "{body}"
     );
+    // An OAuth flow would create one: refused at its start, before the user authorizes.
+    let (status, _, body) = post(&api, KEY_A, "/v1/oauth/egnyte/start", &oauth_start()).await;
+    assert_eq!((status, error_code(&body)), (429, "tenant_limit"), "{body}");
     // Another tenant is not affected.
     let (status, _, _) = post(&api, KEY_B, "/v1/sources", &egnyte("eg2")).await;
     assert_eq!(status, 201);
