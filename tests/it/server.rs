@@ -91,6 +91,7 @@ fn config(dir: &Path, up: &Upstreams, max_delay_ms: u64) -> ServerConfig {
         network: NetworkSection {
             allow_private: vec!["127.0.0.1/32".into()],
         },
+        limits: Default::default(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-1".into(),

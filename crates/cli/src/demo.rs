@@ -160,6 +160,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         network: NetworkSection {
             allow_private: vec!["127.0.0.1/32".into()],
         },
+        limits: Default::default(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-demo".into(),

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     /// Which otherwise forbidden addresses outbound requests may reach.
     #[serde(default)]
     pub network: NetworkSection,
+    /// Per-tenant limits and request bounds of the API.
+    #[serde(default)]
+    pub limits: LimitsSection,
 }
 
 /// `[network]`: outbound requests to addresses a tenant chose (providers' base URLs and domains,
@@ -157,6 +160,98 @@ impl Default for MetricsSection {
         Self {
             auth: MetricsAuth::Admin,
         }
+    }
+}
+
+/// `[limits]`: what one tenant (or key) may hold at once, and the HTTP server's request bounds
+/// ([`crate::api::Limits`], whose defaults these are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub oauth_pending_per_tenant: usize,
+    pub streams_per_tenant: usize,
+    pub streams_per_key: usize,
+    pub sources_per_tenant: usize,
+    pub max_config_bytes: usize,
+    pub max_credentials_bytes: usize,
+    pub max_body_bytes: usize,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub header_read_timeout: Duration,
+}
+
+impl Default for LimitsSection {
+    /// The values of `config.default.toml`.
+    fn default() -> Self {
+        Self::from(crate::api::Limits::default())
+    }
+}
+
+impl From<crate::api::Limits> for LimitsSection {
+    fn from(l: crate::api::Limits) -> Self {
+        Self {
+            oauth_pending_per_tenant: l.oauth_pending_per_tenant,
+            streams_per_tenant: l.streams_per_tenant,
+            streams_per_key: l.streams_per_key,
+            sources_per_tenant: l.sources_per_tenant,
+            max_config_bytes: l.max_config_bytes,
+            max_credentials_bytes: l.max_credentials_bytes,
+            max_body_bytes: l.max_body_bytes,
+            header_read_timeout: l.header_read_timeout,
+        }
+    }
+}
+
+impl LimitsSection {
+    /// The limits the API enforces.
+    pub fn limits(&self) -> crate::api::Limits {
+        crate::api::Limits {
+            oauth_pending_per_tenant: self.oauth_pending_per_tenant,
+            streams_per_tenant: self.streams_per_tenant,
+            streams_per_key: self.streams_per_key,
+            sources_per_tenant: self.sources_per_tenant,
+            max_config_bytes: self.max_config_bytes,
+            max_credentials_bytes: self.max_credentials_bytes,
+            max_body_bytes: self.max_body_bytes,
+            header_read_timeout: self.header_read_timeout,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: String| {
+            Err(ConfigError::Invalid {
+                field: format!("limits.{field}"),
+                message,
+            })
+        };
+        let max_pending = crate::api::oauth::MAX_PENDING;
+        if !(1..=max_pending).contains(&self.oauth_pending_per_tenant) {
+            return invalid(
+                "oauth_pending_per_tenant",
+                format!("must be from 1 to {max_pending} (the server-wide cap)"),
+            );
+        }
+        for (field, value) in [
+            ("streams_per_tenant", self.streams_per_tenant),
+            ("streams_per_key", self.streams_per_key),
+            ("sources_per_tenant", self.sources_per_tenant),
+        ] {
+            if value == 0 {
+                return invalid(field, "must be at least 1".into());
+            }
+        }
+        for (field, value) in [
+            ("max_config_bytes", self.max_config_bytes),
+            ("max_credentials_bytes", self.max_credentials_bytes),
+            ("max_body_bytes", self.max_body_bytes),
+        ] {
+            if value < 256 {
+                return invalid(field, "must be at least 256".into());
+            }
+        }
+        if self.header_read_timeout < Duration::from_millis(100) {
+            return invalid("header_read_timeout", "must be at least 100ms".into());
+        }
+        Ok(())
     }
 }
 
@@ -342,6 +437,7 @@ impl ServerConfig {
             return invalid("retention.interval", "must be at least 1s");
         }
         self.network.policy()?;
+        self.limits.validate()?;
         self.api_keys()?;
         let mut seen = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
@@ -570,6 +666,50 @@ password = "p"
         assert_eq!(c.engine.merge_max_delay_ms, 5_000);
         assert_eq!(c.engine.merge_interval_ms, 500, "untouched defaults stay");
         assert_eq!(c.sources[0].credentials["username"], "u");
+    }
+
+    #[test]
+    fn limits_default_to_the_apis_and_are_read_and_checked() {
+        let c = ServerConfig::load_with(None, no_env()).unwrap();
+        assert_eq!(c.limits, LimitsSection::default());
+        assert_eq!(c.limits.limits(), crate::api::Limits::default());
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "[limits]\nstreams_per_key = 3\nheader_read_timeout = \"2s\"\n",
+        );
+        let c = ServerConfig::load_with(Some(&path), no_env()).unwrap();
+        let limits = c.limits.limits();
+        assert_eq!(
+            (limits.streams_per_key, limits.header_read_timeout),
+            (3, Duration::from_secs(2))
+        );
+        assert_eq!(limits.streams_per_tenant, 50, "untouched defaults stay");
+        for (text, says) in [
+            (
+                "oauth_pending_per_tenant = 10001",
+                "limits.oauth_pending_per_tenant must be from 1 to 10000",
+            ),
+            (
+                "sources_per_tenant = 0",
+                "limits.sources_per_tenant must be at least 1",
+            ),
+            (
+                "max_body_bytes = 10",
+                "limits.max_body_bytes must be at least 256",
+            ),
+            (
+                "header_read_timeout = \"10ms\"",
+                "limits.header_read_timeout must be at least 100ms",
+            ),
+            ("streams = 3", "unknown field"),
+        ] {
+            let path = write(&dir, &format!("[limits]\n{text}\n"));
+            let e = ServerConfig::load_with(Some(&path), no_env())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

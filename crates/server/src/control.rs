@@ -14,6 +14,7 @@
 //! (`SourceControl::writes`), so an id check and the write it guards cannot interleave with
 //! another request's.
 
+use crate::api::limits::check_size;
 use crate::api::oauth_state::PendingStates;
 use crate::api::request::random_hex;
 use crate::api::source_json::{NewSource, SourceBody, body};
@@ -181,6 +182,19 @@ pub(crate) async fn create_source(
     tenant: &Tenant,
     creation: Creation,
 ) -> Result<SourceBody, ApiError> {
+    let limits = *state.limits();
+    check_size(
+        "config",
+        &creation.config,
+        limits.max_config_bytes,
+        "max_config_bytes",
+    )?;
+    check_size(
+        "credentials",
+        &creation.credentials,
+        limits.max_credentials_bytes,
+        "max_credentials_bytes",
+    )?;
     let control = state.sources()?;
     tenant_wide(tenant, "create sources")?;
     let id = match creation.id {
@@ -214,6 +228,8 @@ pub(crate) async fn create_source(
     if exists {
         return Err(ApiError::SourceExists(id.as_str().to_owned()));
     }
+    // Counted under the write lock, so concurrent creations cannot pass the limit together.
+    check_source_places(state, tenant).await?;
     let source = state.store().put_source(record.clone()).await?;
     record.incarnation = source.incarnation;
     if !record.paused {
@@ -226,6 +242,25 @@ pub(crate) async fn create_source(
     }
     tracing::info!(source = %record.id, tenant = %record.tenant, provider = %record.provider, "source created");
     view(state, control, record).await
+}
+
+/// `429 tenant_limit` when `tenant` has `[limits] sources_per_tenant` sources already.
+pub(crate) async fn check_source_places(state: &ApiState, tenant: &Tenant) -> Result<(), ApiError> {
+    let limit = state.limits().sources_per_tenant;
+    let name = tenant.as_str().to_owned();
+    let count = state
+        .blocking(move |store| Ok(store.sources_of(&name)?.len()))
+        .await?;
+    if count >= limit {
+        return Err(ApiError::TenantLimit {
+            message: format!(
+                "this tenant has {count} sources, its limit ([limits] sources_per_tenant): \
+                 delete one first"
+            ),
+            retry_after: None,
+        });
+    }
+    Ok(())
 }
 
 /// How long deleting or restarting a source waits for its poll in flight; providers time their

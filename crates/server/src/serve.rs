@@ -121,6 +121,7 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
         .map_err(ServeError::StoredKeys)?;
     let api_config = ApiConfig {
         metrics_auth: config.metrics.auth,
+        limits: config.limits.limits(),
         ..ApiConfig::default()
     };
     if config.metrics.auth == MetricsAuth::Admin && config.admin_keys.is_empty() {

@@ -61,7 +61,8 @@ impl AccountRef {
                 Ok(AccountRef::Id(AccountId(n)))
             }
             _ => Err(ApiError::invalid(format!(
-                "invalid account {value:?}: expected a numeric account id (1 to {}) or `me`",
+                "invalid account {}: expected a numeric account id (1 to {}) or `me`",
+                super::request::quote(value),
                 AccountId::MAX
             ))),
         }

@@ -417,8 +417,17 @@ fn caller(parts: &Parts, state: &ApiState) -> Result<Caller, ApiError> {
         .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))
 }
 
+/// The SHA-256 of the key a request presents: the key's identity for per-key limits.
+pub(crate) fn presented_key_hash(headers: &axum::http::HeaderMap) -> Option<[u8; 32]> {
+    presented_key_in(headers).ok().map(hash_key)
+}
+
 fn presented_key(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+    presented_key_in(&parts.headers)
+}
+
+fn presented_key_in(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::Unauthorized("missing Authorization header: send `Bearer <api key>`".into())
     })?;
     let value = value

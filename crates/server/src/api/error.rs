@@ -1,6 +1,7 @@
 //! What the API answers when a request cannot be served: a status and
 //! `{"error":{"code","message"}}` with a stable snake_case code.
 
+use super::request::quote;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -64,6 +65,9 @@ error_codes! {
     KeyNotFound => "key_not_found",
     // Outbound address policy (`[network]`).
     AddressNotAllowed => "address_not_allowed",
+    // Greedy tenants (issue 11): a per-tenant limit, and a request or field over its size.
+    TenantLimit => "tenant_limit",
+    PayloadTooLarge => "payload_too_large",
 }
 
 /// An API failure. Each variant has one status and one stable `code`.
@@ -87,13 +91,13 @@ pub enum ApiError {
     )]
     CursorExpired { oldest: Cursor },
     /// A source that does not exist, or belongs to another tenant (the two are not told apart).
-    #[error("no source {0:?}")]
+    #[error("no source {}", quote(.0))]
     SourceNotFound(String),
     /// A Kloudless-style account (a source) that does not exist, belongs to another tenant, or is
     /// not the source of a source-scoped key (the cases are not told apart).
-    #[error("no account {0:?}")]
+    #[error("no account {}", quote(.0))]
     AccountNotFound(String),
-    #[error("no route for {0}")]
+    #[error("no route for {}", quote(.0))]
     NotFound(String),
     /// The key may not do this (a source-scoped key creating or deleting sources).
     #[error("{0}")]
@@ -109,7 +113,7 @@ pub enum ApiError {
     )]
     AdminKeyRequired,
     /// An API key id that no created key has.
-    #[error("no API key {0:?}")]
+    #[error("no API key {}", quote(.0))]
     KeyNotFound(String),
     /// A request body that is not the JSON the operation takes; the message names the field.
     #[error("{0}")]
@@ -119,7 +123,7 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidSource(String),
     /// A source with this id exists already (in any tenant: ids are global).
-    #[error("a source with id {0:?} exists already")]
+    #[error("a source with id {} exists already", quote(.0))]
     SourceExists(String),
     /// This server was started without source management (no engine behind the API).
     #[error("source management is not available on this server")]
@@ -133,13 +137,14 @@ pub enum ApiError {
     /// The provider's token endpoint did not give a usable token for the code.
     #[error("{0}")]
     OauthExchangeFailed(String),
-    #[error("method {method} is not allowed on {path}")]
+    #[error("method {} is not allowed on {}", quote(method), quote(path))]
     MethodNotAllowed { method: String, path: String },
     /// A source being deleted or restarted whose poll in flight did not finish in time: it is
     /// stopped and polls no more, and the request succeeds once retried after that poll.
     #[error(
-        "source {0:?} has a poll in flight that did not finish in time; the source is stopped and \
-         polls no more: retry the request (after Retry-After seconds) once that poll is done"
+        "source {} has a poll in flight that did not finish in time; the source is stopped and \
+         polls no more: retry the request (after Retry-After seconds) once that poll is done",
+        quote(.0)
     )]
     SourceBusy(String),
     /// The store could not be read (I/O, worker failure): worth retrying.
@@ -155,6 +160,19 @@ pub enum ApiError {
     /// requests may not reach (loopback, private, link-local, …; `[network] allow_private`).
     #[error("{0}")]
     AddressNotAllowed(String),
+    /// The tenant (or its key) holds as many of something as its limit allows (`[limits]`);
+    /// `retry_after` (seconds) when a place frees itself by then.
+    #[error("{message}")]
+    TenantLimit {
+        message: String,
+        retry_after: Option<u64>,
+    },
+    /// The server holds as many OAuth flows as it takes, from all tenants together.
+    #[error("too many OAuth flows are waiting on this server; retry after {retry_after} seconds")]
+    PendingFull { retry_after: u64 },
+    /// A request body, or a field of it, over its size limit; the message names which.
+    #[error("{0}")]
+    PayloadTooLarge(String),
 }
 
 impl ApiError {
@@ -185,6 +203,9 @@ impl ApiError {
             | ApiError::SourceBusy(_)
             | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::TenantLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PendingFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -222,6 +243,9 @@ impl ApiError {
             ApiError::NotReady(_) => ErrorCode::NotReady,
             ApiError::Internal => ErrorCode::InternalError,
             ApiError::AddressNotAllowed(_) => ErrorCode::AddressNotAllowed,
+            ApiError::TenantLimit { .. } => ErrorCode::TenantLimit,
+            ApiError::PendingFull { .. } => ErrorCode::SourcesUnavailable,
+            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
         }
     }
 
@@ -236,7 +260,8 @@ impl ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.error_code(),
-                message: self.to_string(),
+                // Whatever echoes input, ours or a library's, quotes at most an excerpt of it.
+                message: super::request::bounded_message(&self.to_string()),
                 oldest_cursor: match self {
                     ApiError::CursorExpired { oldest } => Some(oldest.encode()),
                     _ => None,
@@ -289,10 +314,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let ApiError::SourceBusy(_) = self {
+        let retry_after = match self {
+            ApiError::SourceBusy(_) => Some(10),
+            ApiError::TenantLimit { retry_after, .. } => retry_after,
+            ApiError::PendingFull { retry_after } => Some(retry_after),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -10,10 +10,9 @@
 //! live in the configuration file.
 
 use super::query::RawQuery;
-use super::request::{parse_body, random_hex};
+use super::request::{Body, excerpt, parse_body, random_hex};
 use super::{Admin, ApiError, ApiState, key_sha256_hex, openapi};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -172,7 +171,7 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError
 pub(crate) async fn create(
     State(state): State<ApiState>,
     _admin: Admin,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     // serde would take a struct from a JSON array too (`["acme"]`): only an object is a key.
     if body.trim_ascii_start().first() == Some(&b'[') {
@@ -279,7 +278,8 @@ pub(crate) async fn list(
             "tenant" => tenant = Some(value),
             _ => {
                 return Err(ApiError::invalid(format!(
-                    "unknown query parameter `{name}` (this endpoint takes tenant)"
+                    "unknown query parameter `{}` (this endpoint takes tenant)",
+                    excerpt(name.as_str())
                 )));
             }
         }

@@ -37,6 +37,7 @@ mod error;
 pub mod events;
 pub mod keys;
 pub mod kloudless;
+pub mod limits;
 pub mod oauth;
 pub(crate) mod oauth_state;
 mod openapi;
@@ -51,6 +52,7 @@ pub use crate::metrics::MetricsAuth;
 pub use account::AccountId;
 pub use auth::{Admin, AdminKeyEntry, ApiKeys, KeyConfigError, KeyEntry, Tenant, key_sha256_hex};
 pub use error::{ApiError, ErrorCode};
+pub use limits::Limits;
 
 use axum::Router;
 use axum::extract::State;
@@ -78,6 +80,8 @@ pub struct ApiConfig {
     /// Who may read `/metrics`. Open by default here, for an API embedded in a test or a
     /// program of its own; `serve` takes it from `[metrics] auth`, whose default is `Admin`.
     pub metrics_auth: MetricsAuth,
+    /// Per-tenant limits and request bounds (`[limits]`).
+    pub limits: Limits,
 }
 
 impl Default for ApiConfig {
@@ -86,6 +90,7 @@ impl Default for ApiConfig {
             keep_alive: Duration::from_secs(15),
             stream_recheck: Duration::from_secs(5),
             metrics_auth: MetricsAuth::Open,
+            limits: Limits::default(),
         }
     }
 }
@@ -112,6 +117,8 @@ struct Inner {
     latency: crate::metrics::Latency,
     /// What the retention passes did, for `/metrics`.
     retention: crate::retention::RetentionStats,
+    /// The live streams open, by tenant and key ([`Limits::streams_per_tenant`]).
+    streams: limits::StreamSlots,
 }
 
 impl ApiState {
@@ -130,6 +137,7 @@ impl ApiState {
                 sources: std::sync::OnceLock::new(),
                 latency: crate::metrics::Latency::default(),
                 retention: crate::retention::RetentionStats::default(),
+                streams: limits::StreamSlots::default(),
             }),
         }
     }
@@ -180,6 +188,14 @@ impl ApiState {
 
     pub(crate) fn config(&self) -> ApiConfig {
         self.inner.config
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.config.limits
+    }
+
+    pub(crate) fn streams(&self) -> &limits::StreamSlots {
+        &self.inner.streams
     }
 
     /// Wakes when the tenant's log grows.
@@ -269,6 +285,9 @@ pub fn router(state: ApiState) -> Router {
             state.clone(),
             record_latency,
         ))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits().max_body_bytes,
+        ))
         .with_state(state)
         .layer(axum::Extension(openapi::Document::new(&doc)))
 }
@@ -304,24 +323,58 @@ fn routes() -> OpenApiRouter<ApiState> {
             get(kloudless::latest),
         );
     openapi::refuse_admin_keys(routes.get_openapi_mut());
+    openapi::limit_bodies(routes.get_openapi_mut());
     routes
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then stops accepting, ends live
-/// streams (clients resume with `Last-Event-ID`) and waits for in-flight requests.
+/// Serves the API (HTTP/1.1) on `listener` until `shutdown` completes, then stops accepting,
+/// ends live streams (clients resume with `Last-Event-ID`) and waits for in-flight requests.
+///
+/// Connections are served by hyper's HTTP/1 builder rather than `axum::serve`, for its header
+/// read timeout ([`Limits::header_read_timeout`]): a client that has not sent a whole request
+/// head within it (a first request, or the next one on a kept-alive connection) is disconnected.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
     state.set_closing(false);
-    let closing = state.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.set_closing(true);
-        })
-        .await
+    let app = router(state.clone());
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.limits().header_read_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // the listener itself is fine. A pause, so a lasting error is no busy loop.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                // A client that went away, or sent no whole request head in time.
+                tracing::debug!(error = %e, "an HTTP connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    state.set_closing(true);
+    connections.shutdown().await;
+    Ok(())
 }
 
 /// Times every request that matched a route, by its path pattern.

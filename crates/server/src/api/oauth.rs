@@ -22,13 +22,12 @@
 
 use super::oauth_state::Flow;
 pub use super::oauth_state::MAX_PENDING;
-use super::request::{parse_body, random_hex};
+use super::request::{Body, parse_body, quote, random_hex};
 use super::source_json::{NewSource, SourceBody};
 use super::{ApiError, ApiState, Tenant, openapi, query::RawQuery};
-use crate::control::{Creation, check_config, create_source, tenant_wide};
 use crate::registry::RegistryError;
+use crate::control::{Creation, check_config, check_source_places, create_source, tenant_wide};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -104,7 +103,8 @@ fn provider_of(
     let Path(name) = path.map_err(|e| ApiError::invalid(format!("invalid provider: {e}")))?;
     openapi::ProviderName::parse(&name).ok_or_else(|| {
         ApiError::invalid(format!(
-            "unknown provider {name:?}: OAuth is available for egnyte and jive"
+            "unknown provider {}: OAuth is available for egnyte and jive",
+            quote(&name)
         ))
     })
 }
@@ -159,15 +159,20 @@ fn base_url(
             outbound requests may not reach (`address_not_allowed`)", body = openapi::ErrorBody),
         openapi::Unauthorized,
         openapi::SourceScopedKey,
+        (status = 413, description = "A `config` larger than `[limits] max_config_bytes` \
+            (`payload_too_large`)", body = openapi::ErrorBody),
+        openapi::TenantLimit,
         (status = 503, description = "No source management on this server, or too many flows \
-            waiting (`sources_unavailable`)", body = openapi::ErrorBody),
+            waiting on the server, of all tenants (`sources_unavailable`, with `Retry-After`)",
+            headers(("Retry-After" = u32, description = "Seconds until the oldest flow expires (too many flows only)")),
+            body = openapi::ErrorBody),
     )
 )]
 pub(crate) async fn start(
     State(state): State<ApiState>,
     tenant: Tenant,
     path: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<OauthStarted>, ApiError> {
     let provider = provider_of(path)?;
     let request: OauthStart = parse_body(&body)?;
@@ -178,6 +183,13 @@ pub(crate) async fn start(
         })
         .transpose()?;
     check_config(&request.config)?;
+    let limits = state.limits();
+    super::limits::check_size(
+        "config",
+        &request.config,
+        limits.max_config_bytes,
+        "max_config_bytes",
+    )?;
     if request.client_id.trim().is_empty() || request.client_secret.is_empty() {
         return Err(ApiError::InvalidBody(
             "`client_id` and `client_secret` must not be empty".into(),
@@ -187,13 +199,16 @@ pub(crate) async fn start(
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
         _ => {
             return Err(ApiError::InvalidBody(format!(
-                "`redirect_uri` {:?} is not an absolute http(s) URL",
-                request.redirect_uri
+                "`redirect_uri` {} is not an absolute http(s) URL",
+                quote(&request.redirect_uri)
             )));
         }
     }
     let control = state.sources()?;
     tenant_wide(&tenant, "create sources")?;
+    // A tenant with no source place left is told now, not after its user has authorized (the
+    // callback counts again, under the write lock).
+    check_source_places(&state, &tenant).await?;
     // Check the config as the source will be built, with stand-in OAuth credentials.
     let record = tributary_store::SourceRecord {
         incarnation: 0,
@@ -259,6 +274,7 @@ pub(crate) async fn start(
             expires_at,
         },
         now,
+        state.limits().oauth_pending_per_tenant,
     )?;
     Ok(Json(OauthStarted {
         state: oauth_state,
@@ -289,6 +305,9 @@ pub(crate) async fn start(
             (`oauth_denied`); a source the provider refuses (`invalid_source`); a token host \
             outbound requests may not reach (`address_not_allowed`, nothing sent)", body = openapi::ErrorBody),
         (status = 409, description = "The id is taken (`source_exists`)", body = openapi::ErrorBody),
+        (status = 413, description = "The credentials from the token answer are larger than \
+            `[limits] max_credentials_bytes` (`payload_too_large`)", body = openapi::ErrorBody),
+        openapi::TenantLimit,
         (status = 502, description = "The token endpoint refused the code or did not answer \
             (`oauth_exchange_failed`)", body = openapi::ErrorBody),
         openapi::SourcesUnavailable,
@@ -318,8 +337,14 @@ pub(crate) async fn callback(
             let _ = control.oauth().take(oauth_state, control.clock().now());
         }
         return Err(ApiError::OauthDenied(format!(
-            "the authorization was refused: {error}{}{description}",
-            if description.is_empty() { "" } else { ": " }
+            "the authorization was refused: {}{}{}",
+            quote(error),
+            if description.is_empty() { "" } else { ": " },
+            if description.is_empty() {
+                String::new()
+            } else {
+                quote(description)
+            }
         )));
     }
     let code = param("code")

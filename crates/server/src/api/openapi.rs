@@ -287,6 +287,50 @@ pub(crate) struct SourcesUnavailable(ErrorBody);
 )]
 pub(crate) struct SourceBusy(ErrorBody);
 
+/// `429` of the operations that take a place counted against a per-tenant limit (`[limits]`).
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    description = "The tenant or its key is at a per-tenant limit (`tenant_limit`; the message \
+        names the limit); `Retry-After` when a place frees itself by then",
+    headers(("Retry-After" = u32, description = "Seconds until a place frees itself, when known"))
+)]
+pub(crate) struct TenantLimit(ErrorBody);
+
+/// Declares `413 payload_too_large` on every operation that takes a request body: a body over
+/// `[limits] max_body_bytes` is refused before its handler runs ([`super::request::Body`]).
+pub(crate) fn limit_bodies(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const WHY: &str = "body larger than `[limits] max_body_bytes` (`payload_too_large`)";
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.put, &mut item.post, &mut item.patch];
+        for op in operations.into_iter().flatten() {
+            if op.request_body.is_none() {
+                continue;
+            }
+            match op.responses.responses.get_mut("413") {
+                Some(RefOr::T(response)) => {
+                    response.description = format!("{}, or a {WHY}", response.description);
+                }
+                _ => {
+                    let response = ResponseBuilder::new()
+                        .description(format!("A {WHY}"))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build();
+                    op.responses
+                        .responses
+                        .insert("413".to_owned(), RefOr::T(response));
+                }
+            }
+        }
+    }
+}
+
 /// `cursor` and `page_size`: the paging of `GET /v1/events` and the Kloudless list.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -529,6 +573,11 @@ mod tests {
             ErrorCode::AdminKeyRequired => ApiError::AdminKeyRequired,
             ErrorCode::KeyNotFound => ApiError::KeyNotFound(String::new()),
             ErrorCode::AddressNotAllowed => ApiError::AddressNotAllowed(String::new()),
+            ErrorCode::TenantLimit => ApiError::TenantLimit {
+                message: String::new(),
+                retry_after: None,
+            },
+            ErrorCode::PayloadTooLarge => ApiError::PayloadTooLarge(String::new()),
         }
     }
 

@@ -2,6 +2,7 @@
 //! parameter and the value.
 
 use super::ApiError;
+use super::request::{excerpt, quote};
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use chrono::{DateTime, Utc};
@@ -68,7 +69,8 @@ pub(crate) fn parse(raw: RawQuery, endpoint: Endpoint) -> Result<EventQuery, Api
     for (name, value) in &pairs {
         let Some(&known) = endpoint.params().iter().find(|p| **p == name.as_str()) else {
             return Err(ApiError::invalid(format!(
-                "unknown query parameter `{name}` (this endpoint takes {})",
+                "unknown query parameter `{}` (this endpoint takes {})",
+                excerpt(name),
                 endpoint.params().join(", ")
             )));
         };
@@ -114,7 +116,8 @@ pub(crate) fn parse(raw: RawQuery, endpoint: Endpoint) -> Result<EventQuery, Api
             "path_prefix" => {
                 if !value.starts_with('/') {
                     return Err(ApiError::invalid(format!(
-                        "invalid `path_prefix` {value:?}: a path starts with `/`"
+                        "invalid `path_prefix` {}: a path starts with `/`",
+                        quote(value)
                     )));
                 }
                 q.path_prefix = Some(value.clone());
@@ -140,7 +143,8 @@ fn page_size(value: &str) -> Result<usize, ApiError> {
     match value.parse::<usize>() {
         Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
         _ => Err(ApiError::invalid(format!(
-            "invalid `page_size` {value:?}: must be a whole number from 1 to {MAX_PAGE_SIZE}"
+            "invalid `page_size` {}: must be a whole number from 1 to {MAX_PAGE_SIZE}",
+            quote(value)
         ))),
     }
 }
@@ -149,7 +153,8 @@ fn page_size(value: &str) -> Result<usize, ApiError> {
 fn items<'a>(name: &str, value: &'a str) -> Result<impl Iterator<Item = &'a str>, ApiError> {
     if value.split(',').any(str::is_empty) {
         return Err(ApiError::invalid(format!(
-            "invalid `{name}` {value:?}: an empty item (give one or more comma-separated values)"
+            "invalid `{name}` {}: an empty item (give one or more comma-separated values)",
+            quote(value)
         )));
     }
     Ok(value.split(','))
@@ -160,8 +165,9 @@ fn time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {
             ApiError::invalid(format!(
-                "invalid `{name}` {value:?}: expected an RFC 3339 time such as 2026-11-23T09:00:00Z ({e}; \
-                 a `+` offset must be sent as %2B)"
+                "invalid `{name}` {}: expected an RFC 3339 time such as 2026-11-23T09:00:00Z ({e}; \
+                 a `+` offset must be sent as %2B)",
+                quote(value)
             ))
         })
 }

@@ -12,7 +12,8 @@
 //! the engine first, so a malformed request is a 4xx even on a server without source management
 //! (`503 sources_unavailable`).
 
-use super::request::parse_body;
+use super::query::RawQuery;
+use super::request::{Body, excerpt, parse_body, quote};
 pub use super::source_json::MAX_GAPS_LISTED;
 use super::source_json::{NewSource, SourceBody, body};
 use super::{ApiError, ApiState, Tenant, openapi};
@@ -20,15 +21,14 @@ use crate::control::{
     Creation, create_source, owned, registry_error, settle, start, tenant_wide, view,
 };
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tributary_core::{PollPolicy, SourceId};
 use tributary_store::SourceRecord;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// `PATCH /v1/sources/{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -44,13 +44,98 @@ pub(crate) struct SourcePatch {
     poll: Option<PollPolicy>,
 }
 
-/// `GET /v1/sources`.
+/// `GET /v1/sources`: a page of the caller's sources.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SourceList {
-    /// The caller's sources, by id.
+    /// The caller's sources on this page, by id.
     objects: Vec<SourceBody>,
-    #[schema(minimum = 0)]
+    /// How many sources are in `objects`.
+    #[schema(minimum = 0, maximum = 1000)]
     count: u64,
+    /// Pass it as `cursor` for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+/// The sources on a page when `limit` is not given.
+pub const DEFAULT_SOURCE_PAGE: usize = 100;
+/// The largest `limit`.
+pub const MAX_SOURCE_PAGE: usize = 1000;
+
+/// The paging of `GET /v1/sources`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct SourceListParams {
+    /// Sources per page.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<u32>,
+    /// Where to continue: the `next_cursor` of an earlier answer (opaque). Without it, the first
+    /// source.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
+}
+
+/// What a source cursor starts with: its format's version.
+const CURSOR_PREFIX: &str = "s1.";
+
+/// The cursor after the source `id`: opaque to clients (the id, in hex, behind a version).
+fn source_cursor(id: &SourceId) -> String {
+    let hex: String = id.as_str().bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{CURSOR_PREFIX}{hex}")
+}
+
+/// The source id a cursor continues after; `400 invalid_cursor` for anything not issued here.
+fn decode_source_cursor(cursor: &str) -> Result<SourceId, ApiError> {
+    let refuse = || {
+        ApiError::InvalidCursor(format!(
+            "malformed `cursor` {}: pass the `next_cursor` of an earlier answer",
+            quote(cursor)
+        ))
+    };
+    let hex = cursor.strip_prefix(CURSOR_PREFIX).ok_or_else(refuse)?;
+    if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(refuse());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| refuse())?;
+    let id = String::from_utf8(bytes).map_err(|_| refuse())?;
+    SourceId::new(id).map_err(|_| refuse())
+}
+
+/// `limit` and `cursor` of `GET /v1/sources`.
+fn list_params(raw: RawQuery) -> Result<(usize, Option<SourceId>), ApiError> {
+    let Query(pairs) =
+        raw.map_err(|e| ApiError::invalid(format!("the query string cannot be read: {e}")))?;
+    let (mut limit, mut cursor) = (None, None);
+    for (name, value) in &pairs {
+        match name.as_str() {
+            "limit" | "cursor" if pairs.iter().filter(|(n, _)| n == name).count() > 1 => {
+                return Err(ApiError::invalid(format!(
+                    "query parameter `{name}` is given more than once"
+                )));
+            }
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_SOURCE_PAGE).contains(&n) => limit = Some(n),
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "invalid `limit` {}: must be a whole number from 1 to {MAX_SOURCE_PAGE}",
+                        quote(value)
+                    )));
+                }
+            },
+            "cursor" => cursor = Some(decode_source_cursor(value)?),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "unknown query parameter `{}` (this endpoint takes limit, cursor)",
+                    excerpt(name)
+                )));
+            }
+        }
+    }
+    Ok((limit.unwrap_or(DEFAULT_SOURCE_PAGE), cursor))
 }
 
 /// The `{id}` of a path.
@@ -79,13 +164,17 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<SourceId, ApiErr
         openapi::Unauthorized,
         openapi::SourceScopedKey,
         (status = 409, description = "The id is taken (`source_exists`)", body = openapi::ErrorBody),
+        (status = 413, description = "A `config` or `credentials` larger than `[limits] \
+            max_config_bytes` or `max_credentials_bytes` (`payload_too_large`; the message names \
+            the field and the limit)", body = openapi::ErrorBody),
+        openapi::TenantLimit,
         openapi::SourcesUnavailable,
     )
 )]
 pub(crate) async fn create(
     State(state): State<ApiState>,
     tenant: Tenant,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let creation = Creation::check(parse_body(&body)?)?;
     let source = create_source(&state, &tenant, creation).await?;
@@ -98,10 +187,14 @@ pub(crate) async fn create(
     tag = "sources",
     operation_id = "list_sources",
     summary = "The caller's sources, with status",
-    description = "Every source of the key's tenant (a source-scoped key: its one source), by id.",
+    description = "The sources of the key's tenant (a source-scoped key: its one source), by id, \
+        `limit` at a time: pass `next_cursor` as `cursor` for the next page (`null`: the last).",
+    params(SourceListParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The sources", body = SourceList),
+        (status = 200, description = "A page of the sources", body = SourceList),
+        (status = 400, description = "A bad `limit` or an unknown parameter \
+            (`invalid_parameter`), or a `cursor` not issued here (`invalid_cursor`)", body = openapi::ErrorBody),
         openapi::Unauthorized,
         openapi::SourcesUnavailable,
     )
@@ -109,30 +202,40 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<ApiState>,
     tenant: Tenant,
+    raw: RawQuery,
 ) -> Result<Json<SourceList>, ApiError> {
+    let (limit, after) = list_params(raw)?;
     let control = state.sources()?;
     let engine = control.engine().clone();
     let now = control.clock().now();
-    let objects = state
+    let (objects, next_cursor) = state
         .blocking(move |store| {
             let mut records: Vec<SourceRecord> = store
                 .sources_of(tenant.as_str())?
                 .into_iter()
                 .filter(|r| tenant.may_read(r))
+                .filter(|r| after.as_ref().is_none_or(|after| r.id > *after))
                 .collect();
             records.sort_by(|a, b| a.id.cmp(&b.id));
-            records
+            records.truncate(limit.saturating_add(1));
+            let next_cursor = (records.len() > limit)
+                .then(|| records.get(limit - 1).map(|r| source_cursor(&r.id)))
+                .flatten();
+            let objects = records
                 .into_iter()
+                .take(limit)
                 .map(|r| {
                     let status = engine.status(r.incarnation);
                     body(store, r, status, now)
                 })
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((objects, next_cursor))
         })
         .await?;
     Ok(Json(SourceList {
         count: objects.len() as u64,
         objects,
+        next_cursor,
     }))
 }
 
@@ -188,7 +291,7 @@ pub(crate) async fn patch(
     State(state): State<ApiState>,
     tenant: Tenant,
     path: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<SourceBody>, ApiError> {
     let id = path_id(path)?;
     let change: SourcePatch = parse_body(&body)?;

@@ -23,8 +23,17 @@
 //! If the stream cannot go on (its position was removed by retention, the store failed, a named
 //! source was deleted) it sends one `event: stream_error` whose data is the usual error body
 //! (`{"error":{"code","message"}}`) and ends. It also ends when the server shuts down.
+//!
+//! Each open stream holds a slot counted per tenant and per key ([`Limits::streams_per_tenant`],
+//! [`Limits::streams_per_key`]); one more answers `429 tenant_limit` before the stream begins.
+//! The slot is given back when the stream ends for any reason, a client that goes away included
+//! (the server drops the stream then).
+//!
+//! [`Limits::streams_per_tenant`]: super::Limits::streams_per_tenant
+//! [`Limits::streams_per_key`]: super::Limits::streams_per_key
 
 use super::events::{decode_cursor, read_page};
+use super::limits::StreamSlot;
 use super::query::{self, Endpoint, EventQuery, RawQuery};
 use super::{ApiError, ApiState, Tenant, openapi};
 use axum::extract::State;
@@ -71,6 +80,7 @@ pub const LAST_EVENT_ID: &str = "last-event-id";
         (status = 404, description = "A `source` the caller does not have (`source_not_found`)", body = openapi::ErrorBody),
         (status = 410, description = "The start is older than retention (`cursor_expired`, with \
             `oldest_cursor`)", body = openapi::ErrorBody),
+        openapi::TenantLimit,
         openapi::StoreUnavailable,
     )
 )]
@@ -89,7 +99,13 @@ pub(crate) async fn stream(
         None => q.cursor.as_deref(),
     };
     let after = decode_cursor(&state, &tenant, start)?;
+    // The Tenant extractor took the key already; without one there would be no tenant.
+    let key = super::auth::presented_key_hash(&headers).ok_or(ApiError::Internal)?;
+    let slot = state
+        .streams()
+        .acquire(state.limits(), tenant.as_str(), key)?;
     let mut follower = Follower {
+        _slot: slot,
         key: state.store().stream_key(tenant.as_str()),
         merged: state.merged(tenant.as_str()),
         closing: state.closing(),
@@ -113,6 +129,8 @@ pub(crate) async fn stream(
 
 /// One stream's position and what it has read but not yet sent.
 struct Follower {
+    /// This stream's place among the tenant's and the key's; given back when dropped.
+    _slot: StreamSlot,
     state: ApiState,
     tenant: Tenant,
     /// The tenant's stream key, which every `id` (a cursor) carries: looked up once.

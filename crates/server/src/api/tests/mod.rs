@@ -21,6 +21,7 @@ mod contract;
 mod events;
 mod keys;
 mod kloudless;
+mod limits;
 mod stream;
 
 use super::*;
