@@ -87,6 +87,7 @@ fn config(dir: &Path, up: &Upstreams, max_delay_ms: u64) -> ServerConfig {
         admin_keys: Vec::new(),
         retention: Default::default(),
         metrics: Default::default(),
+        secrets: Default::default(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-1".into(),

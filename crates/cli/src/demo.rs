@@ -156,6 +156,8 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         metrics: MetricsSection {
             auth: MetricsAuth::Open,
         },
+        // The key: TRIBUTARY_SECRET_KEY, or the data directory's key file.
+        secrets: Default::default(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-demo".into(),
