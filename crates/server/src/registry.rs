@@ -1,8 +1,9 @@
 //! The provider registry: what turns a stored source (`provider`, `config`, `credentials`) into a
 //! running [`Provider`] with its poll policy. Every provider of the build is listed here.
 
+use crate::rotation::{StoreCredentialWriter, without_marker};
 use std::sync::Arc;
-use tributary_core::{Clock, InFlightObjects, PollPolicy, Provider};
+use tributary_core::{Clock, CredentialWriter, InFlightObjects, PollPolicy, Provider};
 use tributary_egnyte::{EgnyteConfig, EgnyteProvider, RateLimiters};
 use tributary_jive::{JiveConfig, JiveProvider};
 use tributary_store::{EventStore, SourceRecord};
@@ -39,6 +40,8 @@ pub struct Registry {
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
     egnyte_limiters: Arc<RateLimiters>,
+    /// Where providers store rotated refresh tokens ([`crate::rotation`]).
+    credentials: Arc<dyn CredentialWriter>,
 }
 
 impl Registry {
@@ -48,6 +51,7 @@ impl Registry {
         egnyte_limiters: RateLimiters,
     ) -> Self {
         Self {
+            credentials: Arc::new(StoreCredentialWriter::new(store.clone())),
             store,
             clock,
             egnyte_limiters: Arc::new(egnyte_limiters),
@@ -82,7 +86,7 @@ impl Registry {
         if let Some(map) = config.as_object_mut()
             && !record.credentials.is_null()
         {
-            map.insert("credentials".into(), record.credentials.clone());
+            map.insert("credentials".into(), without_marker(&record.credentials));
         }
         let in_flight = Arc::new(InFlightObjects::new(Arc::from(
             self.store.object_state(&record.source_ref()),
@@ -105,7 +109,8 @@ impl Registry {
                     &self.egnyte_limiters,
                     self.clock.clone(),
                 )
-                .map_err(|e| invalid("egnyte", e.to_string()))?;
+                .map_err(|e| invalid("egnyte", e.to_string()))?
+                .with_credential_writer(self.credentials.clone());
                 Ok(Built {
                     provider: Arc::new(provider),
                     policy,
@@ -118,7 +123,8 @@ impl Registry {
                 let policy = config.poll.clone();
                 let provider =
                     JiveProvider::new(record.id.clone(), config, objects, self.clock.clone())
-                        .map_err(|e| invalid("jive", e.to_string()))?;
+                        .map_err(|e| invalid("jive", e.to_string()))?
+                        .with_credential_writer(self.credentials.clone());
                 Ok(Built {
                     provider: Arc::new(provider),
                     policy,

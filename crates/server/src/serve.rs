@@ -94,7 +94,8 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
             tenant: entry.tenant.clone(),
             provider: entry.provider.clone(),
             config: entry.config.clone(),
-            credentials: entry.credentials.clone(),
+            // A refresh token rotated since the last start is kept over the configured one.
+            credentials: crate::rotation::configured(existing.as_ref(), &entry.credentials),
             paused: entry.paused,
             created_at: existing.map_or_else(|| clock.now(), |r| r.created_at),
         };
