@@ -127,12 +127,25 @@ impl SecretKey {
         &self.bytes
     }
 
-    /// Reads a key file (the base64 of the key, a newline allowed).
+    /// Reads a key file (the base64 of the key, a newline allowed). A file others may read is
+    /// used, with a warning.
     pub fn load(path: &Path) -> Result<Self, SecretKeyError> {
         let text = std::fs::read_to_string(path).map_err(|source| SecretKeyError::Io {
             path: path.display().to_string(),
             source,
         })?;
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(path) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    key_file = %path.display(),
+                    mode = format!("{mode:o}"),
+                    "the secret key file is readable by others than its owner; chmod 600 it"
+                );
+            }
+        }
         Self::from_base64(&text, &format!("key file {}", path.display()))
     }
 
