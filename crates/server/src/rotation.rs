@@ -46,8 +46,20 @@ impl CredentialWriter for StoreCredentialWriter {
             .into_iter()
             .filter(|s| holds(s, r))
             .collect();
-        let count = holders.len();
-        for mut record in holders {
+        let mut count = 0;
+        for record in holders {
+            // Read again just before the write: a source deleted (or given new credentials)
+            // since the scan is left alone, not brought back.
+            let current = self
+                .store
+                .source(&record.tenant, &record.id)
+                .map_err(failed)?;
+            let Some(mut record) =
+                current.filter(|c| c.incarnation == record.incarnation && holds(c, r))
+            else {
+                continue;
+            };
+            count += 1;
             let given = fingerprint(&record.credentials);
             if let Some(creds) = record.credentials.as_object_mut() {
                 creds
