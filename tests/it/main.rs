@@ -7,6 +7,8 @@ mod crash;
 mod egnyte;
 mod jive;
 mod process;
+mod rotation;
+mod secrets;
 mod server;
 mod sources;
 

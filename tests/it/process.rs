@@ -18,7 +18,7 @@ const ADMIN_KEY: &str = "proc-admin";
 
 /// `tributary-child serve` with `env` added to an environment without any inherited
 /// `TRIBUTARY_*` variable (a test runner's own, such as `TRIBUTARY_CRASH_SEED`, would stop it).
-fn serve(config: Option<&Path>, env: &[(&str, String)]) -> Child {
+pub(crate) fn serve(config: Option<&Path>, env: &[(&str, String)]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tributary-child"));
     command.arg("serve");
     if let Some(config) = config {
@@ -40,7 +40,7 @@ fn serve(config: Option<&Path>, env: &[(&str, String)]) -> Child {
 
 /// The API's URL from the first stdout line (`api <url>`); what the child wrote to stderr when
 /// it stopped before printing it.
-async fn api_url(child: &mut Child) -> String {
+pub(crate) async fn api_url(child: &mut Child) -> String {
     let mut line = String::new();
     let stdout = child.stdout.take().unwrap();
     BufReader::new(stdout).read_line(&mut line).unwrap();
@@ -53,7 +53,7 @@ async fn api_url(child: &mut Child) -> String {
     }
 }
 
-fn stderr(child: &mut Child) -> String {
+pub(crate) fn stderr(child: &mut Child) -> String {
     let mut text = String::new();
     if let Some(mut err) = child.stderr.take() {
         err.read_to_string(&mut text).unwrap();
@@ -62,7 +62,7 @@ fn stderr(child: &mut Child) -> String {
 }
 
 /// Waits for the child to exit, at most [`PATIENCE`] (then kills it and fails).
-async fn wait(child: &mut Child) -> ExitStatus {
+pub(crate) async fn wait(child: &mut Child) -> ExitStatus {
     let began = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -76,7 +76,7 @@ async fn wait(child: &mut Child) -> ExitStatus {
     }
 }
 
-fn signal(child: &Child, name: &str) {
+pub(crate) fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
         .arg(format!("-{name}"))
         .arg(child.id().to_string())
@@ -85,7 +85,7 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-async fn get(url: &str, key: Option<&str>) -> (u16, String) {
+pub(crate) async fn get(url: &str, key: Option<&str>) -> (u16, String) {
     let mut request = reqwest::Client::new().get(url);
     if let Some(key) = key {
         request = request.bearer_auth(key);

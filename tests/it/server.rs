@@ -92,6 +92,7 @@ fn config(dir: &Path, up: &Upstreams, max_delay_ms: u64) -> ServerConfig {
             allow_private: vec!["127.0.0.1/32".into()],
         },
         limits: Default::default(),
+        secrets: Default::default(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-1".into(),

@@ -161,6 +161,8 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             allow_private: vec!["127.0.0.1/32".into()],
         },
         limits: Default::default(),
+        // The key: TRIBUTARY_SECRET_KEY, or the data directory's key file.
+        secrets: Default::default(),
         sources: vec![
             SourceEntry {
                 id: "egnyte-demo".into(),

@@ -10,6 +10,7 @@
 
 mod checkpoint;
 mod clock;
+mod credential_writer;
 mod cursor;
 mod event;
 #[cfg(test)]
@@ -24,6 +25,9 @@ mod watermark;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use credential_writer::{
+    CredentialWriteError, CredentialWriter, NoCredentialWriter, RotatedRefreshToken,
+};
 pub use cursor::{Cursor, CursorError};
 pub use event::{Actor, Event, EventType, Object, ObjectKind, ParseEventTypeError, Upstream};
 pub use id::{EventId, IdError, Seq, SourceId};

@@ -5,18 +5,32 @@
 //! it ends; a token without one (`expires_in` `-1`, `0` or absent) is used until Egnyte answers
 //! `401`, after which the next request refreshes once. The token lives in the credential's shared
 //! state, so sources sharing a credential share one token and never refresh it twice.
+//!
+//! A refresh answer may carry a new refresh token (the notes' §9 refresh grant; RFC 6749 §6: the
+//! client must then discard the old one, which the server may revoke). The new token is handed
+//! to the [`CredentialWriter`] and used only once it is stored: a failed write fails the request
+//! (the poll), and the next one refreshes again with the new token, so it is never lost silently.
 
 use crate::client::EgnyteClient;
 use crate::config::{Credentials, Secret};
 use crate::credential::AccessToken;
 use crate::error::EgnyteError;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tributary_core::Clock;
+use tributary_core::{Clock, CredentialWriter, NoCredentialWriter, RotatedRefreshToken};
 
-#[derive(Debug)]
 pub(crate) struct Authenticator {
     credentials: Credentials,
     refreshes: AtomicU64,
+    writer: Arc<dyn CredentialWriter>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Authenticator {
@@ -24,7 +38,13 @@ impl Authenticator {
         Self {
             credentials,
             refreshes: AtomicU64::new(0),
+            writer: Arc::new(NoCredentialWriter),
         }
+    }
+
+    /// Where rotated refresh tokens are stored before they are used.
+    pub fn set_writer(&mut self, writer: Arc<dyn CredentialWriter>) {
+        self.writer = writer;
     }
 
     /// Token refreshes this source made.
@@ -77,8 +97,29 @@ impl Authenticator {
             expires_in = ?answer.expires_in,
             "refreshed the Egnyte access token"
         );
-        if let Some(rotated) = answer.refresh_token.filter(|r| !r.is_empty()) {
-            state.refresh_token = Secret::new(rotated);
+        if let Some(rotated) = answer
+            .refresh_token
+            .filter(|r| !r.is_empty() && r != state.stored_refresh_token.expose())
+        {
+            let rotation = RotatedRefreshToken {
+                provider: "egnyte",
+                client_id: client_id.clone(),
+                previous: state.stored_refresh_token.clone(),
+                current: Secret::new(rotated),
+            };
+            // The old token may be void already: the new one is kept for the next try, and no
+            // access token from this answer is used before the new refresh token is stored.
+            state.refresh_token = rotation.current.clone();
+            state.access = None;
+            if let Err(e) = self.writer.save_rotated(&rotation).await {
+                tracing::error!(
+                    credential = %client.credential().fingerprint(),
+                    error = %e,
+                    "Egnyte rotated the refresh token and storing it failed; the poll fails and the next one tries again"
+                );
+                return Err(EgnyteError::CredentialWrite(e));
+            }
+            state.stored_refresh_token = rotation.current;
         }
         let token = Secret::new(answer.access_token);
         state.access = Some(AccessToken {

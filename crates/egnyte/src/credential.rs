@@ -65,6 +65,9 @@ pub(crate) struct OAuthState {
     pub access: Option<AccessToken>,
     /// The refresh token in use: Egnyte may hand out a new one with each refresh.
     pub refresh_token: Secret,
+    /// The refresh token as last stored (what the stored credentials hold): differs from
+    /// `refresh_token` only while storing a rotated one failed.
+    pub stored_refresh_token: Secret,
 }
 
 /// Everything one credential's sources share.
@@ -146,6 +149,7 @@ impl RateLimiters {
                                 .map(|at| at - chrono::Duration::seconds(60)),
                         }),
                         refresh_token: refresh_token.clone(),
+                        stored_refresh_token: refresh_token.clone(),
                     })),
                 };
                 Arc::new(CredentialState {

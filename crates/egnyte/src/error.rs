@@ -93,6 +93,9 @@ pub enum EgnyteError {
     ObjectState(#[from] ObjectStateError),
     #[error("egnyte: {0}")]
     Checkpoint(#[from] CheckpointError),
+    /// Egnyte rotated the refresh token and it could not be stored (see [`crate::auth`]).
+    #[error("egnyte: {0}; the next poll refreshes again")]
+    CredentialWrite(#[from] tributary_core::CredentialWriteError),
 }
 
 impl EgnyteError {
@@ -126,6 +129,7 @@ impl From<EgnyteError> for ProviderError {
             | EgnyteError::Malformed { .. }
             | EgnyteError::TooLarge { .. }
             | EgnyteError::PollBound(_)
+            | EgnyteError::CredentialWrite(_)
             | EgnyteError::ObjectState(_) => ProviderError::Transient { message },
         }
     }

@@ -184,6 +184,16 @@ impl EgnyteProvider {
         })
     }
 
+    /// Stores rotated refresh tokens through `writer` before they are used (without one, they
+    /// live in memory only).
+    pub fn with_credential_writer(
+        mut self,
+        writer: Arc<dyn tributary_core::CredentialWriter>,
+    ) -> Self {
+        self.auth.set_writer(writer);
+        self
+    }
+
     pub fn source(&self) -> &SourceId {
         &self.source
     }

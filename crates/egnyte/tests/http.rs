@@ -1221,6 +1221,99 @@ async fn refreshes_a_token_with_a_configured_expiry_a_minute_early_with_the_exac
     assert_eq!(p.stats().token_refreshes, 1);
 }
 
+/// Stores rotations, or refuses while `fail` is set; says what it stored.
+#[derive(Default)]
+struct Rotations {
+    saved: std::sync::Mutex<Vec<(String, String)>>,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl tributary_core::CredentialWriter for Rotations {
+    async fn save_rotated(
+        &self,
+        r: &tributary_core::RotatedRefreshToken,
+    ) -> Result<(), tributary_core::CredentialWriteError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(tributary_core::CredentialWriteError("disk full".into()));
+        }
+        assert_eq!((r.provider, r.client_id.as_str()), ("egnyte", "cid"));
+        self.saved.lock().unwrap().push((
+            r.previous.expose().to_owned(),
+            r.current.expose().to_owned(),
+        ));
+        Ok(())
+    }
+}
+
+/// A rotated refresh token goes to the credential writer before the new access token is used;
+/// a failed write fails the poll (transient) without a request made with that token, and the next
+/// poll refreshes with the rotated token and stores the newer one.
+#[tokio::test]
+async fn a_rotated_refresh_token_is_stored_before_use_and_a_failed_write_fails_the_poll() {
+    let h = Harness::new().await;
+    h.mount(
+        Mock::given(method("POST"))
+            .and(path("/puboauth/token"))
+            .and(wiremock::matchers::body_string_contains(
+                "refresh_token=refresh-1",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "a1", "token_type": "bearer", "expires_in": 3600,
+                "refresh_token": "refresh-2"}))),
+    )
+    .await;
+    h.mount(
+        Mock::given(method("POST"))
+            .and(path("/puboauth/token"))
+            .and(wiremock::matchers::body_string_contains(
+                "refresh_token=refresh-2",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "a2", "token_type": "bearer", "expires_in": 3600,
+                "refresh_token": "refresh-3"}))),
+    )
+    .await;
+    h.mount(
+        Mock::given(method("GET"))
+            .and(path(EVENTS))
+            .respond_with(no_content()),
+    )
+    .await;
+    let mut config = EgnyteConfig::new(h.server.uri(), oauth(None, None));
+    config.cursor_check_interval_ms = NO_CURSOR_CHECK_MS;
+    let writer = Arc::new(Rotations::default());
+    writer.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let p = h.provider(config).with_credential_writer(writer.clone());
+    let cp = checkpoint(7, 0, Some(NOW), false);
+
+    let e = p.poll(Some(&cp)).await.unwrap_err();
+    assert_eq!(
+        e,
+        tributary_core::ProviderError::Transient {
+            message: "egnyte: could not store the rotated refresh token: disk full; the next \
+                      poll refreshes again"
+                .into()
+        }
+    );
+    writer
+        .fail
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    p.poll(Some(&cp)).await.unwrap();
+    assert_eq!(
+        *writer.saved.lock().unwrap(),
+        [("refresh-1".to_owned(), "refresh-3".to_owned())]
+    );
+    assert_eq!(
+        authorized_calls(&h.requests().await),
+        [
+            ("POST /puboauth/token".to_owned(), String::new()),
+            ("POST /puboauth/token".to_owned(), String::new()),
+            (format!("GET {EVENTS}"), "Bearer a2".to_owned()),
+        ]
+    );
+}
+
 /// `METHOD path` and the `Authorization` header (empty if none) of every request, in order.
 fn authorized_calls(requests: &[Request]) -> Vec<(String, String)> {
     requests

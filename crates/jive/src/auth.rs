@@ -4,13 +4,19 @@
 //! Rules: a token with a lifetime (`expires_in > 0`) is refreshed `min(60 s, lifetime / 2)` before
 //! it ends; a token without one (`expires_in` `0`, negative or absent) is used until Jive answers
 //! `401`, after which the next request refreshes. A rotated refresh token replaces the old one.
+//!
+//! Jive documents a 10-year refresh token and no rotation (notes §5), but its token endpoint is
+//! RFC 6749's, whose §6 lets a refresh answer carry a new refresh token that voids the old. Such a
+//! token is handed to the [`CredentialWriter`] and used only once it is stored: a failed write
+//! fails the request (the poll), and the next one refreshes again with the new token.
 
 use crate::client::{Authorization, JiveClient};
 use crate::config::{Credentials, Secret};
 use crate::error::JiveError;
 use chrono::{DateTime, TimeDelta, Utc};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tributary_core::{Clock, SourceId};
+use tributary_core::{Clock, CredentialWriter, NoCredentialWriter, RotatedRefreshToken, SourceId};
 
 /// The access token of an OAuth source.
 #[derive(Debug)]
@@ -18,15 +24,27 @@ struct OauthState {
     access: Option<Secret>,
     refresh_at: Option<DateTime<Utc>>,
     refresh_token: Secret,
+    /// The refresh token as last stored: differs from `refresh_token` only while storing a
+    /// rotated one failed.
+    stored_refresh_token: Secret,
 }
 
 /// One source's credentials and, for OAuth, its current access token.
-#[derive(Debug)]
 pub(crate) struct Authenticator {
     source: SourceId,
     credentials: Credentials,
     oauth: Option<tokio::sync::Mutex<OauthState>>,
     refreshes: AtomicU64,
+    writer: Arc<dyn CredentialWriter>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("source", &self.source)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Authenticator {
@@ -40,6 +58,7 @@ impl Authenticator {
                 access: access_token.clone(),
                 refresh_at: None,
                 refresh_token: refresh_token.clone(),
+                stored_refresh_token: refresh_token.clone(),
             })),
             Credentials::Basic { .. } => None,
         };
@@ -48,7 +67,13 @@ impl Authenticator {
             credentials,
             oauth,
             refreshes: AtomicU64::new(0),
+            writer: Arc::new(NoCredentialWriter),
         }
+    }
+
+    /// Where rotated refresh tokens are stored before they are used.
+    pub fn set_writer(&mut self, writer: Arc<dyn CredentialWriter>) {
+        self.writer = writer;
     }
 
     /// OAuth access-token refreshes so far.
@@ -92,10 +117,31 @@ impl Authenticator {
             .refresh_token(client_id, client_secret, &state.refresh_token)
             .await?;
         self.refreshes.fetch_add(1, Ordering::Relaxed);
-        state.refresh_at = refresh_at(now, answer.expires_in);
-        if let Some(rotated) = answer.refresh_token.filter(|r| !r.is_empty()) {
-            state.refresh_token = Secret::new(rotated);
+        if let Some(rotated) = answer
+            .refresh_token
+            .filter(|r| !r.is_empty() && r != state.stored_refresh_token.expose())
+        {
+            let rotation = RotatedRefreshToken {
+                provider: "jive",
+                client_id: client_id.clone(),
+                previous: state.stored_refresh_token.clone(),
+                current: Secret::new(rotated),
+            };
+            // The old token may be void already: the new one is kept for the next try, and no
+            // access token from this answer is used before the new refresh token is stored.
+            state.refresh_token = rotation.current.clone();
+            state.access = None;
+            if let Err(e) = self.writer.save_rotated(&rotation).await {
+                tracing::error!(
+                    source = %self.source,
+                    error = %e,
+                    "Jive rotated the refresh token and storing it failed; the poll fails and the next one tries again"
+                );
+                return Err(JiveError::CredentialWrite(e));
+            }
+            state.stored_refresh_token = rotation.current;
         }
+        state.refresh_at = refresh_at(now, answer.expires_in);
         let token = Secret::new(answer.access_token);
         state.access = Some(token.clone());
         tracing::info!(source = %self.source, "refreshed the Jive access token");
@@ -127,9 +173,9 @@ fn refresh_at(now: DateTime<Utc>, expires_in: Option<i64>) -> Option<DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::time::Duration;
     use tributary_core::ManualClock;
+    use tributary_core::ProviderError;
     use wiremock::matchers::{body_string_contains, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -274,6 +320,75 @@ mod tests {
         let due = auth.authorization(&client, &clock).await.unwrap();
         assert_eq!(bearer(&due), "a2");
         assert_eq!(auth.refreshes(), 2);
+    }
+
+    /// Records what it is asked to store; fails while `fail` is set.
+    #[derive(Default)]
+    struct Recorder {
+        saved: std::sync::Mutex<Vec<(String, String)>>,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl CredentialWriter for Recorder {
+        async fn save_rotated(
+            &self,
+            r: &RotatedRefreshToken,
+        ) -> Result<(), tributary_core::CredentialWriteError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(tributary_core::CredentialWriteError("disk full".into()));
+            }
+            assert_eq!((r.provider, r.client_id.as_str()), ("jive", "client"));
+            self.saved.lock().unwrap().push((
+                r.previous.expose().to_owned(),
+                r.current.expose().to_owned(),
+            ));
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotated_refresh_token_is_stored_before_use_and_a_failed_write_fails_the_request() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(body_string_contains("refresh_token=r1"))
+            .respond_with(token("a1", 3600, "r2"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(body_string_contains("refresh_token=r2"))
+            .respond_with(token("a2", 3600, "r3"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let recorder = Arc::new(Recorder::default());
+        recorder.fail.store(true, Ordering::SeqCst);
+        let mut auth = authenticator(oauth(None));
+        auth.set_writer(recorder.clone());
+        let clock = ManualClock::new(t0());
+        let client = client(&server);
+
+        let e = auth.authorization(&client, &clock).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "jive: could not store the rotated refresh token: disk full; the next poll refreshes again"
+        );
+        assert!(matches!(
+            ProviderError::from(e),
+            ProviderError::Transient { .. }
+        ));
+        assert_eq!(recorder.saved.lock().unwrap().len(), 0);
+
+        // The next request refreshes with the rotated token (kept in memory), and stores the
+        // newer one in place of the token still stored.
+        recorder.fail.store(false, Ordering::SeqCst);
+        let got = auth.authorization(&client, &clock).await.unwrap();
+        assert_eq!(bearer(&got), "a2");
+        assert_eq!(
+            *recorder.saved.lock().unwrap(),
+            vec![("r1".to_owned(), "r3".to_owned())]
+        );
     }
 
     #[tokio::test]

@@ -85,6 +85,9 @@ pub enum JiveError {
     ObjectState(#[from] ObjectStateError),
     #[error("jive: {0}")]
     Checkpoint(#[from] CheckpointError),
+    /// Jive rotated the refresh token and it could not be stored (see `auth.rs`).
+    #[error("jive: {0}; the next poll refreshes again")]
+    CredentialWrite(#[from] tributary_core::CredentialWriteError),
 }
 
 impl From<JiveError> for ProviderError {
@@ -112,6 +115,7 @@ impl From<JiveError> for ProviderError {
             | JiveError::TooLarge { .. }
             | JiveError::PollBound(_)
             | JiveError::ForeignLink { .. }
+            | JiveError::CredentialWrite(_)
             | JiveError::ObjectState(_) => ProviderError::Transient { message },
         }
     }

@@ -15,9 +15,17 @@ use std::time::Duration;
 pub const DEFAULT_TOML: &str = include_str!("../config/config.default.toml");
 
 /// The `TRIBUTARY_*` variables (without the prefix) that the binary reads itself, not the
-/// configuration: the log filter and format, and `events tail`'s API and key. Every other
-/// `TRIBUTARY_*` variable must name a key of the configuration, so a misspelt one stops the start.
-pub const BINARY_VARIABLES: &[&str] = &["LOG", "LOG_FORMAT", "API", "API_KEY"];
+/// configuration: the log filter and format, `events tail`'s API and key, and the secret keys
+/// ([`crate::secrets`]). Every other `TRIBUTARY_*` variable must name a key of the
+/// configuration, so a misspelt one stops the start.
+pub const BINARY_VARIABLES: &[&str] = &[
+    "LOG",
+    "LOG_FORMAT",
+    "API",
+    "API_KEY",
+    "SECRET_KEY",
+    "SECRET_KEY_PREVIOUS",
+];
 
 /// Whether a `TRIBUTARY_*` variable (named without the prefix) is for the configuration. Figment
 /// hands the name as it is spelt (`LOG_FORMAT`, not `log_format`), so the comparison ignores case.
@@ -52,6 +60,9 @@ pub struct ServerConfig {
     /// Per-tenant limits and request bounds of the API.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// Where the key that seals credentials at rest comes from ([`crate::secrets`]).
+    #[serde(default)]
+    pub secrets: crate::secrets::SecretsSection,
 }
 
 /// `[network]`: outbound requests to addresses a tenant chose (providers' base URLs and domains,
@@ -630,7 +641,15 @@ mod tests {
     fn the_binarys_variables_are_not_configuration_keys() {
         // What figment hands the filter: the name without the prefix, as it is spelt.
         let key = |name: &str| is_configuration_variable(figment::value::UncasedStr::new(name));
-        for name in ["LOG", "LOG_FORMAT", "API", "API_KEY", "log_format"] {
+        for name in [
+            "LOG",
+            "LOG_FORMAT",
+            "API",
+            "API_KEY",
+            "log_format",
+            "SECRET_KEY",
+            "SECRET_KEY_PREVIOUS",
+        ] {
             assert!(!key(name), "{name}");
         }
         for name in ["LISTEN", "DATA_DIR", "ENGINE__MAX_CONCURRENT_POLLS", "LOGS"] {

@@ -14,6 +14,8 @@ pub mod engine;
 pub mod metrics;
 pub mod registry;
 pub mod retention;
+pub mod rotation;
+pub mod secrets;
 pub mod serve;
 #[cfg(test)]
 mod synthetic;

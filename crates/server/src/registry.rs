@@ -5,9 +5,10 @@
 //! and the operator's address policy, `[network]`): no provider picks its own client, so none
 //! can reach an address the policy forbids.
 
+use crate::rotation::{StoreCredentialWriter, without_marker};
 use std::sync::Arc;
 use std::time::Duration;
-use tributary_core::{Clock, InFlightObjects, PollPolicy, Provider};
+use tributary_core::{Clock, CredentialWriter, InFlightObjects, PollPolicy, Provider};
 use tributary_egnyte::{EgnyteConfig, EgnyteProvider, RateLimiters};
 use tributary_http::Outbound;
 use tributary_jive::{JiveConfig, JiveProvider};
@@ -59,6 +60,8 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     egnyte_limiters: Arc<RateLimiters>,
     outbound: Outbound,
+    /// Where providers store rotated refresh tokens ([`crate::rotation`]).
+    credentials: Arc<dyn CredentialWriter>,
 }
 
 impl Registry {
@@ -69,6 +72,7 @@ impl Registry {
         outbound: Outbound,
     ) -> Self {
         Self {
+            credentials: Arc::new(StoreCredentialWriter::new(store.clone())),
             store,
             clock,
             egnyte_limiters: Arc::new(egnyte_limiters),
@@ -129,7 +133,7 @@ impl Registry {
         if let Some(map) = config.as_object_mut()
             && !record.credentials.is_null()
         {
-            map.insert("credentials".into(), record.credentials.clone());
+            map.insert("credentials".into(), without_marker(&record.credentials));
         }
         let in_flight = Arc::new(InFlightObjects::new(Arc::from(
             self.store.object_state(&record.source_ref()),
@@ -164,7 +168,8 @@ impl Registry {
                 .map_err(|e| match e {
                     tributary_egnyte::ConfigError::AddressNotAllowed(a) => not_allowed(a),
                     e => invalid("egnyte", e.to_string()),
-                })?;
+                })?
+                .with_credential_writer(self.credentials.clone());
                 Ok(Built {
                     provider: Arc::new(provider),
                     policy,
@@ -189,7 +194,8 @@ impl Registry {
                 .map_err(|e| match e {
                     tributary_jive::ConfigError::AddressNotAllowed(a) => not_allowed(a),
                     e => invalid("jive", e.to_string()),
-                })?;
+                })?
+                .with_credential_writer(self.credentials.clone());
                 Ok(Built {
                     provider: Arc::new(provider),
                     policy,

@@ -34,6 +34,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     StoreWrite(#[from] StoreError),
+    #[error("the secret key: {0}")]
+    SecretKey(#[from] tributary_store::SecretKeyError),
     #[error("the store's API keys: {0}")]
     StoredKeys(#[source] KeyConfigError),
     #[error(transparent)]
@@ -68,10 +70,15 @@ pub struct Started {
 
 /// Opens the store, stores and builds the sources, and returns what [`serve`] runs.
 pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Started, ServeError> {
-    let store = SledStore::open(&config.data_dir).map_err(|source| ServeError::Store {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
+    let (keys, origin) = config
+        .secrets
+        .keys(&config.data_dir, &|name| std::env::var(name).ok())?;
+    crate::secrets::log_origin(&keys, &origin);
+    let store =
+        SledStore::open_with_keys(&config.data_dir, keys).map_err(|source| ServeError::Store {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
     let store = Arc::new(store);
     let dyn_store: Arc<dyn EventStore> = store.clone();
     let per_second = NonZeroU32::new(config.egnyte.calls_per_second).unwrap_or(NonZeroU32::MIN);
@@ -92,7 +99,8 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
             tenant: entry.tenant.clone(),
             provider: entry.provider.clone(),
             config: entry.config.clone(),
-            credentials: entry.credentials.clone(),
+            // A refresh token rotated since the last start is kept over the configured one.
+            credentials: crate::rotation::configured(existing.as_ref(), &entry.credentials),
             paused: entry.paused,
             created_at: existing.map_or_else(|| clock.now(), |r| r.created_at),
         };

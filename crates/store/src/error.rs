@@ -47,6 +47,21 @@ pub enum StoreError {
     CursorAhead { cursor: Seq, last: Seq },
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
+    /// A sealed secret that does not open: the store was started with another key.
+    #[error("{what}: {source}")]
+    Sealed {
+        what: String,
+        #[source]
+        source: crate::SealError,
+    },
+    #[error(transparent)]
+    Key(#[from] crate::SecretKeyError),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the store's worker thread failed: {0}")]
     Worker(String),
 }

@@ -2,6 +2,7 @@
 //! and created API keys.
 
 use crate::key;
+use crate::sealed::{Found, Sealer};
 use crate::sled_store::{
     META_NEXT_INCARNATION, META_NEXT_TENANT, SledStore, TenantLog, TenantRecord, decode_json,
     encode_json,
@@ -37,7 +38,7 @@ impl SledStore {
             None => (self.meta_u64(META_NEXT_INCARNATION, 1)?, true),
         };
         record.incarnation = incarnation;
-        let bytes = encode_json(&record, "source")?;
+        let bytes = encode_source(&self.inner.sealer, &record)?;
         let tenant_bytes = new_tenant
             .as_ref()
             .map(|t| encode_json(t, "tenant"))
@@ -93,12 +94,12 @@ impl SledStore {
             .sources
             .get(key::num_str(log.no, id.as_str()))
             .map_err(StoreError::storage("reading a source"))?
-            .map(|v| decode_json(&v, || format!("source {id}")))
+            .map(|v| decode_source(&self.inner.sealer, &v))
             .transpose()
     }
 
     pub(crate) fn sources_blocking(&self) -> Result<Vec<SourceRecord>, StoreError> {
-        all_json(self.inner.sources.iter(), "source")
+        all_sources(&self.inner.sealer, self.inner.sources.iter())
     }
 
     pub(crate) fn sources_of_blocking(
@@ -108,9 +109,9 @@ impl SledStore {
         let Some(log) = self.tenant(tenant) else {
             return Ok(Vec::new());
         };
-        all_json(
+        all_sources(
+            &self.inner.sealer,
             self.inner.sources.scan_prefix(log.no.to_be_bytes()),
-            "source",
         )
     }
 
@@ -176,7 +177,7 @@ impl SledStore {
         &self,
         record: &SubscriptionRecord,
     ) -> Result<(), StoreError> {
-        let bytes = encode_json(record, "subscription")?;
+        let bytes = encode_subscription(&self.inner.sealer, record)?;
         self.inner
             .subscriptions
             .insert(record.id.as_bytes(), bytes)
@@ -188,11 +189,23 @@ impl SledStore {
         &self,
         id: &str,
     ) -> Result<Option<SubscriptionRecord>, StoreError> {
-        get_json(&self.inner.subscriptions, id, "subscription")
+        self.inner
+            .subscriptions
+            .get(id.as_bytes())
+            .map_err(StoreError::storage("reading a subscription"))?
+            .map(|v| decode_subscription(&self.inner.sealer, &v))
+            .transpose()
     }
 
     pub(crate) fn subscriptions_blocking(&self) -> Result<Vec<SubscriptionRecord>, StoreError> {
-        all_json(self.inner.subscriptions.iter(), "subscription")
+        self.inner
+            .subscriptions
+            .iter()
+            .map(|entry| {
+                let (_, v) = entry.map_err(StoreError::storage("scanning subscriptions"))?;
+                decode_subscription(&self.inner.sealer, &v)
+            })
+            .collect()
     }
 
     pub(crate) fn delete_subscription_blocking(&self, id: &str) -> Result<bool, StoreError> {
@@ -272,4 +285,126 @@ fn all_json<T: serde::de::DeserializeOwned>(
             decode_json(&v, || format!("{what} {:?}", String::from_utf8_lossy(&k)))
         })
         .collect()
+}
+
+fn all_sources(sealer: &Sealer, entries: sled::Iter) -> Result<Vec<SourceRecord>, StoreError> {
+    entries
+        .map(|entry| {
+            let (_, v) = entry.map_err(StoreError::storage("scanning sources"))?;
+            decode_source(sealer, &v)
+        })
+        .collect()
+}
+
+/// What a record's sealed field is bound to: its owner, so it opens in that record only.
+pub(crate) fn source_owner(tenant: &str, id: &str) -> String {
+    format!("source {tenant}/{id}")
+}
+
+pub(crate) fn subscription_owner(id: &str) -> String {
+    format!("subscription {id}")
+}
+
+/// The record as stored: its credentials sealed.
+pub(crate) fn encode_source(sealer: &Sealer, record: &SourceRecord) -> Result<Vec<u8>, StoreError> {
+    let owner = source_owner(&record.tenant, record.id.as_str());
+    let mut value = serde_json::to_value(record).map_err(|source| StoreError::Encode {
+        what: "source",
+        source,
+    })?;
+    seal_field(sealer, &mut value, "credentials", &owner)?;
+    encode_json(&value, "source")
+}
+
+/// A stored source with its credentials opened (sealed, or plain from an earlier build).
+pub(crate) fn decode_source(sealer: &Sealer, bytes: &[u8]) -> Result<SourceRecord, StoreError> {
+    let (record, _) = open_source(sealer, bytes)?;
+    Ok(record)
+}
+
+/// A stored source, and how its credentials were found.
+pub(crate) fn open_source(
+    sealer: &Sealer,
+    bytes: &[u8],
+) -> Result<(SourceRecord, Found), StoreError> {
+    let mut value: serde_json::Value = decode_json(bytes, || "source".to_owned())?;
+    let owner = source_owner(
+        value["tenant"].as_str().unwrap_or_default(),
+        value["id"].as_str().unwrap_or_default(),
+    );
+    let found = open_field(sealer, &mut value, "credentials", &owner)?;
+    let record = serde_json::from_value(value).map_err(|e| StoreError::corrupt(owner, e))?;
+    Ok((record, found))
+}
+
+pub(crate) fn encode_subscription(
+    sealer: &Sealer,
+    record: &SubscriptionRecord,
+) -> Result<Vec<u8>, StoreError> {
+    let mut value = serde_json::to_value(record).map_err(|source| StoreError::Encode {
+        what: "subscription",
+        source,
+    })?;
+    seal_field(
+        sealer,
+        &mut value,
+        "secret",
+        &subscription_owner(&record.id),
+    )?;
+    encode_json(&value, "subscription")
+}
+
+pub(crate) fn decode_subscription(
+    sealer: &Sealer,
+    bytes: &[u8],
+) -> Result<SubscriptionRecord, StoreError> {
+    let (record, _) = open_subscription(sealer, bytes)?;
+    Ok(record)
+}
+
+pub(crate) fn open_subscription(
+    sealer: &Sealer,
+    bytes: &[u8],
+) -> Result<(SubscriptionRecord, Found), StoreError> {
+    let mut value: serde_json::Value = decode_json(bytes, || "subscription".to_owned())?;
+    let owner = subscription_owner(value["id"].as_str().unwrap_or_default());
+    let found = open_field(sealer, &mut value, "secret", &owner)?;
+    let record = serde_json::from_value(value).map_err(|e| StoreError::corrupt(owner, e))?;
+    Ok((record, found))
+}
+
+fn seal_field(
+    sealer: &Sealer,
+    value: &mut serde_json::Value,
+    field: &'static str,
+    owner: &str,
+) -> Result<(), StoreError> {
+    if let Some(slot) = value.get_mut(field) {
+        *slot = sealer
+            .seal(slot, owner)
+            .map_err(|source| StoreError::Sealed {
+                what: format!("{owner}: {field}"),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+fn open_field(
+    sealer: &Sealer,
+    value: &mut serde_json::Value,
+    field: &'static str,
+    owner: &str,
+) -> Result<Found, StoreError> {
+    let Some(slot) = value.get_mut(field) else {
+        return Ok(Found::Current);
+    };
+    let (opened, found) = sealer
+        .open(slot.take(), owner)
+        .map_err(|source| StoreError::Sealed {
+            what: format!("{owner}: {field}"),
+            source,
+        })?;
+    *slot = opened;
+    Ok(found)
 }

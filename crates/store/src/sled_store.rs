@@ -1,10 +1,11 @@
 //! The sled-backed store: its trees, what it keeps in memory, opening, and the async edge.
 
 use crate::key;
+use crate::sealed::{Found, Sealer};
 use crate::store::{EventStore, IngestReport, MergeReport, ReadPage, Retention, RetentionReport};
 use crate::{
-    ApiKeyRecord, DeliveryState, Filter, SourceRecord, SourceRef, SourceState, StoreError,
-    SubscriptionRecord,
+    ApiKeyRecord, DeliveryState, Filter, SecretKey, SecretKeys, SourceRecord, SourceRef,
+    SourceState, StoreError, SubscriptionRecord,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,10 @@ pub(crate) struct Inner {
     pub(crate) deliveries: sled::Tree,
     pub(crate) api_keys: sled::Tree,
     pub(crate) epoch: u64,
+    /// Seals and opens the secrets in records (see [`crate::sealed`]).
+    pub(crate) sealer: Sealer,
+    /// What opening re-sealed.
+    resealed: Resealed,
     /// One writer at a time: ingest, merge, retention and source changes read outside their
     /// transaction what they then write inside it.
     writer: Mutex<()>,
@@ -188,15 +193,45 @@ impl std::fmt::Debug for SledStore {
     }
 }
 
+/// Secrets re-sealed under the current key when the store opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resealed {
+    /// Stored plain by an earlier build.
+    pub plain: u64,
+    /// Sealed under the previous key.
+    pub previous: u64,
+}
+
 impl SledStore {
+    /// Opens (or creates) the store in the directory `path` with the key of the directory's key
+    /// file ([`crate::DEFAULT_KEY_FILE`], created with a new key when it is missing): for tests,
+    /// tools and a server given no key. See [`SledStore::open_with_keys`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        private_dir(path)?;
+        let file = crate::default_key_file(path);
+        let (key, created) = SecretKey::load_or_create(&file)?;
+        if created {
+            tracing::warn!(
+                key_file = %file.display(),
+                "generated a new secret key for credentials at rest; back it up (without it the stored credentials cannot be read)"
+            );
+        }
+        Self::open_with_keys(path, SecretKeys::new(key))
+    }
+
     /// Opens (or creates) the store in the directory `path`, upgrading a store of an older
-    /// format (see [`crate::upgrade`]).
+    /// format (see [`crate::upgrade`]), with its secrets sealed under `keys.current`: secrets
+    /// stored plain (by an earlier build) or under `keys.previous` are re-sealed before it
+    /// returns; a secret sealed under another key fails the open, naming its record. The
+    /// directory is made private (0700) and the files in it readable by their owner only (0600).
     ///
     /// sled locks the directory; a store just closed in this process (its background flusher
     /// still finishing) can hold the lock for a moment, so a lock conflict is retried with a
     /// growing pause for up to [`LOCK_WAIT`] before it is reported.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+    pub fn open_with_keys(path: impl AsRef<Path>, keys: SecretKeys) -> Result<Self, StoreError> {
         let path = path.as_ref();
+        private_dir(path)?;
         let started = std::time::Instant::now();
         let mut pause = std::time::Duration::from_millis(5);
         let db = loop {
@@ -212,7 +247,9 @@ impl SledStore {
                 Err(e) => return Err(StoreError::storage("opening the database")(e)),
             }
         };
-        Self::from_db(db, &path.display().to_string())
+        let store = Self::from_db(db, &path.display().to_string(), keys)?;
+        private_files(path)?;
+        Ok(store)
     }
 
     /// A store in a temporary directory, removed when the last clone is dropped: for tests and demos.
@@ -221,10 +258,15 @@ impl SledStore {
             .temporary(true)
             .open()
             .map_err(StoreError::storage("opening a temporary database"))?;
-        Self::from_db(db, "(temporary)")
+        Self::from_db(db, "(temporary)", SecretKeys::new(SecretKey::generate()?))
     }
 
-    fn from_db(db: sled::Db, path: &str) -> Result<Self, StoreError> {
+    /// What opening re-sealed under the current key.
+    pub fn resealed(&self) -> Resealed {
+        self.inner.resealed
+    }
+
+    fn from_db(db: sled::Db, path: &str, keys: SecretKeys) -> Result<Self, StoreError> {
         let meta = open_tree(&db, "meta")?;
         match meta
             .get(META_FORMAT)
@@ -269,9 +311,13 @@ impl SledStore {
                 ));
             }
         };
+        let sealer = Sealer::new(keys);
+        let sources = open_tree(&db, trees::SOURCES)?;
+        let subscriptions = open_tree(&db, "subscriptions")?;
+        let resealed = reseal(&db, &sealer, &sources, &subscriptions)?;
         let inner = Inner {
             tenants: open_tree(&db, trees::TENANTS)?,
-            sources: open_tree(&db, trees::SOURCES)?,
+            sources,
             ids: open_tree(&db, trees::IDS)?,
             pending: open_tree(&db, trees::PENDING)?,
             state: open_tree(&db, trees::STATE)?,
@@ -279,12 +325,14 @@ impl SledStore {
             objects: open_tree(&db, trees::OBJECTS)?,
             log: open_tree(&db, trees::LOG)?,
             by_source: open_tree(&db, trees::BY_SOURCE)?,
-            subscriptions: open_tree(&db, "subscriptions")?,
+            subscriptions,
             deliveries: open_tree(&db, "deliveries")?,
             api_keys: open_tree(&db, "api_keys")?,
             meta,
             db,
             epoch,
+            sealer,
+            resealed,
             writer: Mutex::new(()),
             sources_generation: AtomicU64::new(0),
             catalog: RwLock::new(Catalog::default()),
@@ -374,6 +422,105 @@ pub(crate) fn meta_u64(meta: &sled::Tree, key: &[u8], default: u64) -> Result<u6
     }
 }
 
+/// Seals the secrets stored plain (by an earlier build) or under the previous key under the
+/// current key, in one batch per tree, flushed; logs the counts. A secret that does not open
+/// fails the open, naming its record.
+fn reseal(
+    db: &sled::Db,
+    sealer: &Sealer,
+    sources: &sled::Tree,
+    subscriptions: &sled::Tree,
+) -> Result<Resealed, StoreError> {
+    use crate::records::{encode_source, encode_subscription, open_source, open_subscription};
+    let mut counts = Resealed::default();
+    let mut count = |found: Found| match found {
+        Found::Current => false,
+        Found::Plain => {
+            counts.plain += 1;
+            true
+        }
+        Found::Previous => {
+            counts.previous += 1;
+            true
+        }
+    };
+    let mut batch = sled::Batch::default();
+    for entry in sources.iter() {
+        let (k, v) = entry.map_err(StoreError::storage("reading the sources"))?;
+        let (record, found) = open_source(sealer, &v)?;
+        if count(found) {
+            batch.insert(k, encode_source(sealer, &record)?);
+        }
+    }
+    sources
+        .apply_batch(batch)
+        .map_err(StoreError::storage("re-sealing the sources"))?;
+    let mut batch = sled::Batch::default();
+    for entry in subscriptions.iter() {
+        let (k, v) = entry.map_err(StoreError::storage("reading the subscriptions"))?;
+        let (record, found) = open_subscription(sealer, &v)?;
+        if count(found) {
+            batch.insert(k, encode_subscription(sealer, &record)?);
+        }
+    }
+    subscriptions
+        .apply_batch(batch)
+        .map_err(StoreError::storage("re-sealing the subscriptions"))?;
+    if counts != Resealed::default() {
+        db.flush()
+            .map_err(StoreError::storage("flushing the re-sealed secrets"))?;
+        tracing::info!(
+            plain = counts.plain,
+            previous_key = counts.previous,
+            "sealed the stored secrets under the current key (plain ones from an earlier build, and those under the previous key)"
+        );
+    }
+    Ok(counts)
+}
+
+/// Creates `path` when missing, and makes it private to its owner (0700).
+fn private_dir(path: &Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Makes what sled created in `dir` private: directories 0700, files 0600. (Files sled creates
+/// later are behind the private directory.)
+fn private_files(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |source| StoreError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        };
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let kind = entry.file_type().map_err(io)?;
+            if kind.is_dir() {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o700))
+                    .map_err(io)?;
+                private_files(&entry.path())?;
+            } else if kind.is_file() {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 /// Reads the tenants, their live sources and each incarnation's newest log entry.
 fn load_catalog(inner: &Inner) -> Result<Catalog, StoreError> {
     let mut catalog = Catalog::default();
@@ -401,7 +548,7 @@ fn load_catalog(inner: &Inner) -> Result<Catalog, StoreError> {
     }
     for entry in inner.sources.iter() {
         let (k, v) = entry.map_err(StoreError::storage("reading the sources"))?;
-        let record: SourceRecord = decode_json(&v, || format!("source {k:?}"))?;
+        let record: SourceRecord = crate::records::decode_source(&inner.sealer, &v)?;
         let tenant = key::need_num(&k, 0, "source")?;
         let log = by_no
             .get(&tenant)

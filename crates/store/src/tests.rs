@@ -1,6 +1,7 @@
 //! Behaviour of the store as a whole: ingest, merge, read, retention, persistence. The
-//! upgrade from format 2 and the separation of tenants have modules of their own.
+//! upgrade from format 2, the separation of tenants and secrets at rest have modules of their own.
 
+mod secrets;
 mod tenants;
 mod upgrade;
 

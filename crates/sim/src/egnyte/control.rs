@@ -67,6 +67,7 @@ async fn state(State(sim): State<EgnyteSim>) -> Json<Value> {
         "daily_quota": s.limits.daily_quota,
         "inactive_on_bad_token": s.inactive_on_bad_token,
         "token_mode": s.auth.mode,
+        "rotate_refresh_tokens": s.auth.rotate_refresh,
         "emit_restore": s.emit_restore,
         "faults": s.faults.active(),
         "files": s.tree.files().len(),
@@ -185,6 +186,7 @@ struct Settings {
     inactive_on_bad_token: Option<bool>,
     token_mode: Option<TokenMode>,
     emit_restore: Option<bool>,
+    rotate_refresh_tokens: Option<bool>,
 }
 
 async fn settings(State(sim): State<EgnyteSim>, Body(s): Body<Settings>) -> Response {
@@ -205,6 +207,9 @@ async fn settings(State(sim): State<EgnyteSim>, Body(s): Body<Settings>) -> Resp
     }
     if let Some(on) = s.emit_restore {
         sim.set_emit_restore(on);
+    }
+    if let Some(on) = s.rotate_refresh_tokens {
+        sim.set_rotate_refresh_tokens(on);
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -64,7 +64,7 @@
 //! | `GET`/`DELETE /_sim/egnyte/faults` | | lists / clears the faults |
 //! | `POST /_sim/egnyte/gc` | `{"before_id": X}` or `{"keep_last": N}` | forced GC; answers the cursor |
 //! | `POST /_sim/egnyte/reset` | `{"to": id}` | drops the retained log; ids restart at `id`; answers the cursor |
-//! | `PUT /_sim/egnyte/settings` | any of `throttle` (`mashery`/`http429`/`off`), `qps`, `daily_quota` (`null` = off), `inactive_on_bad_token`, `token_mode` (`{"mode":"non_expiring"}` / `{"mode":"expiring","lifetime_secs":N}`), `emit_restore` | runtime switches; `204` |
+//! | `PUT /_sim/egnyte/settings` | any of `throttle` (`mashery`/`http429`/`off`), `qps`, `daily_quota` (`null` = off), `inactive_on_bad_token`, `token_mode` (`{"mode":"non_expiring"}` / `{"mode":"expiring","lifetime_secs":N}`), `emit_restore`, `rotate_refresh_tokens` (each refresh answers a new refresh token and voids the old) | runtime switches; `204` |
 //! | `POST /_sim/egnyte/oauth/codes` | `{client_id, redirect_uri, user?}` | mints a code; `{code}` |
 //! | `POST /_sim/egnyte/tokens` | `{token, user, client_id, expires_in?}` | adds an access token |
 //! | `DELETE /_sim/egnyte/tokens/{token}` | | revokes an access or refresh token |

@@ -79,6 +79,10 @@ pub(crate) fn describe(e: GrantError) -> String {
 #[derive(Debug)]
 pub(crate) struct Auth {
     pub mode: TokenMode,
+    /// Each refresh answers a new refresh token and voids the one it was given (RFC 6749 §6
+    /// allows it; Egnyte documents no rotation, notes §9): for testing that a client keeps the
+    /// newest one. Off by default.
+    pub rotate_refresh: bool,
     users: Vec<UserSpec>,
     clients: Vec<ClientSpec>,
     tokens: HashMap<String, Token>,
@@ -91,6 +95,7 @@ impl Auth {
     pub fn new(mode: TokenMode, users: Vec<UserSpec>, clients: Vec<ClientSpec>, seed: u64) -> Self {
         Self {
             mode,
+            rotate_refresh: false,
             users,
             clients,
             tokens: HashMap::new(),
@@ -224,7 +229,12 @@ impl Auth {
                         "refresh token was issued to another client",
                     ));
                 }
-                *user
+                let user = *user;
+                if self.rotate_refresh {
+                    self.refresh.remove(token);
+                    return Ok(self.issue(user, client_id.to_owned(), None, now));
+                }
+                user
             }
             _ => return Err(GrantError::UnsupportedGrantType),
         };

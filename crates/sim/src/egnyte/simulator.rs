@@ -496,6 +496,11 @@ impl EgnyteSim {
         self.state().auth.mode = mode;
     }
 
+    /// `true`: each refresh (in the expiring mode) answers a new refresh token and voids the old.
+    pub fn set_rotate_refresh_tokens(&self, on: bool) {
+        self.state().auth.rotate_refresh = on;
+    }
+
     pub fn set_emit_restore(&self, on: bool) {
         self.state().emit_restore = on;
     }

@@ -56,6 +56,7 @@ async fn state(State(sim): State<JiveSim>) -> Json<Value> {
         "core_revision": s.core_revision,
         "throttle": s.throttle.mode,
         "token_lifetime_secs": s.auth.lifetime.as_secs(),
+        "rotate_refresh_tokens": s.auth.rotate_refresh,
         "faults": s.faults.active(),
         "pending_mutations": s.hooks.len(),
         "places": places,
@@ -129,6 +130,7 @@ struct Settings {
     throttle: Option<Option<AppThrottle>>,
     token_lifetime_secs: Option<u64>,
     core_revision: Option<u32>,
+    rotate_refresh_tokens: Option<bool>,
 }
 
 async fn settings(State(sim): State<JiveSim>, Body(s): Body<Settings>) -> Response {
@@ -143,6 +145,9 @@ async fn settings(State(sim): State<JiveSim>, Body(s): Body<Settings>) -> Respon
     }
     if let Some(revision) = s.core_revision {
         sim.set_core_revision(revision);
+    }
+    if let Some(on) = s.rotate_refresh_tokens {
+        sim.set_rotate_refresh_tokens(on);
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -45,7 +45,8 @@
 //! - `POST /oauth2/token` (form; client by `Authorization: Basic base64(client_id:secret)`, or
 //!   `client_id`/`client_secret` form fields): grants `password`, `authorization_code` (codes from
 //!   [`JiveSim::mint_code`], single-use, 10 minutes) and `refresh_token` (reusable; answers a new
-//!   access token and the same refresh token). `{access_token, refresh_token, token_type:
+//!   access token and the same refresh token, or, with `rotate_refresh_tokens` on, a new refresh
+//!   token that voids the old). `{access_token, refresh_token, token_type:
 //!   "bearer", expires_in}` (default 48 h). Errors RFC 6749 `{"error", "error_description"}`:
 //!   `invalid_client` `401`, else `400`. **Assumption:** no security prefix on these answers.
 //! - App throttling (off by default): calls per credential (Basic user or bearer token), refused
@@ -79,7 +80,7 @@
 //! | `POST /_sim/jive/faults` | [`JiveFault`]: `{"kind":"status","status":503,"retry_after"?:2,"next"?:1}`, `{"kind":"delay","ms":300}`, `{"kind":"malformed_json"}`, `{"kind":"html404"}` | adds a fault for the next `next` (default 1) authenticated `/api/core/v3/` calls |
 //! | `GET`/`DELETE /_sim/jive/faults` | | lists / clears the faults |
 //! | `POST /_sim/jive/mutate` | `{"on_request": n, "ops": [Operation…]}` | runs `ops` just before the n-th next `/contents` answer |
-//! | `PUT /_sim/jive/settings` | any of `prefix`, `throttle` (`{"lower","upper"}` or `null`), `token_lifetime_secs`, `core_revision` | runtime switches; `204` |
+//! | `PUT /_sim/jive/settings` | any of `prefix`, `throttle` (`{"lower","upper"}` or `null`), `token_lifetime_secs`, `core_revision`, `rotate_refresh_tokens` | runtime switches; `204` |
 //! | `POST /_sim/jive/tokens` | `{token, user?, expires_in?}` | adds a bearer token |
 //! | `POST /_sim/jive/oauth/codes` | `{user?}` | mints an authorization code: `{code}` |
 //!

@@ -79,6 +79,10 @@ pub(crate) struct Auth {
     client_id: String,
     client_secret: String,
     pub lifetime: Duration,
+    /// Each refresh answers a new refresh token and voids the one it was given. Jive documents
+    /// long-lived refresh tokens (notes §5) and no rotation, but its token endpoint is RFC 6749's,
+    /// whose §6 allows it: for testing that a client keeps the newest one. Off by default.
+    pub rotate_refresh: bool,
     tokens: HashMap<String, Access>,
     /// Refresh token → user. They live ~10 years: here, forever.
     refresh: HashMap<String, String>,
@@ -95,6 +99,7 @@ impl Auth {
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             lifetime: config.token_lifetime,
+            rotate_refresh: false,
             tokens: HashMap::new(),
             refresh: HashMap::new(),
             codes: HashMap::new(),
@@ -199,9 +204,17 @@ impl Auth {
                     .cloned()
                     .ok_or(GrantError::InvalidGrant("Bad refresh token"))?;
                 let access = self.issue_access(&user, now);
+                let refresh_token = if self.rotate_refresh {
+                    self.refresh.remove(token);
+                    let rotated = self.random(40);
+                    self.refresh.insert(rotated.clone(), user);
+                    rotated
+                } else {
+                    token.to_owned()
+                };
                 return Ok(TokenResponse {
                     access_token: access,
-                    refresh_token: token.to_owned(),
+                    refresh_token,
                     token_type: "bearer".to_owned(),
                     expires_in: self.lifetime.as_secs(),
                 });

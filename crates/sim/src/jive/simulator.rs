@@ -485,6 +485,11 @@ impl JiveSim {
         self.state().auth.lifetime = lifetime;
     }
 
+    /// `true`: each refresh answers a new refresh token and voids the old.
+    pub fn set_rotate_refresh_tokens(&self, on: bool) {
+        self.state().auth.rotate_refresh = on;
+    }
+
     pub fn set_core_revision(&self, revision: u32) {
         self.state().core_revision = revision;
     }

@@ -444,7 +444,7 @@ fn an_unknown_format_is_refused() {
 }
 
 /// Opens the directory with raw sled, waiting for a store just dropped to let go of it.
-fn open_raw(dir: &Path) -> sled::Db {
+pub(super) fn open_raw(dir: &Path) -> sled::Db {
     let started = std::time::Instant::now();
     loop {
         match sled::Config::new().path(dir).open() {

@@ -233,7 +233,10 @@ async fn the_oauth_token_exchange_refuses_a_forbidden_token_host() {
         let now = control.clock().now();
         let mut flow = control.oauth().take(state, now).unwrap();
         flow.token_url = token_url.clone();
-        control.oauth().insert(state.to_owned(), flow, now, 100).unwrap();
+        control
+            .oauth()
+            .insert(state.to_owned(), flow, now, 100)
+            .unwrap();
 
         let uri = format!("/v1/oauth/egnyte/callback?code=abc&state={state}");
         let (status, body) = call_json(&api, "GET", None, &uri, None).await;

@@ -274,3 +274,54 @@ async fn the_token_endpoint_answers_409_over_its_hourly_limit() {
     h.advance(2690);
     assert_eq!(h.token(&form).await.status(), 200);
 }
+
+#[tokio::test]
+async fn with_rotation_each_refresh_answers_a_new_refresh_token_and_voids_the_old() {
+    let h = start(quiet()).await;
+    h.sim.set_token_mode(TokenMode::Expiring {
+        lifetime_secs: 3600,
+    });
+    h.sim.set_rotate_refresh_tokens(true);
+    let refresh = |token: String| {
+        let h = &h;
+        async move {
+            h.token(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", "tributary-app"),
+                ("client_secret", "tributary-secret"),
+                ("refresh_token", token.as_str()),
+            ])
+            .await
+        }
+    };
+    let body: Value = h
+        .token(&[
+            ("grant_type", "password"),
+            ("client_id", "tributary-app"),
+            ("client_secret", "tributary-secret"),
+            ("username", "alice"),
+            ("password", "alice-password"),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r1 = body["refresh_token"].as_str().unwrap().to_owned();
+    let answer = refresh(r1.clone()).await;
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    let r2 = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r2, r1);
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(
+        h.get_as(access, "/pubapi/v1/events/cursor").await.status(),
+        200
+    );
+    let again = refresh(r1).await;
+    assert_eq!(again.status(), 400);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    assert_eq!(refresh(r2).await.status(), 200);
+}

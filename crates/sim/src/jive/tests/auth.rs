@@ -172,3 +172,47 @@ async fn token_errors_follow_rfc_6749() {
         (400, &json!("unsupported_grant_type"))
     );
 }
+
+#[tokio::test]
+async fn with_rotation_each_refresh_answers_a_new_refresh_token_and_voids_the_old() {
+    let h = start(plain()).await;
+    h.sim.set_rotate_refresh_tokens(true);
+    let (_, t) = h
+        .token(
+            CLIENT,
+            &[
+                ("grant_type", "password"),
+                ("username", USER),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let r1 = t["refresh_token"].as_str().unwrap().to_owned();
+    let (status, t2) = h
+        .token(
+            CLIENT,
+            &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+        )
+        .await;
+    assert_eq!(status, 200, "{t2}");
+    let r2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r2, r1);
+    assert_eq!(
+        h.with_bearer(t2["access_token"].as_str().unwrap()).await.0,
+        200
+    );
+    let (status, e) = h
+        .token(
+            CLIENT,
+            &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+        )
+        .await;
+    assert_eq!((status, &e["error"]), (400, &json!("invalid_grant")));
+    let (status, _) = h
+        .token(
+            CLIENT,
+            &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+        )
+        .await;
+    assert_eq!(status, 200);
+}
