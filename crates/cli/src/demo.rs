@@ -11,7 +11,7 @@ use tributary_core::SystemClock;
 use tributary_server::api::KeyEntry;
 use tributary_server::config::{
     EgnyteSection, EngineSection, MetricsAuth, MetricsSection, RetentionSection, ServerConfig,
-    SourceEntry,
+    SourceEntry, StorageSection,
 };
 use tributary_server::serve::{ServeError, bind, serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
@@ -155,6 +155,12 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         // The demo has no admin key and listens on loopback: its metrics are for anyone there.
         metrics: MetricsSection {
             auth: MetricsAuth::Open,
+        },
+        // A small temporary store: the free-space guard stays off, so a nearly full build
+        // machine still shows the demo.
+        storage: StorageSection {
+            min_free_bytes: 0,
+            ..StorageSection::default()
         },
         sources: vec![
             SourceEntry {

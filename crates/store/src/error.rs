@@ -175,7 +175,10 @@ mod tests {
         assert_eq!(eio.kind(), FailureKind::Storage);
         let reported = storage(sled::Error::ReportableBug("x".into()));
         assert_eq!(reported.kind(), FailureKind::Storage);
-        assert_eq!(StoreError::Worker("panicked".into()).kind(), FailureKind::Storage);
+        assert_eq!(
+            StoreError::Worker("panicked".into()).kind(),
+            FailureKind::Storage
+        );
         let timeout = StoreError::Unavailable {
             reason: "a read took longer than 5s".into(),
         };
