@@ -21,4 +21,6 @@ pub use health::{HealthSnapshot, StorageBlock, StoreHealth};
 pub use monitor::{EXIT_STORE_FAILED, FreeSpace, OnFatal, Statvfs, Watchdog};
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

@@ -20,6 +20,7 @@ mod contract;
 mod events;
 mod keys;
 mod kloudless;
+mod storage;
 mod stream;
 
 use super::*;
