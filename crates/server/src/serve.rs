@@ -203,6 +203,14 @@ pub async fn serve(
             let _ = rx.recv().await;
         }
     };
+    // Free space is known before the first poll: a start on a nearly full disk polls nothing.
+    let storage = &started.storage;
+    monitor::check(
+        storage.guarded.as_ref(),
+        &storage.health,
+        &storage.free_space,
+    )
+    .await;
     let engine = {
         let engine = started.engine.clone();
         let stopped = wait(&stop);
@@ -213,7 +221,6 @@ pub async fn serve(
         started.api.clone(),
         wait(&stop),
     ));
-    let storage = &started.storage;
     // A thread of its own: it must act even when every runtime thread is blocked on the store.
     let _watchdog = match storage.config.exit_after {
         Some(after) => Some(
