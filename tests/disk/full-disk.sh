@@ -28,10 +28,17 @@ if ! mount -t tmpfs -o size=20m tmpfs "$disk" 2>"$work/mount.err"; then
   exit 0
 fi
 sim_pid=
+# Runs whatever failed before: nothing here may stop it half-way (errexit is off).
 cleanup() {
+  set +e
   kill_server
-  [[ -n $sim_pid ]] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
-  umount "$disk" 2>/dev/null || umount -l "$disk" 2>/dev/null || true
+  if [[ -n $sim_pid ]]; then
+    kill "$sim_pid" 2>/dev/null
+    wait "$sim_pid" 2>/dev/null
+  fi
+  if mountpoint -q "$disk"; then
+    umount "$disk" 2>/dev/null || umount -l "$disk"
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
