@@ -11,7 +11,7 @@ use tributary_core::SystemClock;
 use tributary_server::api::KeyEntry;
 use tributary_server::config::{
     EgnyteSection, EngineSection, MetricsAuth, MetricsSection, NetworkSection, RetentionSection,
-    ServerConfig, SourceEntry,
+    ServerConfig, SourceEntry, StorageSection,
 };
 use tributary_server::serve::{ServeError, bind, serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
@@ -163,6 +163,12 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         limits: Default::default(),
         // The key: TRIBUTARY_SECRET_KEY, or the data directory's key file.
         secrets: Default::default(),
+        // A small temporary store: the free-space guard stays off, so a nearly full build
+        // machine still shows the demo.
+        storage: StorageSection {
+            min_free_bytes: 0,
+            ..StorageSection::default()
+        },
         sources: vec![
             SourceEntry {
                 id: "egnyte-demo".into(),

@@ -63,6 +63,9 @@ pub struct ServerConfig {
     /// Where the key that seals credentials at rest comes from ([`crate::secrets`]).
     #[serde(default)]
     pub secrets: crate::secrets::SecretsSection,
+    /// The free-space guard and how long store calls may take.
+    #[serde(default)]
+    pub storage: StorageSection,
 }
 
 /// `[network]`: outbound requests to addresses a tenant chose (providers' base URLs and domains,
@@ -266,6 +269,68 @@ impl LimitsSection {
     }
 }
 
+/// `[storage]`: ingest pauses while the data directory has less than `min_free_bytes` free
+/// (measured every `check_interval`); store reads wait at most `read_timeout` and writes
+/// `write_timeout`; when writes keep failing (or one stays stuck) for `exit_after`, the process
+/// exits with status 74 ([`crate::storage::EXIT_STORE_FAILED`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// Bytes; 0: never pause.
+    pub min_free_bytes: u64,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub check_interval: Duration,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub read_timeout: Duration,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub write_timeout: Duration,
+    /// `None` ("off"): never exit on the store's account.
+    #[serde(deserialize_with = "duration::deserialize_or_off")]
+    pub exit_after: Option<Duration>,
+}
+
+impl Default for StorageSection {
+    /// The values of `config.default.toml`.
+    fn default() -> Self {
+        Self {
+            min_free_bytes: 512 * 1024 * 1024,
+            check_interval: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
+            exit_after: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+impl StorageSection {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: &str| ConfigError::Invalid {
+            field: format!("storage.{field}"),
+            message: message.to_owned(),
+        };
+        let at_least_100ms = Duration::from_millis(100);
+        if self.check_interval < at_least_100ms {
+            return Err(invalid("check_interval", "must be at least 100ms"));
+        }
+        if self.read_timeout < at_least_100ms {
+            return Err(invalid("read_timeout", "must be at least 100ms"));
+        }
+        if self.write_timeout < self.read_timeout {
+            return Err(invalid("write_timeout", "must be at least read_timeout"));
+        }
+        if self
+            .exit_after
+            .is_some_and(|after| after < self.write_timeout)
+        {
+            return Err(invalid(
+                "exit_after",
+                "must be at least write_timeout (or \"off\")",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Durations written as a whole number and a unit: `500ms`, `90s`, `10m`, `36h`, `30d`.
 mod duration {
     use serde::Deserializer;
@@ -449,6 +514,7 @@ impl ServerConfig {
         }
         self.network.policy()?;
         self.limits.validate()?;
+        self.storage.validate()?;
         self.api_keys()?;
         let mut seen = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
@@ -861,5 +927,31 @@ password = "p"
             .unwrap_err()
             .to_string();
         assert_eq!(e, "configuration file /nonexistent/t.toml does not exist");
+    }
+
+    #[test]
+    fn storage_defaults_and_a_file_and_refusals() {
+        let c = ServerConfig::load_with(None, no_env()).unwrap();
+        assert_eq!(c.storage, StorageSection::default());
+        assert_eq!(c.storage.min_free_bytes, 536_870_912);
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "[storage]\nmin_free_bytes = 0\ncheck_interval = \"250ms\"\nexit_after = \"off\"\n",
+        );
+        let c = ServerConfig::load_with(Some(&path), no_env()).unwrap();
+        assert_eq!(c.storage.min_free_bytes, 0);
+        assert_eq!(c.storage.check_interval, Duration::from_millis(250));
+        assert_eq!(c.storage.exit_after, None);
+        let path = write(&dir, "[storage]\nwrite_timeout = \"1s\"\n");
+        let refused = ServerConfig::load_with(Some(&path), no_env()).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            ConfigError::Invalid {
+                field: "storage.write_timeout".into(),
+                message: "must be at least read_timeout".into()
+            }
+            .to_string()
+        );
     }
 }

@@ -36,6 +36,7 @@
 
 use crate::engine::{Engine, EngineStats};
 use crate::retention::RetentionStats;
+use crate::storage::HealthSnapshot;
 use chrono::{DateTime, Utc};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -111,9 +112,12 @@ pub fn render(
     store: &dyn EventStore,
     latency: &Latency,
     retention: &RetentionStats,
+    storage: Option<HealthSnapshot>,
     now: DateTime<Utc>,
 ) -> Result<String, std::fmt::Error> {
-    Scrape::read(engine, store, latency, retention, now).encode_text()
+    let mut scrape = Scrape::read(engine, store, latency, retention, now);
+    scrape.storage = storage;
+    scrape.encode_text()
 }
 
 /// What one scrape reports, read when the scrape comes.
@@ -123,6 +127,8 @@ struct Scrape {
     retention: crate::retention::RetentionSnapshot,
     sources: Vec<SourceSample>,
     latency: Latency,
+    /// The store's health, when it runs behind a guard.
+    storage: Option<HealthSnapshot>,
 }
 
 /// One source's values in a scrape; `None` leaves its line out.
@@ -175,6 +181,7 @@ impl Scrape {
             retention: retention.snapshot(),
             sources,
             latency: latency.clone(),
+            storage: None,
         }
     }
 
@@ -237,6 +244,10 @@ impl Collector for Scrape {
         )?;
         if let Some(at) = retention.last_pass {
             ConstGauge::new(at.timestamp()).encode(family)?;
+        }
+
+        if let Some(storage) = self.storage {
+            encode_storage(e, storage)?;
         }
 
         let sources = &self.sources;
@@ -306,6 +317,54 @@ impl Collector for Scrape {
         )?;
         histograms.encode(family)
     }
+}
+
+/// The `tributary_storage_*` families.
+fn encode_storage(e: &mut DescriptorEncoder<'_>, s: HealthSnapshot) -> Result<(), std::fmt::Error> {
+    if let Some(free) = s.free_bytes {
+        one(
+            e,
+            "tributary_storage_free_bytes",
+            "Free space of the data directory's file system, as last measured.",
+            ConstGauge::new(free),
+        )?;
+    }
+    one(
+        e,
+        "tributary_storage_min_free_bytes",
+        "[storage] min_free_bytes: ingest pauses under it.",
+        ConstGauge::new(s.min_free_bytes),
+    )?;
+    one(
+        e,
+        "tributary_storage_ingest_paused",
+        "1 while ingest is held back (low free space or a failing store).",
+        ConstGauge::new(u64::from(s.ingest_paused)),
+    )?;
+    one(
+        e,
+        "tributary_storage_failing",
+        "1 while store writes fail (until one succeeds) or one is stuck; /readyz answers 503.",
+        ConstGauge::new(u64::from(s.failing)),
+    )?;
+    one(
+        e,
+        "tributary_storage_write_failures",
+        "Store writes that failed on a storage error (I/O, a full disk).",
+        ConstCounter::new(s.write_failures),
+    )?;
+    one(
+        e,
+        "tributary_storage_timeouts",
+        "Store calls that did not answer within their timeout.",
+        ConstCounter::new(s.timeouts),
+    )?;
+    one(
+        e,
+        "tributary_storage_low_space_pauses",
+        "Times ingest paused for low free space.",
+        ConstCounter::new(s.low_space_pauses),
+    )
 }
 
 /// A metric without labels: its `HELP` and `TYPE` lines and its sample.
@@ -382,6 +441,7 @@ mod tests {
             },
             sources: vec![sample("acme", "s1")],
             latency,
+            storage: None,
         };
         let text = scrape.encode_text().unwrap();
         let bucket = |le: &str, n: u32| {
@@ -474,6 +534,7 @@ mod tests {
             retention: Default::default(),
             sources: vec![source],
             latency: Latency::default(),
+            storage: None,
         };
         let text = scrape.encode_text().unwrap();
         for family in [
@@ -508,6 +569,7 @@ mod tests {
             retention: Default::default(),
             sources: vec![sample("a\"b\\c\nd", "s1")],
             latency: Latency::default(),
+            storage: None,
         };
         let text = scrape.encode_text().unwrap();
         assert!(
@@ -515,6 +577,37 @@ mod tests {
                 .any(|l| l == "tributary_source_up{tenant=\"a\\\"b\\\\c\\nd\",source=\"s1\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn encodes_the_storage_families_when_the_store_is_guarded() {
+        let scrape = Scrape {
+            engine: EngineStats::default(),
+            retention: Default::default(),
+            sources: vec![],
+            latency: Latency::default(),
+            storage: Some(HealthSnapshot {
+                free_bytes: Some(1_000),
+                min_free_bytes: 4_096,
+                ingest_paused: true,
+                failing: false,
+                write_failures: 2,
+                timeouts: 1,
+                low_space_pauses: 3,
+            }),
+        };
+        let text = scrape.encode_text().unwrap();
+        for line in [
+            "tributary_storage_free_bytes 1000",
+            "tributary_storage_min_free_bytes 4096",
+            "tributary_storage_ingest_paused 1",
+            "tributary_storage_failing 0",
+            "tributary_storage_write_failures_total 2",
+            "tributary_storage_timeouts_total 1",
+            "tributary_storage_low_space_pauses_total 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
     }
 
     #[tokio::test]
@@ -555,7 +648,15 @@ mod tests {
         latency.record("/v1/events".into(), Duration::from_micros(700));
         latency.record("/v1/events".into(), Duration::from_millis(30));
         let retention = RetentionStats::default();
-        let text = render(Some(&engine), store.as_ref(), &latency, &retention, now).unwrap();
+        let text = render(
+            Some(&engine),
+            store.as_ref(),
+            &latency,
+            &retention,
+            None,
+            now,
+        )
+        .unwrap();
         for line in [
             "# TYPE tributary_polls_total counter",
             "tributary_polls_total 0",

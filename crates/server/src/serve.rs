@@ -12,9 +12,11 @@
 
 use crate::api::{ApiConfig, ApiState, KeyConfigError, MetricsAuth, SourceControl};
 use crate::config::ServerConfig;
+use crate::config::StorageSection;
 use crate::engine::{Engine, EngineError};
 use crate::registry::{Registry, RegistryError};
 use crate::retention::RetentionPolicy;
+use crate::storage::{FreeSpace, GuardedStore, OnFatal, Statvfs, StoreHealth, Watchdog, monitor};
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -66,6 +68,21 @@ pub struct Started {
     /// `None` when `[retention]` sets no limit: no pass runs.
     pub retention: Option<RetentionPolicy>,
     pub clock: Arc<dyn Clock>,
+    /// The guard in front of `store` that the engine, the API and retention use.
+    pub storage: Storage,
+}
+
+/// What `serve` runs to keep answering when the disk fills or the store fails
+/// ([`crate::storage`]). Tests replace `free_space` and `on_fatal`.
+pub struct Storage {
+    pub health: Arc<StoreHealth>,
+    /// `store` behind the guard.
+    pub guarded: Arc<dyn EventStore>,
+    pub config: StorageSection,
+    /// The data directory's free space (`statvfs` by default).
+    pub free_space: Arc<dyn FreeSpace>,
+    /// Called once when the store is past saving ([`monitor::exit_process`] by default).
+    pub on_fatal: OnFatal,
 }
 
 /// Opens the store, stores and builds the sources, and returns what [`serve`] runs.
@@ -80,7 +97,14 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
             source,
         })?;
     let store = Arc::new(store);
-    let dyn_store: Arc<dyn EventStore> = store.clone();
+    let limits = config.storage;
+    let health = StoreHealth::new(limits.min_free_bytes, limits.read_timeout);
+    let dyn_store: Arc<dyn EventStore> = Arc::new(GuardedStore::new(
+        store.clone(),
+        health.clone(),
+        limits.read_timeout,
+        limits.write_timeout,
+    ));
     let per_second = NonZeroU32::new(config.egnyte.calls_per_second).unwrap_or(NonZeroU32::MIN);
     let outbound =
         tributary_http::Outbound::new(config.network.policy()?).map_err(ServeError::HttpClient)?;
@@ -108,6 +132,7 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
         store.put_source(record).await?;
     }
     let engine = Engine::new(dyn_store.clone(), clock.clone(), config.engine_config());
+    engine.set_storage(health.clone());
     for record in store.sources()? {
         if record.paused {
             continue;
@@ -138,11 +163,9 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
              it refuses every scrape; add [[admin_keys]] or set auth = \"none\""
         );
     }
-    let api = ApiState::with_config(dyn_store, keys, api_config).with_sources(SourceControl::new(
-        engine.clone(),
-        registry,
-        clock.clone(),
-    ));
+    let api = ApiState::with_config(dyn_store.clone(), keys, api_config)
+        .with_storage(health.clone())
+        .with_sources(SourceControl::new(engine.clone(), registry, clock.clone()));
     // The notifier alone: the API state holds the engine, which must not hold the state back.
     engine.on_merge(Arc::new(api.merge_notifier()));
     let retention = config.retention.policy();
@@ -155,6 +178,15 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
         api,
         retention,
         clock,
+        storage: Storage {
+            health,
+            guarded: dyn_store,
+            config: limits,
+            free_space: Arc::new(Statvfs {
+                path: config.data_dir.clone(),
+            }),
+            on_fatal: Arc::new(monitor::exit_process),
+        },
     })
 }
 
@@ -185,6 +217,14 @@ pub async fn serve(
             let _ = rx.recv().await;
         }
     };
+    // Free space is known before the first poll: a start on a nearly full disk polls nothing.
+    let storage = &started.storage;
+    monitor::check(
+        storage.guarded.as_ref(),
+        &storage.health,
+        &storage.free_space,
+    )
+    .await;
     let engine = {
         let engine = started.engine.clone();
         let stopped = wait(&stop);
@@ -195,8 +235,23 @@ pub async fn serve(
         started.api.clone(),
         wait(&stop),
     ));
+    // A thread of its own: it must act even when every runtime thread is blocked on the store.
+    let _watchdog = match storage.config.exit_after {
+        Some(after) => Some(
+            Watchdog::start(storage.health.clone(), after, storage.on_fatal.clone())
+                .map_err(|e| ServeError::Task(format!("cannot start the store watchdog: {e}")))?,
+        ),
+        None => None,
+    };
+    let monitor = tokio::spawn(monitor::monitor(
+        storage.guarded.clone(),
+        storage.health.clone(),
+        storage.free_space.clone(),
+        storage.config.check_interval,
+        wait(&stop),
+    ));
     let retention = started.retention.map(|policy| {
-        let store: Arc<dyn EventStore> = started.store.clone();
+        let store = started.storage.guarded.clone();
         tokio::spawn(crate::retention::run(
             store,
             started.clock.clone(),
@@ -213,6 +268,7 @@ pub async fn serve(
         None => Ok(()),
     };
     let engine_result = engine.await.map_err(|e| ServeError::Task(e.to_string()))?;
+    monitor.await.map_err(|e| ServeError::Task(e.to_string()))?;
     let http_result = http.await.map_err(|e| ServeError::Task(e.to_string()))?;
     retention_result?;
     engine_result?;

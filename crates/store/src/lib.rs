@@ -33,7 +33,7 @@ mod upgrade;
 
 pub use api_key::ApiKeyRecord;
 pub use baseline::RawRead;
-pub use error::StoreError;
+pub use error::{FailureKind, StoreError};
 pub use filter::Filter;
 pub use log::MAX_SCAN;
 pub use sealed::SealError;

@@ -28,6 +28,8 @@ pub(crate) const META_EPOCH: &[u8] = b"epoch";
 pub(crate) const META_NEXT_TENANT: &[u8] = b"next_tenant";
 /// The incarnation the next new source gets (starts at 1).
 pub(crate) const META_NEXT_INCARNATION: &[u8] = b"next_incarnation";
+/// Written by [`EventStore::probe_write`]: the time of the last probe (ms), read by nothing.
+pub(crate) const META_PROBE: &[u8] = b"probe";
 
 /// The trees of format 3, by role. Their names differ from format 2's, so an upgrade writes
 /// them beside the old ones and removes those only once it is complete.
@@ -824,5 +826,18 @@ impl EventStore for SledStore {
     async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.write(move |s| s.delete_api_key_blocking(&id)).await
+    }
+
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        self.write(|s| {
+            let _writer = s.write_lock();
+            let now = Utc::now().timestamp_millis().to_be_bytes();
+            s.inner
+                .meta
+                .insert(META_PROBE, &now)
+                .map_err(StoreError::storage("writing a probe"))?;
+            Ok(())
+        })
+        .await
     }
 }

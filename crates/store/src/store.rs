@@ -239,4 +239,10 @@ pub trait EventStore: Send + Sync {
     fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Removes the API key; `false` when there was none with this id.
     async fn delete_api_key(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Writes a few bytes of no meaning and flushes them, as every write does: whether the store
+    /// takes writes again after a failure. The default does nothing (a store that cannot fail).
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }

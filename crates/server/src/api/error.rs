@@ -298,7 +298,7 @@ impl From<StoreError> for ApiError {
             StoreError::CursorAhead { .. } => ApiError::CursorAhead(e.to_string()),
             // The caller's own tenant has no such source: said exactly as for any id.
             StoreError::UnknownSource { source_id } => ApiError::SourceNotFound(source_id),
-            StoreError::Storage { .. } | StoreError::Worker(_) => {
+            StoreError::Storage { .. } | StoreError::Worker(_) | StoreError::Unavailable { .. } => {
                 tracing::warn!(error = %e, "store read failed");
                 ApiError::Unavailable
             }

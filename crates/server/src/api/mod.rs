@@ -119,6 +119,8 @@ struct Inner {
     retention: crate::retention::RetentionStats,
     /// The live streams open, by tenant and key ([`Limits::streams_per_tenant`]).
     streams: limits::StreamSlots,
+    /// The store's health when it runs behind a guard ([`ApiState::with_storage`]).
+    storage: std::sync::OnceLock<Arc<crate::storage::StoreHealth>>,
 }
 
 impl ApiState {
@@ -138,6 +140,7 @@ impl ApiState {
                 latency: crate::metrics::Latency::default(),
                 retention: crate::retention::RetentionStats::default(),
                 streams: limits::StreamSlots::default(),
+                storage: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -147,6 +150,15 @@ impl ApiState {
     pub fn with_sources(self, control: SourceControl) -> Self {
         if self.inner.sources.set(control).is_err() {
             tracing::warn!("ApiState::with_sources called twice; keeping the first control");
+        }
+        self
+    }
+
+    /// Reports `health` (that of the guarded store this state runs over): `/readyz` answers 503
+    /// while the store is unavailable, `/metrics` shows `tributary_storage_*`. Set once.
+    pub fn with_storage(self, health: Arc<crate::storage::StoreHealth>) -> Self {
+        if self.inner.storage.set(health).is_err() {
+            tracing::warn!("ApiState::with_storage called twice; keeping the first health");
         }
         self
     }
@@ -211,21 +223,33 @@ impl ApiState {
         self.inner.closing.send_replace(closing);
     }
 
-    /// Runs a blocking store call on tokio's blocking pool.
+    /// Runs a blocking store call on tokio's blocking pool, answering `503 store_unavailable`
+    /// when it takes longer than [`BLOCKING_CALL_TIMEOUT`] (it runs on, off the request).
     pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&dyn EventStore) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let store = Arc::clone(&self.inner.store);
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|e| {
+        let call = tokio::task::spawn_blocking(move || f(store.as_ref()));
+        match tokio::time::timeout(BLOCKING_CALL_TIMEOUT, call).await {
+            Ok(joined) => joined.map_err(|e| {
                 tracing::error!(error = %e, "a store read task failed");
                 ApiError::Internal
-            })?
+            })?,
+            Err(_) => {
+                tracing::warn!(
+                    timeout_s = BLOCKING_CALL_TIMEOUT.as_secs(),
+                    "a store call did not finish in time"
+                );
+                Err(ApiError::Unavailable)
+            }
+        }
     }
 }
+
+/// How long a request waits for a store call on the blocking pool ([`ApiState::blocking`]).
+pub const BLOCKING_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One notifier per tenant with a live stream: a merge for one tenant wakes only its streams.
 #[derive(Default)]
@@ -422,7 +446,9 @@ async fn metrics(State(state): State<ApiState>, admin: Result<Admin, ApiError>) 
     let store = state.inner.store.clone();
     let now = chrono::Utc::now();
     let latency = &state.inner.latency;
-    match crate::metrics::render(engine, store.as_ref(), latency, &state.inner.retention, now) {
+    let storage = state.inner.storage.get().map(|h| h.snapshot());
+    let retention = &state.inner.retention;
+    match crate::metrics::render(engine, store.as_ref(), latency, retention, storage, now) {
         Ok(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,
@@ -457,9 +483,14 @@ async fn healthz() -> Response {
     tag = "health",
     operation_id = "readyz",
     summary = "The store answers and the server is not shutting down",
+    description = "Not ready (503 `not_ready`, the message says why) while the server shuts \
+        down, while store writes fail (a full disk, an I/O error: until a write succeeds again) or \
+        one has been in flight too long, or when a point read of the store does not answer within \
+        `[storage] read_timeout`. Low free space alone pauses ingest but leaves the server ready: \
+        it still serves reads.",
     responses(
         (status = 200, description = "Ready: `{\"status\":\"ready\"}`", body = openapi::Health),
-        (status = 503, description = "Not ready (`not_ready`)", body = openapi::ErrorBody),
+        (status = 503, description = "Not ready (`not_ready`), with the reason", body = openapi::ErrorBody),
     )
 )]
 async fn readyz(State(state): State<ApiState>) -> Response {
@@ -467,11 +498,17 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     if *state.closing().borrow() {
         return not_ready("the server is shutting down");
     }
+    let health = state.inner.storage.get();
+    if let Some(reason) = health.and_then(|h| h.unavailable()) {
+        return not_ready(&format!("the event store is unavailable: {reason}"));
+    }
     // A point read of a tree: answers only while the store does.
-    match state
-        .blocking(|store| store.subscription("readyz").map_err(ApiError::from))
-        .await
-    {
+    let read = state.blocking(|store| store.subscription("readyz").map_err(ApiError::from));
+    let limit = health.map_or(BLOCKING_CALL_TIMEOUT, |h| h.read_timeout());
+    let Ok(read) = tokio::time::timeout(limit, read).await else {
+        return not_ready("the event store does not answer");
+    };
+    match read {
         Ok(_) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
         Err(_) => not_ready("the event store does not answer"),
     }

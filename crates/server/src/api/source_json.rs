@@ -4,6 +4,7 @@
 
 use super::{AccountId, ApiError, openapi};
 use crate::engine::SourceStatus;
+use crate::storage::StorageBlock;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tributary_store::{EventStore, SourceRecord};
@@ -109,6 +110,37 @@ pub(crate) struct StatusBody {
     gaps_recorded: u64,
     /// The newest gaps (at most 20), oldest first.
     gaps: Vec<GapBody>,
+    /// Set while ingest is held back for every source by the server's storage (no fault of this
+    /// source): it polls again by itself once the store takes writes or space returns.
+    storage: Option<StorageBody>,
+}
+
+/// Why ingest is held back.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StorageBody {
+    code: StorageCode,
+    message: String,
+}
+
+/// `store_unavailable`: store writes fail or one is stuck (`/readyz` answers 503 meanwhile);
+/// `storage_low`: the data directory's free space is under `[storage] min_free_bytes`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StorageCode {
+    StoreUnavailable,
+    StorageLow,
+}
+
+impl From<&StorageBlock> for StorageBody {
+    fn from(block: &StorageBlock) -> Self {
+        Self {
+            code: match block {
+                StorageBlock::StoreUnavailable { .. } => StorageCode::StoreUnavailable,
+                StorageBlock::LowSpace { .. } => StorageCode::StorageLow,
+            },
+            message: block.message(),
+        }
+    }
 }
 
 /// Events the provider could not deliver (its history expired before we read it).
@@ -188,6 +220,10 @@ pub(crate) fn body(
                 reason: g.reason,
             })
             .collect(),
+        storage: engine
+            .as_ref()
+            .and_then(|e| e.storage.as_ref())
+            .map(StorageBody::from),
     };
     Ok(SourceBody {
         account_id,

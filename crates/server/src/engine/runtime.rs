@@ -3,6 +3,7 @@
 
 use super::frontier::frontier;
 use super::runner::{PIPELINE_PAGES, PollStep, poll_once_counted, poll_pipelined};
+use crate::storage::{StorageBlock, StoreHealth};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -78,6 +79,9 @@ pub struct SourceStatus {
     /// Requests sent upstream on the current UTC day, restarts included (the count is committed
     /// with every page), when the provider counts them.
     pub upstream_calls_today: Option<u64>,
+    /// Why ingest is held back for every source (a failing store, or low disk space): no source
+    /// polls until it clears ([`Engine::set_storage`]).
+    pub storage: Option<StorageBlock>,
 }
 
 /// Engine-wide counters.
@@ -133,7 +137,7 @@ impl CallsToday {
     }
 }
 
-fn slot_status(slot: &Slot, today: NaiveDate) -> SourceStatus {
+fn slot_status(slot: &Slot, today: NaiveDate, storage: Option<StorageBlock>) -> SourceStatus {
     let upstream_calls = slot.provider.upstream_calls();
     let upstream_calls_today = upstream_calls.map(|counter| {
         let mut calls = slot.calls_today;
@@ -144,6 +148,7 @@ fn slot_status(slot: &Slot, today: NaiveDate) -> SourceStatus {
         watermark: slot.watermark,
         upstream_calls,
         upstream_calls_today,
+        storage,
         ..slot.status.clone()
     }
 }
@@ -181,7 +186,14 @@ struct Inner {
     state: Mutex<State>,
     wake: Notify,
     listeners: Mutex<Vec<MergeListener>>,
+    /// The store's health, when the engine runs behind a guarded store: polls wait while it
+    /// says ingest is held back.
+    storage: std::sync::OnceLock<Arc<StoreHealth>>,
 }
+
+/// While ingest is held back, how often the engine looks again (a read of memory, no store
+/// call): polling resumes within this of the store healing or space returning.
+pub const STORAGE_RECHECK: Duration = Duration::from_secs(1);
 
 /// Runs sources. Cheap to clone; clones share one engine.
 #[derive(Clone)]
@@ -206,12 +218,33 @@ impl Engine {
                 state: Mutex::new(state),
                 wake: Notify::new(),
                 listeners: Mutex::new(Vec::new()),
+                storage: std::sync::OnceLock::new(),
             }),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes polling wait while `health` holds ingest back (a failing store, low disk space),
+    /// shown in every source's status ([`SourceStatus::storage`]), and skips merges while the
+    /// store is unavailable. Set once; a second health is ignored.
+    pub fn set_storage(&self, health: Arc<StoreHealth>) {
+        if self.inner.storage.set(health).is_err() {
+            tracing::warn!("Engine::set_storage called twice; keeping the first");
+        }
+    }
+
+    fn storage_block(&self) -> Option<StorageBlock> {
+        self.inner.storage.get().and_then(|h| h.blocked())
+    }
+
+    fn store_unavailable(&self) -> bool {
+        matches!(
+            self.storage_block(),
+            Some(StorageBlock::StoreUnavailable { .. })
+        )
     }
 
     /// Starts running a source: its first poll is due at once. Each poll commits one page.
@@ -372,20 +405,27 @@ impl Engine {
 
     pub fn status(&self, incarnation: u64) -> Option<SourceStatus> {
         let today = self.inner.clock.now().date_naive();
+        let storage = self.storage_block();
         self.lock()
             .sources
             .get(&incarnation)
-            .map(|s| slot_status(s, today))
+            .map(|s| slot_status(s, today, storage))
     }
 
     /// Every running source's status, by tenant and id.
     pub fn statuses(&self) -> Vec<(SourceRef, SourceStatus)> {
         let today = self.inner.clock.now().date_naive();
+        let storage = self.storage_block();
         let mut all: Vec<_> = self
             .lock()
             .sources
             .values()
-            .map(|slot| (slot.source.clone(), slot_status(slot, today)))
+            .map(|slot| {
+                (
+                    slot.source.clone(),
+                    slot_status(slot, today, storage.clone()),
+                )
+            })
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
@@ -515,6 +555,10 @@ impl Engine {
                     }
                 }
                 _ = merge_tick.tick() => {
+                    // A failing store refuses the write anyway: nothing to log every tick.
+                    if self.store_unavailable() {
+                        continue;
+                    }
                     if let Err(e) = self.merge().await {
                         tracing::error!(error = %e, "merge failed");
                     }
@@ -554,6 +598,11 @@ impl Engine {
         while let Ok(finished) = done_rx.try_recv() {
             self.finish_poll(finished);
         }
+        if self.store_unavailable() {
+            // Pending events stay pending, on disk: the next start merges them.
+            tracing::warn!("the store is unavailable: no final merge");
+            return Ok(());
+        }
         self.merge().await?;
         Ok(())
     }
@@ -566,6 +615,10 @@ impl Engine {
         polls: &mut tokio::task::JoinSet<()>,
     ) -> Option<Instant> {
         let now = Instant::now();
+        if self.storage_block().is_some() {
+            // No poll starts; the due ones wait in the heap and start once it clears.
+            return Some(now + STORAGE_RECHECK);
+        }
         let mut guard = self.lock();
         let State { sources, due, .. } = &mut *guard;
         while let Some(Reverse((at, generation, id))) = due.peek().copied() {

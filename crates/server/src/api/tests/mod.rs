@@ -22,6 +22,7 @@ mod events;
 mod keys;
 mod kloudless;
 mod limits;
+mod storage;
 mod stream;
 
 use super::*;
