@@ -62,6 +62,8 @@ pub struct Registry {
     outbound: Outbound,
     /// Where providers store rotated refresh tokens ([`crate::rotation`]).
     credentials: Arc<dyn CredentialWriter>,
+    /// See [`Registry::record_writes`].
+    record_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Registry {
@@ -71,13 +73,25 @@ impl Registry {
         egnyte_limiters: RateLimiters,
         outbound: Outbound,
     ) -> Self {
+        let record_writes = Arc::new(tokio::sync::Mutex::new(()));
         Self {
-            credentials: Arc::new(StoreCredentialWriter::new(store.clone())),
+            credentials: Arc::new(StoreCredentialWriter::new(
+                store.clone(),
+                record_writes.clone(),
+            )),
+            record_writes,
             store,
             clock,
             egnyte_limiters: Arc::new(egnyte_limiters),
             outbound,
         }
+    }
+
+    /// Held by every read-modify-write of a stored source record, from the read to the write:
+    /// the API's `PATCH` and delete, and the providers' stored token rotations. Never held
+    /// while waiting for a poll.
+    pub fn record_writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.record_writes
     }
 
     /// The client and address policy every provider (and the OAuth token exchange) uses.

@@ -21,23 +21,25 @@ pub const ROTATED_FROM: &str = "rotated_from_sha256";
 /// Stores rotated refresh tokens in the sources' records (sealed, flushed).
 pub struct StoreCredentialWriter {
     store: Arc<dyn EventStore>,
-    /// One rotation at a time: each reads the records it then writes.
-    one: tokio::sync::Mutex<()>,
+    /// Held from reading the records to writing them back, shared with every other
+    /// read-modify-write of a source record (`PATCH`, delete: [`Registry::record_writes`]), so
+    /// neither writes back a record the other changed meanwhile (a stale refresh token, or a
+    /// deleted source brought back).
+    ///
+    /// [`Registry::record_writes`]: crate::registry::Registry::record_writes
+    records: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl StoreCredentialWriter {
-    pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self {
-            store,
-            one: tokio::sync::Mutex::new(()),
-        }
+    pub fn new(store: Arc<dyn EventStore>, records: Arc<tokio::sync::Mutex<()>>) -> Self {
+        Self { store, records }
     }
 }
 
 #[async_trait::async_trait]
 impl CredentialWriter for StoreCredentialWriter {
     async fn save_rotated(&self, r: &RotatedRefreshToken) -> Result<(), CredentialWriteError> {
-        let _one = self.one.lock().await;
+        let _records = self.records.lock().await;
         let failed = |e: tributary_store::StoreError| CredentialWriteError(e.to_string());
         let holders: Vec<SourceRecord> = self
             .store
@@ -159,7 +161,7 @@ mod tests {
         ] {
             store.put_source(record(id, provider, creds)).await.unwrap();
         }
-        let writer = StoreCredentialWriter::new(store.clone());
+        let writer = StoreCredentialWriter::new(store.clone(), Default::default());
         let rotate = |previous: &str, current: &str| RotatedRefreshToken {
             provider: "egnyte",
             client_id: "c".into(),
@@ -192,5 +194,51 @@ mod tests {
         assert_eq!(configured(stored.as_ref(), &oauth("new")), oauth("new"));
         assert_eq!(configured(None, &oauth("r1")), oauth("r1"));
         assert_eq!(without_marker(&creds("a"))[ROTATED_FROM], Value::Null);
+    }
+
+    /// A rotation does not read the records while another read-modify-write of them (a `PATCH`,
+    /// a delete) holds the lock, so it can neither be overwritten by a stale copy nor bring a
+    /// deleted source back.
+    #[tokio::test]
+    async fn a_rotation_waits_for_a_record_write_in_progress_and_sees_its_outcome() {
+        let store: Arc<dyn EventStore> = Arc::new(SledStore::temporary().unwrap());
+        store
+            .put_source(record("a", "egnyte", oauth("r1")))
+            .await
+            .unwrap();
+        let records: Arc<tokio::sync::Mutex<()>> = Default::default();
+        let writer = Arc::new(StoreCredentialWriter::new(store.clone(), records.clone()));
+        let held = records.lock().await;
+        let rotation = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let r = RotatedRefreshToken {
+                    provider: "egnyte",
+                    client_id: "c".into(),
+                    previous: Secret::new("r1"),
+                    current: Secret::new("r2"),
+                };
+                writer.save_rotated(&r).await
+            }
+        });
+        // While the lock is held, the other writer deletes the source; the rotation must not
+        // have run (it would have written "r2" into the record about to be deleted).
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!rotation.is_finished(), "the rotation waits for the lock");
+        store
+            .delete_source("t", &SourceId::new("a").unwrap())
+            .await
+            .unwrap();
+        drop(held);
+        rotation.await.unwrap().unwrap();
+        assert!(
+            store
+                .source("t", &SourceId::new("a").unwrap())
+                .unwrap()
+                .is_none(),
+            "the deleted source stays deleted"
+        );
     }
 }

@@ -301,6 +301,8 @@ pub(crate) async fn patch(
     }
     let control = state.sources()?;
     let _writes = control.writes().lock().await;
+    // From the read to the write: a token rotation stored meanwhile is not overwritten.
+    let record_writes = control.registry().record_writes().lock().await;
     let mut record = owned(&state, &tenant, &id).await?;
     let engine = control.engine();
     if let Some(paused) = change.paused {
@@ -324,6 +326,7 @@ pub(crate) async fn patch(
         .build(&record)
         .map_err(|e| registry_error(e, &record.credentials))?;
     let source = state.store().put_source(record.clone()).await?;
+    drop(record_writes);
     let current = engine.status(source.incarnation);
     let stopped = current.as_ref().is_some_and(|s| s.stopped.is_some());
     // Restart (a fresh provider and status) for a new policy, or to resume a stopped source.
@@ -382,6 +385,8 @@ pub(crate) async fn delete(
     let record = owned(&state, &tenant, &id).await?;
     tenant_wide(&tenant, "delete sources")?;
     settle(control, &record).await?;
+    // A token rotation scanning the records does not write this one back after the delete.
+    let _record_writes = control.registry().record_writes().lock().await;
     state
         .store()
         .delete_source(&record.tenant, &record.id)
