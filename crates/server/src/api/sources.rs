@@ -281,7 +281,9 @@ pub(crate) async fn get(
     responses(
         (status = 200, description = "The source after the change", body = SourceBody),
         (status = 400, description = "A malformed id (`invalid_parameter`), a body that is not the \
-            JSON described (`invalid_body`), or a policy the provider refuses (`invalid_source`)", body = openapi::ErrorBody),
+            JSON described (`invalid_body`), a policy the provider refuses (`invalid_source`), or \
+            a stored upstream address the outbound policy now forbids (`address_not_allowed`: the \
+            source was created before `[network]` changed)", body = openapi::ErrorBody),
         openapi::Unauthorized,
         (status = 404, description = "No such source of the caller (`source_not_found`)", body = openapi::ErrorBody),
         openapi::SourceBusy,
