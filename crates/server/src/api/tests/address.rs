@@ -5,29 +5,20 @@
 
 use super::*;
 use serde_json::json;
-use tributary_core::{Clock, SystemClock};
-use tributary_http::{AddressPolicy, Outbound};
+use tributary_core::SystemClock;
+use tributary_http::AddressPolicy;
 
 /// The API with source management whose outbound requests follow `policy`.
 fn api_with_policy(store: &SledStore, policy: AddressPolicy) -> Api {
     let keys = ApiKeys::new([KeyEntry::new("a", KEY_A)]).unwrap();
     let dyn_store: Arc<dyn tributary_store::EventStore> = Arc::new(store.clone());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let engine = crate::engine::Engine::new(
-        dyn_store.clone(),
-        clock.clone(),
-        crate::engine::EngineConfig::default(),
-    );
-    let quota = governor::Quota::per_second(std::num::NonZeroU32::new(100).unwrap());
-    let registry = crate::registry::Registry::new(
-        dyn_store.clone(),
-        clock.clone(),
-        tributary_egnyte::RateLimiters::new(quota),
-        Outbound::new(policy).unwrap(),
-    );
-    Api::new(
-        ApiState::new(dyn_store, keys).with_sources(SourceControl::new(engine, registry, clock)),
-    )
+    let state = ApiState::new(dyn_store.clone(), keys);
+    Api::new(with_sources(
+        state,
+        dyn_store,
+        Arc::new(SystemClock),
+        policy,
+    ))
 }
 
 /// An upstream answering everything with what a tenant must never see.
@@ -42,17 +33,6 @@ async fn internal() -> wiremock::MockServer {
 
 async fn hits(server: &wiremock::MockServer) -> usize {
     server.received_requests().await.unwrap().len()
-}
-
-async fn call_json(
-    api: &Api,
-    method: &str,
-    key: Option<&str>,
-    uri: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let body = body.map(|b| b.to_string());
-    api.call(method, key, uri, body.as_deref()).await
 }
 
 fn egnyte(id: &str, config: Value) -> Value {

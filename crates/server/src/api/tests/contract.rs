@@ -15,7 +15,7 @@
 
 use super::*;
 use serde_json::json;
-use tributary_core::{Actor, Clock, SystemClock};
+use tributary_core::{Actor, SystemClock};
 use tributary_store::Retention;
 
 const ADMIN_KEY: &str = "the-admin-key";
@@ -96,31 +96,13 @@ fn state(store: &SledStore, sources: bool) -> ApiState {
     if !sources {
         return state;
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let engine = crate::engine::Engine::new(
-        dyn_store.clone(),
-        clock.clone(),
-        crate::engine::EngineConfig::default(),
-    );
-    let quota = governor::Quota::per_second(std::num::NonZeroU32::new(100).unwrap());
-    let limiters = tributary_egnyte::RateLimiters::new(quota);
     // The tests' upstreams listen on 127.0.0.1: allowed explicitly.
-    let outbound =
-        tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap();
-    let registry = crate::registry::Registry::new(dyn_store, clock.clone(), limiters, outbound);
-    state.with_sources(SourceControl::new(engine, registry, clock))
-}
-
-/// [`Api::call`] with a JSON body.
-async fn call_json(
-    api: &Api,
-    method: &str,
-    key: Option<&str>,
-    uri: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let body = body.map(|b| b.to_string());
-    api.call(method, key, uri, body.as_deref()).await
+    with_sources(
+        state,
+        dyn_store,
+        Arc::new(SystemClock),
+        tributary_http::AddressPolicy::loopback(),
+    )
 }
 
 /// Every documented operation has had at least one answer checked.

@@ -34,19 +34,12 @@ fn managed(store: &SledStore, config: ApiConfig) -> (Api, Arc<ManualClock>) {
     let dyn_store: Arc<dyn tributary_store::EventStore> = Arc::new(store.clone());
     let manual = Arc::new(ManualClock::new(t0()));
     let clock: Arc<dyn Clock> = manual.clone();
-    let engine = crate::engine::Engine::new(
-        dyn_store.clone(),
-        clock.clone(),
-        crate::engine::EngineConfig::default(),
+    let state = with_sources(
+        ApiState::with_config(dyn_store.clone(), keys, config),
+        dyn_store,
+        clock,
+        tributary_http::AddressPolicy::loopback(),
     );
-    let quota = governor::Quota::per_second(std::num::NonZeroU32::new(100).unwrap());
-    let limiters = tributary_egnyte::RateLimiters::new(quota);
-    let outbound =
-        tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap();
-    let registry =
-        crate::registry::Registry::new(dyn_store.clone(), clock.clone(), limiters, outbound);
-    let state = ApiState::with_config(dyn_store, keys, config)
-        .with_sources(SourceControl::new(engine, registry, clock));
     (Api::new(state), manual)
 }
 

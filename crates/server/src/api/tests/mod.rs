@@ -205,6 +205,42 @@ pub(super) struct Api {
     document: Document,
 }
 
+/// `state` with source management: an engine and a registry over `store`, on `clock`, whose
+/// outbound requests follow `policy` (the tests' upstreams listen on 127.0.0.1:
+/// [`AddressPolicy::loopback`](tributary_http::AddressPolicy::loopback) allows them).
+pub(super) fn with_sources(
+    state: ApiState,
+    store: Arc<dyn tributary_store::EventStore>,
+    clock: Arc<dyn tributary_core::Clock>,
+    policy: tributary_http::AddressPolicy,
+) -> ApiState {
+    let engine = crate::engine::Engine::new(
+        store.clone(),
+        clock.clone(),
+        crate::engine::EngineConfig::default(),
+    );
+    let quota = governor::Quota::per_second(std::num::NonZeroU32::new(100).unwrap());
+    let registry = crate::registry::Registry::new(
+        store,
+        clock.clone(),
+        tributary_egnyte::RateLimiters::new(quota),
+        tributary_http::Outbound::new(policy).unwrap(),
+    );
+    state.with_sources(SourceControl::new(engine, registry, clock))
+}
+
+/// [`Api::call`] with a JSON body.
+pub(super) async fn call_json(
+    api: &Api,
+    method: &str,
+    key: Option<&str>,
+    uri: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let body = body.map(|b| b.to_string());
+    api.call(method, key, uri, body.as_deref()).await
+}
+
 /// The API over `store` with tenant keys `a` (in clear) and `b` (hashed).
 pub(super) fn api(store: &SledStore) -> Api {
     api_with(store, ApiConfig::default())
