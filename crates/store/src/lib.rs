@@ -46,7 +46,10 @@ pub use source::{SourceRecord, SourceRef, SourceState};
 pub use store::{
     EventStore, IngestReport, MergeReport, ReadPage, Retention, RetentionReport, StoredEvent,
 };
-pub use subscription::{DeliveryMode, DeliveryState, SubscriptionRecord};
+pub use subscription::{
+    DEFAULT_MAX_BATCH, DeliveryAttempt, DeliveryMode, DeliveryState, Disabled, MAX_ATTEMPTS_KEPT,
+    PendingBatch, PreviousSecret, SigningSecrets, SubscriptionRecord,
+};
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,10 @@ use crate::sled_store::{
     META_NEXT_INCARNATION, META_NEXT_TENANT, SledStore, TenantLog, TenantRecord, decode_json,
     encode_json,
 };
-use crate::{ApiKeyRecord, DeliveryState, SourceRecord, SourceRef, StoreError, SubscriptionRecord};
+use crate::{
+    ApiKeyRecord, DeliveryAttempt, DeliveryState, MAX_ATTEMPTS_KEPT, SourceRecord, SourceRef,
+    StoreError, SubscriptionRecord,
+};
 use sled::Transactional;
 use std::sync::{Arc, PoisonError};
 use tributary_core::SourceId;
@@ -210,6 +213,10 @@ impl SledStore {
 
     pub(crate) fn delete_subscription_blocking(&self, id: &str) -> Result<bool, StoreError> {
         self.inner
+            .attempts
+            .remove(id.as_bytes())
+            .map_err(StoreError::storage("removing delivery attempts"))?;
+        self.inner
             .deliveries
             .remove(id.as_bytes())
             .map_err(StoreError::storage("removing a delivery state"))?;
@@ -239,6 +246,31 @@ impl SledStore {
             .insert(subscription.as_bytes(), bytes)
             .map_err(StoreError::storage("writing a delivery state"))?;
         Ok(())
+    }
+
+    /// Appends `attempt` to the subscription's, keeping the newest [`MAX_ATTEMPTS_KEPT`].
+    pub(crate) fn record_attempt_blocking(
+        &self,
+        subscription: &str,
+        attempt: &DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        let mut kept = self.attempts_blocking(subscription)?;
+        kept.insert(0, attempt.clone());
+        kept.truncate(MAX_ATTEMPTS_KEPT);
+        let bytes = encode_json(&kept, "delivery attempts")?;
+        self.inner
+            .attempts
+            .insert(subscription.as_bytes(), bytes)
+            .map_err(StoreError::storage("writing delivery attempts"))?;
+        Ok(())
+    }
+
+    /// The subscription's recent attempts, newest first.
+    pub(crate) fn attempts_blocking(
+        &self,
+        subscription: &str,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        Ok(get_json(&self.inner.attempts, subscription, "delivery attempts")?.unwrap_or_default())
     }
 
     pub(crate) fn put_api_key_blocking(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
@@ -348,7 +380,7 @@ pub(crate) fn encode_subscription(
     seal_field(
         sealer,
         &mut value,
-        "secret",
+        "secrets",
         &subscription_owner(&record.id),
     )?;
     encode_json(&value, "subscription")
@@ -368,7 +400,7 @@ pub(crate) fn open_subscription(
 ) -> Result<(SubscriptionRecord, Found), StoreError> {
     let mut value: serde_json::Value = decode_json(bytes, || "subscription".to_owned())?;
     let owner = subscription_owner(value["id"].as_str().unwrap_or_default());
-    let found = open_field(sealer, &mut value, "secret", &owner)?;
+    let found = open_field(sealer, &mut value, "secrets", &owner)?;
     let record = serde_json::from_value(value).map_err(|e| StoreError::corrupt(owner, e))?;
     Ok((record, found))
 }

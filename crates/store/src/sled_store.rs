@@ -4,8 +4,8 @@ use crate::key;
 use crate::sealed::{Found, Sealer};
 use crate::store::{EventStore, IngestReport, MergeReport, ReadPage, Retention, RetentionReport};
 use crate::{
-    ApiKeyRecord, DeliveryState, Filter, SecretKey, SecretKeys, SourceRecord, SourceRef,
-    SourceState, StoreError, SubscriptionRecord,
+    ApiKeyRecord, DeliveryAttempt, DeliveryState, Filter, SecretKey, SecretKeys, SourceRecord,
+    SourceRef, SourceState, StoreError, SubscriptionRecord,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     pub(crate) by_source: sled::Tree,
     pub(crate) subscriptions: sled::Tree,
     pub(crate) deliveries: sled::Tree,
+    /// Each subscription's recent delivery attempts (one JSON list per subscription).
+    pub(crate) attempts: sled::Tree,
     pub(crate) api_keys: sled::Tree,
     pub(crate) epoch: u64,
     /// Seals and opens the secrets in records (see [`crate::sealed`]).
@@ -329,6 +331,7 @@ impl SledStore {
             by_source: open_tree(&db, trees::BY_SOURCE)?,
             subscriptions,
             deliveries: open_tree(&db, "deliveries")?,
+            attempts: open_tree(&db, "attempts")?,
             api_keys: open_tree(&db, "api_keys")?,
             meta,
             db,
@@ -813,6 +816,20 @@ impl EventStore for SledStore {
         let id = subscription.to_owned();
         self.write(move |s| s.set_delivery_blocking(&id, &state))
             .await
+    }
+
+    async fn record_attempt(
+        &self,
+        subscription: &str,
+        attempt: DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        let id = subscription.to_owned();
+        self.write(move |s| s.record_attempt_blocking(&id, &attempt))
+            .await
+    }
+
+    fn attempts(&self, subscription: &str) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        self.attempts_blocking(subscription)
     }
 
     async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError> {

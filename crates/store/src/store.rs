@@ -1,8 +1,8 @@
 //! The storage interface the engine programs against, and what its operations report.
 
 use crate::{
-    ApiKeyRecord, DeliveryState, Filter, SourceRecord, SourceRef, SourceState, StoreError,
-    SubscriptionRecord,
+    ApiKeyRecord, DeliveryAttempt, DeliveryState, Filter, SourceRecord, SourceRef, SourceState,
+    StoreError, SubscriptionRecord,
 };
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -232,6 +232,15 @@ pub trait EventStore: Send + Sync {
         subscription: &str,
         state: DeliveryState,
     ) -> Result<(), StoreError>;
+    /// Records one delivery attempt; the store keeps the newest
+    /// [`MAX_ATTEMPTS_KEPT`](crate::MAX_ATTEMPTS_KEPT) per subscription.
+    async fn record_attempt(
+        &self,
+        subscription: &str,
+        attempt: DeliveryAttempt,
+    ) -> Result<(), StoreError>;
+    /// The subscription's recent delivery attempts, newest first.
+    fn attempts(&self, subscription: &str) -> Result<Vec<DeliveryAttempt>, StoreError>;
 
     /// Stores (or replaces) an API key created through the API, by id.
     async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError>;

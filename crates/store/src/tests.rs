@@ -1206,13 +1206,22 @@ fn sources_and_subscriptions_are_kept_and_deleted() {
             id: "sub1".into(),
             tenant: "t1".into(),
             url: "http://127.0.0.1:9/hook".into(),
-            secret: "whsec".into(),
+            secrets: SigningSecrets {
+                current: "whsec_a".into(),
+                previous: None,
+            },
             filter: Filter {
                 types: vec![EventType::Delete],
                 ..Filter::default()
             },
             mode: DeliveryMode::Full,
-            disabled: false,
+            max_batch: 50,
+            description: Some("crm sync".into()),
+            paused: false,
+            disabled: Some(Disabled {
+                at: t(3),
+                reason: "410 Gone".into(),
+            }),
             created_at: t(0),
         };
         s.put_subscription(sub.clone()).await.unwrap();
@@ -1222,11 +1231,36 @@ fn sources_and_subscriptions_are_kept_and_deleted() {
             attempts: 2,
             next_attempt_at: Some(t(9)),
             last_error: Some("503".into()),
+            failing_since: Some(t(1)),
+            batch: Some(PendingBatch {
+                webhook_id: "msg_1".into(),
+                first: Seq(5),
+                last: Seq(7),
+            }),
+            last_attempt_at: Some(t(2)),
         };
         s.set_delivery("sub1", d.clone()).await.unwrap();
         assert_eq!(s.delivery("sub1").unwrap(), Some(d));
+        // The newest attempts are kept, newest first, at most MAX_ATTEMPTS_KEPT.
+        for k in 0..(MAX_ATTEMPTS_KEPT as u64 + 5) {
+            let attempt = DeliveryAttempt {
+                at: t(k as i64),
+                webhook_id: format!("msg_{k}"),
+                status: Some(503),
+                latency_ms: k,
+                error: None,
+                first: Seq(5),
+                last: Seq(7),
+            };
+            s.record_attempt("sub1", attempt).await.unwrap();
+        }
+        let kept = s.attempts("sub1").unwrap();
+        assert_eq!(kept.len(), MAX_ATTEMPTS_KEPT);
+        assert_eq!(kept[0].webhook_id, format!("msg_{}", MAX_ATTEMPTS_KEPT + 4));
+        assert_eq!(kept[MAX_ATTEMPTS_KEPT - 1].webhook_id, "msg_5");
         assert!(s.delete_subscription("sub1").await.unwrap());
         assert_eq!(s.delivery("sub1").unwrap(), None);
+        assert_eq!(s.attempts("sub1").unwrap(), vec![]);
         assert_eq!(s.subscription("sub1").unwrap(), None);
     });
 }

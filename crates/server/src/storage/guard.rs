@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tributary_core::{Cursor, Gap, ObjectStateRead, Page, SourceId};
 use tributary_store::{
-    ApiKeyRecord, DeliveryState, EventStore, Filter, IngestReport, MergeReport, ReadPage,
-    Retention, RetentionReport, SourceRecord, SourceRef, SourceState, StoreError,
+    ApiKeyRecord, DeliveryAttempt, DeliveryState, EventStore, Filter, IngestReport, MergeReport,
+    ReadPage, Retention, RetentionReport, SourceRecord, SourceRef, SourceState, StoreError,
     SubscriptionRecord,
 };
 
@@ -337,6 +337,22 @@ impl EventStore for GuardedStore {
             Box::pin(async move { s.set_delivery(&id, state).await })
         })
         .await
+    }
+
+    async fn record_attempt(
+        &self,
+        subscription: &str,
+        attempt: DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        let id = subscription.to_owned();
+        self.write("recording a delivery attempt", move |s| {
+            Box::pin(async move { s.record_attempt(&id, attempt).await })
+        })
+        .await
+    }
+
+    fn attempts(&self, subscription: &str) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        self.read_now(|s| s.attempts(subscription))
     }
 
     async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError> {

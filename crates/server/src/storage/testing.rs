@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
 use tributary_core::{Cursor, Gap, ObjectStateRead, Page, SourceId};
 use tributary_store::{
-    ApiKeyRecord, DeliveryState, EventStore, Filter, IngestReport, MergeReport, ReadPage,
-    Retention, RetentionReport, SledStore, SourceRecord, SourceRef, SourceState, StoreError,
-    SubscriptionRecord,
+    ApiKeyRecord, DeliveryAttempt, DeliveryState, EventStore, Filter, IngestReport, MergeReport,
+    ReadPage, Retention, RetentionReport, SledStore, SourceRecord, SourceRef, SourceState,
+    StoreError, SubscriptionRecord,
 };
 
 /// What [`Faulty`] does to calls.
@@ -196,6 +196,18 @@ impl EventStore for Faulty {
     ) -> Result<(), StoreError> {
         self.before_write("set_delivery").await?;
         self.inner.set_delivery(subscription, state).await
+    }
+    async fn record_attempt(
+        &self,
+        subscription: &str,
+        attempt: DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        self.before_write("record_attempt").await?;
+        self.inner.record_attempt(subscription, attempt).await
+    }
+    fn attempts(&self, subscription: &str) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        self.before_sync_read();
+        self.inner.attempts(subscription)
     }
     async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
         self.before_write("put_api_key").await?;

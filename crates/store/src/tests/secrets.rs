@@ -21,10 +21,19 @@ fn subscription(id: &str) -> SubscriptionRecord {
         id: id.into(),
         tenant: "t".into(),
         url: "https://example.com/hook".into(),
-        secret: format!("{MARKER}-hook"),
+        secrets: SigningSecrets {
+            current: format!("{MARKER}-hook"),
+            previous: Some(PreviousSecret {
+                secret: format!("{MARKER}-old"),
+                until: super::t(60),
+            }),
+        },
         filter: Filter::default(),
         mode: DeliveryMode::Full,
-        disabled: false,
+        max_batch: DEFAULT_MAX_BATCH,
+        description: None,
+        paused: false,
+        disabled: None,
         created_at: super::t(0),
     }
 }
