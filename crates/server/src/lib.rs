@@ -20,3 +20,4 @@ pub mod serve;
 pub mod storage;
 #[cfg(test)]
 mod synthetic;
+pub mod webhooks;
