@@ -76,6 +76,8 @@ struct Inner {
     started: AtomicBool,
     stop: watch::Sender<bool>,
     stats: WebhookStats,
+    /// Looks taken by all workers (a test waits for one after a wake-up).
+    looks: AtomicU64,
 }
 
 /// One subscription's worker.
@@ -147,6 +149,7 @@ impl Dispatcher {
                 started: AtomicBool::new(false),
                 stop,
                 stats: WebhookStats::default(),
+                looks: AtomicU64::new(0),
             }),
         }
     }
@@ -195,6 +198,13 @@ impl Dispatcher {
     /// What has been delivered, failed and disabled since the start.
     pub fn stats(&self) -> WebhookSnapshot {
         self.inner.stats.snapshot()
+    }
+
+    /// How many times workers have looked at their subscriptions: a test that woke them waits
+    /// for this to move before it checks that nothing was sent.
+    #[cfg(test)]
+    pub(crate) fn looks(&self) -> u64 {
+        self.inner.looks.load(Ordering::SeqCst)
     }
 
     fn ensure_worker(&self, id: &str, tenant: &str) {
@@ -271,7 +281,9 @@ async fn run(inner: Arc<Inner>, worker: Arc<Worker>) {
         if *stop.borrow() {
             return;
         }
-        let wait_until = match step(&inner, &worker, &mut stop).await {
+        let looked = step(&inner, &worker, &mut stop).await;
+        inner.looks.fetch_add(1, Ordering::SeqCst);
+        let wait_until = match looked {
             Ok(Step::Again) => continue,
             Ok(Step::Wait(until)) => until,
             Ok(Step::Gone) => {
