@@ -143,6 +143,7 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
     }
     let engine = Engine::new(dyn_store.clone(), clock.clone(), config.engine_config());
     engine.set_storage(health.clone());
+    engine.set_webhook_stats(webhooks.stats_handle());
     for record in store.sources()? {
         if record.paused {
             continue;

@@ -36,6 +36,16 @@ pub struct WebhookStats {
     delivered: AtomicU64,
     failed: AtomicU64,
     disabled: AtomicU64,
+    /// The subscriptions failing now: their tenant and when the failures began.
+    failing: Mutex<HashMap<String, (String, DateTime<Utc>)>>,
+}
+
+/// A subscription failing now, as `/metrics` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailingSubscription {
+    pub tenant: String,
+    pub subscription: String,
+    pub since: DateTime<Utc>,
 }
 
 /// A copy of [`WebhookStats`].
@@ -57,6 +67,32 @@ impl WebhookStats {
             disabled: self.disabled.load(Ordering::Relaxed),
         }
     }
+
+    /// The subscriptions failing now (a failure since their last success), by id.
+    pub fn failing(&self) -> Vec<FailingSubscription> {
+        let mut failing: Vec<FailingSubscription> = lock(&self.failing)
+            .iter()
+            .map(|(id, (tenant, since))| FailingSubscription {
+                tenant: tenant.clone(),
+                subscription: id.clone(),
+                since: *since,
+            })
+            .collect();
+        failing.sort_by(|a, b| a.subscription.cmp(&b.subscription));
+        failing
+    }
+
+    fn failing_since(&self, id: &str, tenant: &str, since: Option<DateTime<Utc>>) {
+        let mut failing = lock(&self.failing);
+        match since {
+            Some(since) => {
+                failing.insert(id.to_owned(), (tenant.to_owned(), since));
+            }
+            None => {
+                failing.remove(id);
+            }
+        }
+    }
 }
 
 /// Delivers every subscription's events. Cheap to clone; [`Dispatcher::start`] runs it,
@@ -75,7 +111,7 @@ struct Inner {
     workers: Mutex<HashMap<String, Arc<Worker>>>,
     started: AtomicBool,
     stop: watch::Sender<bool>,
-    stats: WebhookStats,
+    stats: Arc<WebhookStats>,
     /// Looks taken by all workers (a test waits for one after a wake-up).
     looks: AtomicU64,
 }
@@ -148,7 +184,7 @@ impl Dispatcher {
                 workers: Mutex::new(HashMap::new()),
                 started: AtomicBool::new(false),
                 stop,
-                stats: WebhookStats::default(),
+                stats: Arc::default(),
                 looks: AtomicU64::new(0),
             }),
         }
@@ -205,6 +241,11 @@ impl Dispatcher {
     #[cfg(test)]
     pub(crate) fn looks(&self) -> u64 {
         self.inner.looks.load(Ordering::SeqCst)
+    }
+
+    /// The counters themselves, for `/metrics` to read at each scrape.
+    pub fn stats_handle(&self) -> Arc<WebhookStats> {
+        self.inner.stats.clone()
     }
 
     fn ensure_worker(&self, id: &str, tenant: &str) {
@@ -287,6 +328,7 @@ async fn run(inner: Arc<Inner>, worker: Arc<Worker>) {
             Ok(Step::Again) => continue,
             Ok(Step::Wait(until)) => until,
             Ok(Step::Gone) => {
+                inner.stats.failing_since(&worker.id, &worker.tenant, None);
                 lock(&inner.workers).remove(&worker.id);
                 return;
             }
@@ -423,12 +465,14 @@ async fn step(
                 last_attempt_at: Some(attempt_at),
             };
             inner.store.set_delivery(&worker.id, done).await?;
+            inner.stats.failing_since(&worker.id, &worker.tenant, None);
             Ok(Step::Again)
         }
         Outcome::Gone => {
             inner.stats.failed.fetch_add(1, Ordering::Relaxed);
             let reason = "the receiver answered 410 Gone".to_owned();
             disable(inner, &worker.id, state, now, reason, error).await?;
+            inner.stats.failing_since(&worker.id, &worker.tenant, None);
             Ok(Step::Wait(None))
         }
         Outcome::Failed {
@@ -444,6 +488,7 @@ async fn step(
                     inner.config.disable_after.as_secs()
                 );
                 disable(inner, &worker.id, state, now, reason, Some(error)).await?;
+                inner.stats.failing_since(&worker.id, &worker.tenant, None);
                 return Ok(Step::Wait(None));
             }
             let delay = inner.config.delay(attempts, retry_after, random_unit());
@@ -461,6 +506,8 @@ async fn step(
                 ..state
             };
             inner.store.set_delivery(&worker.id, failed).await?;
+            let since = Some(failing_since);
+            inner.stats.failing_since(&worker.id, &worker.tenant, since);
             Ok(Step::Wait(Some(next_attempt_at)))
         }
     }

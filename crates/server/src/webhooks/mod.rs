@@ -12,7 +12,7 @@ pub mod dispatcher;
 pub mod schedule;
 pub mod signature;
 
-pub use dispatcher::{Dispatcher, WebhookSnapshot};
+pub use dispatcher::{Dispatcher, FailingSubscription, WebhookSnapshot, WebhookStats};
 pub use schedule::DispatcherConfig;
 
 use tributary_core::Seq;

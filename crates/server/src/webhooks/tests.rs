@@ -389,6 +389,11 @@ async fn a_receiver_down_for_hours_gets_every_event_in_order_afterwards() {
             Some(at),
             "after {failures}"
         );
+        if n == 0 {
+            let failing = d.stats_handle().failing();
+            assert_eq!(failing.len(), 1);
+            assert_eq!((failing[0].tenant.as_str(), failing[0].since), ("a", t0()));
+        }
         if n == 3 {
             // The log grows while the receiver is down.
             f.add("a2", 4..=6).await;
