@@ -66,6 +66,9 @@ pub struct ServerConfig {
     /// The free-space guard and how long store calls may take.
     #[serde(default)]
     pub storage: StorageSection,
+    /// How the webhook dispatcher retries, times out and disables ([`crate::webhooks`]).
+    #[serde(default)]
+    pub webhooks: WebhooksSection,
 }
 
 /// `[network]`: outbound requests to addresses a tenant chose (providers' base URLs and domains,
@@ -331,6 +334,79 @@ impl StorageSection {
     }
 }
 
+/// `[webhooks]`: the dispatcher's retry schedule (Svix's by default), the jitter applied to each
+/// step, how long one request may take, how long a subscription may fail before it is disabled,
+/// and how many requests are in flight at once.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksSection {
+    #[serde(deserialize_with = "duration::deserialize_list")]
+    pub retry_schedule: Vec<Duration>,
+    /// A fraction: each delay is moved by up to ± this much of itself (0 to 1).
+    pub jitter: f64,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub request_timeout: Duration,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub disable_after: Duration,
+    pub max_concurrent: usize,
+}
+
+impl Default for WebhooksSection {
+    /// The values of `config.default.toml`.
+    fn default() -> Self {
+        let c = crate::webhooks::DispatcherConfig::default();
+        Self {
+            retry_schedule: c.retry_schedule,
+            jitter: c.jitter,
+            request_timeout: c.request_timeout,
+            disable_after: c.disable_after,
+            max_concurrent: c.max_concurrent,
+        }
+    }
+}
+
+impl WebhooksSection {
+    /// What the dispatcher runs with.
+    pub fn dispatcher_config(&self) -> crate::webhooks::DispatcherConfig {
+        crate::webhooks::DispatcherConfig {
+            retry_schedule: self.retry_schedule.clone(),
+            jitter: self.jitter,
+            request_timeout: self.request_timeout,
+            disable_after: self.disable_after,
+            max_concurrent: self.max_concurrent,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: &str| ConfigError::Invalid {
+            field: format!("webhooks.{field}"),
+            message: message.to_owned(),
+        };
+        if self.retry_schedule.is_empty() {
+            return Err(invalid("retry_schedule", "must hold at least one delay"));
+        }
+        if self.retry_schedule.iter().any(|d| d.is_zero()) {
+            return Err(invalid(
+                "retry_schedule",
+                "every delay must be greater than 0",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return Err(invalid("jitter", "must be from 0 to 1"));
+        }
+        if self.request_timeout < Duration::from_millis(100) {
+            return Err(invalid("request_timeout", "must be at least 100ms"));
+        }
+        if self.disable_after.is_zero() {
+            return Err(invalid("disable_after", "must be greater than 0"));
+        }
+        if self.max_concurrent == 0 {
+            return Err(invalid("max_concurrent", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
 /// Durations written as a whole number and a unit: `500ms`, `90s`, `10m`, `36h`, `30d`.
 mod duration {
     use serde::Deserializer;
@@ -411,6 +487,17 @@ mod duration {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         d.deserialize_any(Text { off: false })?
             .ok_or_else(|| D::Error::custom("a duration is required here"))
+    }
+
+    /// A list of durations: `["5s", "5m"]`.
+    pub(super) fn deserialize_list<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<Duration>, D::Error> {
+        let texts: Vec<String> = serde::Deserialize::deserialize(d)?;
+        texts
+            .iter()
+            .map(|t| parse(t).map_err(D::Error::custom))
+            .collect()
     }
 
     pub(super) fn deserialize_or_off<'de, D: Deserializer<'de>>(
@@ -515,6 +602,7 @@ impl ServerConfig {
         self.network.policy()?;
         self.limits.validate()?;
         self.storage.validate()?;
+        self.webhooks.validate()?;
         self.api_keys()?;
         let mut seen = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {

@@ -31,6 +31,10 @@
 //! | `tributary_source_lag_seconds` | `tenant`, `source` | now − its watermark (absent before its first one) |
 //! | `tributary_source_gaps` | `tenant`, `source` | gaps it recorded (events the upstream lost) |
 //! | `tributary_api_request_duration_seconds` | `route` | API latency histogram |
+//! | `tributary_webhook_deliveries_total` | | webhook requests answered `2xx` ([`crate::webhooks`]) |
+//! | `tributary_webhook_failed_attempts_total` | | webhook attempts that failed |
+//! | `tributary_webhook_disabled_total` | | subscriptions the dispatcher disabled |
+//! | `tributary_webhook_lag_seconds` | `tenant`, `subscription` | now − when its current run of failures began (failing subscriptions only) |
 //!
 //! Who may read them is [`MetricsAuth`]: the per-source families name every tenant's sources.
 
@@ -129,6 +133,22 @@ struct Scrape {
     latency: Latency,
     /// The store's health, when it runs behind a guard.
     storage: Option<HealthSnapshot>,
+    /// The webhook dispatcher's counters and failing subscriptions, when one runs.
+    webhooks: Option<WebhookSample>,
+}
+
+/// The webhook families' values in a scrape.
+#[derive(Debug)]
+struct WebhookSample {
+    counts: crate::webhooks::WebhookSnapshot,
+    /// Failing subscriptions and their lag in seconds.
+    failing: Vec<(SubscriptionLabels, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SubscriptionLabels {
+    tenant: String,
+    subscription: String,
 }
 
 /// One source's values in a scrape; `None` leaves its line out.
@@ -182,6 +202,23 @@ impl Scrape {
             sources,
             latency: latency.clone(),
             storage: None,
+            webhooks: engine
+                .and_then(Engine::webhook_stats)
+                .map(|stats| WebhookSample {
+                    counts: stats.snapshot(),
+                    failing: stats
+                        .failing()
+                        .into_iter()
+                        .map(|f| {
+                            let lag = (now - f.since).num_milliseconds().max(0) as f64 / 1000.0;
+                            let labels = SubscriptionLabels {
+                                tenant: f.tenant,
+                                subscription: f.subscription,
+                            };
+                            (labels, lag)
+                        })
+                        .collect(),
+                }),
         }
     }
 
@@ -248,6 +285,9 @@ impl Collector for Scrape {
 
         if let Some(storage) = self.storage {
             encode_storage(e, storage)?;
+        }
+        if let Some(webhooks) = &self.webhooks {
+            encode_webhooks(e, webhooks)?;
         }
 
         let sources = &self.sources;
@@ -367,6 +407,41 @@ fn encode_storage(e: &mut DescriptorEncoder<'_>, s: HealthSnapshot) -> Result<()
     )
 }
 
+/// The `tributary_webhook_*` families.
+fn encode_webhooks(
+    e: &mut DescriptorEncoder<'_>,
+    w: &WebhookSample,
+) -> Result<(), std::fmt::Error> {
+    one(
+        e,
+        "tributary_webhook_deliveries",
+        "Webhook requests answered 2xx.",
+        ConstCounter::new(w.counts.delivered),
+    )?;
+    one(
+        e,
+        "tributary_webhook_failed_attempts",
+        "Webhook attempts that failed (a non-2xx answer, no answer, a refused address).",
+        ConstCounter::new(w.counts.failed),
+    )?;
+    one(
+        e,
+        "tributary_webhook_disabled",
+        "Subscriptions the dispatcher disabled (410 Gone, or failing past disable_after).",
+        ConstCounter::new(w.counts.disabled),
+    )?;
+    let mut family = e.encode_descriptor(
+        "tributary_webhook_lag",
+        "Now minus when a failing subscription's current run of failures began.",
+        Some(&Unit::Seconds),
+        ConstGauge::<f64>::TYPE,
+    )?;
+    for (labels, lag) in &w.failing {
+        ConstGauge::new(*lag).encode(family.encode_family(labels)?)?;
+    }
+    Ok(())
+}
+
 /// A metric without labels: its `HELP` and `TYPE` lines and its sample.
 fn one<M: EncodeMetric + TypedMetric>(
     encoder: &mut DescriptorEncoder<'_>,
@@ -442,6 +517,7 @@ mod tests {
             sources: vec![sample("acme", "s1")],
             latency,
             storage: None,
+            webhooks: None,
         };
         let text = scrape.encode_text().unwrap();
         let bucket = |le: &str, n: u32| {
@@ -535,6 +611,7 @@ mod tests {
             sources: vec![source],
             latency: Latency::default(),
             storage: None,
+            webhooks: None,
         };
         let text = scrape.encode_text().unwrap();
         for family in [
@@ -570,6 +647,7 @@ mod tests {
             sources: vec![sample("a\"b\\c\nd", "s1")],
             latency: Latency::default(),
             storage: None,
+            webhooks: None,
         };
         let text = scrape.encode_text().unwrap();
         assert!(
@@ -595,6 +673,7 @@ mod tests {
                 timeouts: 1,
                 low_space_pauses: 3,
             }),
+            webhooks: None,
         };
         let text = scrape.encode_text().unwrap();
         for line in [
@@ -692,5 +771,42 @@ mod tests {
                 && !text.contains("\ntributary_retention_last_pass_timestamp_seconds "),
             "no pass yet: {text}"
         );
+    }
+
+    #[test]
+    fn encodes_the_webhook_families_when_a_dispatcher_runs() {
+        let scrape = Scrape {
+            engine: EngineStats::default(),
+            retention: Default::default(),
+            sources: vec![],
+            latency: Latency::default(),
+            storage: None,
+            webhooks: Some(WebhookSample {
+                counts: crate::webhooks::WebhookSnapshot {
+                    delivered: 12,
+                    failed: 3,
+                    disabled: 1,
+                },
+                failing: vec![(
+                    SubscriptionLabels {
+                        tenant: "acme".into(),
+                        subscription: "sub_1".into(),
+                    },
+                    90.5,
+                )],
+            }),
+        };
+        let text = scrape.encode_text().unwrap();
+        for line in [
+            "tributary_webhook_deliveries_total 12",
+            "tributary_webhook_failed_attempts_total 3",
+            "tributary_webhook_disabled_total 1",
+            "tributary_webhook_lag_seconds{tenant=\"acme\",subscription=\"sub_1\"} 90.5",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
     }
 }

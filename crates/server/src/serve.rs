@@ -6,7 +6,8 @@
 //! a stored one that no longer can is logged and skipped), run the engine, and serve the API
 //! with the configured keys and the keys created through it before, telling its live streams
 //! about every merge. Beside them, retention trims the tenants' logs as `[retention]` says
-//! ([`crate::retention`]). Shutdown: stop accepting, let in-flight polls commit (every store
+//! ([`crate::retention`]), and the webhook dispatcher delivers every subscription
+//! ([`crate::webhooks`]). Shutdown: stop accepting, let in-flight polls commit (every store
 //! write is flushed before it returns), finish a retention pass under way, merge once more, and
 //! return.
 
@@ -70,6 +71,9 @@ pub struct Started {
     pub clock: Arc<dyn Clock>,
     /// The guard in front of `store` that the engine, the API and retention use.
     pub storage: Storage,
+    /// Delivers the subscriptions' webhooks ([`crate::webhooks`]); the API's
+    /// [`SubscriptionControl`](crate::webhooks::SubscriptionControl).
+    pub webhooks: crate::webhooks::Dispatcher,
 }
 
 /// What `serve` runs to keep answering when the disk fills or the store fails
@@ -108,6 +112,12 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
     let per_second = NonZeroU32::new(config.egnyte.calls_per_second).unwrap_or(NonZeroU32::MIN);
     let outbound =
         tributary_http::Outbound::new(config.network.policy()?).map_err(ServeError::HttpClient)?;
+    let webhooks = crate::webhooks::Dispatcher::new(
+        dyn_store.clone(),
+        clock.clone(),
+        outbound.clone(),
+        config.webhooks.dispatcher_config(),
+    );
     let registry = Registry::new(
         dyn_store.clone(),
         clock.clone(),
@@ -133,6 +143,7 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
     }
     let engine = Engine::new(dyn_store.clone(), clock.clone(), config.engine_config());
     engine.set_storage(health.clone());
+    engine.set_webhook_stats(webhooks.stats_handle());
     for record in store.sources()? {
         if record.paused {
             continue;
@@ -168,6 +179,10 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
         .with_sources(SourceControl::new(engine.clone(), registry, clock.clone()));
     // The notifier alone: the API state holds the engine, which must not hold the state back.
     engine.on_merge(Arc::new(api.merge_notifier()));
+    {
+        let webhooks = webhooks.clone();
+        engine.on_merge(Arc::new(move |tenant, _| webhooks.merged(tenant)));
+    }
     let retention = config.retention.policy();
     if retention.is_none() {
         tracing::info!("retention is off: no [retention] limit is set, the logs keep every event");
@@ -178,6 +193,7 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
         api,
         retention,
         clock,
+        webhooks,
         storage: Storage {
             health,
             guarded: dyn_store,
@@ -230,6 +246,8 @@ pub async fn serve(
         let stopped = wait(&stop);
         tokio::spawn(async move { engine.run(stopped).await })
     };
+    // Webhooks: a worker per stored subscription, woken by merges, changes and due retries.
+    started.webhooks.start()?;
     let http = tokio::spawn(crate::api::serve(
         listener,
         started.api.clone(),
@@ -263,6 +281,8 @@ pub async fn serve(
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight polls");
     let _ = stop.send(());
+    // A request in flight is abandoned: its batch is persisted and sent again after a restart.
+    started.webhooks.stop().await;
     let retention_result = match retention {
         Some(task) => task.await.map_err(|e| ServeError::Task(e.to_string())),
         None => Ok(()),

@@ -189,6 +189,8 @@ struct Inner {
     /// The store's health, when the engine runs behind a guarded store: polls wait while it
     /// says ingest is held back.
     storage: std::sync::OnceLock<Arc<StoreHealth>>,
+    /// The webhook dispatcher's counters, reported with the engine's in `/metrics`.
+    webhooks: std::sync::OnceLock<Arc<crate::webhooks::WebhookStats>>,
 }
 
 /// While ingest is held back, how often the engine looks again (a read of memory, no store
@@ -219,6 +221,7 @@ impl Engine {
                 wake: Notify::new(),
                 listeners: Mutex::new(Vec::new()),
                 storage: std::sync::OnceLock::new(),
+                webhooks: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -234,6 +237,17 @@ impl Engine {
         if self.inner.storage.set(health).is_err() {
             tracing::warn!("Engine::set_storage called twice; keeping the first");
         }
+    }
+
+    /// Reports the webhook dispatcher's counters beside the engine's (`/metrics` reads them
+    /// through the engine). Set once; a second is ignored.
+    pub fn set_webhook_stats(&self, stats: Arc<crate::webhooks::WebhookStats>) {
+        let _ = self.inner.webhooks.set(stats);
+    }
+
+    /// The webhook dispatcher's counters, when one runs.
+    pub fn webhook_stats(&self) -> Option<Arc<crate::webhooks::WebhookStats>> {
+        self.inner.webhooks.get().cloned()
     }
 
     fn storage_block(&self) -> Option<StorageBlock> {

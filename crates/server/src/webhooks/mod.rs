@@ -3,8 +3,17 @@
 //!
 //! - [`signature`]: secrets and the `webhook-signature` header.
 //! - [`SubscriptionControl`]: what the API tells the dispatcher.
+//! - [`dispatcher`]: the [`Dispatcher`], which delivers (and implements [`SubscriptionControl`]).
+//! - [`schedule`]: the retry schedule, its jitter and `Retry-After` ([`DispatcherConfig`]).
+//! - [`body`]: the `full` and `notify` request bodies.
 
+pub mod body;
+pub mod dispatcher;
+pub mod schedule;
 pub mod signature;
+
+pub use dispatcher::{Dispatcher, FailingSubscription, WebhookSnapshot, WebhookStats};
+pub use schedule::DispatcherConfig;
 
 use tributary_core::Seq;
 use tributary_store::StoreError;
@@ -28,3 +37,6 @@ pub trait SubscriptionControl: Send + Sync {
     /// it returns.
     async fn replay(&self, subscription: &str, delivered: Seq) -> Result<(), StoreError>;
 }
+
+#[cfg(test)]
+mod tests;
