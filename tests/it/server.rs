@@ -93,6 +93,7 @@ fn config(dir: &Path, up: &Upstreams, max_delay_ms: u64) -> ServerConfig {
         },
         limits: Default::default(),
         secrets: Default::default(),
+        webhooks: Default::default(),
         // A test must not pause because the machine running it has little disk left.
         storage: tributary_server::config::StorageSection {
             min_free_bytes: 0,

@@ -163,6 +163,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         limits: Default::default(),
         // The key: TRIBUTARY_SECRET_KEY, or the data directory's key file.
         secrets: Default::default(),
+        webhooks: Default::default(),
         // A small temporary store: the free-space guard stays off, so a nearly full build
         // machine still shows the demo.
         storage: StorageSection {
