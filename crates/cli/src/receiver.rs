@@ -16,6 +16,8 @@ pub struct Received {
     pub webhook_id: String,
     /// The body as sent (JSON).
     pub body: Bytes,
+    /// When the request was read whole (just before the `204` is sent).
+    pub at: std::time::Instant,
 }
 
 /// What the receiver counted.
@@ -127,6 +129,7 @@ async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> S
         let _ = keep.send(Received {
             webhook_id: id.to_owned(),
             body,
+            at: std::time::Instant::now(),
         });
     }
     StatusCode::NO_CONTENT

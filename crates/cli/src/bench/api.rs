@@ -34,8 +34,8 @@ use tributary_server::api::{self, ApiKeys, ApiState, KeyEntry};
 use tributary_store::{EventStore, Filter, SledStore, SourceRecord};
 
 const KEY: &str = "bench-api-key";
-const TENANT: &str = "bench";
-const SOURCES: [&str; 4] = [
+pub(crate) const TENANT: &str = "bench";
+pub(crate) const SOURCES: [&str; 4] = [
     "egnyte-acme",
     "egnyte-globex",
     "egnyte-initech",
@@ -204,14 +204,14 @@ fn raw_scans(store: &SledStore, positions: &[u64]) -> Result<((u64, f64), (u64, 
     Ok((best_scan, best_pages))
 }
 
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
         .single()
         .unwrap_or_default()
 }
 
 /// Ingests `total` events, a page of each source in turn, merging after every round.
-async fn fill(store: &SledStore, total: u64) -> Result<(), BenchError> {
+pub(crate) async fn fill(store: &SledStore, total: u64) -> Result<(), BenchError> {
     let config = |e: tributary_core::IdError| BenchError::Config(e.to_string());
     let ids = SOURCES
         .iter()
@@ -271,7 +271,7 @@ async fn fill(store: &SledStore, total: u64) -> Result<(), BenchError> {
 }
 
 /// Event `k` (global), from source `i`: an Egnyte-like file change of about 560 bytes.
-fn event(source: &SourceId, i: usize, k: u64) -> Result<Event, tributary_core::IdError> {
+pub(crate) fn event(source: &SourceId, i: usize, k: u64) -> Result<Event, tributary_core::IdError> {
     let at = t0() + ChronoDuration::milliseconds((k * 250) as i64);
     let event_type = match k % 10 {
         0..=4 => EventType::Add,

@@ -42,7 +42,7 @@ pub struct IdleArgs {
 }
 
 /// User plus system CPU time of this process, from `/proc/self/stat` (in USER_HZ = 100 ticks/s).
-fn cpu_time() -> Option<Duration> {
+pub(crate) fn cpu_time() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let after_name = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();

@@ -11,11 +11,14 @@
 //!   three.
 //! - `bench idle-sources` ([`idle`]) runs thousands of sources on one engine against an idle Jive
 //!   simulator: upstream requests per hour and CPU while nothing happens.
+//! - `bench webhooks` ([`webhooks`]) delivers a log to a local receiver beside a plain loop of
+//!   the same signed requests, then measures the delivery delay and the idle cost.
 
 pub mod api;
 pub mod egnyte;
 pub mod idle;
 pub mod jive;
+pub mod webhooks;
 
 use std::path::PathBuf;
 
@@ -30,6 +33,9 @@ pub enum BenchCommand {
     /// Synthesize a Jive (simulator) community's stream into a fresh store: backfill, follow or
     /// idle; print events/s and requests/event.
     Jive(jive::JiveArgs),
+    /// Deliver webhooks to a local receiver beside a plain loop of the same signed requests;
+    /// print events/s of both, the delivery delay and the idle cost of many subscriptions.
+    Webhooks(webhooks::WebhookBenchArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +56,7 @@ pub async fn run(command: BenchCommand) -> Result<(), BenchError> {
         BenchCommand::EgnyteDrain(args) => egnyte::drain(args).await,
         BenchCommand::Jive(args) => jive::run(args).await,
         BenchCommand::IdleSources(args) => idle::run(args).await,
+        BenchCommand::Webhooks(args) => webhooks::run(args).await,
     }
 }
 
