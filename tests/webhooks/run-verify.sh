@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Webhook signatures made by tributary, verified by two packages from PyPI that no one here wrote
+# (pinned below): `standardwebhooks` and the `svix` library's `Webhook.verify`.
+#
+#   tests/webhooks/run-verify.sh [path/to/webhook-sign]
+#
+# Without an argument (or $WEBHOOK_SIGN_BIN) it builds the debug `webhook-sign`, which signs
+# sample deliveries with `tributary_server::webhooks::signature` (one secret, a rotation with
+# two, stale and future timestamps). It installs both packages into one virtualenv under the
+# target directory, then runs
+# tests/webhooks/verify.py: both libraries accept every genuine request (a rotation with either
+#   secret) and refuse a tampered body, a wrong secret and a stale timestamp; the Python example
+#   of docs/webhooks.md does the same.
+#
+# Note: svix 2.x's `Webhook.verify` maps `svix-*` headers to `webhook-*` and delegates to
+# standardwebhooks' code, so the two agree by construction; they are two published entry points,
+# not two implementations. The Rust example of the docs is a third, tested by cargo test.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+STANDARDWEBHOOKS_VERSION=1.1.0
+SVIX_VERSION=2.9.1
+source tests/lib/harness.sh
+
+binary "${1:-${WEBHOOK_SIGN_BIN:-}}" tributary-tests webhook-sign
+
+# Both packages in one virtualenv under target/ (svix brings httpx and pydantic).
+venv="$target_dir/webhooks-venv"
+check="import importlib.metadata as m, sys
+sys.exit(m.version('standardwebhooks') != '$STANDARDWEBHOOKS_VERSION' or m.version('svix') != '$SVIX_VERSION')"
+py="$venv/bin/python"
+if ! { [[ -x $py ]] && "$py" -c "$check" 2>/dev/null; }; then
+  echo "installing standardwebhooks==$STANDARDWEBHOOKS_VERSION svix==$SVIX_VERSION into $venv" >&2
+  if "$PYTHON" -m venv "$venv" 2>/dev/null; then
+    "$py" -m pip install --quiet --disable-pip-version-check \
+      "standardwebhooks==$STANDARDWEBHOOKS_VERSION" "svix==$SVIX_VERSION"
+  else
+    # No venv module: install into a directory on PYTHONPATH instead.
+    py=$PYTHON
+    site="$venv-site"
+    "$py" -m pip install --quiet --disable-pip-version-check --upgrade --target "$site" \
+      "standardwebhooks==$STANDARDWEBHOOKS_VERSION" "svix==$SVIX_VERSION"
+    export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+  fi
+  "$py" -c "$check" || { echo "error: cannot import the pinned packages with $py" >&2; exit 1; }
+fi
+
+samples="$work/samples.jsonl"
+"$bin" >"$samples"
+echo "$(wc -l <"$samples") signed requests from $bin ($("$py" --version 2>&1))"
+"$py" tests/webhooks/verify.py "$samples" --docs docs/webhooks.md
+
