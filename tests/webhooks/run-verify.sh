@@ -7,10 +7,14 @@
 # Without an argument (or $WEBHOOK_SIGN_BIN) it builds the debug `webhook-sign`, which signs
 # sample deliveries with `tributary_server::webhooks::signature` (one secret, a rotation with
 # two, stale and future timestamps). It installs both packages into one virtualenv under the
-# target directory, then runs
-# tests/webhooks/verify.py: both libraries accept every genuine request (a rotation with either
+# target directory, then runs:
+#
+# - tests/webhooks/verify.py: both libraries accept every genuine request (a rotation with either
 #   secret) and refuse a tampered body, a wrong secret and a stale timestamp; the Python example
-#   of docs/webhooks.md does the same.
+#   of docs/webhooks.md does the same;
+# - tests/webhooks/receiver.py, the verifying receiver a live test points subscriptions at: the
+#   samples POSTed to it over loopback, the first one refused with 503 as told, a forged one 401,
+#   the rest 204 and written down.
 #
 # Note: svix 2.x's `Webhook.verify` maps `svix-*` headers to `webhook-*` and delegates to
 # standardwebhooks' code, so the two agree by construction; they are two published entry points,
@@ -20,6 +24,7 @@ cd "$(dirname "$0")/../.."
 
 STANDARDWEBHOOKS_VERSION=1.1.0
 SVIX_VERSION=2.9.1
+STARTUP_TIMEOUT_SECS=30
 source tests/lib/harness.sh
 
 binary "${1:-${WEBHOOK_SIGN_BIN:-}}" tributary-tests webhook-sign
@@ -50,3 +55,11 @@ samples="$work/samples.jsonl"
 echo "$(wc -l <"$samples") signed requests from $bin ($("$py" --version 2>&1))"
 "$py" tests/webhooks/verify.py "$samples" --docs docs/webhooks.md
 
+# The receiver: prints `receiver <url>` then `ready`; told to fail the first request.
+received="$work/received.jsonl"
+secret=$("$py" -c 'import json, sys; print(json.loads(sys.stdin.readline())["secret"])' <"$samples")
+start_server receiver "$py" tests/webhooks/receiver.py --secret "$secret" --fail-first 1 \
+  --events "$received"
+wait_for_server 'grep -qx ready "$work/stdout"' "$STARTUP_TIMEOUT_SECS" "it was ready"
+read -r _ url < <(head -n 1 "$work/stdout")
+"$py" tests/webhooks/receiver.py --check "$url" --samples "$samples" --events "$received"
