@@ -24,6 +24,11 @@ Check it (what tests/webhooks/run-verify.sh does):
 
 POSTs `webhook-sign`'s samples to a receiver started with `--fail-first 1` and the first
 sample's secret, and checks each answer and the lines written, exactly.
+
+    python tests/webhooks/receiver.py --events FILE --expect-events N
+
+checks that FILE holds the events of seq 1..N in order (repeated deliveries, marked duplicate,
+aside): what `webhook-deliver` sends.
 """
 
 import argparse
@@ -204,6 +209,22 @@ def check(args):
     return 0
 
 
+def check_log(args):
+    """The events file holds events 1..N in order, once each apart from whole repeated batches."""
+    written = [json.loads(line) for line in open(args.events, encoding="utf-8")]
+    firsts = [line for line in written if not line["duplicate"]]
+    seqs = [line["event"]["seq"] for line in firsts if "event" in line]
+    if seqs != list(range(1, args.expect_events + 1)):
+        print(f"error: receiver: received seqs {seqs}, not 1..{args.expect_events}", file=sys.stderr)
+        return 1
+    ids = {line["webhook_id"] for line in written}
+    print(
+        f"receiver: {len(seqs)} events from tributary's dispatcher, in order, in {len(ids)} "
+        f"verified deliveries ({len(written) - len(firsts)} duplicate lines)"
+    )
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--secret", action="append", default=[], help="a whsec_ secret (repeatable)")
@@ -212,7 +233,12 @@ def main():
     parser.add_argument("--listen", default="127.0.0.1:0")
     parser.add_argument("--check", metavar="URL", help="check a running receiver instead")
     parser.add_argument("--samples", help="webhook-sign's output, for --check")
+    parser.add_argument(
+        "--expect-events", type=int, metavar="N", help="check the events file holds seqs 1..N"
+    )
     args = parser.parse_args()
+    if args.expect_events is not None:
+        return check_log(args)
     if args.check:
         if not args.samples:
             parser.error("--check needs --samples")
