@@ -16,7 +16,7 @@
 //! `expect` is `valid`, or `stale` (a receiver must refuse it for its timestamp alone). The
 //! rotation cases sign one request with two secrets (`v1,<new> v1,<old>`, as a subscription does
 //! during a grace period), once for a receiver that knows only the old secret and once for one
-//! that knows only the new.
+//! that knows only the new. Webhook ids have the dispatcher's shape: `msg_` and 32 hex digits.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -176,7 +176,7 @@ fn main() -> Result<(), Error> {
             "full batch",
             &secret,
             std::slice::from_ref(&key),
-            "msg_sub1a2b_000000000101",
+            "msg_000000000000000000001a2b00000065",
             now,
             &full,
             "valid",
@@ -185,7 +185,7 @@ fn main() -> Result<(), Error> {
             "one event",
             &secret,
             std::slice::from_ref(&key),
-            "msg_sub1a2b_000000000102",
+            "msg_000000000000000000001a2b00000066",
             now,
             &one,
             "valid",
@@ -194,7 +194,7 @@ fn main() -> Result<(), Error> {
             "notify",
             &secret,
             std::slice::from_ref(&key),
-            "msg_sub9c8d_000000000007",
+            "msg_000000000000000000009c8d00000007",
             now,
             &notify,
             "valid",
@@ -204,7 +204,7 @@ fn main() -> Result<(), Error> {
             "rotation, receiver knows only the old secret",
             &secret,
             &[new_key.clone(), key.clone()],
-            "msg_sub1a2b_000000000103",
+            "msg_000000000000000000001a2b00000067",
             now,
             &full,
             "valid",
@@ -213,7 +213,7 @@ fn main() -> Result<(), Error> {
             "rotation, receiver knows only the new secret",
             &new_secret,
             &[new_key, key.clone()],
-            "msg_sub1a2b_000000000103",
+            "msg_000000000000000000001a2b00000067",
             now,
             &full,
             "valid",
@@ -222,7 +222,7 @@ fn main() -> Result<(), Error> {
             "stale",
             &secret,
             std::slice::from_ref(&key),
-            "msg_sub1a2b_000000000104",
+            "msg_000000000000000000001a2b00000068",
             now - args.stale_by,
             &full,
             "stale",
@@ -231,7 +231,7 @@ fn main() -> Result<(), Error> {
             "future",
             &secret,
             std::slice::from_ref(&key),
-            "msg_sub1a2b_000000000105",
+            "msg_000000000000000000001a2b00000069",
             now + args.stale_by,
             &full,
             "stale",
