@@ -389,6 +389,7 @@ async fn step(
             if worker.generation.load(Ordering::SeqCst) == generation {
                 let state = DeliveryState {
                     delivered: to,
+                    batch: None,
                     ..state
                 };
                 inner.store.set_delivery(&worker.id, state).await?;
@@ -561,7 +562,22 @@ async fn next(
             };
             let mut events = page.events;
             if let Some(p) = pending {
+                // The same positions again, whatever the page size or the scan bound cut.
                 events.retain(|e| e.seq <= p.last);
+                let mut position = page.cursor;
+                let mut remaining = page.remaining;
+                while position.seq < p.last && remaining > 0 {
+                    let more = match read(inner, record, &position, 1000).await? {
+                        Ok(more) => more,
+                        Err(oldest) => return Ok(Next::Skip(oldest)),
+                    };
+                    if more.cursor.seq <= position.seq {
+                        break;
+                    }
+                    events.extend(more.events.into_iter().filter(|e| e.seq <= p.last));
+                    position = more.cursor;
+                    remaining = more.remaining;
+                }
             }
             let (Some(first), Some(last)) = (events.first(), events.last()) else {
                 return Ok(match pending {

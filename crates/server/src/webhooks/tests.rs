@@ -792,3 +792,59 @@ async fn notify_mode_coalesces_new_events_into_one_ping() {
     assert_eq!(got[0].json()["type"], "events.available");
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_pending_batch_is_sent_again_whole_after_max_batch_shrinks() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=3).await;
+    let r = Receiver::start(vec![Reply::Status(500)], Reply::Status(200)).await;
+    let mut record = f.subscribe("sub_shrink", &r.url, DeliveryMode::Full).await;
+    let d = f.start();
+    eventually("the first attempt fails", || {
+        f.state("sub_shrink").attempts == 1
+    })
+    .await;
+    record.max_batch = 1;
+    f.put(record).await;
+    d.changed("sub_shrink");
+    move_to(&f, &d, t0() + ChronoDuration::seconds(5));
+    eventually("every event is delivered", || {
+        f.state("sub_shrink").delivered == Seq(3)
+    })
+    .await;
+    let got = r.got();
+    let seqs: Vec<Vec<u64>> = got.iter().map(Got::seqs).collect();
+    assert_eq!(seqs, vec![vec![1, 2], vec![1, 2], vec![3]]);
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn the_filter_picks_the_events_and_skipped_entries_move_the_cursor() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=3).await;
+    f.add("a2", 4..=6).await;
+    f.add("a1", 7..=8).await;
+    let r = Receiver::start(vec![], Reply::Status(200)).await;
+    let mut record = f.subscribe("sub_filter", &r.url, DeliveryMode::Full).await;
+    record.filter = tributary_store::Filter {
+        sources: vec![SourceId::new("a2").unwrap()],
+        ..Default::default()
+    };
+    f.put(record).await;
+    let d = f.start();
+    eventually("the log is passed", || {
+        f.state("sub_filter").delivered == Seq(8)
+    })
+    .await;
+    let got = r.got();
+    let seqs: Vec<Vec<u64>> = got.iter().map(Got::seqs).collect();
+    assert_eq!(seqs, vec![vec![4, 5], vec![6]]);
+    let sources: Vec<String> = got
+        .iter()
+        .flat_map(|g| g.json()["data"]["events"].as_array().unwrap().clone())
+        .map(|e| e["source"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sources, vec!["a2"; 3]);
+    d.stop().await;
+}
