@@ -27,6 +27,8 @@ use tributary_store::{
 
 /// The most log entries one `notify` ping covers (the receiver reads the events itself).
 const NOTIFY_SCAN: usize = 10_000;
+/// How long a drain lets a request in flight finish before abandoning it.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// How much of a receiver's error body is read for the attempt's excerpt.
 const ERROR_BODY_BYTES: usize = 1024;
 
@@ -199,8 +201,10 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Stops every worker: a request in flight is abandoned (its batch is persisted and is sent
-    /// again, with the same `webhook-id`, after a restart). Returns when they have all ended.
+    /// Stops every worker: no request is started; one in flight has up to [`DRAIN_GRACE`] (or the
+    /// request timeout, if shorter) to be answered, then is abandoned (its batch is persisted and
+    /// is sent again, with the same `webhook-id`, after a restart). Returns when they have all
+    /// ended.
     pub async fn stop(&self) {
         self.inner.started.store(false, Ordering::SeqCst);
         let _ = self.inner.stop.send(true);
@@ -337,6 +341,9 @@ async fn run(inner: Arc<Inner>, worker: Arc<Worker>) {
                 Some(inner.clock.now() + chrono_of(inner.config.step(1)))
             }
         };
+        if *stop.borrow() {
+            return;
+        }
         let sleep = match wait_until {
             Some(at) => (at - inner.clock.now()).to_std().unwrap_or(Duration::ZERO),
             None => Duration::MAX,
@@ -415,11 +422,24 @@ async fn step(
     let Ok(_permit) = inner.permits.acquire().await else {
         return Ok(Step::Wait(None));
     };
+    if *stop.borrow() {
+        return Ok(Step::Wait(None));
+    }
     let attempt_at = inner.clock.now();
     let started = Instant::now();
+    let sending = send(inner, &record, &batch, &body, attempt_at);
+    tokio::pin!(sending);
     let outcome = tokio::select! {
-        outcome = send(inner, &record, &batch, &body, attempt_at) => outcome,
-        _ = stop.changed() => return Ok(Step::Wait(None)),
+        outcome = &mut sending => outcome,
+        _ = stop.changed() => {
+            // Draining: the request in flight may still finish (and its answer be kept), for a
+            // while; past that it is abandoned and its batch goes again after the restart.
+            let grace = inner.config.request_timeout.min(DRAIN_GRACE);
+            match tokio::time::timeout(grace, &mut sending).await {
+                Ok(outcome) => outcome,
+                Err(_) => return Ok(Step::Wait(None)),
+            }
+        }
     };
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     drop(_permit);

@@ -35,6 +35,8 @@ enum Reply {
     RetryAfter(u16, &'static str),
     /// Never answers.
     Hang,
+    /// Answers 200 once the test opens the receiver's gate.
+    Gate,
 }
 
 /// One request a receiver got.
@@ -76,6 +78,7 @@ struct Receiver {
     got: Arc<Mutex<Vec<Got>>>,
     script: Arc<Mutex<VecDeque<Reply>>>,
     otherwise: Arc<Mutex<Reply>>,
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl Receiver {
@@ -87,6 +90,7 @@ impl Receiver {
             got: Arc::default(),
             script: Arc::new(Mutex::new(script.into())),
             otherwise: Arc::new(Mutex::new(otherwise)),
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
         };
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(answer))
@@ -121,6 +125,10 @@ async fn answer(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> R
         )
             .into_response(),
         Reply::Hang => std::future::pending().await,
+        Reply::Gate => {
+            let _open = r.gate.acquire().await;
+            (StatusCode::OK, "late").into_response()
+        }
     }
 }
 
@@ -847,4 +855,28 @@ async fn the_filter_picks_the_events_and_skipped_entries_move_the_cursor() {
         .collect();
     assert_eq!(sources, vec!["a2"; 3]);
     d.stop().await;
+}
+
+#[tokio::test]
+async fn a_drain_lets_the_request_in_flight_finish_and_starts_no_other() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=3).await;
+    let r = Receiver::start(vec![Reply::Gate], Reply::Status(200)).await;
+    f.subscribe("sub_drain", &r.url, DeliveryMode::Full).await;
+    let d = f.start();
+    eventually("the first request is in flight", || r.got().len() == 1).await;
+    let stopping = d.stop();
+    tokio::pin!(stopping);
+    // One poll: the stop is signalled, and the drain waits for the worker.
+    tokio::select! {
+        biased;
+        _ = &mut stopping => panic!("the drain did not wait for the request in flight"),
+        _ = std::future::ready(()) => {}
+    }
+    r.gate.add_permits(1);
+    tokio::time::timeout(WAIT, stopping).await.unwrap();
+    let state = f.state("sub_drain");
+    assert_eq!((state.delivered, state.batch), (Seq(2), None));
+    assert_eq!(r.got().len(), 1);
+    assert_eq!(f.attempts("sub_drain"), 1);
 }
