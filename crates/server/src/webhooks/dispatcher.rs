@@ -344,13 +344,19 @@ async fn run(inner: Arc<Inner>, worker: Arc<Worker>) {
         if *stop.borrow() {
             return;
         }
-        let sleep = match wait_until {
-            Some(at) => (at - inner.clock.now()).to_std().unwrap_or(Duration::ZERO),
-            None => Duration::MAX,
+        // A timer only while a retry waits; an idle worker waits for a wake-up alone.
+        let due = async {
+            match wait_until {
+                Some(at) => {
+                    let wait = (at - inner.clock.now()).to_std().unwrap_or(Duration::ZERO);
+                    tokio::time::sleep(wait).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
         };
         tokio::select! {
             _ = worker.wake.notified() => {}
-            _ = tokio::time::sleep(sleep.min(Duration::from_secs(365 * 86_400))) => {}
+            _ = due => {}
             _ = stop.changed() => return,
         }
     }
