@@ -4,6 +4,7 @@
 //!
 //! The subscription is written into the store before the first start (its record and its start
 //! position, opened with the same key file the server uses), as the subscriptions API would.
+//! And in process: `serve` wakes the dispatcher on the engine's merges.
 
 use crate::process::{api_url, serve, signal, stderr, wait};
 use chrono::{TimeZone, Utc};
@@ -227,4 +228,127 @@ jitter = 0.0
             assert_eq!(state.delivered.get() + 1, last_seqs[0]);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_wakes_the_dispatcher_on_merges_and_delivers_what_the_engine_polled() {
+    use std::sync::Arc;
+    use tributary_core::SystemClock;
+    use tributary_server::config::{EgnyteSection, EngineSection, NetworkSection, SourceEntry};
+    use tributary_sim::jive::{JiveSim, JiveSimConfig};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jive_url = format!("http://{}", listener.local_addr().unwrap());
+    let jive = JiveSim::new(
+        JiveSimConfig {
+            items: 12,
+            seed: 7,
+            ..JiveSimConfig::new("u", "p")
+        },
+        Arc::new(SystemClock),
+    );
+    let (stop_jive, jive_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(jive.serve(listener, async {
+        let _ = jive_stopped.await;
+    }));
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fast = serde_json::json!({"min_interval_ms": 100, "max_interval_ms": 300, "multiplier": 2.0, "jitter": 0.0});
+    let config = tributary_server::config::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        engine: EngineSection {
+            max_concurrent_polls: 4,
+            merge_max_delay_ms: 500,
+            merge_interval_ms: 100,
+            shutdown_grace_ms: 10_000,
+        },
+        egnyte: EgnyteSection {
+            calls_per_second: 100,
+        },
+        keys: Vec::new(),
+        admin_keys: Vec::new(),
+        sources: vec![SourceEntry {
+            id: "jive-1".into(),
+            tenant: "t".into(),
+            provider: "jive".into(),
+            config: serde_json::json!({"base_url": jive_url, "start": "backfill",
+                "skew_ms": 300, "poll": fast}),
+            credentials: serde_json::json!({"kind": "basic", "username": "u", "password": "p"}),
+            paused: false,
+        }],
+        retention: Default::default(),
+        metrics: Default::default(),
+        network: NetworkSection {
+            allow_private: vec!["127.0.0.1/32".into()],
+        },
+        limits: Default::default(),
+        secrets: Default::default(),
+        storage: tributary_server::config::StorageSection {
+            min_free_bytes: 0,
+            ..Default::default()
+        },
+        webhooks: Default::default(),
+    };
+    let started = tributary_server::serve::start(&config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let t0 = Utc::now();
+    started
+        .store
+        .put_subscription(SubscriptionRecord {
+            id: "sub_live".into(),
+            tenant: "t".into(),
+            url: format!("{}/hook", receiver.uri()),
+            secrets: SigningSecrets {
+                current: tributary_server::webhooks::signature::generate_secret().unwrap(),
+                previous: None,
+            },
+            filter: Default::default(),
+            mode: DeliveryMode::Full,
+            max_batch: 5,
+            description: None,
+            paused: false,
+            disabled: None,
+            created_at: t0,
+        })
+        .await
+        .unwrap();
+    started
+        .store
+        .set_delivery("sub_live", DeliveryState::default())
+        .await
+        .unwrap();
+    let store = started.store.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(tributary_server::serve::serve(started, listener, async {
+        let _ = stopped.await;
+    }));
+
+    let began = Instant::now();
+    loop {
+        let seqs: Vec<u64> = received(&receiver)
+            .await
+            .into_iter()
+            .flat_map(|(_, seqs)| seqs)
+            .collect();
+        if seqs.len() >= 12 {
+            assert_eq!(seqs, (1..=12).collect::<Vec<u64>>());
+            break;
+        }
+        assert!(began.elapsed() < PATIENCE, "delivered so far: {seqs:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    let _ = stop_jive.send(());
+    assert_eq!(
+        store.delivery("sub_live").unwrap().unwrap().delivered,
+        Seq(12)
+    );
 }
