@@ -395,7 +395,24 @@ async fn step(
     {
         return Ok(Step::Wait(Some(at)));
     }
-    let (batch, body) = match next(inner, &record, &state, now).await? {
+    let next = match next(inner, &record, &state, now).await {
+        Ok(next) => next,
+        // The filter names a source the tenant deleted: nothing can be read until its owner
+        // changes the filter, so say so once instead of retrying for ever.
+        Err(StoreError::UnknownSource { source_id }) => {
+            let _guard = worker.state.lock().await;
+            if worker.generation.load(Ordering::SeqCst) == generation {
+                let reason =
+                    format!("the filter names a source the tenant does not have: {source_id}");
+                disable(inner, &worker.id, state, now, reason, None).await?;
+            }
+            return Ok(Step::Wait(None));
+        }
+        // A cursor past the log's end (a replay to a position not yet written): wait for merges.
+        Err(StoreError::CursorAhead { .. }) => return Ok(Step::Wait(None)),
+        Err(e) => return Err(e),
+    };
+    let (batch, body) = match next {
         Next::Idle => return Ok(Step::Wait(None)),
         Next::Skip(to) => {
             let guard = worker.state.lock().await;

@@ -880,3 +880,59 @@ async fn a_drain_lets_the_request_in_flight_finish_and_starts_no_other() {
     assert_eq!(r.got().len(), 1);
     assert_eq!(f.attempts("sub_drain"), 1);
 }
+
+#[tokio::test]
+async fn a_filter_naming_a_source_the_tenant_lacks_disables_with_that_reason() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=2).await;
+    let r = Receiver::start(vec![], Reply::Status(200)).await;
+    let mut record = f
+        .subscribe("sub_nosource", &r.url, DeliveryMode::Full)
+        .await;
+    record.filter = tributary_store::Filter {
+        sources: vec![SourceId::new("b1").unwrap()],
+        ..Default::default()
+    };
+    f.put(record).await;
+    let d = f.start();
+    eventually("disabled", || {
+        f.store
+            .subscription("sub_nosource")
+            .unwrap()
+            .unwrap()
+            .disabled
+            .is_some()
+    })
+    .await;
+    let disabled = f
+        .store
+        .subscription("sub_nosource")
+        .unwrap()
+        .unwrap()
+        .disabled
+        .unwrap();
+    assert_eq!(
+        disabled.reason,
+        "the filter names a source the tenant does not have: b1"
+    );
+    assert!(r.got().is_empty());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_replay_past_the_end_waits_for_the_log_to_grow() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=3).await;
+    let r = Receiver::start(vec![], Reply::Status(200)).await;
+    f.subscribe("sub_ahead", &r.url, DeliveryMode::Full).await;
+    let d = f.start();
+    eventually("caught up", || f.state("sub_ahead").delivered == Seq(3)).await;
+    d.replay("sub_ahead", Seq(4)).await.unwrap();
+    settle(&d).await;
+    assert_eq!(r.got().len(), 2);
+    f.add("a1", 4..=5).await;
+    d.merged("a");
+    eventually("the new event", || f.state("sub_ahead").delivered == Seq(5)).await;
+    assert_eq!(r.got().last().unwrap().seqs(), vec![5]);
+    d.stop().await;
+}
