@@ -13,6 +13,7 @@ mod secrets;
 mod server;
 mod sources;
 mod webhook_verify_example;
+mod webhooks;
 
 /// Starts a server (an upstream simulator) on 127.0.0.1:0: `serve` gets the listener and a
 /// shutdown future. Answers the server's base URL and the handle that stops it, when sent to or

@@ -281,7 +281,8 @@ pub async fn serve(
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight polls");
     let _ = stop.send(());
-    // A request in flight is abandoned: its batch is persisted and sent again after a restart.
+    // A request in flight has a few seconds to finish; past that its persisted batch goes again
+    // after the restart.
     started.webhooks.stop().await;
     let retention_result = match retention {
         Some(task) => task.await.map_err(|e| ServeError::Task(e.to_string())),

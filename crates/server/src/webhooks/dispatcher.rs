@@ -27,6 +27,8 @@ use tributary_store::{
 
 /// The most log entries one `notify` ping covers (the receiver reads the events itself).
 const NOTIFY_SCAN: usize = 10_000;
+/// How long a drain lets a request in flight finish before abandoning it.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// How much of a receiver's error body is read for the attempt's excerpt.
 const ERROR_BODY_BYTES: usize = 1024;
 
@@ -199,8 +201,10 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Stops every worker: a request in flight is abandoned (its batch is persisted and is sent
-    /// again, with the same `webhook-id`, after a restart). Returns when they have all ended.
+    /// Stops every worker: no request is started; one in flight has up to [`DRAIN_GRACE`] (or the
+    /// request timeout, if shorter) to be answered, then is abandoned (its batch is persisted and
+    /// is sent again, with the same `webhook-id`, after a restart). Returns when they have all
+    /// ended.
     pub async fn stop(&self) {
         self.inner.started.store(false, Ordering::SeqCst);
         let _ = self.inner.stop.send(true);
@@ -337,13 +341,22 @@ async fn run(inner: Arc<Inner>, worker: Arc<Worker>) {
                 Some(inner.clock.now() + chrono_of(inner.config.step(1)))
             }
         };
-        let sleep = match wait_until {
-            Some(at) => (at - inner.clock.now()).to_std().unwrap_or(Duration::ZERO),
-            None => Duration::MAX,
+        if *stop.borrow() {
+            return;
+        }
+        // A timer only while a retry waits; an idle worker waits for a wake-up alone.
+        let due = async {
+            match wait_until {
+                Some(at) => {
+                    let wait = (at - inner.clock.now()).to_std().unwrap_or(Duration::ZERO);
+                    tokio::time::sleep(wait).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
         };
         tokio::select! {
             _ = worker.wake.notified() => {}
-            _ = tokio::time::sleep(sleep.min(Duration::from_secs(365 * 86_400))) => {}
+            _ = due => {}
             _ = stop.changed() => return,
         }
     }
@@ -382,13 +395,31 @@ async fn step(
     {
         return Ok(Step::Wait(Some(at)));
     }
-    let (batch, body) = match next(inner, &record, &state, now).await? {
+    let next = match next(inner, &record, &state, now).await {
+        Ok(next) => next,
+        // The filter names a source the tenant deleted: nothing can be read until its owner
+        // changes the filter, so say so once instead of retrying for ever.
+        Err(StoreError::UnknownSource { source_id }) => {
+            let _guard = worker.state.lock().await;
+            if worker.generation.load(Ordering::SeqCst) == generation {
+                let reason =
+                    format!("the filter names a source the tenant does not have: {source_id}");
+                disable(inner, &worker.id, state, now, reason, None).await?;
+            }
+            return Ok(Step::Wait(None));
+        }
+        // A cursor past the log's end (a replay to a position not yet written): wait for merges.
+        Err(StoreError::CursorAhead { .. }) => return Ok(Step::Wait(None)),
+        Err(e) => return Err(e),
+    };
+    let (batch, body) = match next {
         Next::Idle => return Ok(Step::Wait(None)),
         Next::Skip(to) => {
             let guard = worker.state.lock().await;
             if worker.generation.load(Ordering::SeqCst) == generation {
                 let state = DeliveryState {
                     delivered: to,
+                    batch: None,
                     ..state
                 };
                 inner.store.set_delivery(&worker.id, state).await?;
@@ -414,11 +445,24 @@ async fn step(
     let Ok(_permit) = inner.permits.acquire().await else {
         return Ok(Step::Wait(None));
     };
+    if *stop.borrow() {
+        return Ok(Step::Wait(None));
+    }
     let attempt_at = inner.clock.now();
     let started = Instant::now();
+    let sending = send(inner, &record, &batch, &body, attempt_at);
+    tokio::pin!(sending);
     let outcome = tokio::select! {
-        outcome = send(inner, &record, &batch, &body, attempt_at) => outcome,
-        _ = stop.changed() => return Ok(Step::Wait(None)),
+        outcome = &mut sending => outcome,
+        _ = stop.changed() => {
+            // Draining: the request in flight may still finish (and its answer be kept), for a
+            // while; past that it is abandoned and its batch goes again after the restart.
+            let grace = inner.config.request_timeout.min(DRAIN_GRACE);
+            match tokio::time::timeout(grace, &mut sending).await {
+                Ok(outcome) => outcome,
+                Err(_) => return Ok(Step::Wait(None)),
+            }
+        }
     };
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     drop(_permit);
@@ -561,7 +605,22 @@ async fn next(
             };
             let mut events = page.events;
             if let Some(p) = pending {
+                // The same positions again, whatever the page size or the scan bound cut.
                 events.retain(|e| e.seq <= p.last);
+                let mut position = page.cursor;
+                let mut remaining = page.remaining;
+                while position.seq < p.last && remaining > 0 {
+                    let more = match read(inner, record, &position, 1000).await? {
+                        Ok(more) => more,
+                        Err(oldest) => return Ok(Next::Skip(oldest)),
+                    };
+                    if more.cursor.seq <= position.seq {
+                        break;
+                    }
+                    events.extend(more.events.into_iter().filter(|e| e.seq <= p.last));
+                    position = more.cursor;
+                    remaining = more.remaining;
+                }
             }
             let (Some(first), Some(last)) = (events.first(), events.last()) else {
                 return Ok(match pending {

@@ -35,6 +35,8 @@ enum Reply {
     RetryAfter(u16, &'static str),
     /// Never answers.
     Hang,
+    /// Answers 200 once the test opens the receiver's gate.
+    Gate,
 }
 
 /// One request a receiver got.
@@ -76,6 +78,7 @@ struct Receiver {
     got: Arc<Mutex<Vec<Got>>>,
     script: Arc<Mutex<VecDeque<Reply>>>,
     otherwise: Arc<Mutex<Reply>>,
+    gate: Arc<tokio::sync::Semaphore>,
 }
 
 impl Receiver {
@@ -87,6 +90,7 @@ impl Receiver {
             got: Arc::default(),
             script: Arc::new(Mutex::new(script.into())),
             otherwise: Arc::new(Mutex::new(otherwise)),
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
         };
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(answer))
@@ -121,6 +125,10 @@ async fn answer(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> R
         )
             .into_response(),
         Reply::Hang => std::future::pending().await,
+        Reply::Gate => {
+            let _open = r.gate.acquire().await;
+            (StatusCode::OK, "late").into_response()
+        }
     }
 }
 
@@ -790,5 +798,141 @@ async fn notify_mode_coalesces_new_events_into_one_ping() {
         ]
     );
     assert_eq!(got[0].json()["type"], "events.available");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_pending_batch_is_sent_again_whole_after_max_batch_shrinks() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=3).await;
+    let r = Receiver::start(vec![Reply::Status(500)], Reply::Status(200)).await;
+    let mut record = f.subscribe("sub_shrink", &r.url, DeliveryMode::Full).await;
+    let d = f.start();
+    eventually("the first attempt fails", || {
+        f.state("sub_shrink").attempts == 1
+    })
+    .await;
+    record.max_batch = 1;
+    f.put(record).await;
+    d.changed("sub_shrink");
+    move_to(&f, &d, t0() + ChronoDuration::seconds(5));
+    eventually("every event is delivered", || {
+        f.state("sub_shrink").delivered == Seq(3)
+    })
+    .await;
+    let got = r.got();
+    let seqs: Vec<Vec<u64>> = got.iter().map(Got::seqs).collect();
+    assert_eq!(seqs, vec![vec![1, 2], vec![1, 2], vec![3]]);
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn the_filter_picks_the_events_and_skipped_entries_move_the_cursor() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=3).await;
+    f.add("a2", 4..=6).await;
+    f.add("a1", 7..=8).await;
+    let r = Receiver::start(vec![], Reply::Status(200)).await;
+    let mut record = f.subscribe("sub_filter", &r.url, DeliveryMode::Full).await;
+    record.filter = tributary_store::Filter {
+        sources: vec![SourceId::new("a2").unwrap()],
+        ..Default::default()
+    };
+    f.put(record).await;
+    let d = f.start();
+    eventually("the log is passed", || {
+        f.state("sub_filter").delivered == Seq(8)
+    })
+    .await;
+    let got = r.got();
+    let seqs: Vec<Vec<u64>> = got.iter().map(Got::seqs).collect();
+    assert_eq!(seqs, vec![vec![4, 5], vec![6]]);
+    let sources: Vec<String> = got
+        .iter()
+        .flat_map(|g| g.json()["data"]["events"].as_array().unwrap().clone())
+        .map(|e| e["source"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sources, vec!["a2"; 3]);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_drain_lets_the_request_in_flight_finish_and_starts_no_other() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=3).await;
+    let r = Receiver::start(vec![Reply::Gate], Reply::Status(200)).await;
+    f.subscribe("sub_drain", &r.url, DeliveryMode::Full).await;
+    let d = f.start();
+    eventually("the first request is in flight", || r.got().len() == 1).await;
+    let stopping = d.stop();
+    tokio::pin!(stopping);
+    // One poll: the stop is signalled, and the drain waits for the worker.
+    tokio::select! {
+        biased;
+        _ = &mut stopping => panic!("the drain did not wait for the request in flight"),
+        _ = std::future::ready(()) => {}
+    }
+    r.gate.add_permits(1);
+    tokio::time::timeout(WAIT, stopping).await.unwrap();
+    let state = f.state("sub_drain");
+    assert_eq!((state.delivered, state.batch), (Seq(2), None));
+    assert_eq!(r.got().len(), 1);
+    assert_eq!(f.attempts("sub_drain"), 1);
+}
+
+#[tokio::test]
+async fn a_filter_naming_a_source_the_tenant_lacks_disables_with_that_reason() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=2).await;
+    let r = Receiver::start(vec![], Reply::Status(200)).await;
+    let mut record = f
+        .subscribe("sub_nosource", &r.url, DeliveryMode::Full)
+        .await;
+    record.filter = tributary_store::Filter {
+        sources: vec![SourceId::new("b1").unwrap()],
+        ..Default::default()
+    };
+    f.put(record).await;
+    let d = f.start();
+    eventually("disabled", || {
+        f.store
+            .subscription("sub_nosource")
+            .unwrap()
+            .unwrap()
+            .disabled
+            .is_some()
+    })
+    .await;
+    let disabled = f
+        .store
+        .subscription("sub_nosource")
+        .unwrap()
+        .unwrap()
+        .disabled
+        .unwrap();
+    assert_eq!(
+        disabled.reason,
+        "the filter names a source the tenant does not have: b1"
+    );
+    assert!(r.got().is_empty());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_replay_past_the_end_waits_for_the_log_to_grow() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=3).await;
+    let r = Receiver::start(vec![], Reply::Status(200)).await;
+    f.subscribe("sub_ahead", &r.url, DeliveryMode::Full).await;
+    let d = f.start();
+    eventually("caught up", || f.state("sub_ahead").delivered == Seq(3)).await;
+    d.replay("sub_ahead", Seq(4)).await.unwrap();
+    settle(&d).await;
+    assert_eq!(r.got().len(), 2);
+    f.add("a1", 4..=5).await;
+    d.merged("a");
+    eventually("the new event", || f.state("sub_ahead").delivered == Seq(5)).await;
+    assert_eq!(r.got().last().unwrap().seqs(), vec![5]);
     d.stop().await;
 }
