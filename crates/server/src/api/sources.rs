@@ -15,7 +15,9 @@
 use super::query::RawQuery;
 use super::request::{Body, excerpt, parse_body, quote};
 pub use super::source_json::MAX_GAPS_LISTED;
-use super::source_json::{NewSource, SourceBody, body};
+use super::source_json::{NewSource, NotificationBody, SourceBody, body};
+use super::subscription_json::NewSubscription;
+use super::subscriptions;
 use super::{ApiError, ApiState, Tenant, openapi};
 use crate::control::{
     Creation, create_source, owned, registry_error, settle, start, tenant_wide, view,
@@ -176,8 +178,33 @@ pub(crate) async fn create(
     tenant: Tenant,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let creation = Creation::check(parse_body(&body)?)?;
-    let source = create_source(&state, &tenant, creation).await?;
+    let mut new: NewSource = parse_body(&body)?;
+    let notification = new.notification.take();
+    let creation = Creation::check(new)?;
+    // Cloud Elements' shape: the subscription is checked (url, address, room) before the
+    // source is created, and created right after it, filtered to it.
+    let draft = match &notification {
+        Some(n) => {
+            tenant_wide(&tenant, "create sources")?;
+            let new = NewSubscription::to(n.callback_url.clone());
+            let draft =
+                subscriptions::check_new(&state, &tenant, new, "notification.callback_url").await?;
+            subscriptions::has_room(&state, &tenant).await?;
+            Some(draft)
+        }
+        None => None,
+    };
+    let mut source = create_source(&state, &tenant, creation).await?;
+    if let Some(mut draft) = draft {
+        let id = source.id().to_owned();
+        draft.filter.sources = vec![SourceId::new(id).map_err(|_| ApiError::Internal)?];
+        let subscription = subscriptions::create_subscription(&state, &tenant, draft).await?;
+        source.notification = Some(NotificationBody {
+            callback_url: subscription.url().to_owned(),
+            subscription_id: subscription.id().to_owned(),
+            secret: subscription.secret.unwrap_or_default(),
+        });
+    }
     Ok((StatusCode::CREATED, Json(source)).into_response())
 }
 

@@ -5,6 +5,7 @@
 //! - [`SubscriptionControl`]: what the API tells the dispatcher.
 
 pub mod signature;
+pub mod store_only;
 
 use tributary_core::Seq;
 use tributary_store::StoreError;
