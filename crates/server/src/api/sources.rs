@@ -154,7 +154,10 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<SourceId, ApiErr
     summary = "Create a source",
     description = "Stores the source and starts polling it (unless `paused`). The config is \
         checked by its provider first; the refusal names the field. `credentials` are stored and \
-        never returned. A source-scoped key cannot create sources.",
+        never returned. A source-scoped key cannot create sources. With \
+        `notification.callback_url` (Cloud Elements' shape), a webhook subscription filtered to \
+        the source is created too (the callback is checked first, as a subscription's `url`); \
+        the answer's `notification` carries its id and signing secret, shown only here.",
     request_body = NewSource,
     security(("bearer" = [])),
     responses(

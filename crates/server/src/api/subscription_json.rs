@@ -15,6 +15,8 @@ pub const MAX_URL_BYTES: usize = 2048;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// The most sources a filter names.
 pub const MAX_FILTER_SOURCES: usize = 100;
+/// The most types a filter names (each at most once makes 7).
+pub const MAX_FILTER_TYPES: usize = 16;
 /// The longest `path_prefix`, in bytes.
 pub const MAX_PATH_PREFIX_BYTES: usize = 1024;
 /// The largest `max_batch`.
@@ -136,8 +138,9 @@ pub(crate) struct FilterBody {
     #[serde(default)]
     #[schema(value_type = Vec<tributary_core::SourceId>, max_items = 100)]
     pub(crate) sources: Vec<String>,
-    /// Only these types; every type when empty.
+    /// Only these types (at most 16); every type when empty.
     #[serde(default)]
+    #[schema(max_items = 16)]
     pub(crate) types: Vec<EventType>,
     /// Only events whose object (or previous object) lies at or under this path, by whole
     /// segments. Starts with `/`.

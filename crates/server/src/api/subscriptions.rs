@@ -17,8 +17,8 @@ use super::query::RawQuery;
 use super::request::{Body, excerpt, parse_body, quote, random_hex};
 use super::subscription_json::{
     AttemptBody, FilterBody, MAX_BATCH, MAX_DESCRIPTION_CHARS, MAX_FILTER_SOURCES,
-    MAX_PATH_PREFIX_BYTES, MAX_URL_BYTES, Mode, NewSubscription, ReplayBody, StartBody, StartName,
-    SubscriptionBody, SubscriptionPatch, body, to_filter,
+    MAX_FILTER_TYPES, MAX_PATH_PREFIX_BYTES, MAX_URL_BYTES, Mode, NewSubscription, ReplayBody,
+    StartBody, StartName, SubscriptionBody, SubscriptionPatch, body, to_filter,
 };
 use super::{ApiError, ApiState, Tenant, openapi};
 use crate::control::tenant_wide;
@@ -258,6 +258,12 @@ async fn check_filter(
         return Err(ApiError::InvalidBody(format!(
             "`filter.sources` names {} sources; at most {MAX_FILTER_SOURCES}",
             body.sources.len()
+        )));
+    }
+    if body.types.len() > MAX_FILTER_TYPES {
+        return Err(ApiError::InvalidBody(format!(
+            "`filter.types` names {} types; at most {MAX_FILTER_TYPES}",
+            body.types.len()
         )));
     }
     if let Some(prefix) = &body.path_prefix {

@@ -581,6 +581,11 @@ async fn the_tenant_limit_and_field_bounds_hold() {
             "invalid_body",
         ),
         (json!({"url": HOOK, "colour": "red"}), 400, "invalid_body"),
+        (
+            json!({"url": HOOK, "filter": {"types": vec!["add"; 17]}}),
+            400,
+            "invalid_body",
+        ),
         (json!({"url": "ftp://127.0.0.1/x"}), 400, "invalid_body"),
         (
             json!({"url": "http://user:pw@127.0.0.1:9/x"}),
