@@ -191,7 +191,7 @@ pub(crate) async fn check_url(
     field: &str,
 ) -> Result<String, ApiError> {
     if url.len() > MAX_URL_BYTES {
-        return Err(ApiError::PayloadTooLarge(format!(
+        return Err(ApiError::InvalidBody(format!(
             "`{field}` is {} bytes; the limit is {MAX_URL_BYTES}",
             url.len()
         )));
@@ -268,7 +268,7 @@ async fn check_filter(
     }
     if let Some(prefix) = &body.path_prefix {
         if prefix.len() > MAX_PATH_PREFIX_BYTES {
-            return Err(ApiError::PayloadTooLarge(format!(
+            return Err(ApiError::InvalidBody(format!(
                 "`filter.path_prefix` is {} bytes; the limit is {MAX_PATH_PREFIX_BYTES}",
                 prefix.len()
             )));
@@ -313,7 +313,7 @@ fn check_max_batch(max_batch: u32) -> Result<u32, ApiError> {
 /// A description, bounded; `""` is none.
 fn check_description(description: Option<String>) -> Result<Option<String>, ApiError> {
     match description {
-        Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => Err(ApiError::PayloadTooLarge(
+        Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => Err(ApiError::InvalidBody(
             format!("`description` is longer than {MAX_DESCRIPTION_CHARS} characters"),
         )),
         Some(d) if d.is_empty() => Ok(None),
@@ -492,7 +492,8 @@ pub(crate) async fn create_subscription(
     tag = "subscriptions",
     operation_id = "create_subscription",
     summary = "Subscribe a URL to the tenant's events",
-    description = "Stores the subscription and its start position, and starts delivering. The \
+    description = "Stores the subscription and its start position, and starts delivering. A \
+        `url`, `description` or `filter.path_prefix` over its bound is `400 invalid_body`. The \
         answer carries the signing `secret` (given, or generated): the only time it is shown. \
         A source-scoped key cannot subscribe.",
     request_body = NewSubscription,
@@ -508,8 +509,6 @@ pub(crate) async fn create_subscription(
         openapi::SourceScopedKey,
         (status = 410, description = "A start cursor older than the oldest retained event \
             (`cursor_expired`, with `oldest_cursor`)", body = openapi::ErrorBody),
-        (status = 413, description = "A `url`, `description` or `filter.path_prefix` over its \
-            bound (`payload_too_large`)", body = openapi::ErrorBody),
         openapi::TenantLimit,
         openapi::StoreUnavailable,
     )
@@ -636,8 +635,6 @@ pub(crate) async fn get(
         openapi::SourceScopedKey,
         (status = 404, description = "No such subscription of the caller \
             (`subscription_not_found`)", body = openapi::ErrorBody),
-        (status = 413, description = "A `url`, `description` or `filter.path_prefix` over its \
-            bound (`payload_too_large`)", body = openapi::ErrorBody),
         openapi::StoreUnavailable,
     )
 )]

@@ -569,10 +569,15 @@ async fn the_tenant_limit_and_field_bounds_hold() {
     for (body, status, code) in [
         (
             json!({"url": HOOK, "description": "d".repeat(501)}),
-            413,
-            "payload_too_large",
+            400,
+            "invalid_body",
         ),
-        (json!({"url": long_url}), 413, "payload_too_large"),
+        (json!({"url": long_url}), 400, "invalid_body"),
+        (
+            json!({"url": HOOK, "filter": {"path_prefix": format!("/{}", "p".repeat(1024))}}),
+            400,
+            "invalid_body",
+        ),
         (json!({"url": HOOK, "max_batch": 0}), 400, "invalid_body"),
         (json!({"url": HOOK, "max_batch": 1001}), 400, "invalid_body"),
         (
