@@ -199,9 +199,16 @@ pub(crate) async fn create(
     };
     let mut source = create_source(&state, &tenant, creation).await?;
     if let Some(mut draft) = draft {
-        let id = source.id().to_owned();
-        draft.filter.sources = vec![SourceId::new(id).map_err(|_| ApiError::Internal)?];
-        let subscription = subscriptions::create_subscription(&state, &tenant, draft).await?;
+        let id = SourceId::new(source.id().to_owned()).map_err(|_| ApiError::Internal)?;
+        draft.filter.sources = vec![id.clone()];
+        let subscription = match subscriptions::create_subscription(&state, &tenant, draft).await {
+            Ok(subscription) => subscription,
+            Err(e) => {
+                // All or nothing: the caller asked for the source with its callback.
+                undo_source(&state, &tenant, &id).await;
+                return Err(e);
+            }
+        };
         source.notification = Some(NotificationBody {
             callback_url: subscription.url().to_owned(),
             subscription_id: subscription.id().to_owned(),
@@ -209,6 +216,26 @@ pub(crate) async fn create(
         });
     }
     Ok((StatusCode::CREATED, Json(source)).into_response())
+}
+
+/// Deletes a source just created whose callback subscription could not be made (a limit reached
+/// meanwhile, a store failure). Best effort: a failure is logged, and the source stays.
+async fn undo_source(state: &ApiState, tenant: &Tenant, id: &SourceId) {
+    let undone = async {
+        let control = state.sources()?;
+        let _writes = control.writes().lock().await;
+        let record = owned(state, tenant, id).await?;
+        settle(control, &record).await?;
+        let _record_writes = control.registry().record_writes().lock().await;
+        state
+            .store()
+            .delete_source(&record.tenant, &record.id)
+            .await?;
+        Ok::<(), ApiError>(())
+    };
+    if let Err(e) = undone.await {
+        tracing::warn!(source = %id, error = %e, "a source whose callback subscription failed could not be removed");
+    }
 }
 
 #[utoipa::path(

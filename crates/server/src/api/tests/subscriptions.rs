@@ -752,6 +752,21 @@ async fn a_source_created_with_a_callback_url_gets_a_subscription_to_it() {
     assert!(error_message(&body).contains("notification.callback_url"));
     assert_eq!(s.api.get(Some(KEY_A), "/v1/sources/eg2").await.0, 404);
     assert_eq!(s.store.subscriptions().unwrap().len(), 1);
+    // At the subscription limit (3): refused before the source is made.
+    for _ in 0..2 {
+        assert_eq!(create(&s.api, KEY_A, json!({"url": HOOK})).await.0, 201);
+    }
+    let (status, body) = call_json(
+        &s.api,
+        "POST",
+        Some(KEY_A),
+        "/v1/sources",
+        Some(source("eg3", HOOK)),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (429, "tenant_limit"), "{body}");
+    assert_eq!(s.api.get(Some(KEY_A), "/v1/sources/eg3").await.0, 404);
+    assert_eq!(s.store.subscriptions().unwrap().len(), 3);
 }
 
 #[tokio::test]
