@@ -51,6 +51,7 @@ pub(crate) mod request;
 pub(crate) mod source_json;
 pub mod sources;
 pub mod stream;
+pub(crate) mod subscription_draft;
 pub(crate) mod subscription_json;
 pub mod subscriptions;
 

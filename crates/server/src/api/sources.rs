@@ -16,6 +16,7 @@ use super::query::RawQuery;
 use super::request::{Body, excerpt, parse_body, quote};
 pub use super::source_json::MAX_GAPS_LISTED;
 use super::source_json::{NewSource, NotificationBody, SourceBody, body};
+use super::subscription_draft;
 use super::subscription_json::NewSubscription;
 use super::subscriptions;
 use super::{ApiError, ApiState, Tenant, openapi};
@@ -191,8 +192,9 @@ pub(crate) async fn create(
             tenant_wide(&tenant, "create sources")?;
             let new = NewSubscription::to(n.callback_url.clone());
             let draft =
-                subscriptions::check_new(&state, &tenant, new, "notification.callback_url").await?;
-            subscriptions::has_room(&state, &tenant).await?;
+                subscription_draft::check_new(&state, &tenant, new, "notification.callback_url")
+                    .await?;
+            subscriptions::check_places(&state, &tenant).await?;
             Some(draft)
         }
         None => None,
