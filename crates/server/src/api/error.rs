@@ -68,6 +68,8 @@ error_codes! {
     // Greedy tenants (issue 11): a per-tenant limit, and a request or field over its size.
     TenantLimit => "tenant_limit",
     PayloadTooLarge => "payload_too_large",
+    // Webhook subscriptions (issue 12).
+    SubscriptionNotFound => "subscription_not_found",
 }
 
 /// An API failure. Each variant has one status and one stable `code`.
@@ -173,6 +175,9 @@ pub enum ApiError {
     /// A request body, or a field of it, over its size limit; the message names which.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A subscription that does not exist, or belongs to another tenant (not told apart).
+    #[error("no subscription {}", quote(.0))]
+    SubscriptionNotFound(String),
 }
 
 impl ApiError {
@@ -186,6 +191,7 @@ impl ApiError {
             ApiError::SourceNotFound(_)
             | ApiError::AccountNotFound(_)
             | ApiError::KeyNotFound(_)
+            | ApiError::SubscriptionNotFound(_)
             | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Forbidden(_) | ApiError::AdminKeyNotAllowed | ApiError::AdminKeyRequired => {
@@ -246,6 +252,7 @@ impl ApiError {
             ApiError::TenantLimit { .. } => ErrorCode::TenantLimit,
             ApiError::PendingFull { .. } => ErrorCode::SourcesUnavailable,
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::SubscriptionNotFound(_) => ErrorCode::SubscriptionNotFound,
         }
     }
 

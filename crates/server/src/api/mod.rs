@@ -11,6 +11,11 @@
 //!   tenant's sources and read their status; credentials are taken, stored, never returned
 //!   ([`sources`]). Needs a [`SourceControl`] ([`ApiState::with_sources`]); without one these
 //!   answer `503 sources_unavailable`.
+//! - `POST /v1/subscriptions`, `GET /v1/subscriptions`, `GET|PATCH|DELETE
+//!   /v1/subscriptions/{id}`, `POST /v1/subscriptions/{id}/replay`, `GET
+//!   /v1/subscriptions/{id}/attempts`: the tenant's webhook subscriptions, their delivery state,
+//!   replay and recent attempts ([`subscriptions`]); the dispatcher is told through a
+//!   [`SubscriptionControl`](crate::webhooks::SubscriptionControl) ([`ApiState::with_webhooks`]).
 //! - `POST /v1/oauth/{provider}/start` and `GET /v1/oauth/{provider}/callback?code&state`: create a
 //!   source from an OAuth2 authorization code ([`oauth`]).
 //! - `POST /v1/keys`, `GET /v1/keys?tenant`, `GET|DELETE /v1/keys/{id}`: create (the key is
@@ -46,6 +51,9 @@ pub(crate) mod request;
 pub(crate) mod source_json;
 pub mod sources;
 pub mod stream;
+pub(crate) mod subscription_draft;
+pub(crate) mod subscription_json;
+pub mod subscriptions;
 
 pub use crate::control::SourceControl;
 pub use crate::metrics::MetricsAuth;
@@ -82,6 +90,10 @@ pub struct ApiConfig {
     pub metrics_auth: MetricsAuth,
     /// Per-tenant limits and request bounds (`[limits]`).
     pub limits: Limits,
+    /// Webhook subscriptions a tenant may hold (`429 tenant_limit` beyond).
+    pub subscriptions_per_tenant: usize,
+    /// How long a subscription's replaced secret still signs after a rotation.
+    pub secret_rotation_grace: Duration,
 }
 
 impl Default for ApiConfig {
@@ -91,6 +103,8 @@ impl Default for ApiConfig {
             stream_recheck: Duration::from_secs(5),
             metrics_auth: MetricsAuth::Open,
             limits: Limits::default(),
+            subscriptions_per_tenant: 100,
+            secret_rotation_grace: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -121,6 +135,11 @@ struct Inner {
     streams: limits::StreamSlots,
     /// The store's health when it runs behind a guard ([`ApiState::with_storage`]).
     storage: std::sync::OnceLock<Arc<crate::storage::StoreHealth>>,
+    /// What `/v1/subscriptions` tells of changes and replays ([`ApiState::with_webhooks`]).
+    webhooks: std::sync::OnceLock<Arc<dyn crate::webhooks::SubscriptionControl>>,
+    /// Held by every write to the subscription table, so a count or a read and the write it
+    /// guards cannot interleave with another request's.
+    subscription_writes: tokio::sync::Mutex<()>,
 }
 
 impl ApiState {
@@ -141,6 +160,8 @@ impl ApiState {
                 retention: crate::retention::RetentionStats::default(),
                 streams: limits::StreamSlots::default(),
                 storage: std::sync::OnceLock::new(),
+                webhooks: std::sync::OnceLock::new(),
+                subscription_writes: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -161,6 +182,39 @@ impl ApiState {
             tracing::warn!("ApiState::with_storage called twice; keeping the first health");
         }
         self
+    }
+
+    /// Tells `control` (the webhook dispatcher) of every subscription created, changed, deleted
+    /// or replayed through the API. Without one, `/v1/subscriptions` still works: a replay then
+    /// writes the delivery state itself ([`StoreOnly`](crate::webhooks::store_only::StoreOnly)).
+    /// Set once.
+    pub fn with_webhooks(self, control: Arc<dyn crate::webhooks::SubscriptionControl>) -> Self {
+        if self.inner.webhooks.set(control).is_err() {
+            tracing::warn!("ApiState::with_webhooks called twice; keeping the first control");
+        }
+        self
+    }
+
+    /// The dispatcher's control, or the store-only one.
+    pub(crate) fn subscription_control(&self) -> Arc<dyn crate::webhooks::SubscriptionControl> {
+        match self.inner.webhooks.get() {
+            Some(control) => Arc::clone(control),
+            None => Arc::new(crate::webhooks::store_only::StoreOnly(Arc::clone(
+                &self.inner.store,
+            ))),
+        }
+    }
+
+    pub(crate) fn subscription_writes(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.subscription_writes
+    }
+
+    /// The time of the sources' clock when the server has one, else the system's.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        match self.inner.sources.get() {
+            Some(control) => control.clock().now(),
+            None => tributary_core::Clock::now(&tributary_core::SystemClock),
+        }
     }
 
     /// The counts `/metrics` reports of retention: give the retention loop a clone.
@@ -339,6 +393,14 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(oauth::callback))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::get, keys::delete))
+        .routes(routes!(subscriptions::create, subscriptions::list))
+        .routes(routes!(
+            subscriptions::get,
+            subscriptions::patch,
+            subscriptions::delete
+        ))
+        .routes(routes!(subscriptions::replay))
+        .routes(routes!(subscriptions::attempts))
         // The Kloudless SDKs call these with a trailing slash: the same operations, documented
         // once (in the description).
         .route("/v1/accounts/{account}/events/", get(kloudless::list))

@@ -373,6 +373,7 @@ pub(crate) async fn callback(
     let token = exchange(control.registry().outbound(), &flow, &code).await?;
     let credentials = credentials(&flow, token, now)?;
     let creation = Creation::check(NewSource {
+        notification: None,
         id: flow.id.map(|id| id.as_str().to_owned()),
         provider: flow.provider,
         config: flow.config,

@@ -88,6 +88,9 @@ pub(crate) const ADMIN: &str = "admin";
         (name = "sources", description = "The caller's sources: create, read with status, pause, \
             resume, change the poll policy, delete; OAuth2 code exchange. Credentials are never \
             returned."),
+        (name = "subscriptions", description = "Webhook subscriptions: the tenant's log \
+            POSTed to a URL, signed (Standard Webhooks), in order, at least once. The signing \
+            secret is shown once, when created or rotated."),
         (name = "keys", description = "API keys of tenants, created and deleted with an admin \
             key. Only their SHA-256 is stored; the key itself is shown once, when created."),
         (name = "health", description = "Liveness, readiness and this document."),
@@ -464,6 +467,10 @@ mod tests {
                 "/v1/oauth/{provider}/start",
                 "/v1/sources",
                 "/v1/sources/{id}",
+                "/v1/subscriptions",
+                "/v1/subscriptions/{id}",
+                "/v1/subscriptions/{id}/attempts",
+                "/v1/subscriptions/{id}/replay",
             ]
         );
         for (path, item) in doc["paths"].as_object().unwrap() {
@@ -578,6 +585,7 @@ mod tests {
                 retry_after: None,
             },
             ErrorCode::PayloadTooLarge => ApiError::PayloadTooLarge(String::new()),
+            ErrorCode::SubscriptionNotFound => ApiError::SubscriptionNotFound(String::new()),
         }
     }
 

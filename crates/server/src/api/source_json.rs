@@ -37,6 +37,31 @@ pub(crate) struct NewSource {
     /// Create it paused: stored, not polled until resumed.
     #[serde(default)]
     pub(crate) paused: bool,
+    /// Cloud Elements' shape: `{"callback_url": "https://…"}` also creates a webhook
+    /// subscription filtered to this source (`full` mode, from the latest event); the answer's
+    /// `notification` carries its id and signing secret, shown once.
+    #[serde(default)]
+    #[schema(nullable = false)]
+    pub(crate) notification: Option<NotificationRequest>,
+}
+
+/// `notification` of `POST /v1/sources`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotificationRequest {
+    /// Where the source's events are POSTed (checked as a subscription's `url`).
+    #[schema(max_length = 2048)]
+    pub(crate) callback_url: String,
+}
+
+/// The subscription a source was created with (`notification.callback_url`).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NotificationBody {
+    /// The subscription's id (`/v1/subscriptions/{id}`).
+    pub(crate) subscription_id: String,
+    pub(crate) callback_url: String,
+    /// Its signing secret: shown in this answer only.
+    pub(crate) secret: String,
 }
 
 /// A source, as the API shows it: never its credentials.
@@ -55,6 +80,10 @@ pub(crate) struct SourceBody {
     #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
     account_id: u64,
     status: StatusBody,
+    /// Only in the answer of a creation with `notification.callback_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(crate) notification: Option<NotificationBody>,
 }
 
 /// Where a source's polling stands. Counters marked "since started" restart with the server and
@@ -140,6 +169,12 @@ impl From<&StorageBlock> for StorageBody {
             },
             message: block.message(),
         }
+    }
+}
+
+impl SourceBody {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
     }
 }
 
@@ -233,5 +268,6 @@ pub(crate) fn body(
         paused: record.paused,
         created_at: time(record.created_at),
         status,
+        notification: None,
     })
 }

@@ -15,7 +15,10 @@
 use super::query::RawQuery;
 use super::request::{Body, excerpt, parse_body, quote};
 pub use super::source_json::MAX_GAPS_LISTED;
-use super::source_json::{NewSource, SourceBody, body};
+use super::source_json::{NewSource, NotificationBody, SourceBody, body};
+use super::subscription_draft;
+use super::subscription_json::NewSubscription;
+use super::subscriptions;
 use super::{ApiError, ApiState, Tenant, openapi};
 use crate::control::{
     Creation, create_source, owned, registry_error, settle, start, tenant_wide, view,
@@ -152,7 +155,10 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<SourceId, ApiErr
     summary = "Create a source",
     description = "Stores the source and starts polling it (unless `paused`). The config is \
         checked by its provider first; the refusal names the field. `credentials` are stored and \
-        never returned. A source-scoped key cannot create sources.",
+        never returned. A source-scoped key cannot create sources. With \
+        `notification.callback_url` (Cloud Elements' shape), a webhook subscription filtered to \
+        the source is created too (the callback is checked first, as a subscription's `url`); \
+        the answer's `notification` carries its id and signing secret, shown only here.",
     request_body = NewSource,
     security(("bearer" = [])),
     responses(
@@ -176,9 +182,62 @@ pub(crate) async fn create(
     tenant: Tenant,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let creation = Creation::check(parse_body(&body)?)?;
-    let source = create_source(&state, &tenant, creation).await?;
+    let mut new: NewSource = parse_body(&body)?;
+    let notification = new.notification.take();
+    let creation = Creation::check(new)?;
+    // Cloud Elements' shape: the subscription is checked (url, address, room) before the
+    // source is created, and created right after it, filtered to it.
+    let draft = match &notification {
+        Some(n) => {
+            tenant_wide(&tenant, "create sources")?;
+            let new = NewSubscription::to(n.callback_url.clone());
+            let draft =
+                subscription_draft::check_new(&state, &tenant, new, "notification.callback_url")
+                    .await?;
+            subscriptions::check_places(&state, &tenant).await?;
+            Some(draft)
+        }
+        None => None,
+    };
+    let mut source = create_source(&state, &tenant, creation).await?;
+    if let Some(mut draft) = draft {
+        let id = SourceId::new(source.id().to_owned()).map_err(|_| ApiError::Internal)?;
+        draft.filter.sources = vec![id.clone()];
+        let subscription = match subscriptions::create_subscription(&state, &tenant, draft).await {
+            Ok(subscription) => subscription,
+            Err(e) => {
+                // All or nothing: the caller asked for the source with its callback.
+                undo_source(&state, &tenant, &id).await;
+                return Err(e);
+            }
+        };
+        source.notification = Some(NotificationBody {
+            callback_url: subscription.url().to_owned(),
+            subscription_id: subscription.id().to_owned(),
+            secret: subscription.secret.unwrap_or_default(),
+        });
+    }
     Ok((StatusCode::CREATED, Json(source)).into_response())
+}
+
+/// Deletes a source just created whose callback subscription could not be made (a limit reached
+/// meanwhile, a store failure). Best effort: a failure is logged, and the source stays.
+async fn undo_source(state: &ApiState, tenant: &Tenant, id: &SourceId) {
+    let undone = async {
+        let control = state.sources()?;
+        let _writes = control.writes().lock().await;
+        let record = owned(state, tenant, id).await?;
+        settle(control, &record).await?;
+        let _record_writes = control.registry().record_writes().lock().await;
+        state
+            .store()
+            .delete_source(&record.tenant, &record.id)
+            .await?;
+        Ok::<(), ApiError>(())
+    };
+    if let Err(e) = undone.await {
+        tracing::warn!(source = %id, error = %e, "a source whose callback subscription failed could not be removed");
+    }
 }
 
 #[utoipa::path(

@@ -11,6 +11,7 @@ pub mod body;
 pub mod dispatcher;
 pub mod schedule;
 pub mod signature;
+pub mod store_only;
 
 pub use dispatcher::{Dispatcher, FailingSubscription, WebhookSnapshot, WebhookStats};
 pub use schedule::DispatcherConfig;

@@ -477,6 +477,98 @@ async fn every_route_answers_as_the_document_says() {
     .await;
     assert_eq!(status, 204);
 
+    // Webhook subscriptions: created, listed, read, changed, replayed, attempts, deleted.
+    let (status, sub) = call_json(
+        &api,
+        "POST",
+        Some(KEY_A),
+        "/v1/subscriptions",
+        Some(
+            json!({"url": "http://127.0.0.1:9/hook", "filter": {"sources": ["a1"]},
+            "start": "oldest", "description": "contract"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{sub}");
+    let sub_uri = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
+    for (method, uri, body, status) in [
+        ("GET", "/v1/subscriptions".to_owned(), None, 200),
+        ("GET", "/v1/subscriptions?limit=0".to_owned(), None, 400),
+        ("GET", sub_uri.clone(), None, 200),
+        ("GET", "/v1/subscriptions/sub_nope".to_owned(), None, 404),
+        (
+            "PATCH",
+            sub_uri.clone(),
+            Some(json!({"paused": true, "rotate_secret": true})),
+            200,
+        ),
+        (
+            "PATCH",
+            sub_uri.clone(),
+            Some(json!({"colour": "red"})),
+            400,
+        ),
+        (
+            "PATCH",
+            "/v1/subscriptions/sub_nope".to_owned(),
+            Some(json!({})),
+            404,
+        ),
+        (
+            "POST",
+            format!("{sub_uri}/replay"),
+            Some(json!({"since": "2026-11-23T09:00:03Z"})),
+            200,
+        ),
+        ("POST", format!("{sub_uri}/replay"), Some(json!({})), 400),
+        (
+            "POST",
+            "/v1/subscriptions/sub_nope/replay".to_owned(),
+            Some(json!({"cursor": "x"})),
+            404,
+        ),
+        ("GET", format!("{sub_uri}/attempts"), None, 200),
+        ("GET", format!("{sub_uri}/attempts?limit=0"), None, 400),
+        (
+            "GET",
+            "/v1/subscriptions/sub_nope/attempts".to_owned(),
+            None,
+            404,
+        ),
+        (
+            "POST",
+            "/v1/subscriptions".to_owned(),
+            Some(json!({"url": "http://10.0.0.1/"})),
+            400,
+        ),
+        ("DELETE", sub_uri.clone(), None, 204),
+        ("DELETE", sub_uri.clone(), None, 404),
+    ] {
+        let (got, answer) = call_json(&api, method, Some(KEY_A), &uri, body).await;
+        assert_eq!(got, status, "{method} {uri}: {answer}");
+    }
+    for (method, uri) in [
+        ("POST", "/v1/subscriptions".to_owned()),
+        ("GET", "/v1/subscriptions".to_owned()),
+        ("GET", sub_uri.clone()),
+        ("PATCH", sub_uri.clone()),
+        ("DELETE", sub_uri.clone()),
+        ("POST", format!("{sub_uri}/replay")),
+        ("GET", format!("{sub_uri}/attempts")),
+    ] {
+        let body = (method != "GET" && method != "DELETE").then(|| json!({}));
+        assert_eq!(
+            call_json(&api, method, None, &uri, body.clone()).await.0,
+            401
+        );
+        let (status, answer) = call_json(&api, method, Some(KEY_A1), &uri, body).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (403, "forbidden"),
+            "{method} {uri}"
+        );
+    }
+
     // A cursor older than retention, on both lists.
     let expired = first["cursor"].as_str().unwrap().to_owned();
     let retention = Retention {

@@ -24,6 +24,7 @@ mod kloudless;
 mod limits;
 mod storage;
 mod stream;
+mod subscriptions;
 
 use super::*;
 use axum::body::{Body, Bytes};
