@@ -349,6 +349,11 @@ pub struct WebhooksSection {
     #[serde(deserialize_with = "duration::deserialize")]
     pub disable_after: Duration,
     pub max_concurrent: usize,
+    /// Subscriptions one tenant may have (`429 tenant_limit` beyond).
+    pub subscriptions_per_tenant: usize,
+    /// How long a rotated-out secret still signs (`PATCH … rotate_secret`).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub secret_rotation_grace: Duration,
 }
 
 impl Default for WebhooksSection {
@@ -361,6 +366,8 @@ impl Default for WebhooksSection {
             request_timeout: c.request_timeout,
             disable_after: c.disable_after,
             max_concurrent: c.max_concurrent,
+            subscriptions_per_tenant: crate::api::ApiConfig::default().subscriptions_per_tenant,
+            secret_rotation_grace: crate::api::ApiConfig::default().secret_rotation_grace,
         }
     }
 }
@@ -402,6 +409,9 @@ impl WebhooksSection {
         }
         if self.max_concurrent == 0 {
             return Err(invalid("max_concurrent", "must be at least 1"));
+        }
+        if self.subscriptions_per_tenant == 0 {
+            return Err(invalid("subscriptions_per_tenant", "must be at least 1"));
         }
         Ok(())
     }

@@ -166,6 +166,8 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
     let api_config = ApiConfig {
         metrics_auth: config.metrics.auth,
         limits: config.limits.limits(),
+        subscriptions_per_tenant: config.webhooks.subscriptions_per_tenant,
+        secret_rotation_grace: config.webhooks.secret_rotation_grace,
         ..ApiConfig::default()
     };
     if config.metrics.auth == MetricsAuth::Admin && config.admin_keys.is_empty() {
@@ -176,7 +178,8 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
     }
     let api = ApiState::with_config(dyn_store.clone(), keys, api_config)
         .with_storage(health.clone())
-        .with_sources(SourceControl::new(engine.clone(), registry, clock.clone()));
+        .with_sources(SourceControl::new(engine.clone(), registry, clock.clone()))
+        .with_webhooks(Arc::new(webhooks.clone()));
     // The notifier alone: the API state holds the engine, which must not hold the state back.
     engine.on_merge(Arc::new(api.merge_notifier()));
     {

@@ -139,7 +139,7 @@ struct Inner {
     webhooks: std::sync::OnceLock<Arc<dyn crate::webhooks::SubscriptionControl>>,
     /// Held by every write to the subscription table, so a count or a read and the write it
     /// guards cannot interleave with another request's.
-    subscription_writes: tokio::sync::Mutex<()>,
+    subscription_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ApiState {
@@ -161,7 +161,7 @@ impl ApiState {
                 streams: limits::StreamSlots::default(),
                 storage: std::sync::OnceLock::new(),
                 webhooks: std::sync::OnceLock::new(),
-                subscription_writes: tokio::sync::Mutex::new(()),
+                subscription_writes: Arc::default(),
             }),
         }
     }
@@ -205,8 +205,19 @@ impl ApiState {
         }
     }
 
-    pub(crate) fn subscription_writes(&self) -> &tokio::sync::Mutex<()> {
-        &self.inner.subscription_writes
+    /// Held by every read-modify-write of a subscription record: the dispatcher's lock when
+    /// there is one ([`SubscriptionControl::record_writes`]), so a `PATCH` and the dispatcher
+    /// disabling the subscription never undo each other.
+    ///
+    /// [`SubscriptionControl::record_writes`]: crate::webhooks::SubscriptionControl::record_writes
+    pub(crate) async fn lock_subscriptions(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .inner
+            .webhooks
+            .get()
+            .and_then(|control| control.record_writes())
+            .unwrap_or_else(|| Arc::clone(&self.inner.subscription_writes));
+        lock.lock_owned().await
     }
 
     /// The time of the sources' clock when the server has one, else the system's.

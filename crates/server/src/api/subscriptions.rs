@@ -243,7 +243,7 @@ pub(crate) async fn create_subscription(
         created_at: now,
     };
     {
-        let _writes = state.subscription_writes().lock().await;
+        let _writes = state.lock_subscriptions().await;
         check_places(state, tenant).await?;
         state.store().put_subscription(record.clone()).await?;
         let initial = DeliveryState {
@@ -455,7 +455,7 @@ pub(crate) async fn patch(
     };
     let now = state.now();
     let record = {
-        let _writes = state.subscription_writes().lock().await;
+        let _writes = state.lock_subscriptions().await;
         let mut record = owned(&state, &tenant, &id).await?;
         if let Some(url) = url {
             record.url = url;
@@ -525,7 +525,7 @@ pub(crate) async fn delete(
     tenant_wide(&tenant, "manage subscriptions")?;
     let id = path_id(path)?;
     {
-        let _writes = state.subscription_writes().lock().await;
+        let _writes = state.lock_subscriptions().await;
         owned(&state, &tenant, &id).await?;
         state.store().delete_subscription(&id).await?;
     }

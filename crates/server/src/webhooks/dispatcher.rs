@@ -116,6 +116,8 @@ struct Inner {
     stats: Arc<WebhookStats>,
     /// Looks taken by all workers (a test waits for one after a wake-up).
     looks: AtomicU64,
+    /// See [`SubscriptionControl::record_writes`].
+    record_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// One subscription's worker.
@@ -188,6 +190,7 @@ impl Dispatcher {
                 stop,
                 stats: Arc::default(),
                 looks: AtomicU64::new(0),
+                record_writes: Arc::default(),
             }),
         }
     }
@@ -315,6 +318,10 @@ impl SubscriptionControl for Dispatcher {
             None => self.changed(subscription),
         }
         Ok(())
+    }
+
+    fn record_writes(&self) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        Some(self.inner.record_writes.clone())
     }
 }
 
@@ -578,6 +585,8 @@ async fn disable(
         ..state
     };
     inner.store.set_delivery(id, reset).await?;
+    // Read and written under the API's lock: a PATCH meanwhile is neither lost nor undone.
+    let _record = inner.record_writes.lock().await;
     if let Some(mut record) = inner.store.subscription(id)? {
         record.disabled = Some(Disabled { at: now, reason });
         inner.store.put_subscription(record).await?;

@@ -37,6 +37,13 @@ pub trait SubscriptionControl: Send + Sync {
     /// comes, moves nothing), the retry schedule and the failure run are reset. Persisted before
     /// it returns.
     async fn replay(&self, subscription: &str, delivered: Seq) -> Result<(), StoreError>;
+
+    /// The lock that every read-modify-write of a subscription record holds from its read to
+    /// its write, shared by the API (`PATCH`) and the dispatcher (disabling), so neither writes
+    /// back a record the other changed meanwhile. `None`: the caller keeps its own.
+    fn record_writes(&self) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -546,6 +546,52 @@ async fn gone_disables_the_subscription_and_re_enabling_resumes_from_the_cursor(
     d.stop().await;
 }
 
+/// A `PATCH` holds the record lock from its read to its write: the dispatcher, disabling the
+/// subscription meanwhile, waits for it and then writes over the patched record, so neither the
+/// patch nor the disabling is lost.
+#[tokio::test]
+async fn disabling_waits_for_a_record_change_in_progress_and_keeps_it() {
+    let f = Fixture::new().await;
+    f.add("a1", 1..=1).await;
+    let r = Receiver::start(vec![], Reply::Status(410)).await;
+    f.subscribe("sub_race", &r.url, DeliveryMode::Full).await;
+    let d = f.start();
+    let lock = SubscriptionControl::record_writes(&d).expect("the dispatcher shares its lock");
+    let held = lock.lock().await;
+    // The API's read of the record, before the 410 comes back.
+    let read = f.store.subscription("sub_race").unwrap().unwrap();
+    eventually("the 410 is answered", || {
+        f.state("sub_race").last_attempt_at.is_some()
+    })
+    .await;
+    for _ in 0..200 {
+        tokio::task::yield_now().await;
+    }
+    // The API's write of its change, from what it read.
+    f.put(SubscriptionRecord {
+        description: Some("patched".into()),
+        ..read
+    })
+    .await;
+    drop(held);
+    eventually("the subscription is disabled", || {
+        f.store
+            .subscription("sub_race")
+            .unwrap()
+            .unwrap()
+            .disabled
+            .is_some()
+    })
+    .await;
+    let record = f.store.subscription("sub_race").unwrap().unwrap();
+    assert_eq!(record.description.as_deref(), Some("patched"));
+    assert_eq!(
+        record.disabled.map(|d| d.reason),
+        Some("the receiver answered 410 Gone".to_owned())
+    );
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn a_subscription_failing_past_disable_after_is_disabled_with_a_reason() {
     let f = Fixture::new().await;
