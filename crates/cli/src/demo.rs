@@ -1,7 +1,9 @@
 //! `tributary demo`: the whole engine on a laptop. It starts an Egnyte and a Jive simulator with
 //! a steady workload, a store in a temporary directory, one source for each, the engine and the
 //! HTTP API, prints `api <url> key <key>` as its first line, and tails the unified stream over the
-//! API's live stream: ordered events from two providers within seconds.
+//! API's live stream: ordered events from two providers within seconds. It also subscribes a
+//! small receiver of its own to the tenant's webhooks (`POST /v1/subscriptions`), prints each
+//! signed delivery it gets, and checks that every signature is valid and positions come in order.
 
 use crate::tail::{Tail, TailError, line};
 use std::collections::BTreeMap;
@@ -71,6 +73,8 @@ pub enum DemoError {
         want: u64,
         by_provider: String,
     },
+    #[error("the webhook subscription: {0}")]
+    Webhook(String),
 }
 
 async fn listen() -> Result<(tokio::net::TcpListener, String), DemoError> {
@@ -203,6 +207,10 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
         let _ = server_stopped.await;
     }));
 
+    // A webhook subscription to a small receiver of our own, which checks every signature.
+    let (webhook, received, tx) = subscribe(&api, &key).await?;
+    let webhook_log = tokio::spawn(print_webhooks(received, tx, args.quiet));
+
     // The unified stream, through the API's live stream.
     let tail = Tail::new(&api, &key, Vec::new())?;
     let mut by_provider: BTreeMap<String, u64> = BTreeMap::new();
@@ -211,7 +219,9 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
     let want = args.events;
     let follow = args.follow;
     let quiet = args.quiet;
+    let mut last_seq = 0u64;
     let tailing = tail.follow(None, |e, _cursor| {
+        last_seq = last_seq.max(e.seq.map_or(0, |s| s.0));
         if e.late {
             late += 1;
         } else if last.is_some_and(|t| e.occurred_at < t) {
@@ -236,8 +246,21 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             .await
             .ok()
     };
+    // The webhook receiver gets what the stream showed (bounded wait: deliveries follow merges
+    // within milliseconds).
+    let mut delivered = webhook.delivered;
+    let caught_up = tokio::time::timeout(
+        Duration::from_secs(15),
+        delivered.wait_for(|d| d.last >= last_seq || d.error.is_some()),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .map(|d| d.clone());
     let _ = stop_server.send(());
     let _ = stop_sims.send(());
+    webhook.receiver.stop();
+    webhook_log.abort();
     server
         .await
         .map_err(|e| ServeError::Task(e.to_string()))??;
@@ -260,6 +283,136 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             by_provider: summary,
         });
     }
+    match caught_up {
+        Some(d) if d.error.is_none() => println!(
+            "webhook: {} events in {} signed request{} to {}, every signature valid, in order",
+            d.events,
+            d.requests,
+            if d.requests == 1 { "" } else { "s" },
+            webhook.url
+        ),
+        Some(d) => return Err(DemoError::Webhook(d.error.unwrap_or_default())),
+        None => {
+            return Err(DemoError::Webhook(format!(
+                "the receiver did not get position {last_seq} within 15 s"
+            )));
+        }
+    }
     println!("done: {got} events in time order ({summary}; {late} late)");
     Ok(())
+}
+
+/// The demo's webhook: a receiver and what it has been delivered so far.
+struct Webhook {
+    receiver: crate::receiver::Receiver,
+    url: String,
+    delivered: tokio::sync::watch::Receiver<Delivered>,
+}
+
+type Received = tokio::sync::mpsc::UnboundedReceiver<crate::receiver::Received>;
+
+/// What the receiver has seen: events, requests, the last position, or what went wrong.
+#[derive(Debug, Clone, Default)]
+struct Delivered {
+    events: u64,
+    requests: u64,
+    last: u64,
+    error: Option<String>,
+}
+
+/// Starts a receiver that checks signatures with a secret of our own and subscribes it to every
+/// event of the demo tenant through the API (`POST /v1/subscriptions`), as a user would.
+async fn subscribe(
+    api: &str,
+    key: &str,
+) -> Result<(Webhook, Received, tokio::sync::watch::Sender<Delivered>), DemoError> {
+    let failed = |e: String| DemoError::Webhook(e);
+    let secret = tributary_server::webhooks::signature::generate_secret()
+        .map_err(|e| failed(e.to_string()))?;
+    let mut receiver = crate::receiver::start(Some(&secret), true)
+        .await
+        .map_err(|e| failed(format!("cannot start the receiver: {e}")))?;
+    let received = receiver
+        .received
+        .take()
+        .ok_or_else(|| failed("the receiver keeps nothing".into()))?;
+    let answer = reqwest::Client::new()
+        .post(format!("{api}/v1/subscriptions"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({
+            "url": receiver.url, "secret": secret, "start": "oldest",
+            "description": "the demo's receiver",
+        }))
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().await.map_err(|e| failed(e.to_string()))?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(failed(format!(
+            "POST /v1/subscriptions answered {status}: {body}"
+        )));
+    }
+    let (tx, delivered) = tokio::sync::watch::channel(Delivered::default());
+    let url = receiver.url.clone();
+    println!(
+        "webhook {} -> {url}",
+        body["id"].as_str().unwrap_or("(no id)")
+    );
+    let webhook = Webhook {
+        receiver,
+        url,
+        delivered,
+    };
+    Ok((webhook, received, tx))
+}
+
+/// Prints each delivery and checks that positions only grow (a retried batch may come again,
+/// with its first `webhook-id`).
+async fn print_webhooks(
+    mut received: Received,
+    tx: tokio::sync::watch::Sender<Delivered>,
+    quiet: bool,
+) {
+    let mut seen = std::collections::HashSet::new();
+    while let Some(got) = received.recv().await {
+        let body: serde_json::Value = match serde_json::from_slice(&got.body) {
+            Ok(v) => v,
+            Err(e) => {
+                tx.send_modify(|d| d.error = Some(format!("a body that is not JSON: {e}")));
+                continue;
+            }
+        };
+        let seqs: Vec<u64> = body["data"]["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["seq"].as_u64())
+            .collect();
+        let again = !seen.insert(got.webhook_id.clone());
+        tx.send_modify(|d| {
+            d.requests += 1;
+            for &seq in &seqs {
+                if seq > d.last {
+                    if seq != d.last + 1 && d.error.is_none() {
+                        d.error = Some(format!("position {} came after {}", seq, d.last));
+                    }
+                    d.last = seq;
+                    d.events += 1;
+                } else if !again && d.error.is_none() {
+                    d.error = Some(format!("position {seq} came again under a new id"));
+                }
+            }
+        });
+        if !quiet {
+            println!(
+                "webhook {}: {} events, positions {}-{}, signature ok{}",
+                got.webhook_id,
+                seqs.len(),
+                seqs.first().copied().unwrap_or(0),
+                seqs.last().copied().unwrap_or(0),
+                if again { " (again)" } else { "" }
+            );
+        }
+    }
 }
