@@ -212,10 +212,13 @@ impl SledStore {
     }
 
     pub(crate) fn delete_subscription_blocking(&self, id: &str) -> Result<bool, StoreError> {
-        self.inner
-            .attempts
-            .remove(id.as_bytes())
-            .map_err(StoreError::storage("removing delivery attempts"))?;
+        for entry in self.inner.attempts.scan_prefix(attempts_prefix(id)) {
+            let (k, _) = entry.map_err(StoreError::storage("scanning delivery attempts"))?;
+            self.inner
+                .attempts
+                .remove(k)
+                .map_err(StoreError::storage("removing delivery attempts"))?;
+        }
         self.inner
             .deliveries
             .remove(id.as_bytes())
@@ -248,20 +251,34 @@ impl SledStore {
         Ok(())
     }
 
-    /// Appends `attempt` to the subscription's, keeping the newest [`MAX_ATTEMPTS_KEPT`].
+    /// Records `attempt` in the next of the subscription's [`MAX_ATTEMPTS_KEPT`] slots (over
+    /// the oldest once they are all used): one small write, whatever the number kept.
     pub(crate) fn record_attempt_blocking(
         &self,
         subscription: &str,
         attempt: &DeliveryAttempt,
     ) -> Result<(), StoreError> {
-        let mut kept = self.attempts_blocking(subscription)?;
-        kept.insert(0, attempt.clone());
-        kept.truncate(MAX_ATTEMPTS_KEPT);
-        let bytes = encode_json(&kept, "delivery attempts")?;
-        self.inner
-            .attempts
-            .insert(subscription.as_bytes(), bytes)
-            .map_err(StoreError::storage("writing delivery attempts"))?;
+        let tree = &self.inner.attempts;
+        let counter = attempts_counter(subscription);
+        let n = match tree
+            .get(&counter)
+            .map_err(StoreError::storage("reading the attempt counter"))?
+        {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                StoreError::corrupt(format!("attempt counter of {subscription}"), "not 8 bytes")
+            })?),
+            None => 0,
+        };
+        let stored = StoredAttempt {
+            n,
+            attempt: attempt.clone(),
+        };
+        let mut key = attempts_prefix(subscription);
+        key.extend_from_slice(&((n % MAX_ATTEMPTS_KEPT as u64) as u32).to_be_bytes());
+        tree.insert(key, encode_json(&stored, "delivery attempt")?)
+            .map_err(StoreError::storage("writing a delivery attempt"))?;
+        tree.insert(counter, &(n + 1).to_be_bytes())
+            .map_err(StoreError::storage("writing the attempt counter"))?;
         Ok(())
     }
 
@@ -270,7 +287,29 @@ impl SledStore {
         &self,
         subscription: &str,
     ) -> Result<Vec<DeliveryAttempt>, StoreError> {
-        Ok(get_json(&self.inner.attempts, subscription, "delivery attempts")?.unwrap_or_default())
+        let mut kept = Vec::new();
+        for entry in self
+            .inner
+            .attempts
+            .scan_prefix(attempts_prefix(subscription))
+        {
+            let (_, v) = entry.map_err(StoreError::storage("reading delivery attempts"))?;
+            let stored: StoredAttempt = decode_json(&v, || format!("attempt of {subscription}"))?;
+            kept.push(stored);
+        }
+        kept.sort_by_key(|a| std::cmp::Reverse(a.n));
+        Ok(kept.into_iter().map(|s| s.attempt).collect())
+    }
+
+    /// A delivery state and the attempt that led to it, in one write.
+    pub(crate) fn set_delivery_after_blocking(
+        &self,
+        subscription: &str,
+        state: &DeliveryState,
+        attempt: &DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        self.record_attempt_blocking(subscription, attempt)?;
+        self.set_delivery_blocking(subscription, state)
     }
 
     pub(crate) fn put_api_key_blocking(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
@@ -439,4 +478,26 @@ fn open_field(
         })?;
     *slot = opened;
     Ok(found)
+}
+
+/// A delivery attempt as stored: its number among the subscription's attempts (the newest has
+/// the highest), in one of [`MAX_ATTEMPTS_KEPT`] slots.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredAttempt {
+    n: u64,
+    attempt: DeliveryAttempt,
+}
+
+/// `subscription 0x00`: the prefix of the subscription's attempt slots (`… slot u32`).
+fn attempts_prefix(subscription: &str) -> Vec<u8> {
+    let mut key = subscription.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+/// `subscription 0x01`: how many attempts the subscription has had.
+fn attempts_counter(subscription: &str) -> Vec<u8> {
+    let mut key = subscription.as_bytes().to_vec();
+    key.push(1);
+    key
 }

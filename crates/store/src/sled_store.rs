@@ -832,6 +832,17 @@ impl EventStore for SledStore {
         self.attempts_blocking(subscription)
     }
 
+    async fn set_delivery_after(
+        &self,
+        subscription: &str,
+        state: DeliveryState,
+        attempt: DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        let id = subscription.to_owned();
+        self.write(move |s| s.set_delivery_after_blocking(&id, &state, &attempt))
+            .await
+    }
+
     async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
         self.write(move |s| s.put_api_key_blocking(&record)).await
     }

@@ -241,6 +241,14 @@ pub trait EventStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The subscription's recent delivery attempts, newest first.
     fn attempts(&self, subscription: &str) -> Result<Vec<DeliveryAttempt>, StoreError>;
+    /// [`EventStore::record_attempt`] and [`EventStore::set_delivery`] in one write (one flush):
+    /// what a delivery's answer changes.
+    async fn set_delivery_after(
+        &self,
+        subscription: &str,
+        state: DeliveryState,
+        attempt: DeliveryAttempt,
+    ) -> Result<(), StoreError>;
 
     /// Stores (or replaces) an API key created through the API, by id.
     async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError>;

@@ -355,6 +355,19 @@ impl EventStore for GuardedStore {
         self.read_now(|s| s.attempts(subscription))
     }
 
+    async fn set_delivery_after(
+        &self,
+        subscription: &str,
+        state: DeliveryState,
+        attempt: DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        let id = subscription.to_owned();
+        self.write("storing a delivery state", move |s| {
+            Box::pin(async move { s.set_delivery_after(&id, state, attempt).await })
+        })
+        .await
+    }
+
     async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
         self.write("storing an API key", move |s| {
             Box::pin(async move { s.put_api_key(record).await })

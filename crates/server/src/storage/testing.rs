@@ -209,6 +209,17 @@ impl EventStore for Faulty {
         self.before_sync_read();
         self.inner.attempts(subscription)
     }
+    async fn set_delivery_after(
+        &self,
+        subscription: &str,
+        state: DeliveryState,
+        attempt: DeliveryAttempt,
+    ) -> Result<(), StoreError> {
+        self.before_write("set_delivery_after").await?;
+        self.inner
+            .set_delivery_after(subscription, state, attempt)
+            .await
+    }
     async fn put_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
         self.before_write("put_api_key").await?;
         self.inner.put_api_key(record).await

@@ -131,6 +131,9 @@ struct Worker {
     /// never interleave.
     state: tokio::sync::Mutex<()>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// The next batch and its body, read right after the previous one was acknowledged and
+    /// persisted as pending in the same write: the next look sends it without reading again.
+    ahead: Mutex<Option<(PendingBatch, Vec<u8>)>>,
 }
 
 /// What one send came back with.
@@ -271,6 +274,7 @@ impl Dispatcher {
             generation: AtomicU64::new(0),
             state: tokio::sync::Mutex::new(()),
             task: Mutex::new(None),
+            ahead: Mutex::new(None),
         });
         let task = tokio::spawn(run(self.inner.clone(), worker.clone()));
         *lock(&worker.task) = Some(task);
@@ -402,8 +406,15 @@ async fn step(
     {
         return Ok(Step::Wait(Some(at)));
     }
-    let next = match next(inner, &record, &state, now).await {
-        Ok(next) => next,
+    let ahead = lock(&worker.ahead)
+        .take()
+        .filter(|(batch, _)| state.batch.as_ref() == Some(batch));
+    let looked = match ahead {
+        Some((batch, body)) => Ok(Next::Send { batch, body }),
+        None => next(inner, &record, &state, now).await,
+    };
+    let looked = match looked {
+        Ok(looked) => looked,
         // The filter names a source the tenant deleted: nothing can be read until its owner
         // changes the filter, so say so once instead of retrying for ever.
         Err(StoreError::UnknownSource { source_id }) => {
@@ -419,7 +430,7 @@ async fn step(
         Err(StoreError::CursorAhead { .. }) => return Ok(Step::Wait(None)),
         Err(e) => return Err(e),
     };
-    let (batch, body) = match next {
+    let (batch, body) = match looked {
         Next::Idle => return Ok(Step::Wait(None)),
         Next::Skip(to) => {
             let guard = worker.state.lock().await;
@@ -481,24 +492,19 @@ async fn step(
         ),
         Outcome::Failed { status, error, .. } => (*status, Some(error.clone())),
     };
-    inner
-        .store
-        .record_attempt(
-            &worker.id,
-            DeliveryAttempt {
-                at: attempt_at,
-                webhook_id: batch.webhook_id.clone(),
-                status,
-                latency_ms,
-                error: error.clone(),
-                first: batch.first,
-                last: batch.last,
-            },
-        )
-        .await?;
+    let attempt = DeliveryAttempt {
+        at: attempt_at,
+        webhook_id: batch.webhook_id.clone(),
+        status,
+        latency_ms,
+        error: error.clone(),
+        first: batch.first,
+        last: batch.last,
+    };
     let _guard = worker.state.lock().await;
     if worker.generation.load(Ordering::SeqCst) != generation {
         // A replay moved the cursor while this batch was in flight: its answer moves nothing.
+        inner.store.record_attempt(&worker.id, attempt).await?;
         return Ok(Step::Again);
     }
     let state = inner.store.delivery(&worker.id)?.unwrap_or_default();
@@ -506,7 +512,7 @@ async fn step(
     match outcome {
         Outcome::Delivered { .. } => {
             inner.stats.delivered.fetch_add(1, Ordering::Relaxed);
-            let done = DeliveryState {
+            let mut done = DeliveryState {
                 delivered: batch.last.max(state.delivered),
                 attempts: 0,
                 next_attempt_at: None,
@@ -515,11 +521,23 @@ async fn step(
                 batch: None,
                 last_attempt_at: Some(attempt_at),
             };
-            inner.store.set_delivery(&worker.id, done).await?;
+            // The next batch, persisted as pending in the same write as this one's success (a
+            // write per batch, not two); the next look sends it as read here.
+            let ahead = match next(inner, &record, &done, now).await {
+                Ok(Next::Send { batch, body }) => Some((batch, body)),
+                _ => None,
+            };
+            done.batch = ahead.as_ref().map(|(batch, _)| batch.clone());
+            inner
+                .store
+                .set_delivery_after(&worker.id, done, attempt)
+                .await?;
+            *lock(&worker.ahead) = ahead;
             inner.stats.failing_since(&worker.id, &worker.tenant, None);
             Ok(Step::Again)
         }
         Outcome::Gone => {
+            inner.store.record_attempt(&worker.id, attempt).await?;
             inner.stats.failed.fetch_add(1, Ordering::Relaxed);
             let reason = "the receiver answered 410 Gone".to_owned();
             disable(inner, &worker.id, state, now, reason, error).await?;
@@ -533,6 +551,7 @@ async fn step(
             let attempts = state.attempts.saturating_add(1);
             let failing_since = state.failing_since.unwrap_or(attempt_at);
             if now - failing_since >= chrono_of(inner.config.disable_after) {
+                inner.store.record_attempt(&worker.id, attempt).await?;
                 let reason = format!(
                     "failing since {} (disable_after {}s): {error}",
                     failing_since.to_rfc3339(),
@@ -556,7 +575,10 @@ async fn step(
                 last_attempt_at: Some(attempt_at),
                 ..state
             };
-            inner.store.set_delivery(&worker.id, failed).await?;
+            inner
+                .store
+                .set_delivery_after(&worker.id, failed, attempt)
+                .await?;
             let since = Some(failing_since);
             inner.stats.failing_since(&worker.id, &worker.tenant, since);
             Ok(Step::Wait(Some(next_attempt_at)))
