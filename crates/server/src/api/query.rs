@@ -16,6 +16,54 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// The raw query as name/value pairs, in order, repeats kept.
 pub(crate) type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
+/// How a list decodes its `cursor`.
+pub(crate) type CursorDecoder<'a, C> = &'a dyn Fn(&str) -> Result<C, ApiError>;
+
+/// The `limit` (1 to `max`, `default` when absent) and, when `decode` is given, the `cursor` of
+/// a list query (`GET /v1/sources`, `/v1/subscriptions`, `…/attempts`); any other parameter, or
+/// one given twice, is refused by name.
+pub(crate) fn page_query<C>(
+    raw: RawQuery,
+    default: usize,
+    max: usize,
+    decode: Option<CursorDecoder<'_, C>>,
+) -> Result<(usize, Option<C>), ApiError> {
+    let Query(pairs) =
+        raw.map_err(|e| ApiError::invalid(format!("the query string cannot be read: {e}")))?;
+    let (mut limit, mut cursor) = (None, None);
+    for (name, value) in &pairs {
+        match (name.as_str(), decode) {
+            ("limit" | "cursor", _) if pairs.iter().filter(|(n, _)| n == name).count() > 1 => {
+                return Err(ApiError::invalid(format!(
+                    "query parameter `{name}` is given more than once"
+                )));
+            }
+            ("limit", _) => match value.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => limit = Some(n),
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "invalid `limit` {}: must be a whole number from 1 to {max}",
+                        quote(value)
+                    )));
+                }
+            },
+            ("cursor", Some(decode)) => cursor = Some(decode(value)?),
+            _ => {
+                let takes = if decode.is_some() {
+                    "limit, cursor"
+                } else {
+                    "limit"
+                };
+                return Err(ApiError::invalid(format!(
+                    "unknown query parameter `{}` (this endpoint takes {takes})",
+                    excerpt(name)
+                )));
+            }
+        }
+    }
+    Ok((limit.unwrap_or(default), cursor))
+}
+
 /// What a reader asked for, before tenant scoping.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct EventQuery {

@@ -12,8 +12,8 @@
 //! the engine first, so a malformed request is a 4xx even on a server without source management
 //! (`503 sources_unavailable`).
 
-use super::query::RawQuery;
-use super::request::{Body, excerpt, parse_body, quote};
+use super::query::{RawQuery, page_query};
+use super::request::{Body, parse_body, quote};
 pub use super::source_json::MAX_GAPS_LISTED;
 use super::source_json::{NewSource, NotificationBody, SourceBody, body};
 use super::subscription_draft;
@@ -25,7 +25,7 @@ use crate::control::{
 };
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -106,39 +106,6 @@ fn decode_source_cursor(cursor: &str) -> Result<SourceId, ApiError> {
         .map_err(|_| refuse())?;
     let id = String::from_utf8(bytes).map_err(|_| refuse())?;
     SourceId::new(id).map_err(|_| refuse())
-}
-
-/// `limit` and `cursor` of `GET /v1/sources`.
-fn list_params(raw: RawQuery) -> Result<(usize, Option<SourceId>), ApiError> {
-    let Query(pairs) =
-        raw.map_err(|e| ApiError::invalid(format!("the query string cannot be read: {e}")))?;
-    let (mut limit, mut cursor) = (None, None);
-    for (name, value) in &pairs {
-        match name.as_str() {
-            "limit" | "cursor" if pairs.iter().filter(|(n, _)| n == name).count() > 1 => {
-                return Err(ApiError::invalid(format!(
-                    "query parameter `{name}` is given more than once"
-                )));
-            }
-            "limit" => match value.parse::<usize>() {
-                Ok(n) if (1..=MAX_SOURCE_PAGE).contains(&n) => limit = Some(n),
-                _ => {
-                    return Err(ApiError::invalid(format!(
-                        "invalid `limit` {}: must be a whole number from 1 to {MAX_SOURCE_PAGE}",
-                        quote(value)
-                    )));
-                }
-            },
-            "cursor" => cursor = Some(decode_source_cursor(value)?),
-            _ => {
-                return Err(ApiError::invalid(format!(
-                    "unknown query parameter `{}` (this endpoint takes limit, cursor)",
-                    excerpt(name)
-                )));
-            }
-        }
-    }
-    Ok((limit.unwrap_or(DEFAULT_SOURCE_PAGE), cursor))
 }
 
 /// The `{id}` of a path.
@@ -263,7 +230,12 @@ pub(crate) async fn list(
     tenant: Tenant,
     raw: RawQuery,
 ) -> Result<Json<SourceList>, ApiError> {
-    let (limit, after) = list_params(raw)?;
+    let (limit, after) = page_query(
+        raw,
+        DEFAULT_SOURCE_PAGE,
+        MAX_SOURCE_PAGE,
+        Some(&decode_source_cursor),
+    )?;
     let control = state.sources()?;
     let engine = control.engine().clone();
     let now = control.clock().now();

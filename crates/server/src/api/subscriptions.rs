@@ -13,8 +13,8 @@
 //! exactly as an unknown id (`404 subscription_not_found`). A secret is answered once, by the
 //! creation or the rotation that made it; no read and no error carries one.
 
-use super::query::RawQuery;
-use super::request::{Body, excerpt, parse_body, quote, random_hex};
+use super::query::{RawQuery, page_query};
+use super::request::{Body, parse_body, quote, random_hex};
 use super::subscription_draft::{
     SubscriptionDraft, check_description, check_filter, check_max_batch, check_new, check_secret,
     check_url, fresh_secret, position_of, position_since,
@@ -27,7 +27,7 @@ use super::{ApiError, ApiState, Tenant, openapi};
 use crate::control::tenant_wide;
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -88,58 +88,18 @@ pub(crate) struct AttemptParams {
 /// What a subscription list cursor starts with: its format's version.
 const CURSOR_PREFIX: &str = "w1.";
 
-/// The `limit` and `cursor` of a query; `max` bounds the limit.
-fn query_params(
-    raw: RawQuery,
-    default: usize,
-    max: usize,
-    takes_cursor: bool,
-) -> Result<(usize, Option<String>), ApiError> {
-    let Query(pairs) =
-        raw.map_err(|e| ApiError::invalid(format!("the query string cannot be read: {e}")))?;
-    let (mut limit, mut cursor) = (None, None);
-    for (name, value) in &pairs {
-        match name.as_str() {
-            "limit" | "cursor" if pairs.iter().filter(|(n, _)| n == name).count() > 1 => {
-                return Err(ApiError::invalid(format!(
-                    "query parameter `{name}` is given more than once"
-                )));
-            }
-            "limit" => match value.parse::<usize>() {
-                Ok(n) if (1..=max).contains(&n) => limit = Some(n),
-                _ => {
-                    return Err(ApiError::invalid(format!(
-                        "invalid `limit` {}: must be a whole number from 1 to {max}",
-                        quote(value)
-                    )));
-                }
-            },
-            "cursor" if takes_cursor => {
-                let id = value
-                    .strip_prefix(CURSOR_PREFIX)
-                    .filter(|id| is_subscription_id(id))
-                    .ok_or_else(|| {
-                        ApiError::InvalidCursor(format!(
-                            "malformed `cursor` {}: pass the `next_cursor` of an earlier answer",
-                            quote(value)
-                        ))
-                    })?;
-                cursor = Some(id.to_owned());
-            }
-            _ => {
-                let takes = if takes_cursor {
-                    "limit, cursor"
-                } else {
-                    "limit"
-                };
-                return Err(ApiError::invalid(format!(
-                    "unknown query parameter `{}` (this endpoint takes {takes})",
-                    excerpt(name)
-                )));
-            }
-        }
-    }
-    Ok((limit.unwrap_or(default), cursor))
+/// A subscription list's `cursor`: [`CURSOR_PREFIX`] and the last id of the page before.
+fn decode_cursor(value: &str) -> Result<String, ApiError> {
+    value
+        .strip_prefix(CURSOR_PREFIX)
+        .filter(|id| is_subscription_id(id))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::InvalidCursor(format!(
+                "malformed `cursor` {}: pass the `next_cursor` of an earlier answer",
+                quote(value)
+            ))
+        })
 }
 
 /// `sub_` and 24 lowercase hex digits, as [`new_id`] makes them.
@@ -322,7 +282,12 @@ pub(crate) async fn list(
     tenant: Tenant,
     raw: RawQuery,
 ) -> Result<Json<SubscriptionList>, ApiError> {
-    let (limit, after) = query_params(raw, DEFAULT_SUBSCRIPTION_PAGE, MAX_SUBSCRIPTION_PAGE, true)?;
+    let (limit, after) = page_query(
+        raw,
+        DEFAULT_SUBSCRIPTION_PAGE,
+        MAX_SUBSCRIPTION_PAGE,
+        Some(&decode_cursor),
+    )?;
     tenant_wide(&tenant, "manage subscriptions")?;
     let name = tenant.as_str().to_owned();
     let mut records = state
@@ -626,11 +591,11 @@ pub(crate) async fn attempts(
 ) -> Result<Json<AttemptList>, ApiError> {
     tenant_wide(&tenant, "manage subscriptions")?;
     let id = path_id(path)?;
-    let (limit, _) = query_params(
+    let (limit, _) = page_query::<String>(
         raw,
         DEFAULT_ATTEMPTS,
         tributary_store::MAX_ATTEMPTS_KEPT,
-        false,
+        None,
     )?;
     owned(&state, &tenant, &id).await?;
     let objects: Vec<AttemptBody> = state
