@@ -34,7 +34,7 @@ pub use id::{EventId, IdError, Seq, SourceId};
 pub use object_state::{
     InFlightObjects, MemoryObjectState, ObjectChange, ObjectStateError, ObjectStateRead,
 };
-pub use poll_policy::{PollOutcome, PollPolicy, PollPolicyError, PollSchedule};
+pub use poll_policy::{PollOutcome, PollPolicy, PollPolicyError, PollPolicyPatch, PollSchedule};
 pub use provider::{DailyCalls, Gap, Page, Provider, ProviderError};
 pub use secret::Secret;
 pub use watermark::Watermark;

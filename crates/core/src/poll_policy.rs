@@ -72,6 +72,50 @@ impl PollPolicy {
     }
 }
 
+/// A poll policy as a user writes it: any of its fields, the others taken from a base (the
+/// source's current policy, or its provider's defaults) by [`PollPolicyPatch::over`]. Unknown
+/// fields are refused by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollPolicyPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_interval_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_interval_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<f64>,
+}
+
+impl PollPolicyPatch {
+    /// The fields given here, the others from `base`. Not validated: call
+    /// [`PollPolicy::validate`] on the result.
+    pub fn over(&self, base: &PollPolicy) -> PollPolicy {
+        PollPolicy {
+            min_interval_ms: self.min_interval_ms.unwrap_or(base.min_interval_ms),
+            max_interval_ms: self.max_interval_ms.unwrap_or(base.max_interval_ms),
+            multiplier: self.multiplier.unwrap_or(base.multiplier),
+            jitter: self.jitter.unwrap_or(base.jitter),
+        }
+    }
+}
+
+impl PollPolicy {
+    /// Reads a policy of which any field may be missing, filling the missing ones from
+    /// `defaults`: for a provider config's `poll` field
+    /// (`#[serde(deserialize_with = …)]` around its own defaults).
+    pub fn deserialize_over<'de, D>(
+        deserializer: D,
+        defaults: &PollPolicy,
+    ) -> Result<Self, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        PollPolicyPatch::deserialize(deserializer).map(|patch| patch.over(defaults))
+    }
+}
+
 /// How a poll went, as far as scheduling cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollOutcome {
@@ -258,6 +302,60 @@ mod tests {
         clock.advance(secs(10));
         next = s.next_poll_at(clock.now(), PollOutcome::Events { more: true });
         assert_eq!(next, clock.now());
+    }
+
+    #[test]
+    fn a_patch_fills_missing_fields_from_its_base() {
+        let base = policy(0.25);
+        let patch: PollPolicyPatch = serde_json::from_str(r#"{"min_interval_ms": 2000}"#).unwrap();
+        assert_eq!(
+            patch.over(&base),
+            PollPolicy {
+                min_interval_ms: 2_000,
+                max_interval_ms: 8_000,
+                multiplier: 2.0,
+                jitter: 0.25,
+            }
+        );
+        assert_eq!(PollPolicyPatch::default().over(&base), base);
+        let all: PollPolicyPatch = serde_json::from_str(
+            r#"{"min_interval_ms": 1, "max_interval_ms": 2, "multiplier": 1.5, "jitter": 0.0}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            all.over(&base),
+            PollPolicy {
+                min_interval_ms: 1,
+                max_interval_ms: 2,
+                multiplier: 1.5,
+                jitter: 0.0,
+            }
+        );
+    }
+
+    #[test]
+    fn a_patch_refuses_unknown_fields_by_name() {
+        let err = serde_json::from_str::<PollPolicyPatch>(r#"{"min_interval": 2000}"#).unwrap_err();
+        assert!(
+            err.to_string().starts_with("unknown field `min_interval`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn deserializes_over_defaults() {
+        #[derive(Deserialize)]
+        struct Config {
+            #[serde(deserialize_with = "over_test_defaults")]
+            poll: PollPolicy,
+        }
+        fn over_test_defaults<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<PollPolicy, D::Error> {
+            PollPolicy::deserialize_over(d, &policy(0.0))
+        }
+        let c: Config = serde_json::from_str(r#"{"poll": {"jitter": 0.5}}"#).unwrap();
+        assert_eq!(c.poll, policy(0.5));
     }
 
     #[test]

@@ -82,7 +82,11 @@ pub struct EgnyteConfig {
     pub keep_raw: bool,
     /// The scheduler's adaptive interval. Egnyte asks for 5 minutes or more between polls, and a
     /// token has 1,000 calls a day, so the default is 5 to 15 minutes.
-    #[serde(default = "default_poll_policy")]
+    /// Fields left out are taken from [`default_poll_policy`].
+    #[serde(
+        default = "default_poll_policy",
+        deserialize_with = "poll_over_defaults"
+    )]
     pub poll: PollPolicy,
 }
 
@@ -123,6 +127,11 @@ pub fn default_poll_policy() -> PollPolicy {
         multiplier: 2.0,
         jitter: 0.1,
     }
+}
+
+/// A `poll` policy as given, its missing fields from [`default_poll_policy`].
+fn poll_over_defaults<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PollPolicy, D::Error> {
+    PollPolicy::deserialize_over(d, &default_poll_policy())
 }
 
 impl EgnyteConfig {
@@ -432,6 +441,57 @@ mod tests {
         assert_eq!(c.poll, default_poll_policy());
         assert!(!c.keep_raw);
         assert!(c.is_filtered(), "suppress=app filters");
+    }
+
+    #[test]
+    fn a_partial_poll_policy_takes_egnytes_defaults_for_the_rest() {
+        let c = parse(serde_json::json!({
+            "domain": "acme",
+            "credentials": {"kind": "bearer", "token": "t0k"},
+            "poll": {"min_interval_ms": 2000}
+        }))
+        .unwrap();
+        assert_eq!(
+            c.poll,
+            PollPolicy {
+                min_interval_ms: 2_000,
+                max_interval_ms: 900_000,
+                multiplier: 2.0,
+                jitter: 0.1,
+            }
+        );
+        assert_eq!(c.validate().unwrap(), "https://acme.egnyte.com");
+        let c = parse(serde_json::json!({
+            "domain": "acme",
+            "credentials": {"kind": "bearer", "token": "t0k"},
+            "poll": {}
+        }))
+        .unwrap();
+        assert_eq!(c.poll, default_poll_policy());
+    }
+
+    #[test]
+    fn a_poll_policy_still_invalid_after_filling_names_the_field() {
+        let with_poll = |poll: serde_json::Value| {
+            parse(serde_json::json!({
+                "domain": "acme",
+                "credentials": {"kind": "bearer", "token": "t0k"},
+                "poll": poll
+            }))
+        };
+        // 1,000,000 ms above the default maximum of 900,000.
+        let c = with_poll(serde_json::json!({"min_interval_ms": 1_000_000})).unwrap();
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "egnyte: poll policy: max_interval_ms (900000) must be at least min_interval_ms (1000000)"
+        );
+        let c = with_poll(serde_json::json!({"multiplier": 0.5})).unwrap();
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "egnyte: poll policy: multiplier must be a number >= 1.0, got 0.5"
+        );
+        let e = with_poll(serde_json::json!({"min_interval_ms": 2000, "max": 5})).unwrap_err();
+        assert!(e.starts_with("unknown field `max`"), "{e}");
     }
 
     #[test]

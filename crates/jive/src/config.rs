@@ -62,7 +62,11 @@ pub struct JiveConfig {
     #[serde(default)]
     pub keep_raw: bool,
     /// The scheduler's adaptive interval (default 30 s to 5 min).
-    #[serde(default = "default_poll_policy")]
+    /// Fields left out are taken from [`default_poll_policy`].
+    #[serde(
+        default = "default_poll_policy",
+        deserialize_with = "poll_over_defaults"
+    )]
     pub poll: PollPolicy,
 }
 
@@ -103,6 +107,11 @@ pub fn default_poll_policy() -> PollPolicy {
         multiplier: 2.0,
         jitter: 0.1,
     }
+}
+
+/// A `poll` policy as given, its missing fields from [`default_poll_policy`].
+fn poll_over_defaults<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PollPolicy, D::Error> {
+    PollPolicy::deserialize_over(d, &default_poll_policy())
 }
 
 impl JiveConfig {
@@ -309,7 +318,7 @@ pub enum ConfigError {
     MaxResponseBytes(u64),
     #[error("jive credentials: {0}")]
     Credentials(String),
-    #[error("jive poll policy: {0}")]
+    #[error("jive {0}")]
     Poll(#[from] PollPolicyError),
     /// The base URL is an IP literal the outbound policy forbids.
     #[error("jive base_url: {0}")]
@@ -335,6 +344,37 @@ mod tests {
         assert_eq!(c.max_response_bytes, 16 * 1024 * 1024);
         assert_eq!(c.start, StartPosition::Latest);
         assert!(!format!("{:?}", c.credentials).contains("\"p\""));
+    }
+
+    #[test]
+    fn a_partial_poll_policy_takes_jives_defaults_for_the_rest() {
+        let parse = |poll: serde_json::Value| {
+            serde_json::from_value::<JiveConfig>(serde_json::json!({
+                "base_url": "https://community.acme.com/",
+                "credentials": {"kind": "basic", "username": "u", "password": "p"},
+                "poll": poll
+            }))
+            .map_err(|e| e.to_string())
+        };
+        let c = parse(serde_json::json!({"min_interval_ms": 2000})).unwrap();
+        // Jive's defaults, not Egnyte's (whose maximum is 900,000 ms).
+        assert_eq!(
+            c.poll,
+            PollPolicy {
+                min_interval_ms: 2_000,
+                max_interval_ms: 300_000,
+                multiplier: 2.0,
+                jitter: 0.1,
+            }
+        );
+        assert_eq!(c.validate().unwrap(), "https://community.acme.com");
+        let c = parse(serde_json::json!({"min_interval_ms": 400_000})).unwrap();
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "jive poll policy: max_interval_ms (300000) must be at least min_interval_ms (400000)"
+        );
+        let e = parse(serde_json::json!({"jitterr": 0.2})).unwrap_err();
+        assert!(e.starts_with("unknown field `jitterr`"), "{e}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::api::{ApiError, ApiState, Tenant};
 use crate::engine::{Engine, EngineError};
 use crate::registry::{Built, Registry, RegistryError};
 use std::sync::Arc;
-use tributary_core::{Clock, SourceId};
+use tributary_core::{Clock, PollPolicy, SourceId};
 use tributary_store::{SourceRecord, SourceRef};
 
 /// What `/v1/sources` and `/v1/oauth` act through: the engine that runs sources, the registry
@@ -217,6 +217,13 @@ pub(crate) async fn create_source(
         .check(&record)
         .await
         .map_err(|e| registry_error(e, &record.credentials))?;
+    if record.config.get("poll").is_some() {
+        let built = control
+            .registry()
+            .build(&record)
+            .map_err(|e| registry_error(e, &record.credentials))?;
+        store_filled_poll(&mut record, &built.policy)?;
+    }
     let _writes = control.writes().lock().await;
     // Ids are the tenant's own: another tenant's source with this id is neither seen nor told.
     let exists = {
@@ -242,6 +249,24 @@ pub(crate) async fn create_source(
     }
     tracing::info!(source = %record.id, tenant = %record.tenant, provider = %record.provider, "source created");
     view(state, control, record).await
+}
+
+/// Puts the policy a source runs with in its config's `poll`: a partial policy (filled from the
+/// source's current policy and its provider's defaults) is stored, and shown, whole.
+pub(crate) fn store_filled_poll(
+    record: &mut SourceRecord,
+    policy: &PollPolicy,
+) -> Result<(), ApiError> {
+    let poll = serde_json::to_value(policy).map_err(|_| ApiError::Internal)?;
+    match record.config.as_object_mut() {
+        Some(map) => {
+            map.insert("poll".into(), poll);
+            Ok(())
+        }
+        None => Err(ApiError::InvalidSource(
+            "the stored config is not an object; recreate the source".into(),
+        )),
+    }
 }
 
 /// `429 tenant_limit` when `tenant` has `[limits] sources_per_tenant` sources already.

@@ -311,4 +311,44 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("missing field `credentials`"), "{e}");
     }
+
+    #[test]
+    fn a_configured_partial_poll_policy_takes_the_providers_defaults() {
+        // `[[sources]]`' `[sources.config]` table, as the configuration file gives it.
+        let config = |text: &str| -> serde_json::Value {
+            use figment::providers::{Format, Toml};
+            figment::Figment::from(Toml::string(text))
+                .extract()
+                .unwrap()
+        };
+        let r = registry();
+        let toml = "base_url = \"http://127.0.0.1:9\"\n[poll]\nmin_interval_ms = 2000\n";
+        let egnyte = record(
+            "egnyte",
+            config(toml),
+            serde_json::json!({"kind": "bearer", "token": "t"}),
+        );
+        let jive = record(
+            "jive",
+            config(toml),
+            serde_json::json!({"kind": "basic", "username": "u", "password": "p"}),
+        );
+        let policy = |min, max| PollPolicy {
+            min_interval_ms: min,
+            max_interval_ms: max,
+            multiplier: 2.0,
+            jitter: 0.1,
+        };
+        assert_eq!(r.build(&egnyte).unwrap().policy, policy(2_000, 900_000));
+        assert_eq!(r.build(&jive).unwrap().policy, policy(2_000, 300_000));
+        let bad = record(
+            "jive",
+            config("base_url = \"http://127.0.0.1:9\"\n[poll]\nmin_interval_ms = 400000\n"),
+            serde_json::json!({"kind": "basic", "username": "u", "password": "p"}),
+        );
+        assert_eq!(
+            r.validate(&bad).unwrap_err().to_string(),
+            "source s1: invalid jive config: jive poll policy: max_interval_ms (300000) must be at least min_interval_ms (400000)"
+        );
+    }
 }

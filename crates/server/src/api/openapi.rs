@@ -404,19 +404,20 @@ impl ProviderName {
 
 /// How often a source is polled: an adaptive interval between `min_interval_ms` and
 /// `max_interval_ms` (at least the minimum), growing by `multiplier` while idle, spread by
-/// `jitter`.
+/// `jitter`. Every field is optional: those left out are filled from the source's current
+/// policy (on a change), then from its provider's defaults; unknown fields are refused.
 #[derive(ToSchema)]
 #[schema(title = "PollPolicy")]
 pub(crate) struct PollPolicyBody {
-    #[schema(minimum = 1)]
-    min_interval_ms: u64,
-    #[schema(minimum = 1)]
-    max_interval_ms: u64,
-    #[schema(minimum = 1.0)]
-    multiplier: f64,
+    #[schema(nullable = false, minimum = 1)]
+    min_interval_ms: Option<u64>,
+    #[schema(nullable = false, minimum = 1)]
+    max_interval_ms: Option<u64>,
+    #[schema(nullable = false, minimum = 1.0)]
+    multiplier: Option<f64>,
     /// A fraction in [0, 1).
-    #[schema(minimum = 0.0, exclusive_maximum = 1.0)]
-    jitter: f64,
+    #[schema(nullable = false, minimum = 0.0, exclusive_maximum = 1.0)]
+    jitter: Option<f64>,
 }
 
 /// `GET /v1/keys`' filter.

@@ -21,7 +21,8 @@ use super::subscription_json::NewSubscription;
 use super::subscriptions;
 use super::{ApiError, ApiState, Tenant, openapi};
 use crate::control::{
-    Creation, create_source, owned, registry_error, settle, start, tenant_wide, view,
+    Creation, create_source, owned, registry_error, settle, start, store_filled_poll, tenant_wide,
+    view,
 };
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -29,7 +30,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tributary_core::{PollPolicy, SourceId};
+use tributary_core::{PollPolicyPatch, SourceId};
 use tributary_store::SourceRecord;
 use utoipa::{IntoParams, ToSchema};
 
@@ -41,10 +42,11 @@ pub(crate) struct SourcePatch {
     #[serde(default)]
     #[schema(nullable = false)]
     paused: Option<bool>,
-    /// A new poll policy (the source restarts with it; its counters start again).
+    /// A new poll policy (the source restarts with it; its counters start again). Fields left
+    /// out keep the source's current values.
     #[serde(default)]
     #[schema(nullable = false, value_type = Option<openapi::PollPolicyBody>)]
-    poll: Option<PollPolicy>,
+    poll: Option<PollPolicyPatch>,
 }
 
 /// `GET /v1/sources`: a page of the caller's sources.
@@ -305,7 +307,8 @@ pub(crate) async fn get(
     summary = "Pause, resume or change the poll policy",
     description = "`paused: true` stops polling (a poll in flight still commits); `paused: false` \
         resumes at once and, for a source stopped on an error, starts it afresh. A new `poll` \
-        policy is checked, stored in the config, and the source restarts with it.",
+        policy is checked, stored in the config, and the source restarts with it; fields it \
+        leaves out keep the source's current values (or the provider's defaults).",
     params(("id" = SourceId, Path, description = "The source id")),
     request_body = SourcePatch,
     security(("bearer" = [])),
@@ -328,10 +331,6 @@ pub(crate) async fn patch(
 ) -> Result<Json<SourceBody>, ApiError> {
     let id = path_id(path)?;
     let change: SourcePatch = parse_body(&body)?;
-    if let Some(poll) = &change.poll {
-        poll.validate()
-            .map_err(|e| ApiError::InvalidSource(format!("`poll`: {e}")))?;
-    }
     let control = state.sources()?;
     let _writes = control.writes().lock().await;
     // From the read to the write: a token rotation stored meanwhile is not overwritten.
@@ -342,22 +341,30 @@ pub(crate) async fn patch(
         record.paused = paused;
     }
     if let Some(poll) = &change.poll {
-        let poll = serde_json::to_value(poll).map_err(|_| ApiError::Internal)?;
-        match record.config.as_object_mut() {
-            Some(map) => {
-                map.insert("poll".into(), poll);
-            }
-            None => {
-                return Err(ApiError::InvalidSource(
-                    "the stored config is not an object; recreate the source".into(),
-                ));
-            }
+        // The fields given over the stored ones; the build fills the rest from the provider's
+        // defaults and checks the whole (its refusal names the field).
+        let given = serde_json::to_value(poll).map_err(|_| ApiError::Internal)?;
+        let Some(map) = record.config.as_object_mut() else {
+            return Err(ApiError::InvalidSource(
+                "the stored config is not an object; recreate the source".into(),
+            ));
+        };
+        let mut merged = match map.remove("poll") {
+            Some(serde_json::Value::Object(stored)) => stored,
+            _ => serde_json::Map::new(),
+        };
+        if let serde_json::Value::Object(given) = given {
+            merged.extend(given);
         }
+        map.insert("poll".into(), serde_json::Value::Object(merged));
     }
     let built = control
         .registry()
         .build(&record)
         .map_err(|e| registry_error(e, &record.credentials))?;
+    if change.poll.is_some() {
+        store_filled_poll(&mut record, &built.policy)?;
+    }
     let source = state.store().put_source(record.clone()).await?;
     drop(record_writes);
     let current = engine.status(source.incarnation);

@@ -22,6 +22,7 @@ mod events;
 mod keys;
 mod kloudless;
 mod limits;
+mod poll_policy;
 mod storage;
 mod stream;
 mod subscriptions;
