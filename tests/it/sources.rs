@@ -599,6 +599,13 @@ async fn refusals_name_the_field_and_never_echo_a_secret() {
             "invalid_source",
             "max_interval_ms (5) must be at least min_interval_ms (10)",
         ),
+        (
+            json!({"provider": "egnyte", "config": {"base_url": format!("{}/pubapi/v2", h.egnyte_url)},
+                "credentials": {"kind": "bearer", "token": EGNYTE_TOKEN}}),
+            400,
+            "invalid_source",
+            "base_url is the domain's root, such as https://acme.egnyte.com; leave out /pubapi",
+        ),
     ];
     for (body, status, code, says) in cases {
         let (got, answer) = h.post(KEY_A, "/v1/sources", body.clone()).await;

@@ -255,10 +255,26 @@ fn domain_url(domain: &str) -> Result<String, ConfigError> {
 }
 
 fn base_url(url: &str) -> Result<String, ConfigError> {
-    tributary_http::check_base_url(url).map_err(|reason| ConfigError::BaseUrl {
+    let bad = |reason: String| ConfigError::BaseUrl {
         url: url.to_owned(),
         reason,
-    })
+    };
+    let base = tributary_http::check_base_url(url).map_err(bad)?;
+    // Every request adds `/pubapi/{v}/...`, so a base_url with a `pubapi` segment (`/pubapi`,
+    // `/pubapi/`, `/pubapi/v2`) would ask for `/pubapi/pubapi/...` and fail at the first poll
+    // with a 404. A prefix before it (a simulator behind a proxy) is kept.
+    let has_pubapi = reqwest::Url::parse(url).is_ok_and(|u| {
+        u.path_segments()
+            .is_some_and(|mut s| s.any(|seg| seg.eq_ignore_ascii_case("pubapi")))
+    });
+    if has_pubapi {
+        return Err(bad(
+            "base_url is the domain's root, such as https://acme.egnyte.com; leave out /pubapi \
+             (it is added to every request)"
+                .into(),
+        ));
+    }
+    Ok(base)
 }
 
 /// The Events API version: the path segment after `/pubapi/`.
@@ -528,6 +544,37 @@ mod tests {
             c.validate().unwrap_err(),
             ConfigError::BaseUrl { .. }
         ));
+    }
+
+    #[test]
+    fn refuses_a_base_url_with_pubapi_and_says_what_to_write() {
+        for url in [
+            "https://acme.egnyte.com/pubapi",
+            "https://acme.egnyte.com/pubapi/",
+            "https://acme.egnyte.com/pubapi/v2",
+            "https://acme.egnyte.com/PubAPI/v1/",
+            "http://127.0.0.1:8080/sim/pubapi",
+        ] {
+            let c = EgnyteConfig::new(url, Credentials::bearer("t"));
+            assert_eq!(
+                c.validate().unwrap_err().to_string(),
+                format!(
+                    "egnyte: base_url {url:?} is not usable: base_url is the domain's root, such as \
+                     https://acme.egnyte.com; leave out /pubapi (it is added to every request)"
+                ),
+            );
+        }
+        // A path prefix without a `pubapi` segment (a simulator behind a proxy) still works.
+        for (url, base) in [
+            ("http://127.0.0.1:8080/sim/", "http://127.0.0.1:8080/sim"),
+            (
+                "https://acme.egnyte.com/pubapix",
+                "https://acme.egnyte.com/pubapix",
+            ),
+        ] {
+            let c = EgnyteConfig::new(url, Credentials::bearer("t"));
+            assert_eq!(c.validate().unwrap(), base);
+        }
     }
 
     #[test]

@@ -47,8 +47,9 @@ pub struct EgnyteSimArgs {
     /// Id of the first event.
     #[arg(long, default_value_t = 1)]
     pub first_id: i64,
-    /// How many events the log retains (Egnyte keeps 500,000); 0 keeps every event.
-    #[arg(long, default_value_t = 500_000)]
+    /// How many events the log retains (Egnyte's cookbook: "only latest 300000 events"); 0 keeps
+    /// every event. Events older than 30 days are dropped either way.
+    #[arg(long, default_value_t = super::config::DEFAULT_RETAINED_EVENTS)]
     pub retain_events: usize,
     /// Lifetime of tokens issued by /puboauth/token, in seconds; absent: they never expire.
     #[arg(long)]
@@ -167,6 +168,17 @@ mod tests {
             (ThrottleMode::Mashery, Some(1000))
         );
         assert!(parse::<EgnyteSimArgs>(&["sim", "--throttle", "loud"]).is_err());
+        // Egnyte's cookbook: the latest 300,000 events, at most 30 days (see `Retention`).
+        assert_eq!(
+            defaults.retention,
+            Retention {
+                max_events: Some(300_000),
+                max_age: Some(std::time::Duration::from_secs(30 * 24 * 3600)),
+            }
+        );
+        assert_eq!(defaults.retention, Retention::default());
+        let unbounded = parse::<EgnyteSimArgs>(&["sim", "--retain-events", "0"]).unwrap();
+        assert_eq!(unbounded.config().retention.max_events, None);
     }
 
     #[test]

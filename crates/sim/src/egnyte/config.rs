@@ -45,17 +45,29 @@ pub struct EgnyteSimConfig {
 
 /// The event log keeps at most `max_events` and nothing older than `max_age`; whichever removes more
 /// wins. `None` disables a bound.
-#[derive(Debug, Clone, Copy)]
+///
+/// The default follows Egnyte's Events recipe, which this project follows (integrations cookbook,
+/// `book/events-app.md`, "Tips", egnyte/integrations-cookbook@8c6afd3, served at
+/// <https://egnyte.github.io/integrations-cookbook/>): "Only latest 300000 events are available
+/// through Events API. Also, events older than 30 days may be garbage-collected before the limit of
+/// 300K is reached". The API reference says 500,000 (notes §7); the
+/// smaller bound is the one a client must survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     pub max_events: Option<usize>,
     pub max_age: Option<Duration>,
 }
 
+/// Events the log keeps by default: 300,000 (see [`Retention`]).
+pub const DEFAULT_RETAINED_EVENTS: usize = 300_000;
+/// How old an event the log keeps by default: 30 days (see [`Retention`]).
+pub const DEFAULT_RETAINED_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
 impl Default for Retention {
     fn default() -> Self {
         Self {
-            max_events: Some(500_000),
-            max_age: Some(Duration::from_secs(30 * 24 * 3600)),
+            max_events: Some(DEFAULT_RETAINED_EVENTS),
+            max_age: Some(DEFAULT_RETAINED_AGE),
         }
     }
 }

@@ -165,6 +165,34 @@ async fn retention_drops_by_count_and_by_age() {
 }
 
 #[tokio::test]
+async fn default_retention_keeps_the_latest_300000_events_for_30_days() {
+    // Egnyte's cookbook: "Only latest 300000 events ... older than 30 days" (see `Retention`).
+    let h = start(quiet()).await;
+    h.sim.generate(300_002);
+    let cursor = h.json("/pubapi/v1/events/cursor").await;
+    assert_eq!(
+        (
+            cursor["oldest_event_id"].as_i64(),
+            cursor["latest_event_id"].as_i64()
+        ),
+        (Some(3), Some(300_002))
+    );
+    assert_eq!(h.get("/pubapi/v1/events?id=1").await.status(), 404);
+    assert_eq!(h.get("/pubapi/v1/events?id=3").await.status(), 200);
+    // 30 days and one second later, the old events are gone and a new one is all that is left.
+    h.advance(30 * 24 * 3600 + 1);
+    h.sim.generate(1);
+    let cursor = h.json("/pubapi/v1/events/cursor").await;
+    assert_eq!(
+        (
+            cursor["oldest_event_id"].as_i64(),
+            cursor["latest_event_id"].as_i64()
+        ),
+        (Some(300_003), Some(300_003))
+    );
+}
+
+#[tokio::test]
 async fn folder_filter_covers_the_subtree_and_both_ends_of_a_move() {
     let h = start(quiet()).await;
     let me = h.me();
