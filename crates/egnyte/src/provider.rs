@@ -45,7 +45,8 @@
 //!   reused Egnyte ids are not mistaken for events already stored. Without a reset, if the list
 //!   then answers 204, the saved id moves to that `latest_event_id`: safe, since the empty answer
 //!   covers every id up to a moment after the cursor read. So a quiet filtered stream never ages
-//!   out of retention (30 days / 500k events) as long as the interval is far shorter than that;
+//!   out of retention (30 days, and the latest 300,000 events per the integrations cookbook or
+//!   500,000 per the API reference) as long as the interval is far shorter than that;
 //!   the default is 15 minutes. A reset is also caught by the 404 rule when Egnyte answers 404
 //!   for the stale id.
 //! - **Watermark**: once caught up (the last page was not full), the poll's start time minus
