@@ -454,16 +454,9 @@ fn mashery_code(headers: &HeaderMap) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// `Retry-After` in seconds (whole or fractional); an HTTP date is not used by Egnyte.
+/// `Retry-After` as every provider reads it (seconds, fractional seconds or an HTTP-date).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(s) = v.parse::<u64>() {
-        return Some(Duration::from_secs(s));
-    }
-    v.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    tributary_http::retry_after_header(headers, chrono::Utc::now())
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -599,17 +592,5 @@ mod tests {
                 ("suppress", "user".to_owned()),
             ]
         );
-    }
-
-    #[test]
-    fn reads_retry_after_in_seconds() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert("retry-after", "0.5".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
-        h.insert("retry-after", "soon".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
     }
 }

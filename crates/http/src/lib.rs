@@ -15,6 +15,7 @@ mod address;
 mod body;
 mod budget;
 mod outbound;
+mod retry_after;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -22,6 +23,7 @@ pub use address::{AddressNotAllowed, AddressPolicy, ForbiddenRange, forbidden_ra
 pub use body::{BodyError, DEFAULT_MAX_RESPONSE_BYTES, read_body};
 pub use budget::{DEFAULT_MAX_POLL_TIME, PollBoundExceeded, PollBudget, PollLimits};
 pub use outbound::{Outbound, SendError};
+pub use retry_after::{retry_after, retry_after_header};
 
 /// An `http` or `https` URL with a host, without query, fragment or credentials, returned without
 /// its trailing slashes (paths are appended to it); otherwise why not.

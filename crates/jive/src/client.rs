@@ -573,9 +573,9 @@ fn error_message(body: &[u8]) -> (String, Option<String>) {
     }
 }
 
+/// `Retry-After` as every provider reads it (seconds, fractional seconds or an HTTP-date).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get("retry-after")?.to_str().ok()?.trim();
-    v.parse::<u64>().ok().map(Duration::from_secs)
+    tributary_http::retry_after_header(headers, chrono::Utc::now())
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(endpoint: &str, body: &[u8]) -> Result<T, JiveError> {

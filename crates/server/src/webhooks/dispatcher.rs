@@ -8,7 +8,7 @@
 //! same id; the cursor moves only after a `2xx`. Every schedule decision reads the
 //! [`Clock`], so tests move a `ManualClock` and call [`Dispatcher::wake_all`].
 
-use super::schedule::{DispatcherConfig, parse_retry_after, random_unit};
+use super::schedule::{DispatcherConfig, random_unit};
 use super::signature::{SigningKey, signature_header};
 use super::{SubscriptionControl, body};
 use chrono::{DateTime, Utc};
@@ -833,7 +833,7 @@ async fn send(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, at));
+        .and_then(|v| tributary_http::retry_after(v, at));
     let mut excerpt = Vec::new();
     while excerpt.len() < ERROR_BODY_BYTES {
         match response.chunk().await {

@@ -1,7 +1,6 @@
 //! When a failed delivery is tried again: the retry schedule (Svix's by default), its jitter, and
 //! a receiver's `Retry-After`.
 
-use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 /// What the dispatcher runs with (`[webhooks]` in the configuration).
@@ -75,19 +74,6 @@ impl DispatcherConfig {
     }
 }
 
-/// A `Retry-After` value: delay-seconds, or an HTTP-date (RFC 7231 IMF-fixdate, which RFC 2822
-/// parsing reads) counted from `now`. `None` when it is neither.
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
-}
-
 /// A random number in `[0, 1)` from the OS (0.5, no jitter, if it fails).
 pub fn random_unit() -> f64 {
     match getrandom::u64() {
@@ -99,7 +85,6 @@ pub fn random_unit() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     #[test]
     fn the_default_is_svix_schedule_and_stays_on_its_last_step() {
@@ -131,23 +116,5 @@ mod tests {
         assert_eq!(c.delay(2, d(1), 0.5), Duration::from_secs(300));
         assert_eq!(c.delay(2, d(450), 0.5), Duration::from_secs(450));
         assert_eq!(c.delay(2, d(86_400), 0.5), Duration::from_secs(600));
-    }
-
-    #[test]
-    fn retry_after_takes_seconds_or_an_http_date() {
-        let now = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
-        assert_eq!(
-            parse_retry_after(" 120 ", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Sat, 05 Dec 2026 09:01:30 GMT", now),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(
-            parse_retry_after("Sat, 05 Dec 2026 08:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 }
