@@ -1,0 +1,17 @@
+//! The provider kit: what a provider crate exports and what it is built from.
+//!
+//! A provider crate exports one [`ProviderFactory`]. The server holds a list of factories (the
+//! binary's list: registering a provider is one line there) and never names a provider itself:
+//! it finds the factory by a source's `provider`, hands it the source's config and a
+//! [`BuildContext`] (the shared, address-guarded HTTP client, the clock, the source's object
+//! memory, where rotated credentials go), and runs the [`Provider`](tributary_core::Provider) it
+//! gets back. OAuth start and callback work for every factory that describes its OAuth
+//! ([`ProviderFactory::oauth`]); settings shared by all sources of a provider (rate limits per
+//! credential, say) come from `[providers.<name>]` ([`ProviderFactory::configure`]).
+
+mod factory;
+
+pub use factory::{
+    BuildContext, BuildError, BuiltProvider, ClientAuth, OAuthEndpoints, ProviderFactory,
+    SourceSpec, WithoutRefresh,
+};
