@@ -423,6 +423,45 @@ pub enum ConfigError {
     AddressNotAllowed(#[from] tributary_http::AddressNotAllowed),
 }
 
+/// The JSON Schema of a source config ([`EgnyteConfig`]), for the API's document.
+pub fn schema() -> serde_json::Value {
+    use tributary_provider_kit::schema::{
+        bearer_credentials, integer, oauth_credentials, one_of, poll_policy,
+    };
+    serde_json::json!({
+        "type": "object",
+        "title": "EgnyteConfig",
+        "description": "An Egnyte source: set exactly one of `domain` or `base_url`.",
+        "additionalProperties": false,
+        "required": ["credentials"],
+        "properties": {
+            "domain": {"type": "string", "minLength": 1,
+                "description": "`acme` for https://acme.egnyte.com, or a host name with a dot."},
+            "base_url": {"type": "string", "minLength": 1,
+                "description": "The base URL instead of a domain (no `/pubapi`)."},
+            "api_version": one_of(&["v1", "v2"], "v2", "The path segment of /pubapi/{v}/events."),
+            "credentials": {"oneOf": [bearer_credentials(), oauth_credentials()]},
+            "folder": {"type": "string", "pattern": "^/",
+                "description": "Only events for this folder and everything under it."},
+            "types": {"type": "array", "items": {"type": "string", "minLength": 1},
+                "description": "Only events of these types (`file_system`, `note`, ...)."},
+            "suppress": one_of(&["app", "user", "none"], "app", "Whose events to hide."),
+            "page_size": integer(1, MAX_PAGE_SIZE.into(), MAX_PAGE_SIZE.into(), "Events per request."),
+            "max_pages_per_poll": integer(1, MAX_PAGES_PER_POLL.into(), 10, "List requests per poll while pages come back full."),
+            "max_requests_per_poll": {"type": "integer", "minimum": 2,
+                "description": "Requests of any kind per poll (default max_pages_per_poll + 10)."},
+            "max_poll_time_ms": integer(MIN_POLL_TIME_MS, u64::MAX, 120_000, "Longest poll, on the source's clock."),
+            "max_response_bytes": integer(*RESPONSE_BYTES_RANGE.start(), *RESPONSE_BYTES_RANGE.end(), tributary_http::DEFAULT_MAX_RESPONSE_BYTES, "Largest answer body read."),
+            "start": one_of(&["latest", "oldest"], "latest", "Where a new source starts: `latest` is from its first poll on."),
+            "watermark_skew_ms": {"type": "integer", "minimum": 0, "default": 2000},
+            "request_timeout_ms": {"type": "integer", "minimum": 1, "default": 30000},
+            "cursor_check_interval_ms": {"type": "integer", "minimum": 0, "default": 900000},
+            "keep_raw": {"type": "boolean", "default": false},
+            "poll": poll_policy()
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub mod client;
 pub mod config;
 pub mod credential;
 pub mod error;
+pub mod factory;
 pub mod map;
 pub mod provider;
 
@@ -28,4 +29,5 @@ pub use config::{
 };
 pub use credential::{CredentialFingerprint, RateLimiters};
 pub use error::EgnyteError;
+pub use factory::EgnyteFactory;
 pub use provider::{CheckpointV1, EgnyteCheckpoint, EgnyteProvider, EgnyteStats};

@@ -53,10 +53,11 @@ impl Authenticator {
             Credentials::Oauth {
                 refresh_token,
                 access_token,
+                access_token_expires_at,
                 ..
             } => Some(tokio::sync::Mutex::new(OauthState {
                 access: access_token.clone(),
-                refresh_at: None,
+                refresh_at: access_token.as_ref().and(*access_token_expires_at),
                 refresh_token: refresh_token.clone(),
                 stored_refresh_token: refresh_token.clone(),
             })),
@@ -189,6 +190,7 @@ mod tests {
             client_secret: Secret::new("shh"),
             refresh_token: Secret::new("r1"),
             access_token: access_token.map(Secret::new),
+            access_token_expires_at: None,
         }
     }
 

@@ -263,6 +263,14 @@ pub enum Credentials {
         /// A current access token, if one is at hand; otherwise the first request refreshes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         access_token: Option<Secret>,
+        /// When `access_token` expires (as the OAuth callback stores it); absent means unknown:
+        /// the token is used until Jive answers 401.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "tributary_core::time::millis_opt"
+        )]
+        access_token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -323,6 +331,39 @@ pub enum ConfigError {
     /// The base URL is an IP literal the outbound policy forbids.
     #[error("jive base_url: {0}")]
     AddressNotAllowed(#[from] tributary_http::AddressNotAllowed),
+}
+
+/// The JSON Schema of a source config ([`JiveConfig`]), for the API's document.
+pub fn schema() -> serde_json::Value {
+    use tributary_provider_kit::schema::{
+        basic_credentials, integer, oauth_credentials, one_of, poll_policy,
+    };
+    serde_json::json!({
+        "type": "object",
+        "title": "JiveConfig",
+        "description": "A Jive source: the community's base URL (no `/api/core/v3`).",
+        "additionalProperties": false,
+        "required": ["base_url", "credentials"],
+        "properties": {
+            "base_url": {"type": "string", "minLength": 1},
+            "credentials": {"oneOf": [basic_credentials(), oauth_credentials()]},
+            "types": {"type": "array", "items": {"type": "string", "minLength": 1},
+                "description": "Only contents of these types (`document`, `file`, ...)."},
+            "places": {"type": "array", "items": {"type": "string", "minLength": 1},
+                "description": "Only contents in these places (their URIs)."},
+            "page_size": integer(2, MAX_PAGE_SIZE.into(), MAX_PAGE_SIZE.into(), "Items per request."),
+            "max_window_ms": {"type": "integer", "minimum": 1, "default": default_max_window_ms()},
+            "skew_ms": {"type": "integer", "minimum": 0, "default": default_skew_ms()},
+            "start": one_of(&["latest", "oldest"], "latest", "Where a new source starts: `latest` is from its first poll on."),
+            "request_timeout_ms": {"type": "integer", "minimum": 1, "default": default_request_timeout_ms()},
+            "max_requests_per_window": {"type": "integer", "minimum": 1, "default": default_max_requests_per_window()},
+            "max_requests_per_poll": {"type": "integer", "minimum": 1, "default": default_max_requests_per_poll()},
+            "max_poll_time_ms": integer(MIN_POLL_TIME_MS, u64::MAX, default_max_poll_time_ms(), "Longest poll, on the source's clock."),
+            "max_response_bytes": integer(*RESPONSE_BYTES_RANGE.start(), *RESPONSE_BYTES_RANGE.end(), tributary_http::DEFAULT_MAX_RESPONSE_BYTES, "Largest answer body read."),
+            "keep_raw": {"type": "boolean", "default": false},
+            "poll": poll_policy()
+        }
+    })
 }
 
 #[cfg(test)]

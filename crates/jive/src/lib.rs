@@ -20,10 +20,12 @@ mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod factory;
 pub mod map;
 pub mod provider;
 mod window;
 
 pub use config::{ConfigError, Credentials, JiveConfig, Secret, StartPosition};
 pub use error::JiveError;
+pub use factory::JiveFactory;
 pub use provider::{CheckpointV1, JiveCheckpoint, JiveProvider, JiveStats, Position};

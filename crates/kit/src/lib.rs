@@ -15,3 +15,6 @@ pub use factory::{
     BuildContext, BuildError, BuiltProvider, ClientAuth, OAuthEndpoints, ProviderFactory,
     SourceSpec, WithoutRefresh,
 };
+
+pub mod schema;
+pub mod window;

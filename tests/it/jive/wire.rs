@@ -38,6 +38,7 @@ async fn oauth_tokens_are_refreshed_on_401_and_before_they_expire() {
         client_secret: Secret::new(c.client_secret.clone()),
         refresh_token: Secret::new(refresh_token(&h).await),
         access_token: Some(Secret::new("stale-token")),
+        access_token_expires_at: None,
     };
     let src = h.source("jive").await;
     let p = h.provider(&src, config.clone());
