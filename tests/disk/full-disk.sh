@@ -70,7 +70,7 @@ config() { # config DATA_DIR
   cat <<TOML
 listen = "127.0.0.1:0"
 data_dir = "$1"
-[egnyte]
+[providers.egnyte]
 calls_per_second = 4
 [metrics]
 auth = "none"

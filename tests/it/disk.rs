@@ -41,7 +41,7 @@ async fn a_store_that_cannot_write_makes_serve_exit_74_and_keeps_what_it_served(
         format!(
             r#"listen = "127.0.0.1:0"
 data_dir = {data:?}
-[egnyte]
+[providers.egnyte]
 calls_per_second = 4
 [metrics]
 auth = "none"

@@ -9,8 +9,8 @@ use tributary_cli::tail::Tail;
 use tributary_core::{Event, EventType, SystemClock};
 use tributary_server::api::{AdminKeyEntry, KeyEntry};
 use tributary_server::config::{
-    EgnyteSection, EngineSection, MetricsAuth, MetricsSection, NetworkSection, RetentionSection,
-    ServerConfig, SourceEntry,
+    EngineSection, MetricsAuth, MetricsSection, NetworkSection, RetentionSection, ServerConfig,
+    SourceEntry,
 };
 use tributary_server::serve::{serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
@@ -80,9 +80,11 @@ fn config(dir: &Path, up: &Upstreams, max_delay_ms: u64) -> ServerConfig {
             merge_interval_ms: 100,
             shutdown_grace_ms: 10_000,
         },
-        egnyte: EgnyteSection {
-            calls_per_second: 1000,
-        },
+        providers: [(
+            "egnyte".to_owned(),
+            serde_json::json!({"calls_per_second": 1000}),
+        )]
+        .into(),
         keys: vec![KeyEntry::new("t", KEY)],
         admin_keys: Vec::new(),
         retention: Default::default(),
@@ -130,7 +132,13 @@ struct Server {
 }
 
 async fn run_server(config: &ServerConfig) -> Server {
-    let started = start(config, Arc::new(SystemClock)).await.unwrap();
+    let started = start(
+        config,
+        Arc::new(SystemClock),
+        tributary_cli::providers::factories(),
+    )
+    .await
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -457,7 +465,13 @@ async fn serve_allows_no_loopback_upstream_unless_configured() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path(), &up, 60_000);
     config.network = NetworkSection::default();
-    let e = match start(&config, Arc::new(SystemClock)).await {
+    let e = match start(
+        &config,
+        Arc::new(SystemClock),
+        tributary_cli::providers::factories(),
+    )
+    .await
+    {
         Ok(_) => panic!("a configured source on 127.0.0.1 started without allow_private"),
         Err(e) => e,
     };

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tributary_core::{Clock, Seq, SourceId, SystemClock};
-use tributary_egnyte::RateLimiters;
 use tributary_server::api::{
     AccountId, ApiConfig, ApiKeys, ApiState, KeyEntry, SourceControl, serve,
 };
@@ -129,14 +128,17 @@ async fn harness_with(settle: Duration, api: ApiConfig) -> Harness {
             ..EngineConfig::default()
         },
     );
-    let quota = governor::Quota::per_second(std::num::NonZeroU32::new(1000).unwrap());
     // The simulators listen on 127.0.0.1: allowed explicitly.
     let outbound =
         tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap();
     let registry = Registry::new(
         dyn_store.clone(),
         clock.clone(),
-        RateLimiters::new(quota),
+        tributary_server::registry::Providers::configure(
+            tributary_cli::providers::factories(),
+            &[("egnyte".to_owned(), json!({"calls_per_second": 1000}))].into(),
+        )
+        .unwrap(),
         outbound,
     );
     let keys = ApiKeys::new([
@@ -559,8 +561,14 @@ async fn refusals_name_the_field_and_never_echo_a_secret() {
         (
             json!({"provider": "dropbox", "config": {}, "credentials": {"kind": "x"}}),
             400,
-            "invalid_body",
-            "unknown variant `dropbox`",
+            "invalid_source",
+            "unknown provider \"dropbox\"; this build knows egnyte, jive",
+        ),
+        (
+            json!({"provider": "Dropbox!".repeat(1000), "config": {}, "credentials": {"kind": "x"}}),
+            400,
+            "invalid_source",
+            "a provider's name is 1 to 64 lowercase letters",
         ),
         (
             json!({"provider": "jive", "config": {"base_url": h.jive_url, "page_size": 500},

@@ -234,7 +234,7 @@ jitter = 0.0
 async fn serve_wakes_the_dispatcher_on_merges_and_delivers_what_the_engine_polled() {
     use std::sync::Arc;
     use tributary_core::SystemClock;
-    use tributary_server::config::{EgnyteSection, EngineSection, NetworkSection, SourceEntry};
+    use tributary_server::config::{EngineSection, NetworkSection, SourceEntry};
     use tributary_sim::jive::{JiveSim, JiveSimConfig};
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -267,9 +267,11 @@ async fn serve_wakes_the_dispatcher_on_merges_and_delivers_what_the_engine_polle
             merge_interval_ms: 100,
             shutdown_grace_ms: 10_000,
         },
-        egnyte: EgnyteSection {
-            calls_per_second: 100,
-        },
+        providers: [(
+            "egnyte".to_owned(),
+            serde_json::json!({"calls_per_second": 100}),
+        )]
+        .into(),
         keys: Vec::new(),
         admin_keys: Vec::new(),
         sources: vec![SourceEntry {
@@ -294,9 +296,13 @@ async fn serve_wakes_the_dispatcher_on_merges_and_delivers_what_the_engine_polle
         },
         webhooks: Default::default(),
     };
-    let started = tributary_server::serve::start(&config, Arc::new(SystemClock))
-        .await
-        .unwrap();
+    let started = tributary_server::serve::start(
+        &config,
+        Arc::new(SystemClock),
+        tributary_cli::providers::factories(),
+    )
+    .await
+    .unwrap();
     let t0 = Utc::now();
     started
         .store

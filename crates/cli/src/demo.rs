@@ -12,8 +12,8 @@ use std::time::Duration;
 use tributary_core::SystemClock;
 use tributary_server::api::KeyEntry;
 use tributary_server::config::{
-    EgnyteSection, EngineSection, MetricsAuth, MetricsSection, NetworkSection, RetentionSection,
-    ServerConfig, SourceEntry, StorageSection,
+    EngineSection, MetricsAuth, MetricsSection, NetworkSection, RetentionSection, ServerConfig,
+    SourceEntry, StorageSection,
 };
 use tributary_server::serve::{ServeError, bind, serve, start};
 use tributary_sim::egnyte::{EgnyteSim, EgnyteSimConfig, ThrottleMode};
@@ -150,9 +150,11 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             merge_interval_ms: 200,
             shutdown_grace_ms: 10_000,
         },
-        egnyte: EgnyteSection {
-            calls_per_second: 100,
-        },
+        providers: [(
+            "egnyte".to_owned(),
+            serde_json::json!({"calls_per_second": 100}),
+        )]
+        .into(),
         keys: vec![KeyEntry::new("demo", key.clone())],
         admin_keys: Vec::new(),
         retention: RetentionSection::default(),
@@ -198,7 +200,7 @@ pub async fn run(args: DemoArgs) -> Result<(), DemoError> {
             },
         ],
     };
-    let started = start(&config, clock).await?;
+    let started = start(&config, clock, crate::providers::factories()).await?;
     let (listener, addr) = bind(config.listen).await?;
     let api = format!("http://{addr}");
     println!("api {api} key {key}");

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod command;
 pub mod demo;
+pub mod providers;
 pub mod receiver;
 pub mod serve;
 pub mod signal;

@@ -18,7 +18,12 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let config = ServerConfig::load(args.config.as_deref())?;
-    let started = start(&config, Arc::new(SystemClock)).await?;
+    let started = start(
+        &config,
+        Arc::new(SystemClock),
+        crate::providers::factories(),
+    )
+    .await?;
     let (listener, addr) = bind(config.listen).await?;
     // Listening before the address is printed: whoever read it may signal at once.
     let signalled = crate::signal::shutdown();

@@ -40,7 +40,11 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub engine: EngineSection,
-    pub egnyte: EgnyteSection,
+    /// `[providers.<name>]`: settings shared by every source of a provider (Egnyte's
+    /// `calls_per_second`, say), handed to its factory as they are; a table that names no
+    /// provider of the build stops the start.
+    #[serde(default)]
+    pub providers: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub keys: Vec<KeyEntry>,
     /// Keys that create, list and delete tenants' keys (`/v1/keys`) and read nothing else.
@@ -113,12 +117,6 @@ pub struct EngineSection {
     pub merge_max_delay_ms: u64,
     pub merge_interval_ms: u64,
     pub shutdown_grace_ms: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EgnyteSection {
-    pub calls_per_second: u32,
 }
 
 /// `[retention]`: each tenant's log keeps events younger than `max_age` and at most
@@ -589,9 +587,6 @@ impl ServerConfig {
         }
         if e.merge_interval_ms == 0 {
             return invalid("engine.merge_interval_ms", "must be greater than 0");
-        }
-        if self.egnyte.calls_per_second == 0 {
-            return invalid("egnyte.calls_per_second", "must be at least 1");
         }
         let r = &self.retention;
         if r.max_age == Some(Duration::ZERO) {

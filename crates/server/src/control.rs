@@ -129,10 +129,27 @@ pub(crate) fn tenant_wide(tenant: &Tenant, what: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Refuses a provider name no factory could have (the registry names the ones it has): an
+/// excerpt of it only goes into the message.
+pub(crate) fn check_provider_name(name: &str) -> Result<(), ApiError> {
+    let plausible = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if plausible {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidSource(format!(
+            "unknown provider {}: a provider's name is 1 to 64 lowercase letters, digits, `-` or `_`",
+            crate::api::request::quote(name)
+        )))
+    }
+}
+
 /// A validated source to create, from `POST /v1/sources` or an OAuth callback.
 pub(crate) struct Creation {
     pub(crate) id: Option<SourceId>,
-    pub(crate) provider: &'static str,
+    pub(crate) provider: String,
     pub(crate) config: serde_json::Map<String, serde_json::Value>,
     pub(crate) credentials: serde_json::Value,
     pub(crate) paused: bool,
@@ -148,6 +165,7 @@ impl Creation {
             })
             .transpose()?;
         check_config(&new.config)?;
+        check_provider_name(&new.provider)?;
         if new.credentials.is_empty() {
             return Err(ApiError::InvalidSource(
                 "`credentials` must name a `kind` and its fields".into(),
@@ -155,7 +173,7 @@ impl Creation {
         }
         Ok(Self {
             id,
-            provider: new.provider.as_str(),
+            provider: new.provider,
             config: new.config,
             credentials: serde_json::Value::Object(new.credentials),
             paused: new.paused,
@@ -205,7 +223,7 @@ pub(crate) async fn create_source(
         id: id.clone(),
         tenant: tenant.as_str().to_owned(),
         incarnation: 0,
-        provider: creation.provider.to_owned(),
+        provider: creation.provider,
         config: serde_json::Value::Object(creation.config),
         credentials: creation.credentials,
         paused: creation.paused,

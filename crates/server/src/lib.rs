@@ -21,3 +21,13 @@ pub mod storage;
 #[cfg(test)]
 mod synthetic;
 pub mod webhooks;
+
+/// The providers the server's own tests build: Egnyte and Jive (the binary lists its own).
+#[cfg(test)]
+pub(crate) fn test_providers() -> registry::Providers {
+    registry::Providers::new(vec![
+        Box::new(tributary_egnyte::EgnyteFactory::new()),
+        Box::new(tributary_jive::JiveFactory),
+    ])
+    .expect("two distinct providers")
+}

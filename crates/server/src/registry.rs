@@ -1,5 +1,7 @@
 //! The provider registry: what turns a stored source (`provider`, `config`, `credentials`) into a
-//! running [`Provider`] with its poll policy. Every provider of the build is listed here.
+//! running [`Provider`] with its poll policy, through the provider's factory
+//! ([`ProviderFactory`]). The server names no provider: the binary hands it a list of factories
+//! ([`Providers`]), and a source's `provider` picks one by name.
 //!
 //! Every provider it builds sends its requests through the registry's one [`Outbound`] (a client
 //! and the operator's address policy, `[network]`): no provider picks its own client, so none
@@ -9,9 +11,8 @@ use crate::rotation::{StoreCredentialWriter, without_marker};
 use std::sync::Arc;
 use std::time::Duration;
 use tributary_core::{Clock, CredentialWriter, InFlightObjects, PollPolicy, Provider};
-use tributary_egnyte::{EgnyteConfig, EgnyteProvider, RateLimiters};
 use tributary_http::Outbound;
-use tributary_jive::{JiveConfig, JiveProvider};
+use tributary_provider_kit::{BuildContext, BuildError, ProviderFactory, SourceSpec};
 use tributary_store::{EventStore, SourceRecord};
 
 /// How long [`Registry::check`] waits for a source's host name to resolve. A name that does not
@@ -19,18 +20,92 @@ use tributary_store::{EventStore, SourceRecord};
 /// on a slow DNS server.
 pub const ADDRESS_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The providers this build knows, by the name sources give in `provider`.
-pub const PROVIDERS: [&str; 2] = ["egnyte", "jive"];
+/// The providers of this build: the binary's list of factories, each configured from its
+/// `[providers.<name>]` table ([`Providers::configure`]).
+#[derive(Clone, Default)]
+pub struct Providers(Arc<[Arc<dyn ProviderFactory>]>);
+
+/// Why the providers cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvidersError {
+    #[error("two providers are named {0:?}")]
+    Duplicate(&'static str),
+    #[error("[providers.{name}]: no provider of this build is named {name:?}; it knows {known}")]
+    Unknown { name: String, known: String },
+    #[error("[providers.{name}]: {message}")]
+    Settings { name: &'static str, message: String },
+}
+
+impl Providers {
+    /// `factories`, each given its table of `settings` (`[providers]`, by name); a table that
+    /// names no factory is refused.
+    pub fn configure(
+        factories: Vec<Box<dyn ProviderFactory>>,
+        settings: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<Self, ProvidersError> {
+        let mut ready: Vec<Arc<dyn ProviderFactory>> = Vec::with_capacity(factories.len());
+        for mut factory in factories {
+            let name = factory.name();
+            if ready.iter().any(|f| f.name() == name) {
+                return Err(ProvidersError::Duplicate(name));
+            }
+            let table = settings.get(name).unwrap_or(&serde_json::Value::Null);
+            factory
+                .configure(table)
+                .map_err(|message| ProvidersError::Settings { name, message })?;
+            ready.push(Arc::from(factory));
+        }
+        let providers = Self(ready.into());
+        if let Some(name) = settings.keys().find(|n| providers.get(n).is_none()) {
+            return Err(ProvidersError::Unknown {
+                name: name.clone(),
+                known: providers.known(),
+            });
+        }
+        Ok(providers)
+    }
+
+    /// `factories` with no settings.
+    pub fn new(factories: Vec<Box<dyn ProviderFactory>>) -> Result<Self, ProvidersError> {
+        Self::configure(factories, &Default::default())
+    }
+
+    /// The factory of the provider named `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn ProviderFactory>> {
+        self.0.iter().find(|f| f.name() == name)
+    }
+
+    /// Every factory, in the order the build lists them.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn ProviderFactory>> {
+        self.0.iter()
+    }
+
+    /// Their names, comma-separated, for messages.
+    pub fn known(&self) -> String {
+        if self.0.is_empty() {
+            return "none".into();
+        }
+        self.0
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
 
 /// Why a source cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("source {source_id}: unknown provider {provider:?}; this build knows {}", PROVIDERS.join(", "))]
-    UnknownProvider { source_id: String, provider: String },
+    #[error("source {source_id}: unknown provider {provider:?}; this build knows {known}")]
+    UnknownProvider {
+        source_id: String,
+        provider: String,
+        known: String,
+    },
     #[error("source {source_id}: invalid {provider} config: {message}")]
     Config {
         source_id: String,
-        provider: &'static str,
+        provider: String,
         message: String,
     },
     /// The source's host is, or resolves only to, an address the outbound policy forbids.
@@ -52,13 +127,13 @@ pub struct Built {
     pub target: String,
 }
 
-/// Builds providers, sharing what sources share: the Egnyte limiters (one per credential), the
-/// clock, and the way out (one HTTP client with the address policy).
+/// Builds providers through their factories, sharing what sources share: the clock, the way
+/// out (one HTTP client with the address policy), and where rotated credentials are stored.
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
-    egnyte_limiters: Arc<RateLimiters>,
+    providers: Providers,
     outbound: Outbound,
     /// Where providers store rotated refresh tokens ([`crate::rotation`]).
     credentials: Arc<dyn CredentialWriter>,
@@ -70,7 +145,7 @@ impl Registry {
     pub fn new(
         store: Arc<dyn EventStore>,
         clock: Arc<dyn Clock>,
-        egnyte_limiters: RateLimiters,
+        providers: Providers,
         outbound: Outbound,
     ) -> Self {
         let record_writes = Arc::new(tokio::sync::Mutex::new(()));
@@ -82,7 +157,7 @@ impl Registry {
             record_writes,
             store,
             clock,
-            egnyte_limiters: Arc::new(egnyte_limiters),
+            providers,
             outbound,
         }
     }
@@ -99,21 +174,9 @@ impl Registry {
         &self.outbound
     }
 
-    /// A registry whose Egnyte sources may each send `calls_per_second` requests per credential.
-    pub fn with_egnyte_rate(
-        store: Arc<dyn EventStore>,
-        clock: Arc<dyn Clock>,
-        calls_per_second: u32,
-        outbound: Outbound,
-    ) -> Self {
-        let per_second =
-            std::num::NonZeroU32::new(calls_per_second).unwrap_or(std::num::NonZeroU32::MIN);
-        Self::new(
-            store,
-            clock,
-            RateLimiters::new(governor::Quota::per_second(per_second)),
-            outbound,
-        )
+    /// The providers it builds.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
     }
 
     /// Checks a source's provider config without building anything that runs.
@@ -143,6 +206,13 @@ impl Registry {
     /// provider's own validation (messages name the field).
     pub fn build(&self, record: &SourceRecord) -> Result<Built, RegistryError> {
         let source_id = record.id.as_str().to_owned();
+        let Some(factory) = self.providers.get(&record.provider) else {
+            return Err(RegistryError::UnknownProvider {
+                source_id,
+                provider: record.provider.clone(),
+                known: self.providers.known(),
+            });
+        };
         let mut config = record.config.clone();
         if let Some(map) = config.as_object_mut()
             && !record.credentials.is_null()
@@ -152,76 +222,33 @@ impl Registry {
         let in_flight = Arc::new(InFlightObjects::new(Arc::from(
             self.store.object_state(&record.source_ref()),
         )));
-        let objects: Arc<dyn tributary_core::ObjectStateRead> = in_flight.clone();
-        let invalid = |provider: &'static str, message: String| RegistryError::Config {
-            source_id: source_id.clone(),
-            provider,
-            message,
+        let context = BuildContext {
+            outbound: self.outbound.clone(),
+            clock: self.clock.clone(),
+            objects: in_flight.clone(),
+            credentials: self.credentials.clone(),
         };
-        let not_allowed =
-            |source: tributary_http::AddressNotAllowed| RegistryError::AddressNotAllowed {
+        let spec = SourceSpec {
+            id: &record.id,
+            config,
+        };
+        let built = factory.build(spec, context).map_err(|e| match e {
+            BuildError::Config(message) => RegistryError::Config {
+                source_id: source_id.clone(),
+                provider: factory.name().to_owned(),
+                message,
+            },
+            BuildError::AddressNotAllowed(source) => RegistryError::AddressNotAllowed {
                 source_id: source_id.clone(),
                 source,
-            };
-        match record.provider.as_str() {
-            "egnyte" => {
-                let config: EgnyteConfig =
-                    serde_json::from_value(config).map_err(|e| invalid("egnyte", e.to_string()))?;
-                let policy = config.poll.clone();
-                let target = config
-                    .validate()
-                    .map_err(|e| invalid("egnyte", e.to_string()))?;
-                let provider = EgnyteProvider::new(
-                    record.id.clone(),
-                    config,
-                    objects,
-                    &self.egnyte_limiters,
-                    self.clock.clone(),
-                    self.outbound.clone(),
-                )
-                .map_err(|e| match e {
-                    tributary_egnyte::ConfigError::AddressNotAllowed(a) => not_allowed(a),
-                    e => invalid("egnyte", e.to_string()),
-                })?
-                .with_credential_writer(self.credentials.clone());
-                Ok(Built {
-                    provider: Arc::new(provider),
-                    policy,
-                    objects: Arc::clone(&in_flight),
-                    target,
-                })
-            }
-            "jive" => {
-                let config: JiveConfig =
-                    serde_json::from_value(config).map_err(|e| invalid("jive", e.to_string()))?;
-                let policy = config.poll.clone();
-                let target = config
-                    .validate()
-                    .map_err(|e| invalid("jive", e.to_string()))?;
-                let provider = JiveProvider::new(
-                    record.id.clone(),
-                    config,
-                    objects,
-                    self.clock.clone(),
-                    self.outbound.clone(),
-                )
-                .map_err(|e| match e {
-                    tributary_jive::ConfigError::AddressNotAllowed(a) => not_allowed(a),
-                    e => invalid("jive", e.to_string()),
-                })?
-                .with_credential_writer(self.credentials.clone());
-                Ok(Built {
-                    provider: Arc::new(provider),
-                    policy,
-                    objects: Arc::clone(&in_flight),
-                    target,
-                })
-            }
-            other => Err(RegistryError::UnknownProvider {
-                source_id,
-                provider: other.to_owned(),
-            }),
-        }
+            },
+        })?;
+        Ok(Built {
+            provider: built.provider,
+            policy: built.policy,
+            objects: in_flight,
+            target: built.target,
+        })
     }
 }
 
@@ -233,12 +260,11 @@ mod tests {
 
     fn registry() -> Registry {
         let store: Arc<dyn EventStore> = Arc::new(SledStore::temporary().unwrap());
-        let quota = governor::Quota::per_second(std::num::NonZeroU32::MIN);
         let outbound = Outbound::new(tributary_http::AddressPolicy::loopback()).unwrap();
         Registry::new(
             store,
             Arc::new(SystemClock),
-            RateLimiters::new(quota),
+            crate::test_providers(),
             outbound,
         )
     }
@@ -275,6 +301,58 @@ mod tests {
             serde_json::json!({"kind": "basic", "username": "u", "password": "p"}),
         );
         assert_eq!(r.build(&jive).unwrap().provider.name(), "jive");
+    }
+
+    #[test]
+    fn provider_settings_go_to_their_factory_and_an_unknown_table_is_refused() {
+        let factories = || -> Vec<Box<dyn ProviderFactory>> {
+            vec![
+                Box::new(tributary_egnyte::EgnyteFactory::new()),
+                Box::new(tributary_jive::JiveFactory),
+            ]
+        };
+        let settings = |pairs: &[(&str, serde_json::Value)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let ok = Providers::configure(
+            factories(),
+            &settings(&[("egnyte", serde_json::json!({"calls_per_second": 5}))]),
+        )
+        .unwrap();
+        assert_eq!(ok.known(), "egnyte, jive");
+        let e = |pairs: &[(&str, serde_json::Value)]| {
+            Providers::configure(factories(), &settings(pairs))
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            e(&[("dropbox", serde_json::json!({}))]),
+            "[providers.dropbox]: no provider of this build is named \"dropbox\"; it knows egnyte, jive"
+        );
+        assert_eq!(
+            e(&[("egnyte", serde_json::json!({"calls_per_second": 0}))]),
+            "[providers.egnyte]: calls_per_second must be at least 1"
+        );
+        assert!(
+            e(&[("egnyte", serde_json::json!({"calls_per_sec": 5}))])
+                .starts_with("[providers.egnyte]: unknown field `calls_per_sec`"),
+        );
+        assert_eq!(
+            e(&[("jive", serde_json::json!({"page_size": 5}))]),
+            "[providers.jive]: provider jive takes no settings"
+        );
+        let twice: Vec<Box<dyn ProviderFactory>> = vec![
+            Box::new(tributary_jive::JiveFactory),
+            Box::new(tributary_jive::JiveFactory),
+        ];
+        assert_eq!(
+            Providers::new(twice).err().unwrap().to_string(),
+            "two providers are named \"jive\""
+        );
     }
 
     #[test]

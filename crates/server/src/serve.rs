@@ -15,14 +15,13 @@ use crate::api::{ApiConfig, ApiState, KeyConfigError, MetricsAuth, SourceControl
 use crate::config::ServerConfig;
 use crate::config::StorageSection;
 use crate::engine::{Engine, EngineError};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{Providers, ProvidersError, Registry, RegistryError};
 use crate::retention::RetentionPolicy;
 use crate::storage::{FreeSpace, GuardedStore, OnFatal, Statvfs, StoreHealth, Watchdog, monitor};
 use std::future::Future;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use tributary_core::{Clock, SourceId};
-use tributary_egnyte::RateLimiters;
+use tributary_provider_kit::ProviderFactory;
 use tributary_store::{EventStore, SledStore, SourceRecord, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +42,8 @@ pub enum ServeError {
     StoredKeys(#[source] KeyConfigError),
     #[error(transparent)]
     Source(#[from] RegistryError),
+    #[error(transparent)]
+    Providers(#[from] ProvidersError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("invalid source id: {0}")]
@@ -90,7 +91,16 @@ pub struct Storage {
 }
 
 /// Opens the store, stores and builds the sources, and returns what [`serve`] runs.
-pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Started, ServeError> {
+///
+/// `factories` are the providers of the build (the binary's list); each takes its
+/// `[providers.<name>]` table.
+pub async fn start(
+    config: &ServerConfig,
+    clock: Arc<dyn Clock>,
+    factories: Vec<Box<dyn ProviderFactory>>,
+) -> Result<Started, ServeError> {
+    // Before the store opens: a setting no provider takes stops the start at once.
+    let providers = Providers::configure(factories, &config.providers)?;
     let (keys, origin) = config
         .secrets
         .keys(&config.data_dir, &|name| std::env::var(name).ok())?;
@@ -109,7 +119,6 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
         limits.read_timeout,
         limits.write_timeout,
     ));
-    let per_second = NonZeroU32::new(config.egnyte.calls_per_second).unwrap_or(NonZeroU32::MIN);
     let outbound =
         tributary_http::Outbound::new(config.network.policy()?).map_err(ServeError::HttpClient)?;
     let webhooks = crate::webhooks::Dispatcher::new(
@@ -118,12 +127,7 @@ pub async fn start(config: &ServerConfig, clock: Arc<dyn Clock>) -> Result<Start
         outbound.clone(),
         config.webhooks.dispatcher_config(),
     );
-    let registry = Registry::new(
-        dyn_store.clone(),
-        clock.clone(),
-        RateLimiters::new(governor::Quota::per_second(per_second)),
-        outbound,
-    );
+    let registry = Registry::new(dyn_store.clone(), clock.clone(), providers, outbound);
     for entry in &config.sources {
         let id = SourceId::new(entry.id.clone())?;
         let existing = store.source(&entry.tenant, &id)?;

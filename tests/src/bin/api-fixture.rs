@@ -182,10 +182,10 @@ async fn run(listen: &str) -> Result<(), Error> {
     let clock: Arc<dyn tributary_core::Clock> = Arc::new(tributary_core::SystemClock);
     let control = SourceControl::new(
         Engine::new(dyn_store.clone(), clock.clone(), EngineConfig::default()),
-        Registry::with_egnyte_rate(
+        Registry::new(
             dyn_store.clone(),
             clock.clone(),
-            1,
+            tributary_server::registry::Providers::new(tributary_cli::providers::factories())?,
             // Fixture sources point at 127.0.0.1: allowed explicitly.
             tributary_http::Outbound::new(tributary_http::AddressPolicy::loopback())?,
         ),

@@ -367,6 +367,10 @@ impl Merged {
 /// The API's routes over `state`, with `GET /openapi.json` describing them.
 pub fn router(state: ApiState) -> Router {
     let (router, doc) = routes().split_for_parts();
+    let document = match state.sources() {
+        Ok(control) => openapi::Document::new(&doc).with_providers(control.registry().providers()),
+        Err(_) => openapi::Document::new(&doc),
+    };
     router
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -378,7 +382,7 @@ pub fn router(state: ApiState) -> Router {
             state.limits().max_body_bytes,
         ))
         .with_state(state)
-        .layer(axum::Extension(openapi::Document::new(&doc)))
+        .layer(axum::Extension(document))
 }
 
 /// The OpenAPI document `GET /openapi.json` serves.

@@ -10,11 +10,14 @@
 //!    tenant's own request of step 1. It exchanges the code at the provider's token endpoint and
 //!    creates the source with OAuth credentials from the answer (`201` with the source).
 //!
-//! Token endpoints: Egnyte `POST {base}/puboauth/token` (form: `grant_type=authorization_code`,
-//! `client_id`, `client_secret`, `redirect_uri`, `code`); Jive `POST {base}/oauth2/token` (client
-//! by HTTP Basic; form: `grant_type=authorization_code`, `code`, `redirect_uri`). An Egnyte answer
-//! without a refresh token (Egnyte's classic non-expiring tokens) makes bearer credentials; one
-//! with a refresh token makes `oauth` credentials, as Jive's always do.
+//! Any provider whose factory describes its OAuth ([`ProviderFactory::oauth`]) can be started:
+//! the factory gives, for the source's config, the authorize and token URLs, how the client
+//! authenticates at the token endpoint (HTTP Basic or the form, RFC 6749 §2.3.1), the scopes,
+//! and what an answer without a refresh token makes (`bearer` credentials, or a refusal). An
+//! answer with a refresh token makes `oauth` credentials (`client_id`, `client_secret`,
+//! `refresh_token`, `access_token`, and `access_token_expires_at` when it gives `expires_in`).
+//!
+//! [`ProviderFactory::oauth`]: tributary_provider_kit::ProviderFactory::oauth
 //!
 //! Pending states (`oauth_state.rs`) live in this process only: a restart forgets them, and
 //! the user starts again. The source is created through the sources service
@@ -34,8 +37,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use tributary_core::SourceId;
+use tributary_provider_kit::{ClientAuth, ProviderFactory, WithoutRefresh};
 use utoipa::ToSchema;
 
 /// How long a `state` waits for its callback.
@@ -97,45 +102,40 @@ pub(crate) struct CallbackParams {
     error_description: Option<String>,
 }
 
+/// The provider named in the path, and its factory: `400 invalid_parameter` when the server
+/// has no such provider or it offers no OAuth.
 fn provider_of(
     path: Result<Path<String>, PathRejection>,
-) -> Result<openapi::ProviderName, ApiError> {
+    state: &ApiState,
+) -> Result<Arc<dyn ProviderFactory>, ApiError> {
     let Path(name) = path.map_err(|e| ApiError::invalid(format!("invalid provider: {e}")))?;
-    openapi::ProviderName::parse(&name).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "unknown provider {}: OAuth is available for egnyte and jive",
-            quote(&name)
-        ))
-    })
-}
-
-/// The provider's base URL from a checked config.
-fn base_url(
-    provider: openapi::ProviderName,
-    config: &serde_json::Map<String, serde_json::Value>,
-) -> Result<String, ApiError> {
-    let text = |key: &str| config.get(key).and_then(|v| v.as_str());
-    let base = match (provider, text("base_url"), text("domain")) {
-        (_, Some(url), _) => url.trim_end_matches('/').to_owned(),
-        (openapi::ProviderName::Egnyte, None, Some(domain)) if domain.contains('.') => {
-            format!("https://{domain}")
-        }
-        (openapi::ProviderName::Egnyte, None, Some(domain)) => {
-            format!("https://{domain}.egnyte.com")
-        }
-        _ => {
-            return Err(ApiError::InvalidSource(format!(
-                "{}: the config names no `base_url`{}",
-                provider.as_str(),
-                if provider == openapi::ProviderName::Egnyte {
-                    " or `domain`"
-                } else {
-                    ""
-                }
-            )));
+    let control = state.sources()?;
+    let providers = control.registry().providers();
+    let with_oauth = || {
+        let names: Vec<&str> = providers
+            .iter()
+            .filter(|f| f.oauth(&serde_json::Map::new()).is_some())
+            .map(|f| f.name())
+            .collect();
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
         }
     };
-    Ok(base)
+    match providers.get(&name) {
+        Some(factory) if factory.oauth(&serde_json::Map::new()).is_some() => Ok(factory.clone()),
+        Some(_) => Err(ApiError::invalid(format!(
+            "provider {} offers no OAuth here; OAuth is available for {}",
+            quote(&name),
+            with_oauth()
+        ))),
+        None => Err(ApiError::invalid(format!(
+            "unknown provider {}: OAuth is available for {}",
+            quote(&name),
+            with_oauth()
+        ))),
+    }
 }
 
 #[utoipa::path(
@@ -174,7 +174,7 @@ pub(crate) async fn start(
     path: Result<Path<String>, PathRejection>,
     Body(body): Body,
 ) -> Result<Json<OauthStarted>, ApiError> {
-    let provider = provider_of(path)?;
+    let factory = provider_of(path, &state)?;
     let request: OauthStart = parse_body(&body)?;
     let id = request
         .id
@@ -217,7 +217,7 @@ pub(crate) async fn start(
             None => SourceId::new("oauth-pending").map_err(|_| ApiError::Internal)?,
         },
         tenant: tenant.as_str().to_owned(),
-        provider: provider.as_str().to_owned(),
+        provider: factory.name().to_owned(),
         config: serde_json::Value::Object(request.config.clone()),
         credentials: serde_json::json!({"kind": "oauth", "client_id": request.client_id,
             "client_secret": "pending", "refresh_token": "pending"}),
@@ -235,34 +235,32 @@ pub(crate) async fn start(
             }
             e => ApiError::InvalidSource(e.to_string()),
         })?;
-    let base = base_url(provider, &request.config)?;
-    let (authorize, token_url) = match provider {
-        openapi::ProviderName::Egnyte => (
-            format!("{base}/puboauth/token"),
-            format!("{base}/puboauth/token"),
-        ),
-        openapi::ProviderName::Jive => (
-            format!("{base}/oauth2/authorize"),
-            format!("{base}/oauth2/token"),
-        ),
-    };
+    let endpoints = factory
+        .oauth(&request.config)
+        .unwrap_or_else(|| Err(format!("{} offers no OAuth", factory.name())))
+        .map_err(ApiError::InvalidSource)?;
     let oauth_state = random_hex(32)?;
-    let authorize_url = reqwest::Url::parse_with_params(
-        &authorize,
-        [
-            ("client_id", request.client_id.as_str()),
-            ("redirect_uri", request.redirect_uri.as_str()),
-            ("response_type", "code"),
-            ("state", oauth_state.as_str()),
-        ],
-    )
-    .map_err(|e| ApiError::InvalidSource(format!("the provider's base URL is not usable: {e}")))?;
+    let scope = endpoints.scopes.join(" ");
+    let mut params = vec![
+        ("client_id", request.client_id.as_str()),
+        ("redirect_uri", request.redirect_uri.as_str()),
+        ("response_type", "code"),
+        ("state", oauth_state.as_str()),
+    ];
+    if !scope.is_empty() {
+        params.push(("scope", scope.as_str()));
+    }
+    let authorize_url =
+        reqwest::Url::parse_with_params(&endpoints.authorize_url, params).map_err(|e| {
+            ApiError::InvalidSource(format!("the provider's base URL is not usable: {e}"))
+        })?;
     let now = control.clock().now();
     let expires_at = now + ChronoDuration::seconds(STATE_LIFETIME_SECS);
     control.oauth().insert(
         oauth_state.clone(),
         Flow {
-            provider,
+            provider: factory.name().to_owned(),
+            endpoints,
             tenant,
             id,
             config: request.config,
@@ -270,7 +268,6 @@ pub(crate) async fn start(
             client_secret: request.client_secret,
             redirect_uri: request.redirect_uri,
             paused: request.paused,
-            token_url,
             expires_at,
         },
         now,
@@ -318,7 +315,7 @@ pub(crate) async fn callback(
     path: Result<Path<String>, PathRejection>,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let provider = provider_of(path)?;
+    let factory = provider_of(path, &state)?;
     let Query(pairs) =
         raw.map_err(|e| ApiError::invalid(format!("the query string cannot be read: {e}")))?;
     let param = |name: &str| {
@@ -362,11 +359,11 @@ pub(crate) async fn callback(
                     .into(),
             )
         })?;
-    if flow.provider != provider {
+    if flow.provider != factory.name() {
         return Err(ApiError::InvalidOauthState(format!(
             "this `state` was issued for provider {}, not {}",
-            flow.provider.as_str(),
-            provider.as_str()
+            flow.provider,
+            factory.name()
         )));
     }
     let now = control.clock().now();
@@ -375,7 +372,7 @@ pub(crate) async fn callback(
     let creation = Creation::check(NewSource {
         notification: None,
         id: flow.id.map(|id| id.as_str().to_owned()),
-        provider: flow.provider,
+        provider: flow.provider.clone(),
         config: flow.config,
         credentials,
         paused: flow.paused,
@@ -405,7 +402,7 @@ struct TokenRefusal {
 /// The largest token answer read: a token answer is a few hundred bytes.
 const MAX_TOKEN_ANSWER_BYTES: u64 = 64 * 1024;
 
-/// Exchanges the code at `flow.token_url` through `outbound`, the providers' own way out: the
+/// Exchanges the code at `flow.endpoints.token_url` through `outbound`, the providers' own way out: the
 /// token host passes the same address policy (checked again here, at connect time, since the
 /// name may resolve elsewhere than at `start`), and a redirect is the token endpoint's refusal,
 /// not followed.
@@ -417,33 +414,33 @@ async fn exchange(
     let failed = |message: String| ApiError::OauthExchangeFailed(message);
     let request = outbound
         .client()
-        .post(&flow.token_url)
+        .post(&flow.endpoints.token_url)
         .timeout(TOKEN_TIMEOUT);
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", flow.redirect_uri.as_str()),
     ];
-    let request = match flow.provider {
-        openapi::ProviderName::Egnyte => request.form(&[
+    let request = match flow.endpoints.client_auth {
+        ClientAuth::Form => request.form(&[
             form[0],
             form[1],
             form[2],
             ("client_id", flow.client_id.as_str()),
             ("client_secret", flow.client_secret.as_str()),
         ]),
-        openapi::ProviderName::Jive => request
+        ClientAuth::Basic => request
             .basic_auth(&flow.client_id, Some(&flow.client_secret))
             .form(&form),
     };
     let response = outbound.send(request).await.map_err(|e| match e {
         tributary_http::SendError::NotAllowed(refused) => ApiError::AddressNotAllowed(format!(
             "the token endpoint {} is not reachable: {refused}",
-            flow.token_url
+            flow.endpoints.token_url
         )),
         tributary_http::SendError::Http(e) => failed(format!(
             "the token endpoint {} did not answer: {}",
-            flow.token_url,
+            flow.endpoints.token_url,
             e.without_url()
         )),
     })?;
@@ -479,11 +476,17 @@ fn credentials(
     token: TokenAnswer,
     now: DateTime<Utc>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    let value = match (flow.provider, token.refresh_token) {
-        (openapi::ProviderName::Egnyte, None) => {
+    let value = match (flow.endpoints.without_refresh, token.refresh_token) {
+        (WithoutRefresh::Bearer, None) => {
             serde_json::json!({"kind": "bearer", "token": token.access_token})
         }
-        (openapi::ProviderName::Egnyte, Some(refresh)) => {
+        (WithoutRefresh::Refuse, None) => {
+            return Err(ApiError::OauthExchangeFailed(format!(
+                "{} answered no refresh_token; the source could not renew its access",
+                flow.provider
+            )));
+        }
+        (_, Some(refresh)) => {
             let mut c = serde_json::json!({"kind": "oauth", "client_id": flow.client_id,
                 "client_secret": flow.client_secret, "refresh_token": refresh,
                 "access_token": token.access_token});
@@ -496,16 +499,6 @@ fn credentials(
                 );
             }
             c
-        }
-        (openapi::ProviderName::Jive, Some(refresh)) => {
-            serde_json::json!({"kind": "oauth", "client_id": flow.client_id,
-                "client_secret": flow.client_secret, "refresh_token": refresh,
-                "access_token": token.access_token})
-        }
-        (openapi::ProviderName::Jive, None) => {
-            return Err(ApiError::OauthExchangeFailed(
-                "Jive answered no refresh_token; the source could not renew its access".into(),
-            ));
         }
     };
     match value {

@@ -6,7 +6,7 @@
 //! waiting (`429 tenant_limit` beyond, with `Retry-After` until its oldest expires), so one
 //! tenant cannot fill the server-wide [`MAX_PENDING`] that all tenants share.
 
-use super::{ApiError, Tenant, openapi};
+use super::{ApiError, Tenant};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,7 +33,10 @@ impl Default for PendingStates {
 
 /// A started flow: what its start request gave, kept until its callback or `expires_at`.
 pub(crate) struct Flow {
-    pub(crate) provider: openapi::ProviderName,
+    /// The provider's name (a factory of the registry).
+    pub(crate) provider: String,
+    /// Where and how the code is exchanged, as the provider's factory said at `start`.
+    pub(crate) endpoints: tributary_provider_kit::OAuthEndpoints,
     pub(crate) tenant: Tenant,
     pub(crate) id: Option<SourceId>,
     pub(crate) config: serde_json::Map<String, serde_json::Value>,
@@ -41,7 +44,6 @@ pub(crate) struct Flow {
     pub(crate) client_secret: String,
     pub(crate) redirect_uri: String,
     pub(crate) paused: bool,
-    pub(crate) token_url: String,
     pub(crate) expires_at: DateTime<Utc>,
 }
 
@@ -115,7 +117,14 @@ mod tests {
     fn flow(tenant: &str, expires_at: DateTime<Utc>) -> Flow {
         let keys = crate::api::ApiKeys::new([crate::api::KeyEntry::new(tenant, "k")]).unwrap();
         Flow {
-            provider: openapi::ProviderName::Egnyte,
+            provider: "egnyte".into(),
+            endpoints: tributary_provider_kit::OAuthEndpoints {
+                authorize_url: "https://acme.egnyte.com/puboauth/token".into(),
+                token_url: "https://acme.egnyte.com/puboauth/token".into(),
+                client_auth: tributary_provider_kit::ClientAuth::Form,
+                scopes: Vec::new(),
+                without_refresh: tributary_provider_kit::WithoutRefresh::Bearer,
+            },
             tenant: keys.tenant("k").unwrap(),
             id: None,
             config: serde_json::Map::new(),
@@ -123,7 +132,6 @@ mod tests {
             client_secret: "shh".into(),
             redirect_uri: "https://app.example/back".into(),
             paused: false,
-            token_url: "https://acme.egnyte.com/puboauth/token".into(),
             expires_at,
         }
     }

@@ -27,7 +27,7 @@ pub(crate) use super::error::ErrorBody;
 
 /// The document, serialized once when the router is built.
 #[derive(Clone)]
-pub(crate) struct Document(Bytes);
+pub(crate) struct Document(pub(crate) Bytes);
 
 impl Document {
     pub(crate) fn new(doc: &utoipa::openapi::OpenApi) -> Self {
@@ -38,6 +38,45 @@ impl Document {
         });
         Self(json.into())
     }
+
+    /// The document with `providers` in it: `ProviderName` lists their names in `enum`, and
+    /// each one's config schema is the component `<Name>Config` (`EgnyteConfig` for `egnyte`),
+    /// which the source-creation body's `config` description names.
+    pub(crate) fn with_providers(self, providers: &crate::registry::Providers) -> Self {
+        let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&self.0) else {
+            return self;
+        };
+        let Some(schemas) = doc
+            .pointer_mut("/components/schemas")
+            .and_then(|s| s.as_object_mut())
+        else {
+            return self;
+        };
+        let names: Vec<&str> = providers.iter().map(|f| f.name()).collect();
+        if let Some(name) = schemas
+            .get_mut("ProviderName")
+            .and_then(|s| s.as_object_mut())
+        {
+            name.insert("enum".into(), serde_json::json!(names));
+        }
+        for factory in providers.iter() {
+            schemas.insert(config_component(factory.name()), factory.config_schema());
+        }
+        match serde_json::to_vec(&doc) {
+            Ok(json) => Self(json.into()),
+            Err(_) => self,
+        }
+    }
+}
+
+/// The component name of a provider's config schema: `egnyte` → `EgnyteConfig`.
+pub(crate) fn config_component(provider: &str) -> String {
+    let mut chars = provider.chars();
+    let head: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    format!("{head}{}Config", chars.as_str())
 }
 
 /// `GET /openapi.json`.
@@ -379,28 +418,11 @@ pub(crate) struct FilterParams {
     until: Option<String>,
 }
 
-/// A provider this build knows (`crate::registry::PROVIDERS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum ProviderName {
-    Egnyte,
-    Jive,
-}
-
-impl ProviderName {
-    pub(crate) const ALL: [ProviderName; 2] = [ProviderName::Egnyte, ProviderName::Jive];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            ProviderName::Egnyte => "egnyte",
-            ProviderName::Jive => "jive",
-        }
-    }
-
-    pub(crate) fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-}
+/// A provider of this server, by name. The served document lists the server's providers in
+/// `enum`, and each one's config schema as `<name>Config` ([`Document::with_providers`]).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ProviderName(String);
 
 /// How often a source is polled: an adaptive interval between `min_interval_ms` and
 /// `max_interval_ms` (at least the minimum), growing by `multiplier` while idle, spread by
@@ -609,16 +631,25 @@ mod tests {
     }
 
     #[test]
-    fn the_provider_names_are_the_registrys() {
-        let names: Vec<&str> = super::ProviderName::ALL
-            .iter()
-            .map(|p| p.as_str())
-            .collect();
-        assert_eq!(names, crate::registry::PROVIDERS);
-        let doc = doc();
+    fn the_served_document_lists_the_registrys_providers_and_their_configs() {
+        let providers = crate::test_providers();
+        let served = super::Document::new(&openapi_document()).with_providers(&providers);
+        let doc: serde_json::Value = serde_json::from_slice(&served.0).unwrap();
+        let schemas = &doc["components"]["schemas"];
         assert_eq!(
-            doc["components"]["schemas"]["ProviderName"]["enum"],
-            serde_json::json!(crate::registry::PROVIDERS)
+            schemas["ProviderName"]["enum"],
+            serde_json::json!(["egnyte", "jive"])
         );
+        assert_eq!(schemas["EgnyteConfig"]["title"], "EgnyteConfig");
+        assert_eq!(
+            schemas["JiveConfig"]["required"],
+            serde_json::json!(["base_url", "credentials"])
+        );
+        // The document without providers (no source management) names none.
+        assert!(doc_without_providers()["components"]["schemas"]["ProviderName"]["enum"].is_null());
+    }
+
+    fn doc_without_providers() -> serde_json::Value {
+        serde_json::to_value(openapi_document()).unwrap()
     }
 }

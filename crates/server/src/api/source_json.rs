@@ -23,15 +23,15 @@ pub(crate) struct NewSource {
     #[serde(default)]
     #[schema(nullable = false, value_type = Option<tributary_core::SourceId>)]
     pub(crate) id: Option<String>,
-    pub(crate) provider: openapi::ProviderName,
-    /// The provider's configuration without credentials (`docs/providers.md`), e.g.
-    /// `{"domain": "acme", "folder": "/Shared"}` for Egnyte or `{"base_url": "https://…"}` for
-    /// Jive; `poll` sets the poll policy.
+    #[schema(value_type = openapi::ProviderName)]
+    pub(crate) provider: String,
+    /// The provider's configuration without credentials: the component `<Name>Config` of this
+    /// document (`EgnyteConfig` for `egnyte`) without its `credentials`; `poll` sets the poll
+    /// policy.
     #[schema(value_type = Object)]
     pub(crate) config: serde_json::Map<String, serde_json::Value>,
-    /// The provider's credentials: `{"kind":"bearer","token":…}` or `{"kind":"oauth",…}` for
-    /// Egnyte, `{"kind":"basic","username","password"}` or `{"kind":"oauth",…}` for Jive. Stored,
-    /// never returned.
+    /// The provider's credentials: the `credentials` of its `<Name>Config` component (such as
+    /// `{"kind":"bearer","token":…}` or `{"kind":"oauth",…}`). Stored, never returned.
     #[schema(value_type = Object)]
     pub(crate) credentials: serde_json::Map<String, serde_json::Value>,
     /// Create it paused: stored, not polled until resumed.

@@ -212,7 +212,7 @@ async fn the_oauth_token_exchange_refuses_a_forbidden_token_host() {
         let control = api.state.sources().unwrap();
         let now = control.clock().now();
         let mut flow = control.oauth().take(state, now).unwrap();
-        flow.token_url = token_url.clone();
+        flow.endpoints.token_url = token_url.clone();
         control
             .oauth()
             .insert(state.to_owned(), flow, now, 100)

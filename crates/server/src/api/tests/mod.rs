@@ -221,11 +221,23 @@ pub(super) fn with_sources(
         clock.clone(),
         crate::engine::EngineConfig::default(),
     );
-    let quota = governor::Quota::per_second(std::num::NonZeroU32::new(100).unwrap());
+    let settings = [(
+        "egnyte".to_owned(),
+        serde_json::json!({"calls_per_second": 100}),
+    )]
+    .into();
+    let providers = crate::registry::Providers::configure(
+        vec![
+            Box::new(tributary_egnyte::EgnyteFactory::new()),
+            Box::new(tributary_jive::JiveFactory),
+        ],
+        &settings,
+    )
+    .unwrap();
     let registry = crate::registry::Registry::new(
         store,
         clock.clone(),
-        tributary_egnyte::RateLimiters::new(quota),
+        providers,
         tributary_http::Outbound::new(policy).unwrap(),
     );
     state.with_sources(SourceControl::new(engine, registry, clock))
@@ -418,7 +430,10 @@ struct Document {
 
 impl Document {
     fn served() -> Self {
-        let doc = serde_json::to_value(openapi_document()).unwrap();
+        // As a router with source management serves it: the providers' names and configs in.
+        let served = super::openapi::Document::new(&openapi_document())
+            .with_providers(&crate::test_providers());
+        let doc: Value = serde_json::from_slice(&served.0).unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
         let mut components = doc["components"].clone();
         close_objects(&mut components);
