@@ -557,6 +557,18 @@ impl ServerConfig {
     }
 
     fn load_with(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        /// The error, with where settings of a provider go when a top-level table is unknown
+        /// (`[egnyte]` of earlier versions is `[providers.egnyte]`).
+        fn with_hint(e: figment::Error) -> String {
+            match &e.kind {
+                figment::error::Kind::UnknownField(name, _) if e.path.len() <= 1 => format!(
+                    "{e}; a provider's settings go under [providers.<name>], so [{name}] may be \
+                     meant as [providers.{name}]"
+                ),
+                _ => e.to_string(),
+            }
+        }
+
         let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(file) = file {
             if !file.exists() {
@@ -568,7 +580,7 @@ impl ServerConfig {
         let config: ServerConfig = figment
             .merge(env)
             .extract()
-            .map_err(|e| ConfigError::Read(e.to_string()))?;
+            .map_err(|e| ConfigError::Read(with_hint(e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -964,6 +976,10 @@ password = "p"
         let dir = tempfile::tempdir().unwrap();
         for (text, says) in [
             ("lisen = \"x\"", "unknown field: found `lisen`"),
+            (
+                "[egnyte]\ncalls_per_second = 4",
+                "[egnyte] may be meant as [providers.egnyte]",
+            ),
             (
                 "[retention]\nmax_age = 30",
                 "30 has no unit: write \"30s\", \"30m\", \"30h\" or \"30d\"",
