@@ -24,7 +24,7 @@ mod model;
 mod report;
 
 pub use harness::Harness;
-pub use report::{Check, CheckResult, MAX_FINDINGS, Outcome, Report};
+pub use report::{Check, CheckResult, Exercised, MAX_FINDINGS, Outcome, Report};
 
 use crate::{BuildContext, BuildError, ProviderFactory, SourceSpec};
 use model::{Dedupe, Memory, ModelSource, normalized};
@@ -84,6 +84,7 @@ where
         options: options.clone(),
         id: SourceId::new(SOURCE_ID).unwrap_or_else(|e| unreachable!("{e}")),
         findings: Findings::default(),
+        exercised: Exercised::default(),
     };
     suite.check_config();
     if suite.findings.has_failed(Check::ConfigBuilds) {
@@ -100,7 +101,7 @@ where
                 .skip(check, "the run stopped early (see polls_succeed)");
         }
     }
-    suite.findings.report(factory.name())
+    suite.findings.report(factory.name(), suite.exercised)
 }
 
 /// The checks that need the provider running.
@@ -141,6 +142,7 @@ struct Suite<'a, F: ?Sized, H: ?Sized> {
     options: Options,
     id: SourceId,
     findings: Findings,
+    exercised: Exercised,
 }
 
 impl<F, H> Suite<'_, F, H>
@@ -277,16 +279,31 @@ where
             model: crashing_model,
         };
 
+        let exercised = self.exercise(&mut plain, &mut crashing).await;
+        self.exercised.events = plain.model.stream.len();
+        self.exercised.pages = plain.model.pages;
+        self.exercised.crashes = crashing.model.pages;
+        exercised?;
+        self.compare(&plain.model, &crashing.model);
+        Ok(())
+    }
+
+    /// Both runs through the first polls, the rounds, the unmappable action and the throttle.
+    async fn exercise(
+        &mut self,
+        plain: &mut Plain,
+        crashing: &mut Crashing,
+    ) -> Result<(), Stopped> {
         // The first polls: each source starts (and reads what the upstream already holds).
-        self.drain_plain(&mut plain).await?;
-        self.drain_crashing(&mut crashing).await?;
+        self.drain_plain(plain).await?;
+        self.drain_crashing(crashing).await?;
 
         for round in 1..=self.options.rounds {
             let expected = self.harness.change(self.options.changes_per_round).await;
             self.harness.settle().await;
             let from = plain.model.stream.len();
-            self.drain_plain(&mut plain).await?;
-            self.drain_crashing(&mut crashing).await?;
+            self.drain_plain(plain).await?;
+            self.drain_crashing(crashing).await?;
             self.expect_types(
                 Check::ActionsMapToUnifiedTypes,
                 &format!("round {round}"),
@@ -295,10 +312,8 @@ where
             );
         }
 
-        self.unmappable(&mut plain, &mut crashing).await?;
-        self.throttle(&mut plain, &mut crashing).await?;
-        self.compare(&plain.model, &crashing.model);
-        Ok(())
+        self.unmappable(plain, crashing).await?;
+        self.throttle(plain, crashing).await
     }
 
     async fn unmappable(
@@ -365,6 +380,7 @@ where
         };
         match plain.provider.poll(plain.model.checkpoint.as_ref()).await {
             Err(ProviderError::RateLimited { retry_after, .. }) => {
+                self.exercised.rate_limited = true;
                 if retry_after != Some(asked) {
                     self.findings.fail(
                         Check::ThrottleHonoured,

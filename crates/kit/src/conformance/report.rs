@@ -106,12 +106,26 @@ pub struct CheckResult {
     pub outcome: Outcome,
 }
 
+/// How much the run exercised, so a test can tell a pass from a run that saw nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exercised {
+    /// Events the plain run committed (its whole stream).
+    pub events: usize,
+    /// Pages the plain run committed.
+    pub pages: usize,
+    /// Crashes the crashing run went through (one per page it committed).
+    pub crashes: usize,
+    /// Whether a throttled poll came back as `RateLimited` (rather than waited out).
+    pub rate_limited: bool,
+}
+
 /// Every check's outcome for one provider, in [`Check::ALL`] order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// The factory's name.
     pub provider: String,
     pub results: Vec<CheckResult>,
+    pub exercised: Exercised,
 }
 
 impl Report {
@@ -157,6 +171,12 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.exercised;
+        writeln!(
+            f,
+            "  ({} events in {} pages, {} crashes, rate limited: {})",
+            e.events, e.pages, e.crashes, e.rate_limited
+        )?;
         for r in &self.results {
             match &r.outcome {
                 Outcome::Passed => writeln!(f, "  ok      {}", r.check)?,
@@ -198,7 +218,7 @@ impl Findings {
         self.failed.contains_key(&check)
     }
 
-    pub fn report(self, provider: &str) -> Report {
+    pub fn report(self, provider: &str, exercised: Exercised) -> Report {
         let mut failed = self.failed;
         let mut skipped = self.skipped;
         let results = Check::ALL
@@ -220,6 +240,7 @@ impl Findings {
         Report {
             provider: provider.to_owned(),
             results,
+            exercised,
         }
     }
 }
