@@ -685,6 +685,12 @@ impl Provider for EgnyteProvider {
         Some(self.stats().calls)
     }
 
+    /// Events whose `type/action` has no unified meaning (published as `update`), all kinds.
+    fn unmapped(&self) -> Option<u64> {
+        let c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        Some(c.unmapped.values().sum())
+    }
+
     async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
         self.poll_pages(checkpoint).await.map_err(|e| {
             tracing::warn!(source = %self.source, error = %e, "Egnyte poll failed");

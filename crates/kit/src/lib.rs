@@ -8,6 +8,10 @@
 //! gets back. OAuth start and callback work for every factory that describes its OAuth
 //! ([`ProviderFactory::oauth`]); settings shared by all sources of a provider (rate limits per
 //! credential, say) come from `[providers.<name>]` ([`ProviderFactory::configure`]).
+//!
+//! With the `conformance` feature (for provider crates' tests), [`conformance`] checks a factory
+//! and the providers it builds against the [`Provider`](tributary_core::Provider) contract over
+//! the provider's own test upstream.
 
 mod factory;
 
@@ -16,5 +20,7 @@ pub use factory::{
     SourceSpec, WithoutRefresh,
 };
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod schema;
 pub mod window;
