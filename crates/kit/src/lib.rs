@@ -16,5 +16,7 @@ pub use factory::{
     SourceSpec, WithoutRefresh,
 };
 
+pub mod failure;
+pub mod oauth;
 pub mod schema;
 pub mod window;
