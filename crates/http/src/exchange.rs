@@ -84,6 +84,11 @@ impl Exchange {
         &self.budget
     }
 
+    /// The time on the provider's clock (see [`PollBudget::now`]).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.budget.now()
+    }
+
     /// Requests sent so far.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)

@@ -155,7 +155,7 @@ impl JiveProvider {
             budget,
             outbound,
         )?;
-        let auth = Authenticator::new(source.clone(), config.credentials.clone());
+        let auth = Authenticator::new(source.clone(), config.credentials.clone(), client.base());
         let place_paths = config.places.iter().filter_map(|p| place_path(p)).collect();
         Ok(Self {
             source,
