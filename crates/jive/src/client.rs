@@ -199,6 +199,10 @@ pub struct ContentsQuery<'a> {
     pub types: &'a [String],
     /// One place URI (Jive takes one per request).
     pub place: Option<&'a str>,
+    /// `filter=creationDate(before,after)` on `published` (inclusive; `None`: open), the second
+    /// key a one-millisecond window is read by (`window.rs`). Neither: no such filter.
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
     pub start_index: u32,
     pub count: u32,
 }
@@ -224,6 +228,18 @@ impl ContentsQuery<'_> {
         }
         if let Some(place) = self.place {
             p.push(("filter", format!("place({})", escape(place))));
+        }
+        if self.created_after.is_some() || self.created_before.is_some() {
+            let bound =
+                |t: Option<DateTime<Utc>>| t.map_or_else(|| "null".to_owned(), wire_time::format);
+            p.push((
+                "filter",
+                format!(
+                    "creationDate({},{})",
+                    bound(self.created_before),
+                    bound(self.created_after)
+                ),
+            ));
         }
         p.push(("sort", "dateCreatedAsc".into()));
         p.push(("fields", CONTENT_FIELDS.into()));
@@ -647,6 +663,8 @@ mod tests {
             after: Some(t("2024-05-01T09:00:00.000+0000")),
             types: &types,
             place: Some("/places/a,b"),
+            created_after: None,
+            created_before: None,
             start_index: 0,
             count: 100,
         };
@@ -657,6 +675,15 @@ mod tests {
         );
         assert_eq!(p[1].1, "type(document,file)");
         assert_eq!(p[2].1, r"place(/places/a\,b)");
+        assert!(!p.iter().any(|(_, v)| v.starts_with("creationDate")));
+        let created = ContentsQuery {
+            created_after: Some(t("2024-05-01T09:30:00.000+0000")),
+            ..q.clone()
+        };
+        assert_eq!(
+            created.params()[3].1,
+            "creationDate(null,2024-05-01T09:30:00.000+0000)"
+        );
         let open = ContentsQuery { after: None, ..q };
         assert!(open.params()[0].1.ends_with(",null)"));
     }
