@@ -1,10 +1,12 @@
 //! The Egnyte HTTP calls (`/events/cursor`, `/events`, `/puboauth/token`) and the wire types they
 //! answer with. Nothing here knows about checkpoints or unified events.
 //!
-//! Every request spends from the poll's budget (requests and time), waits on its credential's
-//! rate limiter (no longer than the poll has left), has a timeout (cut to the time the poll has
-//! left), is counted, has its body read up to `max_response_bytes` only, and reports the daily
-//! quota headers. Status codes become [`EgnyteError`]s as the notes §3.2 and §8 say.
+//! Every request goes through the kit's [`Exchange`]: it spends from the poll's budget (requests
+//! and time), waits on its credential's rate limiter (no longer than the poll has left), has a
+//! timeout (cut to the time the poll has left), is counted, and has its body read up to
+//! `max_response_bytes` only; it reports the daily quota headers. Status codes become
+//! [`EgnyteError`]s as the notes §3.2 and §8 say: Egnyte's own signals first, then the kit's
+//! [`failure::classify`]. The token endpoint is the kit's too (`auth.rs`).
 
 use crate::config::{ApiVersion, Secret, Suppress};
 use crate::credential::CredentialState;
@@ -14,12 +16,11 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tributary_http::{
-    AddressNotAllowed, BodyError, Outbound, PollBoundExceeded, PollBudget, SendError,
-    excerpt as snippet,
+    AddressNotAllowed, Exchange, ExchangeError, Outbound, PollBudget, Reply, excerpt as snippet,
 };
+use tributary_provider_kit::failure::{self, Failure};
 
 /// `GET /pubapi/{v}/events/cursor` (notes §2).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -98,19 +99,6 @@ pub struct WireData {
     pub note_id: Option<String>,
 }
 
-/// The token endpoint's answer (notes §9). `expires_in` is `-1` or absent for a token that does
-/// not expire.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct WireToken {
-    pub access_token: String,
-    #[serde(default, deserialize_with = "lenient::opt_string")]
-    pub token_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub expires_in: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::opt_string")]
-    pub refresh_token: Option<String>,
-}
-
 /// The list endpoint's parameters (notes §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventsQuery<'a> {
@@ -144,14 +132,10 @@ impl EventsQuery<'_> {
 /// An HTTP client for one Egnyte source. Built once; cheap to share.
 #[derive(Debug)]
 pub struct EgnyteClient {
-    http: Outbound,
+    http: Exchange,
     base: String,
     version: ApiVersion,
-    timeout: Duration,
-    max_response_bytes: u64,
-    budget: PollBudget,
     credential: Arc<CredentialState>,
-    calls: AtomicU64,
 }
 
 /// Which list-call failure a 404 means.
@@ -177,31 +161,31 @@ impl EgnyteClient {
         if let Ok(url) = reqwest::Url::parse(&base) {
             outbound.check_url(&url)?;
         }
-        let http = outbound;
         Ok(Self {
-            http,
+            http: Exchange::new(outbound, timeout, max_response_bytes, budget),
             base,
             version,
-            timeout,
-            max_response_bytes,
-            budget,
             credential,
-            calls: AtomicU64::new(0),
         })
+    }
+
+    /// How requests go out (the token refresh sends through it too).
+    pub fn exchange(&self) -> &Exchange {
+        &self.http
     }
 
     /// The current poll's budget.
     pub fn budget(&self) -> &PollBudget {
-        &self.budget
+        self.http.budget()
     }
 
     pub fn credential(&self) -> &Arc<CredentialState> {
         &self.credential
     }
 
-    /// Requests sent by this client so far (each one waited on the limiter).
+    /// Requests sent by this client so far (each one but a token refresh waited on the limiter).
     pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+        self.http.calls()
     }
 
     /// `GET /pubapi/{v}/events/cursor`.
@@ -251,43 +235,6 @@ impl EgnyteClient {
         Ok(Some(page))
     }
 
-    /// `POST /puboauth/token` with `grant_type=refresh_token`.
-    pub async fn refresh_token(
-        &self,
-        client_id: &str,
-        client_secret: &Secret,
-        refresh_token: &Secret,
-    ) -> Result<WireToken, EgnyteError> {
-        let path = "/puboauth/token";
-        let endpoint = format!("POST {path}");
-        let req = self
-            .http
-            .client()
-            .post(format!("{}{path}", self.base))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token.expose()),
-                ("client_id", client_id),
-                ("client_secret", client_secret.expose()),
-            ]);
-        let (status, headers, body) = self.exchange(&endpoint, req).await?;
-        match status.as_u16() {
-            200..=299 => parse_json(&endpoint, &body),
-            409 | 429 => Err(EgnyteError::Throttled {
-                endpoint,
-                kind: Throttle::TokenEndpoint,
-                retry_after: retry_after(&headers),
-            }),
-            400 | 401 | 403 => Err(EgnyteError::Unauthorized {
-                endpoint,
-                status: status.as_u16(),
-                code: mashery_code(&headers),
-                body: snippet(&body),
-            }),
-            _ => Err(classify(&endpoint, status, &headers, &body, NotFound::Bug)),
-        }
-    }
-
     /// Waits on the limiter, sends, records the quota, and turns a failure status into an error.
     async fn send(
         &self,
@@ -295,153 +242,109 @@ impl EgnyteClient {
         req: RequestBuilder,
         not_found: NotFound,
     ) -> Result<(StatusCode, Vec<u8>), EgnyteError> {
-        let (status, headers, body) = self.exchange(endpoint, req).await?;
-        self.credential.record_quota(
-            header_u64(&headers, "x-accesstoken-quota-current"),
-            header_u64(&headers, "x-accesstoken-quota-allotted"),
-        );
-        if status.is_success() {
-            Ok((status, body))
-        } else {
-            Err(classify(endpoint, status, &headers, &body, not_found))
-        }
-    }
-
-    /// Spends the request from the poll's budget, waits on the limiter (no longer than the poll
-    /// has left), sends with a timeout cut to the time left, and reads the body within its limit.
-    async fn exchange(
-        &self,
-        endpoint: &str,
-        req: RequestBuilder,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), EgnyteError> {
-        let out_of_time = || {
-            EgnyteError::PollBound(PollBoundExceeded::Time {
-                limit: self.budget.limits().max_time,
-            })
-        };
-        let left = self.budget.spend()?;
-        tokio::time::timeout(left, self.credential.limiter().until_ready())
-            .await
-            .map_err(|_| out_of_time())?;
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        // The poll's time left cuts the request's own timeout: a poll ends on time.
-        let timeout = self.timeout.min(self.budget.time_left()?);
-        let failed = |e: reqwest::Error| {
-            if e.is_timeout() && timeout < self.timeout {
-                out_of_time()
-            } else if e.is_timeout() {
-                EgnyteError::Timeout {
-                    endpoint: endpoint.to_owned(),
-                    timeout: self.timeout,
-                }
-            } else {
-                // `without_url`: the URL carries no secret, but keep messages short and stable.
-                EgnyteError::Request {
-                    endpoint: endpoint.to_owned(),
-                    message: e.without_url().to_string(),
-                }
-            }
-        };
-        let resp = self
+        let reply = self
             .http
-            .send(req.timeout(timeout))
+            .send_when(req, self.credential.limiter().until_ready())
             .await
-            .map_err(|e| match e {
-                SendError::NotAllowed(source) => EgnyteError::AddressNotAllowed {
-                    endpoint: endpoint.to_owned(),
-                    source,
-                },
-                SendError::Http(e) => failed(e),
-            })?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = tributary_http::read_body(resp, self.max_response_bytes)
-            .await
-            .map_err(|e| match e {
-                BodyError::Read(e) => failed(e),
-                too_large @ BodyError::TooLarge { .. } => EgnyteError::TooLarge {
-                    endpoint: endpoint.to_owned(),
-                    source: too_large,
-                },
-            })?;
-        Ok((status, headers, body))
+            .map_err(|e| exchange_error(endpoint, e))?;
+        self.credential.record_quota(
+            header_u64(&reply.headers, "x-accesstoken-quota-current"),
+            header_u64(&reply.headers, "x-accesstoken-quota-allotted"),
+        );
+        if reply.status.is_success() {
+            Ok((reply.status, reply.body))
+        } else {
+            Err(classify(endpoint, &reply, self.http.now(), not_found))
+        }
     }
 }
 
-/// Maps a failure status to its error (notes §3.2, §8, §12.7).
+/// A request that got no answer, as an [`EgnyteError`] naming the endpoint.
+fn exchange_error(endpoint: &str, e: ExchangeError) -> EgnyteError {
+    let endpoint = endpoint.to_owned();
+    match e {
+        ExchangeError::NotAllowed(source) => EgnyteError::AddressNotAllowed { endpoint, source },
+        ExchangeError::Timeout { timeout } => EgnyteError::Timeout { endpoint, timeout },
+        ExchangeError::PollBound(bound) => EgnyteError::PollBound(bound),
+        ExchangeError::Request { message } => EgnyteError::Request { endpoint, message },
+        ExchangeError::TooLarge(source) => EgnyteError::TooLarge { endpoint, source },
+    }
+}
+
+/// Maps a failure status to its error (notes §3.2, §8, §12.7): Egnyte's own readings (a `403`
+/// with a Mashery code, the list's `404` of an expired id, redirects), then the kit's.
 fn classify(
     endpoint: &str,
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
+    reply: &Reply,
+    now: chrono::DateTime<chrono::Utc>,
     not_found: NotFound,
 ) -> EgnyteError {
     let endpoint = endpoint.to_owned();
-    let code = status.as_u16();
-    match code {
-        401 => EgnyteError::Unauthorized {
+    let (status, headers, body) = (reply.status.as_u16(), &reply.headers, &reply.body[..]);
+    let retry_after = || tributary_http::retry_after_header(headers, now);
+    match status {
+        300..=399 => return EgnyteError::Redirect { endpoint, status },
+        403 => {
+            return match mashery_code(headers).as_deref() {
+                Some("ERR_403_DEVELOPER_OVER_QPS") => EgnyteError::Throttled {
+                    endpoint,
+                    kind: Throttle::OverQps,
+                    retry_after: Some(retry_after().unwrap_or(Duration::from_secs(1))),
+                },
+                // Never a tight loop: without a Retry-After, wait an hour.
+                Some("ERR_403_DEVELOPER_OVER_RATE") => EgnyteError::Throttled {
+                    endpoint,
+                    kind: Throttle::OverRate,
+                    retry_after: Some(retry_after().unwrap_or(Duration::from_secs(3_600))),
+                },
+                Some(c @ "ERR_403_DEVELOPER_INACTIVE") => EgnyteError::Unauthorized {
+                    endpoint,
+                    status,
+                    code: Some(c.to_owned()),
+                    body: snippet(body),
+                },
+                Some(other) => EgnyteError::Forbidden {
+                    endpoint,
+                    body: format!("X-Mashery-Error-Code {other}: {}", snippet(body)),
+                },
+                None => EgnyteError::Forbidden {
+                    endpoint,
+                    body: snippet(body),
+                },
+            };
+        }
+        404 => {
+            if let NotFound::CursorGone(id) = not_found {
+                return EgnyteError::CursorGone { endpoint, id };
+            }
+        }
+        _ => {}
+    }
+    match failure::classify(reply, now) {
+        Failure::Throttled { retry_after } => EgnyteError::Throttled {
             endpoint,
-            status: code,
+            kind: if status == 429 {
+                Throttle::TooManyRequests
+            } else {
+                Throttle::Unavailable
+            },
+            retry_after,
+        },
+        Failure::Auth => EgnyteError::Unauthorized {
+            endpoint,
+            status,
             code: mashery_code(headers),
             body: snippet(body),
         },
-        403 => match mashery_code(headers).as_deref() {
-            Some("ERR_403_DEVELOPER_OVER_QPS") => EgnyteError::Throttled {
-                endpoint,
-                kind: Throttle::OverQps,
-                retry_after: Some(retry_after(headers).unwrap_or(Duration::from_secs(1))),
-            },
-            // Never a tight loop: without a Retry-After, wait an hour.
-            Some("ERR_403_DEVELOPER_OVER_RATE") => EgnyteError::Throttled {
-                endpoint,
-                kind: Throttle::OverRate,
-                retry_after: Some(retry_after(headers).unwrap_or(Duration::from_secs(3_600))),
-            },
-            Some(c @ "ERR_403_DEVELOPER_INACTIVE") => EgnyteError::Unauthorized {
-                endpoint,
-                status: code,
-                code: Some(c.to_owned()),
-                body: snippet(body),
-            },
-            Some(other) => EgnyteError::Forbidden {
-                endpoint,
-                body: format!("X-Mashery-Error-Code {other}: {}", snippet(body)),
-            },
-            None => EgnyteError::Forbidden {
-                endpoint,
-                body: snippet(body),
-            },
-        },
-        429 => EgnyteError::Throttled {
+        Failure::Transient => EgnyteError::Server {
             endpoint,
-            kind: Throttle::TooManyRequests,
-            retry_after: retry_after(headers),
-        },
-        300..=399 => EgnyteError::Redirect {
-            endpoint,
-            status: code,
-        },
-        404 => match not_found {
-            NotFound::CursorGone(id) => EgnyteError::CursorGone { endpoint, id },
-            NotFound::Bug => EgnyteError::BadRequest {
-                endpoint,
-                status: code,
-                body: snippet(body),
-            },
-        },
-        408 | 500..=599 => EgnyteError::Server {
-            endpoint,
-            status: code,
+            status,
             body: snippet(body),
         },
-        400..=499 => EgnyteError::BadRequest {
+        Failure::Fatal => EgnyteError::BadRequest {
             endpoint,
-            status: code,
+            status,
             body: snippet(body),
-        },
-        _ => EgnyteError::Malformed {
-            endpoint,
-            detail: format!("status {code}"),
         },
     }
 }
@@ -452,11 +355,6 @@ fn mashery_code(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
-}
-
-/// `Retry-After` as every provider reads it (seconds, fractional seconds or an HTTP-date).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    tributary_http::retry_after_header(headers, chrono::Utc::now())
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -498,14 +396,6 @@ mod lenient {
 
     pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         Ok(Option::<Value>::deserialize(d)?.as_ref().and_then(to_u64))
-    }
-
-    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        Ok(match Option::<Value>::deserialize(d)? {
-            Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        })
     }
 
     pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -3,14 +3,15 @@
 //! daily quota Egnyte reports, and (for OAuth) the access token itself, so two sources never race
 //! to refresh it.
 
-use crate::config::{Credentials, Secret};
-use chrono::{DateTime, Utc};
+use crate::config::Credentials;
 use governor::{DefaultDirectRateLimiter, Quota};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
+use tributary_provider_kit::ClientAuth;
+use tributary_provider_kit::oauth::{AccessToken, RefreshGrant, TokenCache};
 
 /// Egnyte's default: 2 calls a second per token.
 pub const DEFAULT_QUOTA: Quota = Quota::per_second(match NonZeroU32::new(2) {
@@ -51,32 +52,14 @@ pub struct QuotaReport {
     pub allotted: Option<u64>,
 }
 
-/// An OAuth access token and when to replace it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct AccessToken {
-    pub token: Secret,
-    /// Refresh at or after this time; `None` for a token that does not expire.
-    pub refresh_at: Option<DateTime<Utc>>,
-}
-
-/// The OAuth state of one credential, shared by its sources.
-#[derive(Debug)]
-pub(crate) struct OAuthState {
-    pub access: Option<AccessToken>,
-    /// The refresh token in use: Egnyte may hand out a new one with each refresh.
-    pub refresh_token: Secret,
-    /// The refresh token as last stored (what the stored credentials hold): differs from
-    /// `refresh_token` only while storing a rotated one failed.
-    pub stored_refresh_token: Secret,
-}
-
 /// Everything one credential's sources share.
 #[derive(Debug)]
 pub struct CredentialState {
     fingerprint: CredentialFingerprint,
     limiter: DefaultDirectRateLimiter,
     quota: Mutex<QuotaReport>,
-    pub(crate) oauth: Option<tokio::sync::Mutex<OAuthState>>,
+    /// The OAuth access token (kit's [`TokenCache`]: one refresh at a time, rotations stored).
+    pub(crate) oauth: Option<TokenCache>,
 }
 
 impl CredentialState {
@@ -129,8 +112,9 @@ impl RateLimiters {
         }
     }
 
-    /// The shared state of `credentials`, made on first use.
-    pub fn credential(&self, credentials: &Credentials) -> Arc<CredentialState> {
+    /// The shared state of `credentials`, made on first use; `base` is the Egnyte domain its
+    /// token endpoint (`/puboauth/token`) is under, as the first source registered says.
+    pub fn credential(&self, credentials: &Credentials, base: &str) -> Arc<CredentialState> {
         let fingerprint = CredentialFingerprint::of(credentials);
         let mut map = self.by_credential.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(fingerprint)
@@ -138,19 +122,28 @@ impl RateLimiters {
                 let oauth = match credentials {
                     Credentials::Bearer { .. } => None,
                     Credentials::Oauth {
+                        client_id,
+                        client_secret,
                         refresh_token,
                         access_token,
                         access_token_expires_at,
-                        ..
-                    } => Some(tokio::sync::Mutex::new(OAuthState {
-                        access: access_token.clone().map(|token| AccessToken {
+                    } => Some(TokenCache::new(
+                        RefreshGrant {
+                            provider: "egnyte",
+                            token_url: format!("{base}/puboauth/token"),
+                            client_id: client_id.clone(),
+                            client_secret: client_secret.clone(),
+                            client_auth: ClientAuth::Form,
+                            // Egnyte's token endpoint throttles with 409 (notes §9).
+                            throttle_statuses: vec![409],
+                        },
+                        refresh_token.clone(),
+                        access_token.clone().map(|token| AccessToken {
                             token,
                             refresh_at: access_token_expires_at
                                 .map(|at| at - chrono::Duration::seconds(60)),
                         }),
-                        refresh_token: refresh_token.clone(),
-                        stored_refresh_token: refresh_token.clone(),
-                    })),
+                    )),
                 };
                 Arc::new(CredentialState {
                     fingerprint,
@@ -178,13 +171,16 @@ impl RateLimiters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
+
+    const BASE: &str = "https://acme.egnyte.com";
 
     #[test]
     fn one_limiter_per_credential() {
         let limiters = RateLimiters::default();
-        let a = limiters.credential(&Credentials::bearer("token-a"));
-        let a2 = limiters.credential(&Credentials::bearer("token-a"));
-        let b = limiters.credential(&Credentials::bearer("token-b"));
+        let a = limiters.credential(&Credentials::bearer("token-a"), BASE);
+        let a2 = limiters.credential(&Credentials::bearer("token-a"), BASE);
+        let b = limiters.credential(&Credentials::bearer("token-b"), BASE);
         assert!(Arc::ptr_eq(&a, &a2));
         assert!(!Arc::ptr_eq(&a, &b));
         assert_eq!(limiters.len(), 2);
@@ -216,7 +212,7 @@ mod tests {
     #[test]
     fn keeps_the_last_reported_quota() {
         let limiters = RateLimiters::default();
-        let s = limiters.credential(&Credentials::bearer("t"));
+        let s = limiters.credential(&Credentials::bearer("t"), BASE);
         s.record_quota(Some(12), Some(1000));
         s.record_quota(None, None);
         s.record_quota(Some(13), None);

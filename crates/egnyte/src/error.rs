@@ -12,8 +12,8 @@ pub enum Throttle {
     OverRate,
     /// `429` from the newer gateway.
     TooManyRequests,
-    /// `409` from the OAuth token endpoint.
-    TokenEndpoint,
+    /// `503` with a `Retry-After`.
+    Unavailable,
 }
 
 impl Throttle {
@@ -22,7 +22,7 @@ impl Throttle {
             Throttle::OverQps => "ERR_403_DEVELOPER_OVER_QPS",
             Throttle::OverRate => "ERR_403_DEVELOPER_OVER_RATE (daily quota exhausted)",
             Throttle::TooManyRequests => "429 Too Many Requests",
-            Throttle::TokenEndpoint => "409 from the token endpoint",
+            Throttle::Unavailable => "503 Service Unavailable",
         }
     }
 }
@@ -93,16 +93,21 @@ pub enum EgnyteError {
     ObjectState(#[from] ObjectStateError),
     #[error("egnyte: {0}")]
     Checkpoint(#[from] CheckpointError),
-    /// Egnyte rotated the refresh token and it could not be stored (see [`crate::auth`]).
-    #[error("egnyte: {0}; the next poll refreshes again")]
-    CredentialWrite(#[from] tributary_core::CredentialWriteError),
+    /// No OAuth access token: the refresh failed, or its rotated refresh token could not be
+    /// stored (see [`crate::auth`]). It says itself how the scheduler reacts.
+    #[error(transparent)]
+    Refresh(#[from] tributary_provider_kit::oauth::RefreshError),
 }
 
 impl EgnyteError {
-    /// The `Retry-After` of a throttle.
+    /// The `Retry-After` of a throttle (the token endpoint's included).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             EgnyteError::Throttled { retry_after, .. } => *retry_after,
+            EgnyteError::Refresh(e) => match e.failure() {
+                tributary_provider_kit::failure::Failure::Throttled { retry_after } => retry_after,
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -112,6 +117,7 @@ impl From<EgnyteError> for ProviderError {
     fn from(e: EgnyteError) -> Self {
         let message = e.to_string();
         match e {
+            EgnyteError::Refresh(e) => e.failure().into_error(message),
             EgnyteError::Throttled { retry_after, .. } => ProviderError::RateLimited {
                 retry_after,
                 message,
@@ -129,7 +135,6 @@ impl From<EgnyteError> for ProviderError {
             | EgnyteError::Malformed { .. }
             | EgnyteError::TooLarge { .. }
             | EgnyteError::PollBound(_)
-            | EgnyteError::CredentialWrite(_)
             | EgnyteError::ObjectState(_) => ProviderError::Transient { message },
         }
     }

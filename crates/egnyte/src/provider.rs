@@ -163,7 +163,7 @@ impl EgnyteProvider {
         outbound: Outbound,
     ) -> Result<Self, ConfigError> {
         let base = config.validate()?;
-        let credential = limiters.credential(&config.credentials);
+        let credential = limiters.credential(&config.credentials, &base);
         let budget = tributary_http::PollBudget::new(config.poll_limits(), clock.clone());
         let client = EgnyteClient::new(
             base,

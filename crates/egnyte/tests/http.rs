@@ -1416,12 +1416,11 @@ async fn a_refused_refresh_is_an_auth_error() {
         .poll(Some(&checkpoint(7, 0, Some(NOW), false)))
         .await
         .unwrap_err();
+    // The kit reads the RFC 6749 error body (`error`, `error_description`) for every provider.
     assert_eq!(
         err,
         ProviderError::Auth {
-            message:
-                r#"POST /puboauth/token: credentials refused (400): {"error":"invalid_grant"}"#
-                    .into()
+            message: "POST /puboauth/token: credentials refused (400): invalid_grant".into()
         }
     );
 }

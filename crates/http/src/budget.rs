@@ -80,6 +80,12 @@ impl PollBudget {
         self.lock().requests
     }
 
+    /// The time on the budget's clock (the provider's): what an HTTP-date `Retry-After` is read
+    /// against.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// The time the current poll has left; an error once there is none.
     pub fn time_left(&self) -> Result<Duration, PollBoundExceeded> {
         let started = self.lock().started;

@@ -6,7 +6,9 @@
 //!   [`AddressPolicy`] it enforces at connect time (no loopback, private, link-local, … address
 //!   unless `[network] allow_private` allows it; no redirects);
 //! - [`read_body`]: an answer's body read chunk by chunk, refused past a byte limit;
-//! - [`PollBudget`]: the requests and the time one poll may spend.
+//! - [`PollBudget`]: the requests and the time one poll may spend;
+//! - [`Exchange`]: one request and its answer with all of the above (budget, guard, timeout,
+//!   bounded body), and its [`Reply`].
 //!
 //! Not for: anything about one upstream's API (its paths, errors or limits live in its provider
 //! crate).
@@ -14,6 +16,7 @@
 mod address;
 mod body;
 mod budget;
+mod exchange;
 mod outbound;
 mod retry_after;
 #[cfg(any(test, feature = "testing"))]
@@ -22,6 +25,7 @@ pub mod testing;
 pub use address::{AddressNotAllowed, AddressPolicy, ForbiddenRange, forbidden_range};
 pub use body::{BodyError, DEFAULT_MAX_RESPONSE_BYTES, read_body};
 pub use budget::{DEFAULT_MAX_POLL_TIME, PollBoundExceeded, PollBudget, PollLimits};
+pub use exchange::{Exchange, ExchangeError, Reply};
 pub use outbound::{Outbound, SendError};
 pub use retry_after::{retry_after, retry_after_header};
 

@@ -3,23 +3,22 @@
 //! checkpoints or unified events.
 //!
 //! Every body may start with Jive's JSON security prefix (notes §4), errors included: it is
-//! stripped when present at the start, never searched for elsewhere. Every request is first
-//! spent from the poll's budget (requests and time; its timeout is cut to the time the poll has
-//! left), is counted, and has its body read up to `max_response_bytes` only.
+//! stripped when present at the start, never searched for elsewhere. Every request goes through
+//! the kit's [`Exchange`] (the poll's budget, the address guard, a timeout cut to the time the
+//! poll has left, the body read up to `max_response_bytes` only); a failure status is read by
+//! [`classify`]: Jive's own signals, then the kit's [`failure::classify`].
 
 use crate::config::Secret;
 use crate::error::JiveError;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use reqwest::header::HeaderMap;
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::RequestBuilder;
 use serde::Deserialize;
 use serde_json::Value;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tributary_http::{
-    AddressNotAllowed, BodyError, Outbound, PollBoundExceeded, PollBudget, SendError,
-    excerpt as snippet,
+    AddressNotAllowed, Exchange, ExchangeError, Outbound, PollBudget, Reply, excerpt as snippet,
 };
+use tributary_provider_kit::failure::{self, Failure};
 
 /// The bytes Jive puts before its JSON (notes §4).
 pub const SECURITY_PREFIX: &str = "throw 'allowIllegalResourceCall is false.';";
@@ -183,16 +182,6 @@ impl WireDeleted {
     }
 }
 
-/// The token endpoint's answer (notes §5).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct WireToken {
-    pub access_token: String,
-    #[serde(default, deserialize_with = "lenient::opt_i64")]
-    pub expires_in: Option<i64>,
-    #[serde(default, deserialize_with = "lenient::opt_string")]
-    pub refresh_token: Option<String>,
-}
-
 /// How one request authenticates.
 #[derive(Debug, Clone)]
 pub enum Authorization {
@@ -210,6 +199,10 @@ pub struct ContentsQuery<'a> {
     pub types: &'a [String],
     /// One place URI (Jive takes one per request).
     pub place: Option<&'a str>,
+    /// `filter=creationDate(before,after)` on `published` (inclusive; `None`: open), the second
+    /// key a one-millisecond window is read by (`window.rs`). Neither: no such filter.
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
     pub start_index: u32,
     pub count: u32,
 }
@@ -235,6 +228,18 @@ impl ContentsQuery<'_> {
         }
         if let Some(place) = self.place {
             p.push(("filter", format!("place({})", escape(place))));
+        }
+        if self.created_after.is_some() || self.created_before.is_some() {
+            let bound =
+                |t: Option<DateTime<Utc>>| t.map_or_else(|| "null".to_owned(), wire_time::format);
+            p.push((
+                "filter",
+                format!(
+                    "creationDate({},{})",
+                    bound(self.created_before),
+                    bound(self.created_after)
+                ),
+            ));
         }
         p.push(("sort", "dateCreatedAsc".into()));
         p.push(("fields", CONTENT_FIELDS.into()));
@@ -285,12 +290,8 @@ fn escape(value: &str) -> String {
 /// An HTTP client for one Jive source. Built once; cheap to share.
 #[derive(Debug)]
 pub struct JiveClient {
-    http: Outbound,
+    http: Exchange,
     base: String,
-    timeout: Duration,
-    max_response_bytes: u64,
-    budget: PollBudget,
-    calls: AtomicU64,
 }
 
 impl JiveClient {
@@ -307,15 +308,15 @@ impl JiveClient {
         if let Ok(url) = reqwest::Url::parse(&base) {
             outbound.check_url(&url)?;
         }
-        let http = outbound;
         Ok(Self {
-            http,
+            http: Exchange::new(outbound, timeout, max_response_bytes, budget),
             base,
-            timeout,
-            max_response_bytes,
-            budget,
-            calls: AtomicU64::new(0),
         })
+    }
+
+    /// How requests go out (the token refresh sends through it too).
+    pub fn exchange(&self) -> &Exchange {
+        &self.http
     }
 
     pub fn base(&self) -> &str {
@@ -324,12 +325,12 @@ impl JiveClient {
 
     /// The current poll's budget.
     pub fn budget(&self) -> &PollBudget {
-        &self.budget
+        self.http.budget()
     }
 
-    /// Requests sent by this client so far.
+    /// Requests sent by this client so far (token refreshes included).
     pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+        self.http.calls()
     }
 
     /// `GET /api/version` (no authentication).
@@ -396,35 +397,6 @@ impl JiveClient {
         self.list(&endpoint, authorize(req, auth)).await
     }
 
-    /// `POST /oauth2/token` with `grant_type=refresh_token`, the client authenticated by Basic.
-    pub async fn refresh_token(
-        &self,
-        client_id: &str,
-        client_secret: &Secret,
-        refresh_token: &Secret,
-    ) -> Result<WireToken, JiveError> {
-        let endpoint = "POST /oauth2/token";
-        let req = self
-            .http
-            .client()
-            .post(format!("{}/oauth2/token", self.base))
-            .basic_auth(client_id, Some(client_secret.expose()))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token.expose()),
-            ]);
-        match self.send(endpoint, req).await {
-            Ok(body) => parse_json(endpoint, &body),
-            // The token endpoint answers RFC 6749 errors with 400 (invalid_grant) or 401.
-            Err(JiveError::BadRequest { message, .. }) => Err(JiveError::Unauthorized {
-                endpoint: endpoint.into(),
-                status: 400,
-                message,
-            }),
-            Err(e) => Err(e),
-        }
-    }
-
     async fn list(&self, endpoint: &str, req: RequestBuilder) -> Result<WireList, JiveError> {
         let body = self.send(endpoint, req).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
@@ -438,55 +410,31 @@ impl JiveClient {
         parse_json(endpoint, &body)
     }
 
-    /// Spends the request from the poll's budget, sends, reads the body within its limit,
-    /// strips the prefix, and turns a failure status into an error.
+    /// Sends through the exchange, strips the prefix, and turns a failure status into an error.
     async fn send(&self, endpoint: &str, req: RequestBuilder) -> Result<Vec<u8>, JiveError> {
-        let left = self.budget.spend()?;
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        // The poll's time left cuts the request's own timeout: a poll ends on time.
-        let timeout = self.timeout.min(left);
-        let req = req.timeout(timeout);
-        let failed = |e: reqwest::Error| {
-            if e.is_timeout() && timeout < self.timeout {
-                JiveError::PollBound(PollBoundExceeded::Time {
-                    limit: self.budget.limits().max_time,
-                })
-            } else if e.is_timeout() {
-                JiveError::Timeout {
-                    endpoint: endpoint.to_owned(),
-                    timeout: self.timeout,
-                }
-            } else {
-                JiveError::Request {
-                    endpoint: endpoint.to_owned(),
-                    message: e.without_url().to_string(),
-                }
-            }
-        };
-        let resp = self.http.send(req).await.map_err(|e| match e {
-            SendError::NotAllowed(source) => JiveError::AddressNotAllowed {
-                endpoint: endpoint.to_owned(),
-                source,
-            },
-            SendError::Http(e) => failed(e),
-        })?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = tributary_http::read_body(resp, self.max_response_bytes)
+        let mut reply = self
+            .http
+            .send(req)
             .await
-            .map_err(|e| match e {
-                BodyError::Read(e) => failed(e),
-                too_large @ BodyError::TooLarge { .. } => JiveError::TooLarge {
-                    endpoint: endpoint.to_owned(),
-                    source: too_large,
-                },
-            })?;
-        let body = strip_prefix(&body).to_vec();
-        if status.is_success() {
-            Ok(body)
+            .map_err(|e| exchange_error(endpoint, e))?;
+        reply.body = strip_prefix(&reply.body).to_vec();
+        if reply.status.is_success() {
+            Ok(reply.body)
         } else {
-            Err(classify(endpoint, status, &headers, &body))
+            Err(classify(endpoint, &reply, self.http.now()))
         }
+    }
+}
+
+/// A request that got no answer, as a [`JiveError`] naming the endpoint.
+fn exchange_error(endpoint: &str, e: ExchangeError) -> JiveError {
+    let endpoint = endpoint.to_owned();
+    match e {
+        ExchangeError::NotAllowed(source) => JiveError::AddressNotAllowed { endpoint, source },
+        ExchangeError::Timeout { timeout } => JiveError::Timeout { endpoint, timeout },
+        ExchangeError::PollBound(bound) => JiveError::PollBound(bound),
+        ExchangeError::Request { message } => JiveError::Request { endpoint, message },
+        ExchangeError::TooLarge(source) => JiveError::TooLarge { endpoint, source },
     }
 }
 
@@ -511,36 +459,56 @@ pub fn strip_prefix(body: &[u8]) -> &[u8] {
     }
 }
 
-/// Maps a failure status to its error (notes §6).
-fn classify(endpoint: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> JiveError {
+/// Maps a failure status to its error (notes §6): Jive's own readings first, then the kit's.
+///
+/// - `403` is [`JiveError::Forbidden`], an auth failure: the API user may not read what the
+///   source asks for (jive-sdk treats 403 like 401).
+/// - `503` is Jive's app throttling, with or without a `Retry-After` (DOC-68846).
+fn classify(endpoint: &str, reply: &Reply, now: chrono::DateTime<Utc>) -> JiveError {
     let endpoint = endpoint.to_owned();
-    let (message, code) = error_message(body);
-    match status.as_u16() {
-        401 => JiveError::Unauthorized {
+    let (message, code) = error_message(&reply.body);
+    let status = reply.status.as_u16();
+    let retry_after = || tributary_http::retry_after_header(&reply.headers, now);
+    match status {
+        300..=399 => return JiveError::Redirect { endpoint, status },
+        403 => return JiveError::Forbidden { endpoint, message },
+        503 => {
+            return JiveError::Throttled {
+                endpoint,
+                status,
+                retry_after: retry_after(),
+            };
+        }
+        _ => {}
+    }
+    match failure::classify(reply, now) {
+        Failure::Throttled { retry_after } => JiveError::Throttled {
             endpoint,
-            status: 401,
+            status,
+            retry_after,
+        },
+        Failure::Auth => JiveError::Unauthorized {
+            endpoint,
+            status,
             message,
         },
-        403 => JiveError::Forbidden { endpoint, message },
-        400 => JiveError::BadRequest {
+        Failure::Transient => JiveError::Server {
             endpoint,
-            code,
+            status,
             message,
         },
-        404 => JiveError::NotFound { endpoint, message },
-        s @ 300..=399 => JiveError::Redirect {
-            endpoint,
-            status: s,
-        },
-        s @ (429 | 503) => JiveError::Throttled {
-            endpoint,
-            status: s,
-            retry_after: retry_after(headers),
-        },
-        s => JiveError::Server {
-            endpoint,
-            status: s,
-            message,
+        Failure::Fatal => match status {
+            400 => JiveError::BadRequest {
+                endpoint,
+                code,
+                message,
+            },
+            404 => JiveError::NotFound { endpoint, message },
+            _ => JiveError::Refused {
+                endpoint,
+                status,
+                message,
+            },
         },
     }
 }
@@ -571,11 +539,6 @@ fn error_message(body: &[u8]) -> (String, Option<String>) {
         }
         _ => (snippet(body), None),
     }
-}
-
-/// `Retry-After` as every provider reads it (seconds, fractional seconds or an HTTP-date).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    tributary_http::retry_after_header(headers, chrono::Utc::now())
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(endpoint: &str, body: &[u8]) -> Result<T, JiveError> {
@@ -651,10 +614,6 @@ mod lenient {
         }
     }
 
-    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        Ok(number(&Value::deserialize(d)?))
-    }
-
     pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         Ok(number(&Value::deserialize(d)?).and_then(|n| u32::try_from(n).ok()))
     }
@@ -704,6 +663,8 @@ mod tests {
             after: Some(t("2024-05-01T09:00:00.000+0000")),
             types: &types,
             place: Some("/places/a,b"),
+            created_after: None,
+            created_before: None,
             start_index: 0,
             count: 100,
         };
@@ -714,6 +675,15 @@ mod tests {
         );
         assert_eq!(p[1].1, "type(document,file)");
         assert_eq!(p[2].1, r"place(/places/a\,b)");
+        assert!(!p.iter().any(|(_, v)| v.starts_with("creationDate")));
+        let created = ContentsQuery {
+            created_after: Some(t("2024-05-01T09:30:00.000+0000")),
+            ..q.clone()
+        };
+        assert_eq!(
+            created.params()[3].1,
+            "creationDate(null,2024-05-01T09:30:00.000+0000)"
+        );
         let open = ContentsQuery { after: None, ..q };
         assert!(open.params()[0].1.ends_with(",null)"));
     }

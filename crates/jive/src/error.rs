@@ -45,6 +45,13 @@ pub enum JiveError {
     },
     #[error("{endpoint}: not found (404): {message}")]
     NotFound { endpoint: String, message: String },
+    /// Another `4xx` (`409`, `410`, `422`, …): retrying the same request will not help.
+    #[error("{endpoint}: refused ({status}): {message}")]
+    Refused {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
     #[error("{endpoint}: server error {status}: {message}")]
     Server {
         endpoint: String,
@@ -85,15 +92,17 @@ pub enum JiveError {
     ObjectState(#[from] ObjectStateError),
     #[error("jive: {0}")]
     Checkpoint(#[from] CheckpointError),
-    /// Jive rotated the refresh token and it could not be stored (see `auth.rs`).
-    #[error("jive: {0}; the next poll refreshes again")]
-    CredentialWrite(#[from] tributary_core::CredentialWriteError),
+    /// No OAuth access token: the refresh failed, or its rotated refresh token could not be
+    /// stored (see `auth.rs`). It says itself how the scheduler reacts.
+    #[error(transparent)]
+    Refresh(#[from] tributary_provider_kit::oauth::RefreshError),
 }
 
 impl From<JiveError> for ProviderError {
     fn from(e: JiveError) -> Self {
         let message = e.to_string();
         match e {
+            JiveError::Refresh(e) => e.failure().into_error(message),
             JiveError::Throttled { retry_after, .. } => ProviderError::RateLimited {
                 retry_after,
                 message,
@@ -103,6 +112,7 @@ impl From<JiveError> for ProviderError {
             }
             JiveError::BadRequest { .. }
             | JiveError::NotFound { .. }
+            | JiveError::Refused { .. }
             | JiveError::TooOld { .. }
             | JiveError::AddressNotAllowed { .. }
             | JiveError::Redirect { .. }
@@ -115,7 +125,6 @@ impl From<JiveError> for ProviderError {
             | JiveError::TooLarge { .. }
             | JiveError::PollBound(_)
             | JiveError::ForeignLink { .. }
-            | JiveError::CredentialWrite(_)
             | JiveError::ObjectState(_) => ProviderError::Transient { message },
         }
     }

@@ -79,8 +79,13 @@ pub struct JiveStats {
     pub windows: u64,
     /// Windows halved because their first page came back full.
     pub splits: u64,
-    /// Pages re-read because items shifted while a one-millisecond window was paged.
+    /// Passes over tied items (same `updated` and `published` millisecond, more than a page)
+    /// that disagreed with the pass before them.
     pub shift_repairs: u64,
+    /// Passes over groups of tied items (two that agree end a group).
+    pub tie_passes: u64,
+    /// Groups of tied items whose passes never agreed: each one a gap, with the items read.
+    pub gaps: u64,
     /// Items that could not be read (logged at ERROR with their payload) and were skipped.
     pub unreadable: u64,
     /// OAuth access-token refreshes.
@@ -116,7 +121,7 @@ pub struct JiveProvider {
     pub(crate) config: JiveConfig,
     client: JiveClient,
     objects: Arc<dyn ObjectStateRead>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     auth: Authenticator,
     version_checked: AtomicBool,
     /// `config.places` as `/places/N`.
@@ -155,7 +160,7 @@ impl JiveProvider {
             budget,
             outbound,
         )?;
-        let auth = Authenticator::new(source.clone(), config.credentials.clone());
+        let auth = Authenticator::new(source.clone(), config.credentials.clone(), client.base());
         let place_paths = config.places.iter().filter_map(|p| place_path(p)).collect();
         Ok(Self {
             source,
@@ -201,6 +206,8 @@ impl JiveProvider {
             windows: c.windows.load(Ordering::Relaxed),
             splits: self.windows.splits(),
             shift_repairs: self.windows.shift_repairs(),
+            tie_passes: self.windows.tie_passes(),
+            gaps: self.windows.unstable(),
             unreadable: c.unreadable.load(Ordering::Relaxed),
             token_refreshes: self.auth.refreshes(),
         }
@@ -281,6 +288,8 @@ impl JiveProvider {
                 after: None,
                 types: &self.config.types,
                 place,
+                created_after: None,
+                created_before: None,
                 start_index: 0,
                 count: 1,
             };
@@ -335,7 +344,7 @@ impl JiveProvider {
     async fn window(&self, cp: CheckpointV1, horizon: DateTime<Utc>) -> Result<Page, JiveError> {
         let after = cp.contents.through;
         let mut requests = 0u32;
-        let (before, items) = self.window_contents(after, horizon, &mut requests).await?;
+        let (before, items, gaps) = self.window_contents(after, horizon, &mut requests).await?;
         let markers = self
             .deletions_through(after, before, horizon, &mut requests)
             .await?;
@@ -445,6 +454,7 @@ impl JiveProvider {
             before < horizon,
         );
         page.objects = objects;
+        page.gaps = gaps;
         Ok(page)
     }
 

@@ -9,10 +9,18 @@
 //!   first page comes back full is halved until it fits one page. The span that fitted is
 //!   remembered (in memory) for the next window, doubled after a window that came back less than
 //!   half full.
-//! - **Overlap paging.** Only a window of one millisecond that still does not fit is paged, with
-//!   one item of overlap between pages: a page that shares no item with what was already read
-//!   means items shifted past it, and the scan steps back a page until it overlaps again
-//!   ([`OverlapScan`]).
+//! - **The second key.** A window of one millisecond that still does not fit is read by
+//!   creation date, the order the list is sorted by (`dateCreatedAsc`), which Jive does promise
+//!   between different dates: every item created before the last `published` of a full page was
+//!   on that page, so the next request asks `filter=creationDate(null,<that published>)` from
+//!   offset 0 ([`keyset_step`]). No offset is trusted, so items that leave the window meanwhile
+//!   shift nothing out of sight.
+//! - **Ties.** Items that share the `updated` millisecond *and* the `published` millisecond have
+//!   no promised order: when they fill a page, they are read by offset in passes until two
+//!   passes give the same set of `(contentID, updated)` (the kit's
+//!   [`read_until_stable`](tributary_provider_kit::window::read_until_stable)); every item any
+//!   pass read is kept. When [`MAX_TIE_PASSES`] passes never agree, the items read are emitted
+//!   and a [`Gap`] says which window may miss some: never a silent loss.
 //! - **Deletions.** The marker list is an append-only log in `eventDate` order, so it is paged by
 //!   offset; one short page that held every marker from `after` on is kept for the next windows.
 //!
@@ -26,7 +34,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use tributary_core::Gap;
+use tributary_provider_kit::window::{Pass, WindowError, read_until_stable};
+
+/// Passes over one group of tied items before it is given up with a gap.
+pub(crate) const MAX_TIE_PASSES: u32 = 4;
 
 /// What windowing remembers between polls (in memory only) and counts.
 #[derive(Debug, Default)]
@@ -37,8 +50,12 @@ pub(crate) struct Windows {
     deletions_cache: Mutex<Option<DeletionsCache>>,
     /// Windows halved because their first page came back full.
     splits: AtomicU64,
-    /// Pages re-read because items shifted while a one-millisecond window was paged.
+    /// Passes over tied items that disagreed with the pass before them.
     shift_repairs: AtomicU64,
+    /// Passes over groups of tied items (see [`MAX_TIE_PASSES`]).
+    tie_passes: AtomicU64,
+    /// Tie groups whose passes never agreed (each one a gap).
+    unstable: AtomicU64,
 }
 
 impl Windows {
@@ -48,6 +65,14 @@ impl Windows {
 
     pub fn shift_repairs(&self) -> u64 {
         self.shift_repairs.load(Ordering::Relaxed)
+    }
+
+    pub fn tie_passes(&self) -> u64 {
+        self.tie_passes.load(Ordering::Relaxed)
+    }
+
+    pub fn unstable(&self) -> u64 {
+        self.unstable.load(Ordering::Relaxed)
     }
 }
 
@@ -128,101 +153,64 @@ pub(crate) fn content_id(item: &Value) -> Option<String> {
     }
 }
 
-/// Paging one window that does not fit one page, with one item of overlap: a page sharing
-/// nothing with what was read means items shifted left past it (some left the window), so the
-/// scan steps back until it overlaps again. Items only ever leave a past window (an edit moves
-/// `updated` to now), so stepping back always finds the seam.
-#[derive(Debug)]
-pub(crate) struct OverlapScan {
-    page_size: u32,
-    start: u32,
-    seen: HashMap<String, Value>,
-    order: Vec<String>,
+/// A content item's `published`, when it has a readable one.
+fn published(item: &Value) -> Option<DateTime<Utc>> {
+    item.get("published")
+        .and_then(Value::as_str)
+        .and_then(crate::client::wire_time::parse)
 }
 
-/// What to do after a page of an [`OverlapScan`].
+/// Every item the passes over a group of ties read: versions in order of first reading, and
+/// the items by version.
+type ReadSoFar = (Vec<(String, String)>, HashMap<(String, String), Value>);
+
+/// An item's version: its `contentID` and `updated` as sent.
+fn version(item: &Value) -> (String, String) {
+    let updated = item
+        .get("updated")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    (content_id(item).unwrap_or_default(), updated.to_owned())
+}
+
+/// What a page of a one-millisecond window read by creation date settles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
-    /// Read the page at [`OverlapScan::start`].
-    Next,
-    /// Items shifted past the page just read: read the page at [`OverlapScan::start`], which
-    /// stepped back.
-    SteppedBack,
-    /// Every item has been read.
+    /// The page was the last: the window is read.
     Done,
+    /// Every item created before this `published` is read; read on from it (inclusive: more
+    /// items created at it may follow).
+    From(DateTime<Utc>),
+    /// The page is full and every item on it was created at this `published` (`None`: the page
+    /// has no readable `published` at all): these ties are read in passes.
+    Ties(Option<DateTime<Utc>>),
 }
 
-impl OverlapScan {
-    /// Starts after the window's first page (read at offset 0), which came back full.
-    pub fn new(page_size: u32, first: Vec<Value>) -> Self {
-        let mut scan = Self {
-            page_size,
-            start: page_size - 1,
-            seen: HashMap::new(),
-            order: Vec::new(),
-        };
-        scan.add(first);
-        scan
+/// The rule of reading by creation date: the list is sorted by `published`, so a full page
+/// whose items span several creation dates holds every item created before the latest of them.
+pub(crate) fn keyset_step(page: &WireList, page_size: u32) -> Step {
+    if is_last(page, page_size) {
+        return Step::Done;
     }
-
-    /// The offset of the next page to read.
-    pub fn start(&self) -> u32 {
-        self.start
-    }
-
-    /// Takes the page read at [`start`](Self::start).
-    pub fn take(&mut self, page: WireList) -> Step {
-        let p = self.page_size;
-        let overlaps = page
-            .list
-            .iter()
-            .filter_map(content_id)
-            .any(|id| self.seen.contains_key(&id));
-        let short = is_last(&page, p);
-        if self.start > 0 && !overlaps {
-            // Items left before this page: it lies past some not read yet. Its items are not
-            // taken as read (they are read again from further back), so what counts as read stays
-            // one unbroken run and a later page cannot "overlap" on an item beyond a gap.
-            self.start = self.start.saturating_sub(p - 1);
-            return Step::SteppedBack;
-        }
-        self.add(page.list);
-        if short {
-            return Step::Done;
-        }
-        self.start += p - 1;
-        Step::Next
-    }
-
-    /// Every item read, each once (its latest copy), in the order first read.
-    pub fn into_items(mut self) -> Vec<Value> {
-        self.order
-            .into_iter()
-            .filter_map(|id| self.seen.remove(&id))
-            .collect()
-    }
-
-    fn add(&mut self, list: Vec<Value>) {
-        for item in list {
-            if let Some(id) = content_id(&item)
-                && self.seen.insert(id.clone(), item).is_none()
-            {
-                self.order.push(id);
-            }
-        }
+    let dates = page.list.iter().filter_map(published);
+    match (dates.clone().min(), dates.max()) {
+        (Some(first), Some(last)) if first < last => Step::From(last),
+        (Some(first), Some(_)) => Step::Ties(Some(first)),
+        _ => Step::Ties(None),
     }
 }
 
 impl JiveProvider {
     /// Reads the contents of the window after `after`: halves it until each place's first page
     /// fits (or it is 1 ms wide), pages what still does not fit, and remembers the span. Returns
-    /// the window's `before` and its items by `contentID`.
+    /// the window's `before`, its items by `contentID`, and the gaps of tie groups that could
+    /// not be read whole.
     pub(crate) async fn window_contents(
         &self,
         after: DateTime<Utc>,
         horizon: DateTime<Utc>,
         requests: &mut u32,
-    ) -> Result<(DateTime<Utc>, HashMap<String, Value>), JiveError> {
+    ) -> Result<(DateTime<Utc>, HashMap<String, Value>, Vec<Gap>), JiveError> {
         let windows = &self.windows;
         let max_span = max_span(self.config.max_window_ms);
         let hint = *windows.span_hint.lock().unwrap_or_else(|p| p.into_inner());
@@ -247,11 +235,12 @@ impl JiveProvider {
             break (before, firsts);
         };
         let mut items: HashMap<String, Value> = HashMap::new();
+        let mut gaps = Vec::new();
         let mut most = 0usize;
         for (place, first) in firsts {
             most = most.max(first.list.len());
             let all = if is_full(&first, p) {
-                self.page_through(before, after, place, first, requests)
+                self.read_by_creation((after, before), place, first, requests, &mut gaps)
                     .await?
             } else {
                 first.list
@@ -264,7 +253,7 @@ impl JiveProvider {
         }
         *windows.span_hint.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(next_span(span, most, p, max_span));
-        Ok((before, items))
+        Ok((before, items, gaps))
     }
 
     fn query<'a>(
@@ -279,34 +268,143 @@ impl JiveProvider {
             after: Some(after),
             types: &self.config.types,
             place,
+            created_after: None,
+            created_before: None,
             start_index,
             count: self.config.page_size,
         }
     }
 
-    /// Every item of a one-millisecond window that does not fit one page: see [`OverlapScan`].
-    async fn page_through(
+    /// Every item of a one-millisecond window whose first page came back full, read by
+    /// creation date (see [`keyset_step`]); groups of ties that fill a page are read in passes,
+    /// and a gap is added to `gaps` for one whose passes never agreed.
+    async fn read_by_creation(
         &self,
-        before: DateTime<Utc>,
-        after: DateTime<Utc>,
+        window: (DateTime<Utc>, DateTime<Utc>),
         place: Option<&str>,
         first: WireList,
         requests: &mut u32,
+        gaps: &mut Vec<Gap>,
     ) -> Result<Vec<Value>, JiveError> {
-        let mut scan = OverlapScan::new(self.config.page_size, first.list);
+        let (after, before) = window;
+        let p = self.config.page_size;
+        let mut out = Vec::new();
+        let mut page = first;
         loop {
-            self.spend(requests, after, before)?;
-            let page = self
-                .contents(&self.query(before, after, place, scan.start()))
-                .await?;
-            match scan.take(page) {
-                Step::Next => {}
-                Step::SteppedBack => {
-                    self.windows.shift_repairs.fetch_add(1, Ordering::Relaxed);
-                    let start = scan.start();
-                    tracing::debug!(source = %self.source, start, "items shifted while paging; stepping back");
+            let step = keyset_step(&page, p);
+            out.extend(page.list);
+            let from = match step {
+                Step::Done => return Ok(out),
+                Step::From(t) => t,
+                Step::Ties(at) => {
+                    out.extend(self.read_ties(window, place, at, requests, gaps).await?);
+                    match at {
+                        Some(t) => t + TimeDelta::milliseconds(1),
+                        // Without dates the passes read the whole window.
+                        None => return Ok(out),
+                    }
                 }
-                Step::Done => return Ok(scan.into_items()),
+            };
+            self.spend(requests, after, before)?;
+            let q = ContentsQuery {
+                created_after: Some(from),
+                ..self.query(before, after, place, 0)
+            };
+            page = self.contents(&q).await?;
+        }
+    }
+
+    /// The items of the window created at `at` (`None`: the whole window), read by offset in
+    /// passes until two agree; every item any pass read. Passes that never agree add a gap.
+    async fn read_ties(
+        &self,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        place: Option<&str>,
+        at: Option<DateTime<Utc>>,
+        requests: &mut u32,
+        gaps: &mut Vec<Gap>,
+    ) -> Result<Vec<Value>, JiveError> {
+        let (after, before) = window;
+        let p = self.config.page_size;
+        // Shared by the passes (each a future of its own): what was spent and read so far.
+        let spent = AtomicU32::new(*requests);
+        let read: Mutex<ReadSoFar> = Mutex::default();
+        let passes = AtomicU32::new(0);
+        let (spent_ref, read_ref, passes_ref) = (&spent, &read, &passes);
+        let pass = || async move {
+            passes_ref.fetch_add(1, Ordering::Relaxed);
+            let mut items = Vec::new();
+            let mut pages = 0u32;
+            let mut start = 0u32;
+            loop {
+                let mut n = spent_ref.load(Ordering::Relaxed);
+                self.spend(&mut n, after, before)?;
+                spent_ref.store(n, Ordering::Relaxed);
+                pages += 1;
+                let q = ContentsQuery {
+                    created_after: at,
+                    created_before: at,
+                    ..self.query(before, after, place, start)
+                };
+                let page = self.contents(&q).await?;
+                let last = is_last(&page, p);
+                items.extend(page.list);
+                if last {
+                    break;
+                }
+                start = start.saturating_add(p);
+            }
+            let mut read = read_ref.lock().unwrap_or_else(|p| p.into_inner());
+            for item in &items {
+                let key = version(item);
+                if read.1.insert(key.clone(), item.clone()).is_none() {
+                    read.0.push(key);
+                }
+            }
+            Ok(Pass {
+                items,
+                requests: pages,
+            })
+        };
+        let result = read_until_stable(MAX_TIE_PASSES, version, pass).await;
+        *requests = spent.into_inner();
+        let passes = u64::from(passes.into_inner());
+        self.windows.tie_passes.fetch_add(passes, Ordering::Relaxed);
+        let (order, mut items) = read.into_inner().unwrap_or_else(|p| p.into_inner());
+        let all: Vec<Value> = order.iter().filter_map(|k| items.remove(k)).collect();
+        match result {
+            Ok(whole) => {
+                // Two passes agree at best; each pass more followed one that disagreed.
+                let repairs = u64::from(whole.passes.saturating_sub(2));
+                self.windows
+                    .shift_repairs
+                    .fetch_add(repairs, Ordering::Relaxed);
+                Ok(all)
+            }
+            Err(WindowError::Upstream(e)) => Err(e),
+            Err(WindowError::Unstable { passes, .. }) => {
+                self.windows
+                    .shift_repairs
+                    .fetch_add(u64::from(passes.saturating_sub(1)), Ordering::Relaxed);
+                self.windows.unstable.fetch_add(1, Ordering::Relaxed);
+                let created = at.map_or_else(
+                    || "with no readable creation date".to_owned(),
+                    |t| format!("created at {}", crate::client::wire_time::format(t)),
+                );
+                let reason = format!(
+                    "/contents items updated from {} through {} and {created} do not fit one page, and {passes} passes over them never listed the same items (Jive promises no order among ties, or they kept changing); the {} items read were emitted, others may be missing",
+                    crate::client::wire_time::format(after),
+                    crate::client::wire_time::format(before),
+                    all.len(),
+                );
+                tracing::warn!(source = %self.source, %after, %before, passes, read = all.len(), "tied items never read the same twice; recording a gap");
+                gaps.push(Gap {
+                    detected_at: self.clock.now(),
+                    after: crate::client::wire_time::format(after),
+                    resumed_at: crate::client::wire_time::format(before),
+                    reason,
+                });
+                Ok(all)
             }
         }
     }
@@ -426,16 +524,6 @@ mod tests {
         items.iter().filter_map(content_id).collect()
     }
 
-    /// Answers `start..start + page_size` of `members` the way Jive pages a list.
-    fn page_of(members: &[u32], start: u32, page_size: u32) -> WireList {
-        let from = (start as usize).min(members.len());
-        let to = (from + page_size as usize).min(members.len());
-        list(
-            members[from..to].iter().map(|&id| item(id)).collect(),
-            false,
-        )
-    }
-
     #[test]
     fn first_span_is_the_hint_within_max_and_room() {
         assert_eq!(first_span(None, 1_000, at(0), at(10_000)), 1_000);
@@ -484,13 +572,7 @@ mod tests {
     #[test]
     fn an_empty_page_is_the_last_whatever_its_links_next_says() {
         assert!(!is_full(&list(Vec::new(), true), 3));
-        // Past the first page, an empty page may only mean that items left before it: the scan
-        // steps back; at the first page, it ends the scan whatever its `links.next` says.
-        let mut scan = OverlapScan::new(4, (1..=4).map(item).collect());
-        assert_eq!(scan.take(list(Vec::new(), true)), Step::SteppedBack);
-        assert_eq!(scan.start(), 0);
-        assert_eq!(scan.take(list(Vec::new(), true)), Step::Done);
-        assert_eq!(ids(&scan.into_items()), ["1", "2", "3", "4"]);
+        assert_eq!(keyset_step(&list(Vec::new(), true), 3), Step::Done);
     }
 
     #[test]
@@ -537,102 +619,99 @@ mod tests {
         assert_eq!(content_id(&json!({ "id": "1" })), None);
     }
 
+    fn created(id: u32, ms: i64) -> Value {
+        let t = crate::client::wire_time::format(at(ms));
+        json!({ "contentID": id.to_string(), "published": t, "updated": "2024-05-01T09:15:02.511+0000" })
+    }
+
     #[test]
-    fn pages_with_one_item_of_overlap() {
-        // Ten items updated in the same millisecond straddle pages of four.
-        let members: Vec<u32> = (1..=10).collect();
-        let mut scan = OverlapScan::new(4, page_of(&members, 0, 4).list);
-        let mut starts = Vec::new();
-        loop {
-            starts.push(scan.start());
-            let page = page_of(&members, scan.start(), 4);
-            if scan.take(page) == Step::Done {
-                break;
-            }
-        }
-        assert_eq!(starts, vec![3, 6, 9]);
+    fn a_full_page_over_several_creation_dates_reads_on_from_the_latest() {
+        let page = list(vec![created(1, 0), created(2, 5), created(3, 5)], false);
+        assert_eq!(keyset_step(&page, 3), Step::From(at(5)));
+        // The order inside the page does not matter: the latest date is the bound.
+        let page = list(vec![created(3, 5), created(1, 0), created(2, 5)], false);
+        assert_eq!(keyset_step(&page, 3), Step::From(at(5)));
+    }
+
+    #[test]
+    fn a_full_page_of_one_creation_date_is_a_group_of_ties() {
+        let page = list(vec![created(1, 7), created(2, 7), created(3, 7)], false);
+        assert_eq!(keyset_step(&page, 3), Step::Ties(Some(at(7))));
+        let undated = list((1..=3).map(item).collect(), false);
+        assert_eq!(keyset_step(&undated, 3), Step::Ties(None));
+    }
+
+    #[test]
+    fn a_short_page_ends_the_read_unless_it_links_a_next_one() {
         assert_eq!(
-            ids(&scan.into_items()),
-            (1..=10).map(|i| i.to_string()).collect::<Vec<_>>()
+            keyset_step(&list(vec![created(1, 0)], false), 3),
+            Step::Done
+        );
+        assert_eq!(
+            keyset_step(&list(vec![created(1, 0), created(2, 1)], true), 3),
+            Step::From(at(1))
         );
     }
 
     #[test]
-    fn steps_back_when_items_shift_past_a_page() {
-        let mut members: Vec<u32> = (1..=10).collect();
-        let mut scan = OverlapScan::new(4, page_of(&members, 0, 4).list);
-        // Items 2..=5 are edited (they leave the window): 6 moves to offset 1.
-        members.retain(|id| !(2..=5).contains(id));
-        assert_eq!(scan.start(), 3);
-        assert_eq!(scan.take(page_of(&members, 3, 4)), Step::SteppedBack);
-        assert_eq!(scan.start(), 0);
-        assert_eq!(scan.take(page_of(&members, 0, 4)), Step::Next);
-        while scan.take(page_of(&members, scan.start(), 4)) != Step::Done {}
-        let mut got = ids(&scan.into_items());
-        got.sort_by_key(|id| id.parse::<u32>().unwrap());
-        // 2..=4 were read before they left; 5 left unread (its edit lands in a later window).
-        let want: Vec<String> = [1, 2, 3, 4, 6, 7, 8, 9, 10]
-            .iter()
-            .map(|i| i.to_string())
-            .collect();
-        assert_eq!(got, want);
-    }
-
-    #[test]
-    fn a_short_page_with_a_next_link_is_not_the_end() {
-        let mut scan = OverlapScan::new(3, (1..=3).map(item).collect());
-        assert_eq!(scan.take(list(vec![item(3), item(4)], true)), Step::Next);
-        assert_eq!(scan.start(), 4);
-        assert_eq!(scan.take(list(vec![item(4)], false)), Step::Done);
-        assert_eq!(ids(&scan.into_items()), vec!["1", "2", "3", "4"]);
-    }
-
-    #[test]
-    fn keeps_the_latest_copy_of_an_item_read_twice() {
-        let mut scan = OverlapScan::new(2, vec![item(1), item(2)]);
-        let again = json!({ "contentID": "2", "subject": "second read" });
-        assert_eq!(scan.take(list(vec![again.clone()], false)), Step::Done);
-        assert_eq!(scan.into_items(), vec![item(1), again]);
+    fn versions_are_the_id_and_updated_as_sent() {
+        assert_eq!(
+            version(&created(5, 0)),
+            ("5".to_owned(), "2024-05-01T09:15:02.511+0000".to_owned())
+        );
     }
 
     proptest! {
-        /// Whichever items leave the window while it is paged, any number between two requests
-        /// (edits move them out; they never come back into a past window), every item that stays
-        /// is read exactly once, and the scan ends within a bounded number of pages.
+        /// Reading by creation date from any sorted list, with any number of items per date and
+        /// any page size: every item is read, and each request starts past what was settled.
         #[test]
-        fn overlap_paging_reads_every_item_that_stays_exactly_once(
+        fn reading_by_creation_date_reads_every_item(
             page_size in 2u32..6,
-            len in 0usize..40,
-            leaves in proptest::collection::vec((0usize..12, 0usize..40), 0..12),
+            dates in proptest::collection::vec(0i64..8, 0..40),
         ) {
-            let mut members: Vec<u32> = (1..=len as u32).collect();
-            let mut scan = OverlapScan::new(page_size, page_of(&members, 0, page_size).list);
-            let mut pages = 0usize;
+            let mut members: Vec<(u32, i64)> =
+                dates.iter().enumerate().map(|(i, d)| (i as u32, *d)).collect();
+            members.sort_by_key(|m| m.1);
+            let query = |from: Option<i64>, only: Option<i64>, start: usize| {
+                let m: Vec<Value> = members
+                    .iter()
+                    .filter(|(_, d)| from.is_none_or(|f| *d >= f) && only.is_none_or(|o| *d == o))
+                    .skip(start)
+                    .take(page_size as usize)
+                    .map(|(id, d)| created(*id, *d))
+                    .collect();
+                list(m, false)
+            };
+            let mut got = std::collections::BTreeSet::new();
+            let mut page = query(None, None, 0);
+            let mut requests = 0;
             loop {
-                // Before each request, any number of items may leave the window (page_size 3,
-                // 29 items, two leaving before the 10th request and two before the 11th once made
-                // the scan skip item 24: a page that did not overlap counted as read).
-                let leaving = leaves.iter().filter(|(before, _)| *before == pages);
-                for &(_, which) in leaving {
-                    if !members.is_empty() {
-                        members.remove(which % members.len());
+                requests += 1;
+                prop_assert!(requests <= 200, "the read did not end");
+                let step = keyset_step(&page, page_size);
+                got.extend(ids(&page.list));
+                let from = match step {
+                    Step::Done => break,
+                    Step::From(t) => t,
+                    Step::Ties(Some(t)) => {
+                        let ms = (t - at(0)).num_milliseconds();
+                        let mut start = 0;
+                        loop {
+                            let tied = query(None, Some(ms), start);
+                            let last = is_last(&tied, page_size);
+                            got.extend(ids(&tied.list));
+                            if last { break; }
+                            start += page_size as usize;
+                        }
+                        t + TimeDelta::milliseconds(1)
                     }
-                }
-                pages += 1;
-                prop_assert!(pages <= 4 * len + 16, "the scan did not end");
-                let page = page_of(&members, scan.start(), page_size);
-                if scan.take(page) == Step::Done {
-                    break;
-                }
+                    Step::Ties(None) => unreachable!("every item is dated"),
+                };
+                page = query(Some((from - at(0)).num_milliseconds()), None, 0);
             }
-            let got = ids(&scan.into_items());
-            let mut unique = got.clone();
-            unique.sort();
-            unique.dedup();
-            prop_assert_eq!(unique.len(), got.len(), "an item was returned twice");
-            for id in &members {
-                prop_assert!(got.contains(&id.to_string()), "item {} was missed", id);
-            }
+            let want: std::collections::BTreeSet<String> =
+                members.iter().map(|(id, _)| id.to_string()).collect();
+            prop_assert_eq!(got, want);
         }
 
         /// A window's span always stays within one millisecond and the longest span, and a

@@ -22,5 +22,7 @@ pub use factory::{
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod failure;
+pub mod oauth;
 pub mod schema;
 pub mod window;

@@ -109,10 +109,10 @@ async fn sources_with_the_same_credential_share_one_limiter_and_quota_report() {
     let pb = h.provider(&b, h.config());
     assert_eq!(h.limiters.len(), 1);
     assert_eq!(pa.credential(), pb.credential());
-    let shared = h.limiters.credential(&Credentials::bearer(TOKEN));
+    let shared = h.limiters.credential(&Credentials::bearer(TOKEN), &h.base);
     assert!(Arc::ptr_eq(
         &shared,
-        &h.limiters.credential(&h.config().credentials)
+        &h.limiters.credential(&h.config().credentials, &h.base)
     ));
 
     h.drain(&a, &pa, 1).await; // 2 calls
@@ -134,7 +134,7 @@ async fn sources_with_the_same_credential_share_one_limiter_and_quota_report() {
     assert_ne!(pc.credential(), pa.credential());
     assert!(
         h.limiters
-            .credential(&other.credentials)
+            .credential(&other.credentials, &h.base)
             .limiter()
             .check()
             .is_ok()

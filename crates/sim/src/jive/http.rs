@@ -124,8 +124,9 @@ async fn contents(Shared(sim): Shared<JiveSim>, headers: HeaderMap, params: Para
         let params = params.map_err(|e| JiveError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
         let query = ContentQuery::parse(&params)?;
         state.contents_request(now);
+        let ties = state.tie_seed();
         let community = &state.community;
-        let (page, more) = query.run(community);
+        let (page, more) = query.run(community, ties);
         let list = page
             .into_iter()
             .map(|c| query.paging.fields.apply(wire::content(base, community, c)))

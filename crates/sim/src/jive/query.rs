@@ -174,6 +174,17 @@ impl ContentSort {
         })
     }
 
+    /// The order without its `contentID` tie-break: `Equal` for items that tie.
+    fn key_cmp(self, a: &Content, b: &Content) -> Ordering {
+        match self {
+            Self::DateCreatedAsc => a.published.cmp(&b.published),
+            Self::DateCreatedDesc => b.published.cmp(&a.published),
+            Self::LatestActivityAsc => a.last_activity.cmp(&b.last_activity),
+            Self::LatestActivityDesc => b.last_activity.cmp(&a.last_activity),
+            Self::TitleAsc => a.subject.to_lowercase().cmp(&b.subject.to_lowercase()),
+        }
+    }
+
     fn cmp(self, a: &Content, b: &Content) -> Ordering {
         let id = a.content_id.cmp(&b.content_id);
         match self {
@@ -289,8 +300,10 @@ impl ContentQuery {
                 .is_none_or(|a| a.contains(&community.people[c.author].id))
     }
 
-    /// The page `paging` asks for, and whether more matching items follow it.
-    pub fn run<'a>(&self, community: &'a Community) -> (Vec<&'a Content>, bool) {
+    /// The page `paging` asks for, and whether more matching items follow it. With `ties`, items
+    /// that tie on the sort key are shuffled with that seed (filtered queries; the unfiltered
+    /// `dateCreated*` walk keeps `contentID` order).
+    pub fn run<'a>(&self, community: &'a Community, ties: Option<u64>) -> (Vec<&'a Content>, bool) {
         let Paging { start, count, .. } = self.paging;
         let lookup = |id: u64| community.get(super::community::ContentId(id)).ok();
         let candidates: Vec<u64> = match (self.modified, self.created) {
@@ -328,6 +341,18 @@ impl ContentQuery {
             .filter(|c| self.matches(community, c))
             .collect();
         matched.sort_by(|a, b| self.sort.cmp(a, b));
+        if let Some(seed) = ties {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut from = 0;
+            while from < matched.len() {
+                let tied = matched[from..]
+                    .iter()
+                    .take_while(|c| self.sort.key_cmp(c, matched[from]) == Ordering::Equal)
+                    .count();
+                rng.shuffle(&mut matched[from..from + tied]);
+                from += tied;
+            }
+        }
         let more = matched.len() > start.saturating_add(count);
         let page = matched.into_iter().skip(start).take(count).collect();
         (page, more)

@@ -91,6 +91,9 @@ pub(crate) struct State {
     pub workload: Workload,
     pub hooks: Vec<Hook>,
     pub prefix: bool,
+    /// Quirk: `/contents` items that tie on the sort key come in a new random order on every
+    /// request (Jive promises no order among them).
+    pub shuffle_ties: bool,
     pub core_revision: u32,
     /// The base URL learned by `serve` (when the config has none).
     pub served_base: Option<String>,
@@ -202,6 +205,11 @@ impl State {
         done
     }
 
+    /// The seed of this request's order among ties, when ties are shuffled.
+    pub fn tie_seed(&mut self) -> Option<u64> {
+        self.shuffle_ties.then(|| self.rng.u64(..))
+    }
+
     /// Counts one `/contents` request and runs the hooks that are due.
     pub fn contents_request(&mut self, at: DateTime<Utc>) {
         let mut due = Vec::new();
@@ -263,6 +271,7 @@ impl JiveSim {
             workload: Workload::new(seed ^ 0x3017),
             hooks: Vec::new(),
             prefix: config.prefix,
+            shuffle_ties: false,
             core_revision: config.core_revision,
             served_base: None,
             lag_ms: config.create_update_lag_ms,
@@ -473,6 +482,13 @@ impl JiveSim {
     /// Whether bodies start with the JSON security prefix.
     pub fn set_prefix(&self, on: bool) {
         self.state().prefix = on;
+    }
+
+    /// `true`: `/contents` answers list items that tie on the sort key (the same `published` for
+    /// `dateCreated*`) in a new random order on every request, as nothing in Jive's documentation
+    /// rules out; `false` (the default): by `contentID`.
+    pub fn set_shuffle_ties(&self, on: bool) {
+        self.state().shuffle_ties = on;
     }
 
     /// App throttling on (`Some`) or off.
