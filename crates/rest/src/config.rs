@@ -2,6 +2,7 @@
 //! accepted beside ours), and [`RestConfig::compile`], which checks all of it and turns it into
 //! the [`Resource`]s the provider reads. Every message names the field it is about.
 
+pub use crate::paging::Paging;
 use crate::pattern::DateFormat;
 use crate::template::UrlTemplate;
 use chrono::{DateTime, Utc};
@@ -277,56 +278,6 @@ pub struct DatesConfig {
     pub created_date_format: Option<String>,
     #[serde(default, alias = "createdAtTimezone", alias = "created_timezone")]
     pub created_date_timezone: Option<String>,
-}
-
-/// How the pages of a list follow each other.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Paging {
-    /// One request answers the whole window.
-    #[default]
-    None,
-    /// `?page=1`, `?page=2`, ...: the last page is empty or shorter than `size`.
-    Page {
-        #[serde(default = "d_page_param")]
-        param: String,
-        #[serde(default = "d_first_page")]
-        first: u64,
-        #[serde(default)]
-        size_param: Option<String>,
-        #[serde(default)]
-        size: Option<u32>,
-        /// When passes over a window disagree (ties reordered between requests), the page size
-        /// is doubled up to this, so that the window fits one request.
-        #[serde(default)]
-        max_size: Option<u32>,
-    },
-    /// `?offset=0&limit=100`, `?offset=100&limit=100`, ...
-    Offset {
-        #[serde(default = "d_offset_param")]
-        param: String,
-        #[serde(default)]
-        size_param: Option<String>,
-        size: u32,
-        #[serde(default)]
-        max_size: Option<u32>,
-    },
-    /// The answer's `field` (a JSON pointer) holds a cursor, sent back as `param`.
-    Cursor { param: String, field: String },
-    /// The `Link: <…>; rel="next"` header (RFC 8288).
-    Link,
-    /// The answer's `field` (a JSON pointer) holds the next page's URL.
-    NextUrl { field: String },
-}
-
-fn d_page_param() -> String {
-    "page".into()
-}
-fn d_first_page() -> u64 {
-    1
-}
-fn d_offset_param() -> String {
-    "offset".into()
 }
 
 /// A list of deleted items.
@@ -726,13 +677,11 @@ fn list_spec(
                 ));
             }
         }
-        Paging::Cursor { param, field } => {
-            if param.is_empty() || !field.starts_with('/') {
-                return Err(err(
-                    format!("{at}paging"),
-                    "a cursor needs a param and a field (a JSON pointer)",
-                ));
-            }
+        Paging::Cursor { param, field } if param.is_empty() || !field.starts_with('/') => {
+            return Err(err(
+                format!("{at}paging"),
+                "a cursor needs a param and a field (a JSON pointer)",
+            ));
         }
         Paging::NextUrl { field } if !field.starts_with('/') => {
             return Err(err(

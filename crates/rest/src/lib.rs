@@ -23,6 +23,7 @@ pub mod config;
 mod error;
 mod factory;
 mod map;
+mod paging;
 pub mod pattern;
 mod provider;
 mod schema;

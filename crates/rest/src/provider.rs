@@ -22,6 +22,7 @@ use crate::client::{Answer, RestClient};
 use crate::config::{ListSpec, Paging, Resource, RestConfig, Start, resolve};
 use crate::error::RestError;
 use crate::map::{self, Change, Context, Known, Sighting};
+use crate::paging::{grown, list_of, page_size, paged};
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
@@ -621,76 +622,6 @@ impl RestProvider {
     }
 }
 
-/// The page size a list starts with.
-fn page_size(paging: &Paging) -> Option<u32> {
-    match paging {
-        Paging::Page { size, .. } => *size,
-        Paging::Offset { size, .. } => Some(*size),
-        _ => None,
-    }
-}
-
-/// The next page size to try after passes disagreed, if the paging allows a bigger one.
-fn grown(paging: &Paging, size: Option<u32>) -> Option<u32> {
-    let max = match paging {
-        Paging::Page {
-            max_size: Some(m), ..
-        }
-        | Paging::Offset {
-            max_size: Some(m), ..
-        } => *m,
-        _ => return None,
-    };
-    let size = size?;
-    (size < max).then(|| size.saturating_mul(2).min(max))
-}
-
-/// The URL of page `index` (from 0): the first URL with the paging's parameters.
-fn paged(first: &Url, paging: &Paging, index: u32, size: Option<u32>, cursor: Option<&str>) -> Url {
-    let mut url = first.clone();
-    let size_pair = |url: &mut Url, param: &Option<String>| {
-        if let (Some(p), Some(s)) = (param, size) {
-            url.query_pairs_mut().append_pair(p, &s.to_string());
-        }
-    };
-    match paging {
-        Paging::Page {
-            param,
-            first: first_page,
-            size_param,
-            ..
-        } => {
-            let page = first_page.saturating_add(u64::from(index));
-            url.query_pairs_mut().append_pair(param, &page.to_string());
-            size_pair(&mut url, size_param);
-        }
-        Paging::Offset {
-            param, size_param, ..
-        } => {
-            let offset = u64::from(index) * u64::from(size.unwrap_or(0));
-            url.query_pairs_mut()
-                .append_pair(param, &offset.to_string());
-            size_pair(&mut url, size_param);
-        }
-        Paging::Cursor { param, .. } => {
-            if let Some(c) = cursor {
-                url.query_pairs_mut().append_pair(param, c);
-            }
-        }
-        Paging::None | Paging::Link | Paging::NextUrl { .. } => {}
-    }
-    url
-}
-
-/// The array at `pointer` (the body itself for an empty pointer); `null` is an empty list.
-fn list_of<'a>(body: &'a Value, pointer: &str) -> Option<&'a [Value]> {
-    match body.pointer(pointer)? {
-        Value::Array(items) => Some(items),
-        Value::Null => Some(&[]),
-        _ => None,
-    }
-}
-
 #[async_trait::async_trait]
 impl Provider for RestProvider {
     fn name(&self) -> &str {
@@ -703,58 +634,5 @@ impl Provider for RestProvider {
 
     async fn poll(&self, checkpoint: Option<&Checkpoint>) -> Result<Page, ProviderError> {
         self.poll_inner(checkpoint).await.map_err(Into::into)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn pages_carry_their_paging_parameters() {
-        let first = Url::parse("https://a.example.com/x?since=1").unwrap();
-        let page = Paging::Page {
-            param: "page".into(),
-            first: 1,
-            size_param: Some("per_page".into()),
-            size: Some(50),
-            max_size: None,
-        };
-        assert_eq!(
-            paged(&first, &page, 2, Some(50), None).as_str(),
-            "https://a.example.com/x?since=1&page=3&per_page=50"
-        );
-        let offset = Paging::Offset {
-            param: "startIndex".into(),
-            size_param: Some("count".into()),
-            size: 25,
-            max_size: Some(100),
-        };
-        assert_eq!(
-            paged(&first, &offset, 2, Some(25), None).as_str(),
-            "https://a.example.com/x?since=1&startIndex=50&count=25"
-        );
-        assert_eq!(grown(&offset, Some(25)), Some(50));
-        assert_eq!(grown(&offset, Some(80)), Some(100));
-        assert_eq!(grown(&offset, Some(100)), None);
-        let cursor = Paging::Cursor {
-            param: "after".into(),
-            field: "/next".into(),
-        };
-        assert_eq!(
-            paged(&first, &cursor, 1, None, Some("a b")).as_str(),
-            "https://a.example.com/x?since=1&after=a+b"
-        );
-    }
-
-    #[test]
-    fn the_list_is_found_at_its_pointer() {
-        let body = serde_json::json!({"data": {"items": [1, 2]}, "none": null, "n": 3});
-        assert_eq!(list_of(&body, "/data/items").unwrap().len(), 2);
-        assert_eq!(list_of(&body, "/none").unwrap().len(), 0);
-        assert!(list_of(&body, "/n").is_none());
-        assert!(list_of(&body, "").is_none());
-        assert_eq!(list_of(&serde_json::json!([1]), "").unwrap().len(), 1);
     }
 }

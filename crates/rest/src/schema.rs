@@ -193,8 +193,7 @@ pub fn config() -> Value {
     let resources = json!({"type": "object", "minProperties": 1, "additionalProperties": resource(),
         "description": "The resources polled, by name."});
     json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "rest source config",
+        "title": "RestConfig",
         "type": "object",
         "additionalProperties": false,
         "required": ["base_url"],
