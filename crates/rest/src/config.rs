@@ -598,6 +598,9 @@ fn list_spec(
     paging: &Paging,
     at: &str,
 ) -> Result<ListSpec, ConfigError> {
+    if let Some(zone) = zone {
+        crate::pattern::parse_zone(zone).map_err(|e| err(format!("{at}url_timezone"), e))?;
+    }
     let template = UrlTemplate::parse(url, zone).map_err(|e| err(format!("{at}url"), e))?;
     let sample = template.render(DateTime::UNIX_EPOCH, DateTime::UNIX_EPOCH);
     let resolved = resolve(base, &sample).map_err(|e| err(format!("{at}url"), e))?;
@@ -606,10 +609,6 @@ fn list_spec(
             format!("{at}url"),
             "must be on the base URL's origin (scheme, host and port)",
         ));
-    }
-    if zone.is_some() {
-        crate::pattern::parse_zone(zone.unwrap_or_default())
-            .map_err(|e| err(format!("{at}url_timezone"), e))?;
     }
     if !list.is_empty() && !list.starts_with('/') {
         return Err(err(
@@ -771,6 +770,14 @@ mod tests {
             (
                 json!({"url": "/i", "idField": "id", "datesConfiguration": {"updatedDateField": "u"}, "paging": {"mode": "offset", "size": 0}}),
                 "resources.items.paging.size: must be 1..=10000",
+            ),
+            (
+                json!({"url": "/i?a=${after:yyyy}", "url_timezone": "Asia/Tokyo", "idField": "id", "datesConfiguration": {"updatedDateField": "u"}}),
+                "resources.items.url_timezone: unsupported time zone",
+            ),
+            (
+                json!({"url": "/i", "idField": "id", "datesConfiguration": {"updatedDateField": "u"}, "paging": {"mode": "page", "bogus": 1}}),
+                "unknown field `bogus`",
             ),
             (
                 json!({"url": "/i", "idField": "id", "datesConfiguration": {"updatedDateField": "u"}, "bogus": 1}),

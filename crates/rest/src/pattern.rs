@@ -649,6 +649,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any instant from 1970 to 2199, in any zone the table uses, comes back from its text at
+        /// the format's precision, and that text comes back from the instant.
+        #[test]
+        fn every_instant_round_trips_at_the_format_precision(
+            ms in 0i64..7_258_118_400_000,
+            row in 0usize..TABLE.len(),
+        ) {
+            let (format, zone, _, _) = TABLE[row];
+            let f = DateFormat::new(format, zone).unwrap();
+            let p = f.precision_ms();
+            let t = DateTime::from_timestamp_millis(ms - ms.rem_euclid(p)).unwrap();
+            let text = f.format(t);
+            proptest::prop_assert_eq!(f.parse(&text).unwrap(), t, "{} {}", format, text);
+            proptest::prop_assert_eq!(f.format(f.parse(&text).unwrap()), text);
+        }
+    }
+
     #[test]
     fn a_value_with_an_offset_overrides_the_zone() {
         let f = DateFormat::new("yyyy-MM-dd'T'HH:mm:ssXXX", Some("+05:00")).unwrap();
