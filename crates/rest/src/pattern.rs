@@ -21,7 +21,9 @@
 //! | `Z` | RFC 822 offset | `+0200`, `+0000` |
 //! | `'text'`, `''` | literal text, a single quote | |
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc,
+};
 
 /// Why a date format or time zone was refused (at source creation).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,7 +146,7 @@ pub fn parse_zone(zone: &str) -> Result<FixedOffset, PatternError> {
 }
 
 fn utc() -> FixedOffset {
-    FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!("zero is a valid offset"))
+    Utc.fix()
 }
 
 impl DateFormat {
