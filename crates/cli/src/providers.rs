@@ -8,5 +8,6 @@ pub fn factories() -> Vec<Box<dyn ProviderFactory>> {
     vec![
         Box::new(tributary_egnyte::EgnyteFactory::new()),
         Box::new(tributary_jive::JiveFactory),
+        Box::new(tributary_rest::RestFactory),
     ]
 }
