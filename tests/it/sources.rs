@@ -562,7 +562,7 @@ async fn refusals_name_the_field_and_never_echo_a_secret() {
             json!({"provider": "dropbox", "config": {}, "credentials": {"kind": "x"}}),
             400,
             "invalid_source",
-            "unknown provider \"dropbox\"; this build knows egnyte, jive",
+            "unknown provider \"dropbox\"; this build knows egnyte, jive, rest",
         ),
         (
             json!({"provider": "Dropbox!".repeat(1000), "config": {}, "credentials": {"kind": "x"}}),
@@ -1292,5 +1292,74 @@ async fn a_redirect_is_not_followed_and_the_sources_error_names_it() {
     );
     assert_eq!(upstream.received_requests().await.unwrap().len(), 1);
     assert_eq!(internal.received_requests().await.unwrap().len(), 0);
+    h.stop().await;
+}
+
+/// A provider the server never names, registered by one line in the binary's list
+/// (`crates/cli/src/providers.rs`): `rest`, created through `POST /v1/sources` with a
+/// configuration that reads the Jive simulator's `/contents`, polls, and its events reach the
+/// tenant's log with the source and provider named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_source_created_through_the_api_polls_by_configuration_alone() {
+    let h = harness().await;
+    const JIVE_DATE: &str = "yyyy-MM-dd'T'HH:mm:ss.SSSZ";
+    let start = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    let config = json!({
+        "base_url": h.jive_url,
+        "response_prefix": "throw 'allowIllegalResourceCall is false.';",
+        "start": tributary_core::time::format(&start),
+        "max_window_ms": 3 * 86_400_000u64,
+        "skew_ms": 300,
+        "poll": fast(),
+        "resources": {
+            "contents": {
+                "url": format!("/api/core/v3/contents?filter=modificationDate(${{before:{JIVE_DATE}}},${{after:{JIVE_DATE}}})&fields=contentID,type,subject,published,updated"),
+                "list": "/list",
+                "idField": "contentID",
+                "datesConfiguration": {
+                    "updatedDateField": "updated", "updatedDateFormat": JIVE_DATE,
+                    "createdDateField": "published", "createdDateFormat": JIVE_DATE
+                },
+                "paging": {"mode": "offset", "param": "startIndex", "size_param": "count", "size": 7},
+                "kind_field": "type",
+                "name_field": "subject"
+            }
+        }
+    });
+    let (status, created) = h
+        .post(
+            KEY_A,
+            "/v1/sources",
+            json!({"id": "by-config", "provider": "rest", "config": config,
+                "credentials": {"kind": "basic", "username": "u", "password": JIVE_PASSWORD}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["provider"], "rest");
+    let items = h.jive.contents_count();
+    assert_eq!(items, 20);
+    let events = h.ingest_backlog(KEY_A, "by-config").await;
+    assert_eq!(events.len(), items, "{events:?}");
+    let (status, body) = h
+        .get(KEY_A, "/v1/events?source=by-config&page_size=100")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let objects = body["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), items);
+    for event in objects {
+        assert_eq!(
+            (&event["type"], &event["provider"], &event["source"]),
+            (&json!("add"), &json!("rest"), &json!("by-config")),
+            "{event}"
+        );
+    }
+    let mut ids: Vec<&str> = objects
+        .iter()
+        .map(|e| e["object"]["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), items, "each item once");
+    h.assert_never_answered(&[JIVE_PASSWORD]);
     h.stop().await;
 }
