@@ -1,30 +1,26 @@
-//! The [`Authorization`] each request carries. Static credentials are used as they are; OAuth
-//! credentials are refreshed at `oauth.token_url` when there is no access token, when it ends
-//! within a minute, and once after a `401`. A rotated refresh token (RFC 6749 §6) is stored
-//! through the [`CredentialWriter`] before it is used: a failed write fails the poll.
+//! The [`Authorization`] each request carries. Static credentials (bearer, basic, an API key)
+//! are used as they are; OAuth credentials get an access token from the kit's [`TokenCache`] at
+//! `oauth.token_url`, the client in the form or by HTTP Basic (`oauth.client_auth`).
 //!
-//! Kept small on purpose: the kit is to own one OAuth refresh for every provider.
+//! The refresh rules (before the token runs out, after a `401`, one at a time, a rotated refresh
+//! token stored through the [`CredentialWriter`] before use) are the kit's:
+//! `tributary_provider_kit::oauth`. What is rest's: a configured `access_token_expires_at` is
+//! treated like a refreshed token's end, so the stored token is replaced a minute before it.
 
 use crate::client::{Authorization, RestClient};
-use crate::config::{Credentials, KeyLocation, OAuthConfig};
+use crate::config::{ConfigError, Credentials, KeyLocation, OAuthClientAuth, OAuthConfig};
 use crate::error::RestError;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tributary_core::{Clock, CredentialWriter, NoCredentialWriter, RotatedRefreshToken, Secret};
+use tributary_core::{Clock, CredentialWriter, NoCredentialWriter};
+use tributary_provider_kit::ClientAuth;
+use tributary_provider_kit::oauth::{AccessToken, RefreshGrant, TokenCache};
 
-#[derive(Debug)]
-struct Token {
-    access: Option<Secret>,
-    expires_at: Option<DateTime<Utc>>,
-    refresh: Secret,
-}
-
-/// One source's credentials and, for OAuth, its current access token.
+/// One source's credentials and, for OAuth, its token cache.
 pub(crate) struct Authenticator {
     credentials: Option<Credentials>,
-    oauth: Option<OAuthConfig>,
-    token: tokio::sync::Mutex<Option<Token>>,
+    oauth: Option<TokenCache>,
     writer: Arc<dyn CredentialWriter>,
     refreshes: AtomicU64,
 }
@@ -38,131 +34,104 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(credentials: Option<Credentials>, oauth: Option<OAuthConfig>) -> Self {
-        let token = match &credentials {
+    /// Refused when OAuth credentials come without `oauth.token_url` (the config's checks refuse
+    /// that first).
+    pub fn new(
+        credentials: Option<Credentials>,
+        oauth: Option<&OAuthConfig>,
+    ) -> Result<Self, ConfigError> {
+        let cache = match &credentials {
             Some(Credentials::Oauth {
+                client_id,
+                client_secret,
                 refresh_token,
                 access_token,
                 access_token_expires_at,
-                ..
-            }) => Some(Token {
-                access: access_token.clone(),
-                expires_at: *access_token_expires_at,
-                refresh: refresh_token.clone(),
-            }),
+            }) => {
+                let oauth = oauth.ok_or_else(|| ConfigError {
+                    field: "oauth.token_url".into(),
+                    message: "OAuth credentials need the token URL they refresh at".into(),
+                })?;
+                let grant = RefreshGrant {
+                    provider: crate::map::PROVIDER,
+                    token_url: oauth.token_url.clone(),
+                    client_id: client_id.clone(),
+                    client_secret: client_secret.clone(),
+                    client_auth: match oauth.client_auth {
+                        OAuthClientAuth::Form => ClientAuth::Form,
+                        OAuthClientAuth::Basic => ClientAuth::Basic,
+                    },
+                    throttle_statuses: Vec::new(),
+                };
+                let access = access_token.clone().map(|token| AccessToken {
+                    token,
+                    refresh_at: access_token_expires_at.map(|at| at - TimeDelta::seconds(60)),
+                });
+                Some(TokenCache::new(grant, refresh_token.clone(), access))
+            }
             _ => None,
         };
-        Self {
+        Ok(Self {
             credentials,
-            oauth,
-            token: tokio::sync::Mutex::new(token),
+            oauth: cache,
             writer: Arc::new(NoCredentialWriter),
             refreshes: AtomicU64::new(0),
-        }
+        })
     }
 
+    /// Where rotated refresh tokens are stored before they are used.
     pub fn set_writer(&mut self, writer: Arc<dyn CredentialWriter>) {
         self.writer = writer;
     }
 
+    /// OAuth access-token refreshes so far.
     pub fn refreshes(&self) -> u64 {
         self.refreshes.load(Ordering::Relaxed)
     }
 
+    /// The `Authorization` for the next request; an OAuth token is refreshed when it is due.
     pub async fn authorization(
         &self,
         client: &RestClient,
         clock: &dyn Clock,
     ) -> Result<Authorization, RestError> {
-        let (client_id, client_secret) = match &self.credentials {
-            None | Some(Credentials::None) => return Ok(Authorization::None),
-            Some(Credentials::Bearer { token }) => return Ok(Authorization::Bearer(token.clone())),
-            Some(Credentials::Basic { username, password }) => {
-                return Ok(Authorization::Basic {
-                    username: username.clone(),
-                    password: password.clone(),
-                });
+        if let Some(cache) = &self.oauth {
+            let fresh = cache
+                .access_token(client.exchange(), self.writer.as_ref(), clock)
+                .await?;
+            if fresh.refreshed {
+                self.refreshes.fetch_add(1, Ordering::Relaxed);
             }
+            return Ok(Authorization::Bearer(fresh.token));
+        }
+        Ok(match &self.credentials {
+            None | Some(Credentials::None | Credentials::Oauth { .. }) => Authorization::None,
+            Some(Credentials::Bearer { token }) => Authorization::Bearer(token.clone()),
+            Some(Credentials::Basic { username, password }) => Authorization::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            },
             Some(Credentials::ApiKey {
                 location,
                 name,
                 value,
             }) => {
                 let (name, value) = (name.clone(), value.clone());
-                return Ok(match location {
+                match location {
                     KeyLocation::Header => Authorization::Header { name, value },
                     KeyLocation::Query => Authorization::Query { name, value },
-                });
+                }
             }
-            Some(Credentials::Oauth {
-                client_id,
-                client_secret,
-                ..
-            }) => (client_id, client_secret),
-        };
-        let mut guard = self.token.lock().await;
-        let Some(token) = guard.as_mut() else {
-            return Ok(Authorization::None);
-        };
-        let now = clock.now();
-        if let Some(access) = &token.access
-            && token
-                .expires_at
-                .is_none_or(|at| at - TimeDelta::seconds(60) > now)
-        {
-            return Ok(Authorization::Bearer(access.clone()));
-        }
-        let Some(oauth) = &self.oauth else {
-            return Err(RestError::Token {
-                endpoint: "oauth.token_url".into(),
-                message: "no token URL is configured".into(),
-            });
-        };
-        let answer = client
-            .refresh_token(
-                &oauth.token_url,
-                oauth.client_auth,
-                client_id,
-                client_secret,
-                &token.refresh,
-            )
-            .await?;
-        self.refreshes.fetch_add(1, Ordering::Relaxed);
-        if let Some(rotated) = answer.refresh_token.filter(|r| r != token.refresh.expose()) {
-            let current = Secret::new(rotated);
-            self.writer
-                .save_rotated(&RotatedRefreshToken {
-                    provider: crate::map::PROVIDER,
-                    client_id: client_id.clone(),
-                    previous: token.refresh.clone(),
-                    current: current.clone(),
-                })
-                .await?;
-            token.refresh = current;
-        }
-        let access = Secret::new(answer.access_token);
-        token.access = Some(access.clone());
-        token.expires_at = answer
-            .expires_in
-            .filter(|s| *s > 0)
-            .map(|s| now + TimeDelta::seconds(s));
-        Ok(Authorization::Bearer(access))
+        })
     }
 
-    /// The upstream answered 401 to `auth`: true when a refresh may help (an OAuth access token,
-    /// which is dropped so that the next [`Authenticator::authorization`] refreshes).
+    /// The upstream answered `401` to `auth`: forgets an OAuth access token so the next
+    /// [`Authenticator::authorization`] refreshes, and says whether a retry may help.
     pub async fn refused(&self, auth: &Authorization) -> bool {
-        let Authorization::Bearer(refused) = auth else {
+        let (Some(cache), Authorization::Bearer(token)) = (&self.oauth, auth) else {
             return false;
         };
-        let mut guard = self.token.lock().await;
-        match guard.as_mut() {
-            Some(token) if token.access.as_ref() == Some(refused) => {
-                token.access = None;
-                true
-            }
-            Some(_) => true,
-            None => false,
-        }
+        cache.refused(token).await;
+        true
     }
 }

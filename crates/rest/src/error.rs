@@ -1,33 +1,33 @@
-//! What can go wrong in a REST poll, and what the scheduler should do about each.
+//! What can go wrong in a REST poll, and what the scheduler should do about each
+//! ([`RestError::failure`]). A failure status is read by the kit's `failure::classify`: a
+//! configured API has no signals of its own to read first.
 
-use std::time::Duration;
-use tributary_core::{CheckpointError, CredentialWriteError, ObjectStateError, ProviderError};
+use tributary_core::{CheckpointError, ObjectStateError, ProviderError};
+use tributary_http::ExchangeError;
+use tributary_provider_kit::failure::Failure;
+use tributary_provider_kit::oauth::RefreshError;
 
 /// A failed request or poll. `endpoint` is `GET /path` (never the query: it may hold a key).
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
-    #[error("{endpoint}: {message}")]
-    Request { endpoint: String, message: String },
-    #[error("{endpoint}: no answer within {} ms", timeout.as_millis())]
-    Timeout { endpoint: String, timeout: Duration },
-    /// The upstream answered with a status that is not a success.
+    /// No (readable) answer: a forbidden address, a timeout, a poll bound, a failed connection,
+    /// a body past `max_response_bytes`.
+    #[error("{endpoint}: {source}{}", hint(source))]
+    Exchange {
+        endpoint: String,
+        source: ExchangeError,
+    },
+    /// The upstream answered with a status that is not a success; `failure` is the kit's reading.
     #[error("{endpoint}: HTTP {status}: {message}")]
     Status {
         endpoint: String,
         status: u16,
         message: String,
-        retry_after: Option<Duration>,
+        failure: Failure,
     },
     /// The answer is not what the configuration says it is (not JSON, no list at the pointer).
     #[error("{endpoint}: {detail}")]
     Malformed { endpoint: String, detail: String },
-    #[error("{endpoint}: {source}, set by max_response_bytes; the rest was not read")]
-    TooLarge {
-        endpoint: String,
-        source: tributary_http::BodyError,
-    },
-    #[error("{0}; the next poll starts again")]
-    PollBound(#[from] tributary_http::PollBoundExceeded),
     /// A next-page URL on another origin than the base URL: never fetched (the credentials go
     /// only to the configured host).
     #[error(
@@ -38,64 +38,57 @@ pub enum RestError {
         origin: String,
         base: String,
     },
-    #[error("{endpoint}: {source}")]
-    AddressNotAllowed {
-        endpoint: String,
-        source: tributary_http::AddressNotAllowed,
-    },
     /// One pass over a list went past `max_pages`.
     #[error(
         "resource {resource}: more than {limit} pages in one window (max_pages); the next poll retries"
     )]
     TooManyPages { resource: String, limit: u32 },
-    /// The token endpoint refused the refresh token.
-    #[error("{endpoint}: the OAuth token refresh was refused: {message}")]
-    Token { endpoint: String, message: String },
+    /// No OAuth access token: the refresh failed, or its rotated refresh token could not be
+    /// stored. It says itself how the scheduler reacts.
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
     #[error(transparent)]
     ObjectState(#[from] ObjectStateError),
     #[error("rest: {0}")]
     Checkpoint(#[from] CheckpointError),
-    #[error("rest: {0}; the next poll refreshes again")]
-    CredentialWrite(#[from] CredentialWriteError),
+}
+
+/// The config field behind a limit an exchange ran into, for the operator.
+fn hint(e: &ExchangeError) -> &'static str {
+    match e {
+        ExchangeError::TooLarge(_) => ", set by max_response_bytes; the rest was not read",
+        ExchangeError::PollBound(_) => "; the next poll starts again",
+        ExchangeError::NotAllowed(_)
+        | ExchangeError::Timeout { .. }
+        | ExchangeError::Request { .. } => "",
+    }
 }
 
 impl RestError {
+    /// The upstream refused the credentials (`401`): a refreshed OAuth token may help.
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, RestError::Status { status: 401, .. })
+    }
+
+    /// How the scheduler reacts: the kit's reading of statuses and exchanges; an answer that
+    /// does not fit the configuration, or a poll past its page limit, may pass (transient); an
+    /// unreadable checkpoint will not.
+    pub fn failure(&self) -> Failure {
+        match self {
+            RestError::Exchange { source, .. } => Failure::from(source),
+            RestError::Status { failure, .. } => *failure,
+            RestError::Refresh(e) => e.failure(),
+            RestError::Checkpoint(_) => Failure::Fatal,
+            RestError::Malformed { .. }
+            | RestError::ForeignLink { .. }
+            | RestError::TooManyPages { .. }
+            | RestError::ObjectState(_) => Failure::Transient,
+        }
     }
 }
 
 impl From<RestError> for ProviderError {
     fn from(e: RestError) -> Self {
-        let message = e.to_string();
-        match e {
-            RestError::Status {
-                status: 429 | 503,
-                retry_after,
-                ..
-            } => ProviderError::RateLimited {
-                retry_after,
-                message,
-            },
-            RestError::Status {
-                status: 401 | 403, ..
-            }
-            | RestError::Token { .. } => ProviderError::Auth { message },
-            RestError::Status { status, .. } if status >= 500 => {
-                ProviderError::Transient { message }
-            }
-            RestError::Status { .. }
-            | RestError::AddressNotAllowed { .. }
-            | RestError::Checkpoint(_) => ProviderError::Fatal { message },
-            RestError::Request { .. }
-            | RestError::Timeout { .. }
-            | RestError::Malformed { .. }
-            | RestError::TooLarge { .. }
-            | RestError::PollBound(_)
-            | RestError::ForeignLink { .. }
-            | RestError::TooManyPages { .. }
-            | RestError::ObjectState(_)
-            | RestError::CredentialWrite(_) => ProviderError::Transient { message },
-        }
+        e.failure().into_error(e.to_string())
     }
 }

@@ -14,7 +14,8 @@
 //! - `pattern.rs`: Java `SimpleDateFormat` patterns, epoch numbers, time zones.
 //! - `template.rs`: the URL with its window placeholders.
 //! - `config.rs`: the source config and its checks; `schema.rs`: its JSON Schema.
-//! - `client.rs`, `auth.rs`: the HTTP calls and their credentials.
+//! - `client.rs`, `auth.rs`: the HTTP call and its credentials (the kit's `Exchange`, token
+//!   cache and failure reading).
 //! - `map.rs`: items to events; `provider.rs`: windows, ties, checkpoints.
 
 mod auth;

@@ -116,7 +116,6 @@ impl RestProvider {
             config.max_response_bytes,
             config.response_prefix.clone(),
             budget,
-            clock.clone(),
         )?;
         let templates = resources.iter().flat_map(|r| {
             std::iter::once(&r.spec.url).chain(r.deleted.as_ref().map(|d| &d.spec.url))
@@ -130,7 +129,7 @@ impl RestProvider {
             .map(|t| i64::from(t.zone_seconds()) * 1000)
             .next()
             .unwrap_or(0);
-        let auth = Authenticator::new(config.credentials.clone(), config.oauth.clone());
+        let auth = Authenticator::new(config.credentials.clone(), config.oauth.as_ref())?;
         Ok(Self {
             source,
             base,

@@ -3,12 +3,11 @@
 //! `updated_at`, paged by page number, and a list of deleted items. Time is a `ManualClock`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+mod common;
+
 use chrono::{DateTime, TimeDelta, Utc};
+use common::{Api, Item, Served, Shared, serve, time};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tributary_core::{
     Checkpoint, Clock, Event, EventType, ManualClock, MemoryObjectState, NoCredentialWriter, Page,
@@ -18,141 +17,14 @@ use tributary_http::{AddressPolicy, Outbound};
 use tributary_provider_kit::{BuildContext, ProviderFactory, SourceSpec};
 use tributary_rest::RestFactory;
 
-#[derive(Debug, Clone)]
-struct Item {
-    id: u64,
-    name: String,
-    created: DateTime<Utc>,
-    updated: DateTime<Utc>,
-}
-
-#[derive(Default)]
-struct Api {
-    items: Vec<Item>,
-    deleted: Vec<(u64, DateTime<Utc>)>,
-    /// Ties on `updated_at` come back in a new random order on every request.
-    shuffle_ties: bool,
-    requests: u32,
-}
-
-type Shared = Arc<Mutex<Api>>;
-
-fn time(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn write(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// `(since, until]` from the query, both optional.
-fn window(q: &HashMap<String, String>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-    (
-        q.get("since").map(|s| time(s)),
-        q.get("until").map(|s| time(s)),
-    )
-}
-
-fn inside(t: DateTime<Utc>, w: (Option<DateTime<Utc>>, Option<DateTime<Utc>>)) -> bool {
-    w.0.is_none_or(|s| t > s) && w.1.is_none_or(|u| t <= u)
-}
-
-async fn items(State(api): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
-    let mut api = api.lock().unwrap();
-    api.requests += 1;
-    let w = window(&q);
-    let mut list: Vec<Item> = api
-        .items
-        .iter()
-        .filter(|i| inside(i.updated, w))
-        .cloned()
-        .collect();
-    if api.shuffle_ties {
-        fastrand::shuffle(&mut list);
-        list.sort_by_key(|i| i.updated); // stable: ties keep the shuffled order
-    } else {
-        list.sort_by_key(|i| (i.updated, i.id));
-    }
-    let page: usize = q.get("page").map_or(1, |p| p.parse().unwrap());
-    let per_page: usize = q
-        .get("per_page")
-        .map_or(25, |p| p.parse().unwrap())
-        .min(500);
-    let data: Vec<Value> = list
-        .iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .map(|i| {
-            json!({"id": i.id, "name": i.name, "created_at": write(i.created),
-                "updated_at": write(i.updated)})
-        })
-        .collect();
-    Json(json!({"data": data, "page": page}))
-}
-
-async fn deleted(
-    State(api): State<Shared>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Json<Value> {
-    let mut api = api.lock().unwrap();
-    api.requests += 1;
-    let w = window(&q);
-    let data: Vec<Value> = api
-        .deleted
-        .iter()
-        .filter(|(_, at)| inside(*at, w))
-        .map(|(id, at)| json!({"id": id, "deleted_at": write(*at)}))
-        .collect();
-    Json(json!({"data": data}))
-}
-
-async fn foreign() -> Json<Value> {
-    Json(
-        json!({"data": [{"id": 1, "updated_at": "2026-03-02T10:00:01.000Z"}],
-        "next": "http://elsewhere.example.com/items?page=2"}),
-    )
-}
-
-async fn serve(api: Shared) -> String {
-    let app = Router::new()
-        .route("/v1/items", get(items))
-        .route("/v1/deleted", get(deleted))
-        .route("/v1/foreign", get(foreign))
-        .with_state(api);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
-}
-
 const T0: &str = "2026-03-02T10:00:00.000Z";
 
 fn config(base: &str, max_size: Option<u32>) -> Value {
-    let mut paging =
-        json!({"mode": "page", "param": "page", "size_param": "per_page", "size": 100});
+    let mut items = common::items_resource(100);
     if let Some(m) = max_size {
-        paging["max_size"] = json!(m);
+        items["paging"]["max_size"] = json!(m);
     }
-    json!({
-        "base_url": base,
-        "skew_ms": 1000,
-        "resources": {
-            "items": {
-                "url": "/items?since=${after:yyyy-MM-dd'T'HH:mm:ss.SSSXXX}&until=${before:yyyy-MM-dd'T'HH:mm:ss.SSSXXX}",
-                "list": "/data",
-                "id_field": "id",
-                "dates": {"updated_field": "updated_at", "created_field": "created_at"},
-                "name_field": "name",
-                "kind": "record",
-                "paging": paging,
-                "deleted": {
-                    "url": "/deleted?since=${after:yyyy-MM-dd'T'HH:mm:ss.SSSXXX}&until=${before:yyyy-MM-dd'T'HH:mm:ss.SSSXXX}",
-                    "list": "/data",
-                    "date_field": "deleted_at"
-                }
-            }
-        }
-    })
+    json!({"base_url": base, "skew_ms": 1000, "resources": {"items": items}})
 }
 
 struct Source {
@@ -243,13 +115,13 @@ fn item(id: u64, created: i64, updated: i64) -> Item {
 async fn scenario(
     shuffle_ties: bool,
     max_size: Option<u32>,
-) -> (Vec<Vec<(EventType, String, i64)>>, Shared, Source) {
+) -> (Vec<Vec<(EventType, String, i64)>>, Shared, Source, Served) {
     let api: Shared = Arc::new(Mutex::new(Api {
         shuffle_ties,
         ..Api::default()
     }));
-    let base = serve(api.clone()).await;
-    let mut source = build(config(&base, max_size));
+    let served = serve(api.clone()).await;
+    let mut source = build(config(&served.base, max_size));
     let mut rounds = Vec::new();
 
     // First poll: the source starts now (less the skew), with nothing to emit.
@@ -289,7 +161,7 @@ async fn scenario(
     source.advance_to(at(120_000));
     let (events, _) = source.drain().await;
     rounds.push(summary(&events));
-    (rounds, api, source)
+    (rounds, api, source, served)
 }
 
 fn expected() -> Vec<Vec<(EventType, String, i64)>> {
@@ -311,7 +183,7 @@ fn expected() -> Vec<Vec<(EventType, String, i64)>> {
 
 #[tokio::test]
 async fn page_number_paging_gives_the_exact_add_update_delete_stream_with_250_ties() {
-    let (rounds, _, source) = scenario(false, None).await;
+    let (rounds, _, source, _served) = scenario(false, None).await;
     assert_eq!(rounds[0].len(), 253);
     assert_eq!(rounds, expected());
     assert_eq!(
@@ -323,7 +195,7 @@ async fn page_number_paging_gives_the_exact_add_update_delete_stream_with_250_ti
 
 #[tokio::test]
 async fn ties_in_a_new_order_on_every_request_still_give_every_item_exactly_once() {
-    let (rounds, api, _) = scenario(true, Some(500)).await;
+    let (rounds, api, _, _served) = scenario(true, Some(500)).await;
     assert_eq!(rounds, expected());
     // Three passes of three pages disagreed before bigger pages made the window one request.
     assert!(api.lock().unwrap().requests >= 9);
@@ -335,8 +207,8 @@ async fn passes_that_cannot_agree_are_emitted_with_a_gap_and_no_duplicates() {
         shuffle_ties: true,
         ..Api::default()
     }));
-    let base = serve(api.clone()).await;
-    let mut source = build(config(&base, None));
+    let served = serve(api.clone()).await;
+    let mut source = build(config(&served.base, None));
     source.drain().await;
     {
         let mut a = api.lock().unwrap();
@@ -359,7 +231,7 @@ async fn passes_that_cannot_agree_are_emitted_with_a_gap_and_no_duplicates() {
 
 #[tokio::test]
 async fn a_replayed_window_emits_nothing_already_emitted() {
-    let (_, _, source) = scenario(false, None).await;
+    let (_, _, source, _served) = scenario(false, None).await;
     // The engine hands back an older checkpoint (a restore): the memory says what was emitted.
     let old =
         Checkpoint::from_json(json!({"version": "V1", "through": "2026-03-02T09:59:59.000Z"}))
@@ -371,8 +243,8 @@ async fn a_replayed_window_emits_nothing_already_emitted() {
 #[tokio::test]
 async fn a_next_page_on_another_origin_is_refused() {
     let api: Shared = Arc::new(Mutex::new(Api::default()));
-    let base = serve(api).await;
-    let mut c = config(&base, None);
+    let served = serve(api).await;
+    let mut c = config(&served.base, None);
     c["resources"]["items"]["url"] = json!("/foreign?since=${after:epoch_millis}");
     c["resources"]["items"]["paging"] = json!({"mode": "next_url", "field": "/next"});
     c["resources"]["items"]
