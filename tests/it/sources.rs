@@ -1302,30 +1302,7 @@ async fn a_redirect_is_not_followed_and_the_sources_error_names_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rest_source_created_through_the_api_polls_by_configuration_alone() {
     let h = harness().await;
-    const JIVE_DATE: &str = "yyyy-MM-dd'T'HH:mm:ss.SSSZ";
-    let start = chrono::Utc::now() - chrono::TimeDelta::days(1);
-    let config = json!({
-        "base_url": h.jive_url,
-        "response_prefix": "throw 'allowIllegalResourceCall is false.';",
-        "start": tributary_core::time::format(&start),
-        "max_window_ms": 3 * 86_400_000u64,
-        "skew_ms": 300,
-        "poll": fast(),
-        "resources": {
-            "contents": {
-                "url": format!("/api/core/v3/contents?filter=modificationDate(${{before:{JIVE_DATE}}},${{after:{JIVE_DATE}}})&fields=contentID,type,subject,published,updated"),
-                "list": "/list",
-                "idField": "contentID",
-                "datesConfiguration": {
-                    "updatedDateField": "updated", "updatedDateFormat": JIVE_DATE,
-                    "createdDateField": "published", "createdDateFormat": JIVE_DATE
-                },
-                "paging": {"mode": "offset", "param": "startIndex", "size_param": "count", "size": 7},
-                "kind_field": "type",
-                "name_field": "subject"
-            }
-        }
-    });
+    let config = rest_config_of_jive(&h);
     let (status, created) = h
         .post(
             KEY_A,
@@ -1361,5 +1338,104 @@ async fn a_rest_source_created_through_the_api_polls_by_configuration_alone() {
     ids.dedup();
     assert_eq!(ids.len(), items, "each item once");
     h.assert_never_answered(&[JIVE_PASSWORD]);
+    h.stop().await;
+}
+
+/// A `rest` config that reads the Jive simulator's `/contents` (Jive's dates, offset paging,
+/// the JSON security prefix), from a day ago.
+fn rest_config_of_jive(h: &Harness) -> Value {
+    const JIVE_DATE: &str = "yyyy-MM-dd'T'HH:mm:ss.SSSZ";
+    let start = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    json!({
+        "base_url": h.jive_url,
+        "response_prefix": "throw 'allowIllegalResourceCall is false.';",
+        "start": tributary_core::time::format(&start),
+        "max_window_ms": 3 * 86_400_000u64,
+        "skew_ms": 300,
+        "poll": fast(),
+        "resources": {
+            "contents": {
+                "url": format!("/api/core/v3/contents?filter=modificationDate(${{before:{JIVE_DATE}}},${{after:{JIVE_DATE}}})&fields=contentID,type,subject,published,updated"),
+                "list": "/list",
+                "idField": "contentID",
+                "datesConfiguration": {
+                    "updatedDateField": "updated", "updatedDateFormat": JIVE_DATE,
+                    "createdDateField": "published", "createdDateFormat": JIVE_DATE
+                },
+                "paging": {"mode": "offset", "param": "startIndex", "size_param": "count", "size": 7},
+                "kind_field": "type",
+                "name_field": "subject"
+            }
+        }
+    })
+}
+
+/// OAuth works for any factory that describes it, here `rest` by its config alone (the Jive
+/// simulator's authorization server): `start` answers the configured authorize URL, the callback
+/// exchanges the code with the client in HTTP Basic and creates a source that polls with the
+/// token. A `rest` config without `oauth` is told so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_flow_works_for_a_provider_the_server_never_names() {
+    let h = harness().await;
+    let mut config = rest_config_of_jive(&h);
+    let (status, body) = h
+        .post(
+            KEY_A,
+            "/v1/oauth/rest/start",
+            json!({"config": config, "client_id": JIVE_CLIENT,
+                "client_secret": JIVE_CLIENT_SECRET, "redirect_uri": REDIRECT}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "invalid_source"),
+        "{body}"
+    );
+    assert!(
+        error_message(&body).contains("rest: this config describes no OAuth authorization"),
+        "{body}"
+    );
+    let (status, body) = h
+        .post(
+            KEY_A,
+            "/v1/oauth/dropbox/start",
+            json!({"config": config, "client_id": JIVE_CLIENT,
+                "client_secret": JIVE_CLIENT_SECRET, "redirect_uri": REDIRECT}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_message(&body)),
+        (
+            400,
+            "unknown provider \"dropbox\": this server has egnyte, jive, rest"
+        ),
+        "{body}"
+    );
+
+    config["oauth"] = json!({
+        "authorize_url": format!("{}/oauth2/authorize", h.jive_url),
+        "token_url": format!("{}/oauth2/token", h.jive_url),
+        "client_auth": "basic"
+    });
+    let start = json!({"id": "rest-oauth", "config": config, "client_id": JIVE_CLIENT,
+        "client_secret": JIVE_CLIENT_SECRET, "redirect_uri": REDIRECT});
+    let state = start_flow(&h, "rest", start, "/oauth2/authorize").await;
+    let code = h.jive.mint_code("u").unwrap();
+    let (status, created) = callback(&h, "rest", &[("code", &code), ("state", &state)]).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        (&created["id"], &created["provider"]),
+        (&json!("rest-oauth"), &json!("rest"))
+    );
+    let record = h
+        .store
+        .source("a", &SourceId::new("rest-oauth").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.credentials["kind"], "oauth");
+    assert_eq!(record.credentials["client_id"], JIVE_CLIENT);
+    let events = h.ingest_backlog(KEY_A, "rest-oauth").await;
+    assert_eq!(events.len(), h.jive.contents_count());
+    h.assert_never_answered(&[JIVE_CLIENT_SECRET]);
     h.stop().await;
 }

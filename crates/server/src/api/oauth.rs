@@ -103,39 +103,21 @@ pub(crate) struct CallbackParams {
 }
 
 /// The provider named in the path, and its factory: `400 invalid_parameter` when the server
-/// has no such provider or it offers no OAuth.
+/// has no such provider. Whether it offers OAuth may depend on the config (`rest` does when its
+/// config names the endpoints): `start` asks the factory with the config.
 fn provider_of(
     path: Result<Path<String>, PathRejection>,
     state: &ApiState,
 ) -> Result<Arc<dyn ProviderFactory>, ApiError> {
     let Path(name) = path.map_err(|e| ApiError::invalid(format!("invalid provider: {e}")))?;
-    let control = state.sources()?;
-    let providers = control.registry().providers();
-    let with_oauth = || {
-        let names: Vec<&str> = providers
-            .iter()
-            .filter(|f| f.oauth(&serde_json::Map::new()).is_some())
-            .map(|f| f.name())
-            .collect();
-        if names.is_empty() {
-            "none".to_owned()
-        } else {
-            names.join(", ")
-        }
-    };
-    match providers.get(&name) {
-        Some(factory) if factory.oauth(&serde_json::Map::new()).is_some() => Ok(factory.clone()),
-        Some(_) => Err(ApiError::invalid(format!(
-            "provider {} offers no OAuth here; OAuth is available for {}",
+    let providers = state.sources()?.registry().providers();
+    providers.get(&name).cloned().ok_or_else(|| {
+        ApiError::invalid(format!(
+            "unknown provider {}: this server has {}",
             quote(&name),
-            with_oauth()
-        ))),
-        None => Err(ApiError::invalid(format!(
-            "unknown provider {}: OAuth is available for {}",
-            quote(&name),
-            with_oauth()
-        ))),
-    }
+            providers.known()
+        ))
+    })
 }
 
 #[utoipa::path(
@@ -209,6 +191,15 @@ pub(crate) async fn start(
     // A tenant with no source place left is told now, not after its user has authorized (the
     // callback counts again, under the write lock).
     check_source_places(&state, &tenant).await?;
+    let endpoints = factory
+        .oauth(&request.config)
+        .unwrap_or_else(|| {
+            Err(format!(
+                "{}: this config describes no OAuth authorization (see the provider's documentation)",
+                factory.name()
+            ))
+        })
+        .map_err(ApiError::InvalidSource)?;
     // Check the config as the source will be built, with stand-in OAuth credentials.
     let record = tributary_store::SourceRecord {
         incarnation: 0,
@@ -235,10 +226,6 @@ pub(crate) async fn start(
             }
             e => ApiError::InvalidSource(e.to_string()),
         })?;
-    let endpoints = factory
-        .oauth(&request.config)
-        .unwrap_or_else(|| Err(format!("{} offers no OAuth", factory.name())))
-        .map_err(ApiError::InvalidSource)?;
     let oauth_state = random_hex(32)?;
     let scope = endpoints.scopes.join(" ");
     let mut params = vec![
