@@ -172,7 +172,8 @@ async fn deleted(Shared(sim): Shared<JiveSim>, headers: HeaderMap, params: Param
         }
         let params = params.map_err(|e| JiveError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
         let query = DeletedQuery::parse(&params)?;
-        let (page, more) = query.run(&state.community.markers);
+        let ties = state.marker_tie_seed();
+        let (page, more) = query.run(&state.community.markers, ties);
         let list = page
             .into_iter()
             .map(|m| query.paging.fields.apply(wire::marker(base, m)))

@@ -405,7 +405,10 @@ impl DeletedQuery {
         Ok(q)
     }
 
-    pub fn run<'a>(&self, markers: &'a [Marker]) -> (Vec<&'a Marker>, bool) {
+    /// The page `paging` asks for, and whether more markers follow it. With `ties`, markers that
+    /// share an `eventDate` are shuffled with that seed; without, they keep the order they were
+    /// made in.
+    pub fn run<'a>(&self, markers: &'a [Marker], ties: Option<u64>) -> (Vec<&'a Marker>, bool) {
         let mut matched: Vec<&Marker> = markers
             .iter()
             .filter(|m| {
@@ -420,6 +423,12 @@ impl DeletedQuery {
         matched.sort_by_key(|m| (m.event_date, m.seq));
         if !self.ascending {
             matched.reverse();
+        }
+        if let Some(seed) = ties {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            for tied in matched.chunk_by_mut(|a, b| a.event_date == b.event_date) {
+                rng.shuffle(tied);
+            }
         }
         let Paging { start, count, .. } = self.paging;
         let more = matched.len() > start.saturating_add(count);

@@ -94,6 +94,10 @@ pub(crate) struct State {
     /// Quirk: `/contents` items that tie on the sort key come in a new random order on every
     /// request (Jive promises no order among them).
     pub shuffle_ties: bool,
+    /// Quirk: `/deletedObjects/contents` markers that share an `eventDate` come in a new random
+    /// order on each of this many requests to come (`u32::MAX`: on every request; 0: by the
+    /// order they were made).
+    pub shuffle_marker_ties: u32,
     pub core_revision: u32,
     /// The base URL learned by `serve` (when the config has none).
     pub served_base: Option<String>,
@@ -210,6 +214,19 @@ impl State {
         self.shuffle_ties.then(|| self.rng.u64(..))
     }
 
+    /// The seed of this `/deletedObjects/contents` request's order among markers that share an
+    /// `eventDate`, while they are shuffled.
+    pub fn marker_tie_seed(&mut self) -> Option<u64> {
+        match self.shuffle_marker_ties {
+            0 => None,
+            u32::MAX => Some(self.rng.u64(..)),
+            n => {
+                self.shuffle_marker_ties = n - 1;
+                Some(self.rng.u64(..))
+            }
+        }
+    }
+
     /// Counts one `/contents` request and runs the hooks that are due.
     pub fn contents_request(&mut self, at: DateTime<Utc>) {
         let mut due = Vec::new();
@@ -272,6 +289,7 @@ impl JiveSim {
             hooks: Vec::new(),
             prefix: config.prefix,
             shuffle_ties: false,
+            shuffle_marker_ties: 0,
             core_revision: config.core_revision,
             served_base: None,
             lag_ms: config.create_update_lag_ms,
@@ -489,6 +507,14 @@ impl JiveSim {
     /// rules out; `false` (the default): by `contentID`.
     pub fn set_shuffle_ties(&self, on: bool) {
         self.state().shuffle_ties = on;
+    }
+
+    /// `/deletedObjects/contents` lists markers that share an `eventDate` in a new random order
+    /// on each of the next `requests` requests (`u32::MAX`: on every request, for good), as
+    /// nothing in Jive's documentation rules out; after them (and by default, `0`) in the order
+    /// they were made.
+    pub fn set_shuffle_marker_ties(&self, requests: u32) {
+        self.state().shuffle_marker_ties = requests;
     }
 
     /// App throttling on (`Some`) or off.

@@ -121,3 +121,52 @@ async fn markers_page_with_links() {
     }
     assert_eq!(seen.len(), 5);
 }
+
+#[tokio::test]
+async fn marker_ties_are_shuffled_per_request_for_as_many_requests_as_asked() {
+    let h = start(plain()).await;
+    let ids = h.docs(24);
+    h.advance_ms(5);
+    for id in &ids[..12] {
+        h.sim.delete(*id).unwrap();
+    }
+    h.advance_ms(1);
+    for id in &ids[12..] {
+        h.sim.delete(*id).unwrap();
+    }
+    let asc = format!("{DELETED}?sort=eventDateAsc&count=100");
+    assert_eq!(object_ids(&h.json(&asc).await), strs(&ids));
+
+    h.sim.set_shuffle_marker_ties(3);
+    let mut orders = Vec::new();
+    for _ in 0..3 {
+        let got = object_ids(&h.json(&asc).await);
+        // Only ties move: every marker of the first millisecond still comes first.
+        let (first, second) = got.split_at(12);
+        let mut first = first.to_vec();
+        first.sort();
+        let mut want = strs(&ids[..12]);
+        want.sort();
+        assert_eq!(first, want);
+        let mut second = second.to_vec();
+        second.sort();
+        let mut want = strs(&ids[12..]);
+        want.sort();
+        assert_eq!(second, want);
+        orders.push(got);
+    }
+    assert!(
+        orders.iter().any(|o| *o != strs(&ids)),
+        "some request shuffled the ties"
+    );
+    assert_ne!(orders[0], orders[1], "each request has an order of its own");
+    // After the three requests, the order they were made in again.
+    assert_eq!(object_ids(&h.json(&asc).await), strs(&ids));
+
+    h.sim.set_shuffle_marker_ties(u32::MAX);
+    let a = object_ids(&h.json(&asc).await);
+    let b = object_ids(&h.json(&asc).await);
+    assert_ne!(a, b, "shuffled on every request");
+    h.sim.set_shuffle_marker_ties(0);
+    assert_eq!(object_ids(&h.json(&asc).await), strs(&ids));
+}
