@@ -80,11 +80,14 @@ pub struct JiveStats {
     /// Windows halved because their first page came back full.
     pub splits: u64,
     /// Passes over tied items (same `updated` and `published` millisecond, more than a page)
-    /// that disagreed with the pass before them.
+    /// or over a window's deletion markers (more than a page) that disagreed with the pass
+    /// before them.
     pub shift_repairs: u64,
-    /// Passes over groups of tied items (two that agree end a group).
+    /// Passes over groups of tied items and over multi-page marker reads (two that agree end
+    /// one).
     pub tie_passes: u64,
-    /// Groups of tied items whose passes never agreed: each one a gap, with the items read.
+    /// Groups of tied items or marker reads whose passes never agreed: each one a gap, with
+    /// what was read.
     pub gaps: u64,
     /// Items that could not be read (logged at ERROR with their payload) and were skipped.
     pub unreadable: u64,
@@ -344,9 +347,9 @@ impl JiveProvider {
     async fn window(&self, cp: CheckpointV1, horizon: DateTime<Utc>) -> Result<Page, JiveError> {
         let after = cp.contents.through;
         let mut requests = 0u32;
-        let (before, items, gaps) = self.window_contents(after, horizon, &mut requests).await?;
+        let (before, items, mut gaps) = self.window_contents(after, horizon, &mut requests).await?;
         let markers = self
-            .deletions_through(after, before, horizon, &mut requests)
+            .deletions_through(after, before, horizon, &mut requests, &mut gaps)
             .await?;
 
         // Everything read for (after, before]: at `after` itself, only what the last window did not

@@ -21,8 +21,11 @@
 //!   [`read_until_stable`](tributary_provider_kit::window::read_until_stable)); every item any
 //!   pass read is kept. When [`MAX_TIE_PASSES`] passes never agree, the items read are emitted
 //!   and a [`Gap`] says which window may miss some: never a silent loss.
-//! - **Deletions.** The marker list is an append-only log in `eventDate` order, so it is paged by
-//!   offset; one short page that held every marker from `after` on is kept for the next windows.
+//! - **Deletions.** The marker list is an append-only log in `eventDate` order, paged by offset
+//!   up to the first marker after `before`. One short page that held every marker from `after`
+//!   on is whole, and kept for the next windows. Jive promises no order among markers of the
+//!   same `eventDate`, so more than a page is read in passes until two give the same set of
+//!   `(id, eventDate)`, as ties are; passes that never agree emit what they read with a [`Gap`].
 //!
 //! The pure rules are functions here (tested below); the requests they drive are
 //! [`JiveProvider`] methods, each counted against `max_requests_per_window`.
@@ -36,7 +39,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use tributary_core::Gap;
-use tributary_provider_kit::window::{Pass, WindowError, read_until_stable};
+use tributary_provider_kit::window::{Pass, Whole, WindowError, read_until_stable};
 
 /// Passes over one group of tied items before it is given up with a gap.
 pub(crate) const MAX_TIE_PASSES: u32 = 4;
@@ -160,9 +163,29 @@ fn published(item: &Value) -> Option<DateTime<Utc>> {
         .and_then(crate::client::wire_time::parse)
 }
 
-/// Every item the passes over a group of ties read: versions in order of first reading, and
-/// the items by version.
-type ReadSoFar = (Vec<(String, String)>, HashMap<(String, String), Value>);
+/// Every item the passes over a group of ties read, once each by its key, in order of first
+/// reading: what is emitted, whether the passes agreed or not.
+#[derive(Debug, Default)]
+struct ReadSoFar {
+    order: Vec<(String, String)>,
+    items: HashMap<(String, String), Value>,
+}
+
+impl ReadSoFar {
+    fn add(&mut self, items: &[Value], key: fn(&Value) -> (String, String)) {
+        for item in items {
+            let k = key(item);
+            if self.items.insert(k.clone(), item.clone()).is_none() {
+                self.order.push(k);
+            }
+        }
+    }
+
+    fn into_items(mut self) -> Vec<Value> {
+        let items = &mut self.items;
+        self.order.iter().filter_map(|k| items.remove(k)).collect()
+    }
+}
 
 /// An item's version: its `contentID` and `updated` as sent.
 fn version(item: &Value) -> (String, String) {
@@ -171,6 +194,22 @@ fn version(item: &Value) -> (String, String) {
         .and_then(Value::as_str)
         .unwrap_or_default();
     (content_id(item).unwrap_or_default(), updated.to_owned())
+}
+
+/// A marker's key among its ties: its own `id` (the marker's UUID: an item deleted, restored and
+/// deleted again in one millisecond has two markers with one `objectId`), else the deleted
+/// item's `objectId` (a string or a number on the wire), and the `eventDate` as sent.
+fn marker_key(raw: &Value) -> (String, String) {
+    let id = match raw.get("id").or_else(|| raw.get("objectId")) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let date = raw
+        .get("eventDate")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    (id, date.to_owned())
 }
 
 /// What a page of a one-millisecond window read by creation date settles.
@@ -354,13 +393,10 @@ impl JiveProvider {
                 }
                 start = start.saturating_add(p);
             }
-            let mut read = read_ref.lock().unwrap_or_else(|p| p.into_inner());
-            for item in &items {
-                let key = version(item);
-                if read.1.insert(key.clone(), item.clone()).is_none() {
-                    read.0.push(key);
-                }
-            }
+            read_ref
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add(&items, version);
             Ok(Pass {
                 items,
                 requests: pages,
@@ -370,8 +406,35 @@ impl JiveProvider {
         *requests = spent.into_inner();
         let passes = u64::from(passes.into_inner());
         self.windows.tie_passes.fetch_add(passes, Ordering::Relaxed);
-        let (order, mut items) = read.into_inner().unwrap_or_else(|p| p.into_inner());
-        let all: Vec<Value> = order.iter().filter_map(|k| items.remove(k)).collect();
+        let all = read
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_items();
+        let read = all.len();
+        self.settle_passes(result, window, gaps, |passes| {
+            let created = at.map_or_else(
+                || "with no readable creation date".to_owned(),
+                |t| format!("created at {}", crate::client::wire_time::format(t)),
+            );
+            format!(
+                "/contents items updated from {} through {} and {created} do not fit one page, and {passes} passes over them never listed the same items (Jive promises no order among ties, or they kept changing); the {read} items read were emitted, others may be missing",
+                crate::client::wire_time::format(after),
+                crate::client::wire_time::format(before),
+            )
+        })?;
+        Ok(all)
+    }
+
+    /// Counts how passes over ties ended and, when they never agreed, adds a gap for the window
+    /// to `gaps` with the reason `reason(passes)` gives. An upstream error is returned.
+    fn settle_passes(
+        &self,
+        result: Result<Whole<Value>, WindowError<JiveError, Value>>,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        gaps: &mut Vec<Gap>,
+        reason: impl FnOnce(u32) -> String,
+    ) -> Result<(), JiveError> {
+        let (after, before) = window;
         match result {
             Ok(whole) => {
                 // Two passes agree at best; each pass more followed one that disagreed.
@@ -379,7 +442,7 @@ impl JiveProvider {
                 self.windows
                     .shift_repairs
                     .fetch_add(repairs, Ordering::Relaxed);
-                Ok(all)
+                Ok(())
             }
             Err(WindowError::Upstream(e)) => Err(e),
             Err(WindowError::Unstable { passes, .. }) => {
@@ -387,39 +450,34 @@ impl JiveProvider {
                     .shift_repairs
                     .fetch_add(u64::from(passes.saturating_sub(1)), Ordering::Relaxed);
                 self.windows.unstable.fetch_add(1, Ordering::Relaxed);
-                let created = at.map_or_else(
-                    || "with no readable creation date".to_owned(),
-                    |t| format!("created at {}", crate::client::wire_time::format(t)),
-                );
-                let reason = format!(
-                    "/contents items updated from {} through {} and {created} do not fit one page, and {passes} passes over them never listed the same items (Jive promises no order among ties, or they kept changing); the {} items read were emitted, others may be missing",
-                    crate::client::wire_time::format(after),
-                    crate::client::wire_time::format(before),
-                    all.len(),
-                );
-                tracing::warn!(source = %self.source, %after, %before, passes, read = all.len(), "tied items never read the same twice; recording a gap");
+                let reason = reason(passes);
+                tracing::warn!(source = %self.source, %after, %before, passes, %reason, "ties never read the same twice; recording a gap");
                 gaps.push(Gap {
                     detected_at: self.clock.now(),
                     after: crate::client::wire_time::format(after),
                     resumed_at: crate::client::wire_time::format(before),
                     reason,
                 });
-                Ok(all)
+                Ok(())
             }
         }
     }
 
-    /// Deletion markers from `after` (inclusive) through `before`. The list is an append-only log
-    /// in `eventDate` order, so offset paging is safe; it stops at the first marker after
-    /// `before`. When one short page held every marker from `after` on, the answer is kept: until
-    /// `horizon` nothing else can appear (later markers are dated later), so the next windows up
-    /// to it need no request of their own (a backfill's windows share one).
+    /// Deletion markers from `after` (inclusive) through `before`, read by offset in
+    /// `eventDate` order up to the first marker after `before`.
+    ///
+    /// When one short page held every marker from `after` on, the answer is whole (nothing can
+    /// move between pages when there is one) and kept: until `horizon` nothing else can appear
+    /// (later markers are dated later), so the next windows up to it need no request of their
+    /// own (a backfill's windows share one). More than a page is read in passes until two agree
+    /// ([`Self::read_markers`]); passes that never agree add a gap to `gaps`.
     pub(crate) async fn deletions_through(
         &self,
         after: DateTime<Utc>,
         before: DateTime<Utc>,
         horizon: DateTime<Utc>,
         requests: &mut u32,
+        gaps: &mut Vec<Gap>,
     ) -> Result<Vec<Value>, JiveError> {
         let in_window = |raw: &&Value| in_window(raw, after, before);
         {
@@ -435,43 +493,123 @@ impl JiveProvider {
                 return Ok(c.markers.iter().filter(in_window).cloned().collect());
             }
         }
-        let p = self.config.page_size;
-        let mut out = Vec::new();
-        let mut start = 0;
-        loop {
-            self.spend(requests, after, before)?;
-            let page = self
-                .deleted(&DeletedQuery {
-                    since: after,
-                    types: &self.config.types,
-                    start_index: start,
-                    count: p,
-                })
-                .await?;
-            let short = is_last(&page, p);
-            if short && start == 0 {
-                let window = page.list.iter().filter(in_window).cloned().collect();
-                *self
-                    .windows
-                    .deletions_cache
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(DeletionsCache {
-                    from: after,
-                    complete_through: horizon,
-                    markers: page.list,
-                });
-                return Ok(window);
-            }
-            let past = page
-                .list
-                .iter()
-                .any(|raw| marker_date(raw).is_some_and(|d| d > before));
-            out.extend(page.list.iter().filter(in_window).cloned());
-            if past || short {
-                return Ok(out);
-            }
-            start += p;
+        self.spend(requests, after, before)?;
+        let first = self.deleted(&self.deleted_query(after, 0)).await?;
+        if is_last(&first, self.config.page_size) {
+            let window = first.list.iter().filter(in_window).cloned().collect();
+            *self
+                .windows
+                .deletions_cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(DeletionsCache {
+                from: after,
+                complete_through: horizon,
+                markers: first.list,
+            });
+            return Ok(window);
         }
+        self.read_markers((after, before), first, requests, gaps)
+            .await
+    }
+
+    fn deleted_query(&self, since: DateTime<Utc>, start_index: u32) -> DeletedQuery<'_> {
+        DeletedQuery {
+            since,
+            types: &self.config.types,
+            start_index,
+            count: self.config.page_size,
+        }
+    }
+
+    /// The markers of the window when they do not fit one page (`first` is the full page 0
+    /// already read). Jive promises the `eventDate` order, not an order among markers of the
+    /// same date: two that swap places between the requests for two pages would make one read
+    /// twice and the other never. So the pages are read in passes (from offset 0 to a short
+    /// page or a marker after `before`) until two passes give the same set of
+    /// `(id, eventDate)` ([`read_until_stable`]); every marker any pass read is kept. A
+    /// first page that already reaches past `before` is a pass of one request, whole alone.
+    /// When [`MAX_TIE_PASSES`] passes never agree, the markers read are returned and a gap is
+    /// added to `gaps`.
+    async fn read_markers(
+        &self,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        first: WireList,
+        requests: &mut u32,
+        gaps: &mut Vec<Gap>,
+    ) -> Result<Vec<Value>, JiveError> {
+        let (after, before) = window;
+        let p = self.config.page_size;
+        // Shared by the passes (each a future of its own): the first page (the first pass's),
+        // what was spent and what was read so far.
+        let first = Mutex::new(Some(first));
+        let spent = AtomicU32::new(*requests);
+        let read: Mutex<ReadSoFar> = Mutex::default();
+        let passes = AtomicU32::new(0);
+        let (first_ref, spent_ref, read_ref, passes_ref) = (&first, &spent, &read, &passes);
+        let pass = || async move {
+            passes_ref.fetch_add(1, Ordering::Relaxed);
+            let mut markers = Vec::new();
+            let mut pages = 0u32;
+            let mut start = 0u32;
+            loop {
+                let taken = first_ref.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let page = match taken {
+                    Some(page) => page,
+                    None => {
+                        let mut n = spent_ref.load(Ordering::Relaxed);
+                        self.spend(&mut n, after, before)?;
+                        spent_ref.store(n, Ordering::Relaxed);
+                        self.deleted(&self.deleted_query(after, start)).await?
+                    }
+                };
+                pages += 1;
+                let past = page
+                    .list
+                    .iter()
+                    .any(|raw| marker_date(raw).is_some_and(|d| d > before));
+                let last = is_last(&page, p);
+                // Only the window's markers count: later ones (new deletions among them) would
+                // make passes differ that agree on the window.
+                markers.extend(
+                    page.list
+                        .into_iter()
+                        .filter(|raw| in_window(raw, after, before)),
+                );
+                if past || last {
+                    break;
+                }
+                start = start.saturating_add(p);
+            }
+            read_ref
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add(&markers, marker_key);
+            Ok(Pass {
+                items: markers,
+                requests: pages,
+            })
+        };
+        let result = read_until_stable(MAX_TIE_PASSES, marker_key, pass).await;
+        *requests = spent.into_inner();
+        let passes = passes.into_inner();
+        if passes > 1 {
+            self.windows
+                .tie_passes
+                .fetch_add(u64::from(passes), Ordering::Relaxed);
+        }
+        let all = read
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_items();
+        let read = all.len();
+        self.settle_passes(result, window, gaps, |passes| {
+            format!(
+                "/deletedObjects/contents markers dated from {} through {} do not fit one page, and {passes} passes over them never listed the same markers (Jive promises no order among markers of the same eventDate, or they kept changing); the {read} markers read were emitted, others may be missing",
+                crate::client::wire_time::format(after),
+                crate::client::wire_time::format(before),
+            )
+        })?;
+        Ok(all)
     }
 
     /// Counts one more request for the window `(after, before]`; past the budget the window is
@@ -651,6 +789,31 @@ mod tests {
             keyset_step(&list(vec![created(1, 0), created(2, 1)], true), 3),
             Step::From(at(1))
         );
+    }
+
+    #[test]
+    fn markers_are_keyed_by_their_own_id_and_event_date() {
+        let date = "2024-05-01T09:15:02.511+0000";
+        let first = json!({ "id": "a1", "objectId": "5003", "eventDate": date });
+        let again = json!({ "id": "b2", "objectId": "5003", "eventDate": date });
+        assert_eq!(marker_key(&first), ("a1".to_owned(), date.to_owned()));
+        assert_ne!(
+            marker_key(&first),
+            marker_key(&again),
+            "an item deleted twice in one millisecond has two markers"
+        );
+        assert_eq!(
+            marker_key(&json!({ "objectId": 5003, "eventDate": date })),
+            ("5003".to_owned(), date.to_owned())
+        );
+    }
+
+    #[test]
+    fn what_passes_read_is_kept_once_each_in_order_of_first_reading() {
+        let mut read = ReadSoFar::default();
+        read.add(&[item(1), item(2)], version);
+        read.add(&[item(2), item(3), item(1)], version);
+        assert_eq!(ids(&read.into_items()), ["1", "2", "3"]);
     }
 
     #[test]
