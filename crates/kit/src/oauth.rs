@@ -256,33 +256,28 @@ impl TokenCache {
         exchange: &Exchange,
         refresh_token: &Secret,
         now: DateTime<Utc>,
-    ) -> Result<WireToken, RefreshError> {
+    ) -> Result<TokenAnswer, RefreshError> {
         let grant = &self.grant;
         let endpoint = grant.endpoint();
-        let mut form = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose()),
-        ];
-        let mut req = exchange.client().post(&grant.token_url);
-        match grant.client_auth {
-            ClientAuth::Basic => {
-                req = req.basic_auth(&grant.client_id, Some(grant.client_secret.expose()));
-            }
-            ClientAuth::Form => {
-                form.push(("client_id", &grant.client_id));
-                form.push(("client_secret", grant.client_secret.expose()));
-            }
-        }
-        let reply =
-            exchange
-                .send(req.form(&form))
-                .await
-                .map_err(|source| RefreshError::Exchange {
-                    endpoint: endpoint.clone(),
-                    source,
-                })?;
+        let req = token_request(
+            exchange.client(),
+            &grant.token_url,
+            grant.client_auth,
+            (&grant.client_id, grant.client_secret.expose()),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose()),
+            ],
+        );
+        let reply = exchange
+            .send(req)
+            .await
+            .map_err(|source| RefreshError::Exchange {
+                endpoint: endpoint.clone(),
+                source,
+            })?;
         if reply.status.is_success() {
-            return WireToken::parse(&reply.body)
+            return TokenAnswer::parse(&reply.body)
                 .map_err(|detail| RefreshError::Malformed { endpoint, detail });
         }
         Err(refusal(grant, endpoint, &reply, now))
@@ -359,17 +354,42 @@ pub fn refresh_at(now: DateTime<Utc>, expires_in: Option<i64>) -> Option<DateTim
     })
 }
 
-/// The token endpoint's answer, read whatever its `Content-Type` (Egnyte sometimes says
-/// `text/plain`); `expires_in` may be a number, a text or `-1`.
-#[derive(Debug)]
-struct WireToken {
-    access_token: String,
-    expires_in: Option<i64>,
-    refresh_token: Option<String>,
+/// A token request (RFC 6749 §4.1.3 for a code, §6 for a refresh): `form` posted to
+/// `token_url`, the client `(id, secret)` authenticated as `client_auth` (§2.3.1). The refresh
+/// here and the server's code exchange both build theirs with it.
+pub fn token_request(
+    client: &reqwest::Client,
+    token_url: &str,
+    client_auth: ClientAuth,
+    (client_id, client_secret): (&str, &str),
+    form: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
+    let request = client.post(token_url);
+    match client_auth {
+        ClientAuth::Basic => request
+            .basic_auth(client_id, Some(client_secret))
+            .form(form),
+        ClientAuth::Form => {
+            let mut form = form.to_vec();
+            form.push(("client_id", client_id));
+            form.push(("client_secret", client_secret));
+            request.form(&form)
+        }
+    }
 }
 
-impl WireToken {
-    fn parse(body: &[u8]) -> Result<Self, String> {
+/// The token endpoint's answer (RFC 6749 §5.1), read whatever its `Content-Type` (Egnyte
+/// sometimes says `text/plain`); `expires_in` may be a number, a text or `-1`.
+#[derive(Debug)]
+pub struct TokenAnswer {
+    pub access_token: String,
+    pub expires_in: Option<i64>,
+    pub refresh_token: Option<String>,
+}
+
+impl TokenAnswer {
+    /// The answer in `body`, or why it is not usable.
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
         #[derive(Deserialize)]
         struct Raw {
             access_token: Option<Value>,
@@ -501,13 +521,13 @@ mod tests {
 
     #[test]
     fn token_answers_are_read_leniently() {
-        let t = WireToken::parse(br#"{"access_token":"a","expires_in":"3600"}"#).unwrap();
+        let t = TokenAnswer::parse(br#"{"access_token":"a","expires_in":"3600"}"#).unwrap();
         assert_eq!((t.access_token.as_str(), t.expires_in), ("a", Some(3600)));
-        let t = WireToken::parse(br#"{"access_token":"a","expires_in":-1,"refresh_token":null}"#)
+        let t = TokenAnswer::parse(br#"{"access_token":"a","expires_in":-1,"refresh_token":null}"#)
             .unwrap();
         assert_eq!((t.expires_in, t.refresh_token), (Some(-1), None));
         assert_eq!(
-            WireToken::parse(br#"{"token_type":"bearer"}"#).unwrap_err(),
+            TokenAnswer::parse(br#"{"token_type":"bearer"}"#).unwrap_err(),
             "the token answer has no access_token"
         );
     }

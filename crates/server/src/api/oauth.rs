@@ -40,7 +40,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use tributary_core::SourceId;
-use tributary_provider_kit::{ClientAuth, ProviderFactory, WithoutRefresh};
+use tributary_provider_kit::oauth::{self, TokenAnswer};
+use tributary_provider_kit::{ProviderFactory, WithoutRefresh};
 use utoipa::ToSchema;
 
 /// How long a `state` waits for its callback.
@@ -368,24 +369,6 @@ pub(crate) async fn callback(
     Ok((StatusCode::CREATED, Json(source)).into_response())
 }
 
-/// A token endpoint's answer (RFC 6749 §5.1).
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    expires_in: Option<i64>,
-}
-
-/// A token endpoint's refusal (RFC 6749 §5.2).
-#[derive(Deserialize)]
-struct TokenRefusal {
-    error: String,
-    #[serde(default)]
-    error_description: Option<String>,
-}
-
 /// The largest token answer read: a token answer is a few hundred bytes.
 const MAX_TOKEN_ANSWER_BYTES: u64 = 64 * 1024;
 
@@ -399,27 +382,18 @@ async fn exchange(
     code: &str,
 ) -> Result<TokenAnswer, ApiError> {
     let failed = |message: String| ApiError::OauthExchangeFailed(message);
-    let request = outbound
-        .client()
-        .post(&flow.endpoints.token_url)
-        .timeout(TOKEN_TIMEOUT);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", flow.redirect_uri.as_str()),
-    ];
-    let request = match flow.endpoints.client_auth {
-        ClientAuth::Form => request.form(&[
-            form[0],
-            form[1],
-            form[2],
-            ("client_id", flow.client_id.as_str()),
-            ("client_secret", flow.client_secret.as_str()),
-        ]),
-        ClientAuth::Basic => request
-            .basic_auth(&flow.client_id, Some(&flow.client_secret))
-            .form(&form),
-    };
+    let request = oauth::token_request(
+        outbound.client(),
+        &flow.endpoints.token_url,
+        flow.endpoints.client_auth,
+        (&flow.client_id, &flow.client_secret),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", flow.redirect_uri.as_str()),
+        ],
+    )
+    .timeout(TOKEN_TIMEOUT);
     let response = outbound.send(request).await.map_err(|e| match e {
         tributary_http::SendError::NotAllowed(refused) => ApiError::AddressNotAllowed(format!(
             "the token endpoint {} is not reachable: {refused}",
@@ -436,25 +410,18 @@ async fn exchange(
         .await
         .map_err(|e| failed(format!("reading the token answer: {e}")))?;
     if !status.is_success() {
-        let reason = match serde_json::from_slice::<TokenRefusal>(&body) {
-            Ok(r) => {
-                let error = tributary_http::excerpt(r.error.as_bytes());
-                match r.error_description {
-                    Some(d) => format!("{error}: {}", tributary_http::excerpt(d.as_bytes())),
-                    None => error,
-                }
-            }
-            Err(_) if status.is_redirection() => {
+        let reason = match oauth::oauth_error(&body) {
+            (message, Some(_)) => message,
+            (_, None) if status.is_redirection() => {
                 "a redirect, not followed (the token URL must answer itself)".into()
             }
-            Err(_) => "no OAuth error in the answer".into(),
+            (_, None) => "no OAuth error in the answer".into(),
         };
         return Err(failed(format!(
             "the token endpoint refused the code ({status}): {reason}"
         )));
     }
-    serde_json::from_slice::<TokenAnswer>(&body)
-        .map_err(|e| failed(format!("the token answer is not usable: {e}")))
+    TokenAnswer::parse(&body).map_err(|e| failed(format!("the token answer is not usable: {e}")))
 }
 
 /// The source's credentials from the token answer.
