@@ -51,8 +51,10 @@ pub enum BuildError {
     AddressNotAllowed(#[from] AddressNotAllowed),
 }
 
-/// How the OAuth client authenticates at the token endpoint (RFC 6749 §2.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the OAuth client authenticates at the token endpoint (RFC 6749 §2.3.1); `basic` or
+/// `form` in a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     /// HTTP Basic with `client_id:client_secret` (Jive).
     Basic,

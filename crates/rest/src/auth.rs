@@ -8,13 +8,12 @@
 //! treated like a refreshed token's end, so the stored token is replaced a minute before it.
 
 use crate::client::{Authorization, RestClient};
-use crate::config::{ConfigError, Credentials, KeyLocation, OAuthClientAuth, OAuthConfig};
+use crate::config::{ConfigError, Credentials, KeyLocation, OAuthConfig};
 use crate::error::RestError;
 use chrono::TimeDelta;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tributary_core::{Clock, CredentialWriter, NoCredentialWriter};
-use tributary_provider_kit::ClientAuth;
 use tributary_provider_kit::oauth::{AccessToken, RefreshGrant, TokenCache};
 
 /// One source's credentials and, for OAuth, its token cache.
@@ -57,10 +56,7 @@ impl Authenticator {
                     token_url: oauth.token_url.clone(),
                     client_id: client_id.clone(),
                     client_secret: client_secret.clone(),
-                    client_auth: match oauth.client_auth {
-                        OAuthClientAuth::Form => ClientAuth::Form,
-                        OAuthClientAuth::Basic => ClientAuth::Basic,
-                    },
+                    client_auth: oauth.client_auth,
                     throttle_statuses: Vec::new(),
                 };
                 let access = access_token.clone().map(|token| AccessToken {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tributary_core::{PollPolicy, Secret};
+use tributary_provider_kit::ClientAuth;
 
 /// A config that cannot work, said before the first request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -207,16 +208,12 @@ pub struct OAuthConfig {
     #[serde(default)]
     pub scopes: Vec<String>,
     /// How the client authenticates at the token URL: `form` (default) or `basic`.
-    #[serde(default)]
-    pub client_auth: OAuthClientAuth,
+    #[serde(default = "form")]
+    pub client_auth: ClientAuth,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OAuthClientAuth {
-    #[default]
-    Form,
-    Basic,
+fn form() -> ClientAuth {
+    ClientAuth::Form
 }
 
 /// One polled resource. Cloud Elements' keys (`idField`, `datesConfiguration`,

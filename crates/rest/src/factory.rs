@@ -1,12 +1,13 @@
 //! [`RestFactory`]: how the server registers and builds REST sources.
 
-use crate::config::{ConfigError, RestConfig, default_poll_policy};
+use crate::config::{ConfigError, OAuthConfig, RestConfig, default_poll_policy};
 use crate::provider::RestProvider;
+use serde::Deserialize;
 use std::sync::Arc;
 use tributary_core::PollPolicy;
 use tributary_provider_kit::{
-    BuildContext, BuildError, BuiltProvider, ClientAuth, OAuthEndpoints, ProviderFactory,
-    SourceSpec, WithoutRefresh,
+    BuildContext, BuildError, BuiltProvider, OAuthEndpoints, ProviderFactory, SourceSpec,
+    WithoutRefresh,
 };
 
 /// Builds REST sources. It takes no `[providers.rest]` settings.
@@ -39,38 +40,26 @@ impl ProviderFactory for RestFactory {
         config: &serde_json::Map<String, serde_json::Value>,
     ) -> Option<Result<OAuthEndpoints, String>> {
         let oauth = config.get("oauth")?;
-        let url = |field: &str| {
-            oauth
-                .get(field)
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| format!("rest: the config names no `oauth.{field}`"))
-                .and_then(|u| {
-                    tributary_http::check_base_url(u)
-                        .map_err(|e| format!("rest: oauth.{field}: {e}"))
+        let oauth = match OAuthConfig::deserialize(oauth) {
+            Ok(oauth) => oauth,
+            Err(e) => return Some(Err(format!("rest: oauth: {e}"))),
+        };
+        let url = |field: &str, value: Option<&str>| {
+            let value =
+                value.ok_or_else(|| format!("rest: the config names no `oauth.{field}`"))?;
+            tributary_http::check_base_url(value).map_err(|e| format!("rest: oauth.{field}: {e}"))
+        };
+        Some(
+            url("authorize_url", oauth.authorize_url.as_deref()).and_then(|authorize_url| {
+                Ok(OAuthEndpoints {
+                    authorize_url,
+                    token_url: url("token_url", Some(&oauth.token_url))?,
+                    client_auth: oauth.client_auth,
+                    scopes: oauth.scopes,
+                    without_refresh: WithoutRefresh::Refuse,
                 })
-        };
-        let scopes = oauth
-            .get("scopes")
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let client_auth = match oauth.get("client_auth").and_then(|v| v.as_str()) {
-            Some("basic") => ClientAuth::Basic,
-            _ => ClientAuth::Form,
-        };
-        Some(url("authorize_url").and_then(|authorize_url| {
-            Ok(OAuthEndpoints {
-                authorize_url,
-                token_url: url("token_url")?,
-                client_auth,
-                scopes,
-                without_refresh: WithoutRefresh::Refuse,
-            })
-        }))
+            }),
+        )
     }
 
     fn build(
