@@ -146,6 +146,11 @@ enum NotFound {
 }
 
 impl EgnyteClient {
+    /// The base URL requests go to.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// `base` without a trailing slash (`https://acme.egnyte.com`). Every request spends from
     /// `budget` (see [`PollBudget::start`]), reads at most `max_response_bytes` of its answer,
     /// and goes out through `outbound` (refused when `base` is an IP literal it forbids).

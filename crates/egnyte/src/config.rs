@@ -161,11 +161,7 @@ impl EgnyteConfig {
 
     /// Checks everything and returns the base URL requests go to (no trailing slash).
     pub fn validate(&self) -> Result<String, ConfigError> {
-        let base = match (&self.domain, &self.base_url) {
-            (Some(_), Some(_)) | (None, None) => return Err(ConfigError::Endpoint),
-            (Some(domain), None) => domain_url(domain)?,
-            (None, Some(url)) => base_url(url)?,
-        };
+        let base = endpoint(self.domain.as_deref(), self.base_url.as_deref())?;
         if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
             return Err(ConfigError::PageSize(self.page_size));
         }
@@ -234,6 +230,19 @@ impl EgnyteConfig {
 
     pub fn cursor_check_interval(&self) -> Duration {
         Duration::from_millis(self.cursor_check_interval_ms)
+    }
+}
+
+/// The base URL requests go to, from exactly one of `domain` and `base_url` (the source config
+/// and the OAuth endpoints both take it from here).
+pub(crate) fn endpoint(
+    domain: Option<&str>,
+    base_url: Option<&str>,
+) -> Result<String, ConfigError> {
+    match (domain, base_url) {
+        (Some(_), Some(_)) | (None, None) => Err(ConfigError::Endpoint),
+        (Some(domain), None) => domain_url(domain),
+        (None, Some(url)) => self::base_url(url),
     }
 }
 

@@ -73,15 +73,9 @@ impl ProviderFactory for EgnyteFactory {
         config: &serde_json::Map<String, serde_json::Value>,
     ) -> Option<Result<OAuthEndpoints, String>> {
         let text = |key: &str| config.get(key).and_then(|v| v.as_str());
-        let base = match (text("base_url"), text("domain")) {
-            (Some(url), _) => url.trim_end_matches('/').to_owned(),
-            (None, Some(domain)) if domain.contains('.') => format!("https://{domain}"),
-            (None, Some(domain)) => format!("https://{domain}.egnyte.com"),
-            (None, None) => {
-                return Some(Err(
-                    "egnyte: the config names no `base_url` or `domain`".into()
-                ));
-            }
+        let base = match crate::config::endpoint(text("domain"), text("base_url")) {
+            Ok(base) => base,
+            Err(e) => return Some(Err(e.to_string())),
         };
         // Egnyte's authorization-code flow: the browser goes to `/puboauth/token` with
         // `response_type=code`; the code is exchanged at the same path with the client in the form.
@@ -102,9 +96,6 @@ impl ProviderFactory for EgnyteFactory {
         let config: EgnyteConfig =
             serde_json::from_value(source.config).map_err(|e| BuildError::Config(e.to_string()))?;
         let policy = config.poll.clone();
-        let target = config
-            .validate()
-            .map_err(|e| BuildError::Config(e.to_string()))?;
         let provider = EgnyteProvider::new(
             source.id.clone(),
             config,
@@ -119,9 +110,9 @@ impl ProviderFactory for EgnyteFactory {
         })?
         .with_credential_writer(context.credentials);
         Ok(BuiltProvider {
+            target: provider.target().to_owned(),
             provider: Arc::new(provider),
             policy,
-            target,
         })
     }
 }

@@ -187,6 +187,12 @@ impl EgnyteProvider {
 
     /// Stores rotated refresh tokens through `writer` before they are used (without one, they
     /// live in memory only).
+    /// The base URL this source sends its requests to (checked against the address policy
+    /// when a source is created).
+    pub fn target(&self) -> &str {
+        self.client.base()
+    }
+
     pub fn with_credential_writer(
         mut self,
         writer: Arc<dyn tributary_core::CredentialWriter>,

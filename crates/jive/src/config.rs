@@ -214,7 +214,8 @@ pub fn place_path(place: &str) -> Option<String> {
         .then(|| format!("/places/{id}"))
 }
 
-fn base_url(url: &str) -> Result<String, ConfigError> {
+/// The base URL requests go to (the source config and the OAuth endpoints both take it from here).
+pub(crate) fn base_url(url: &str) -> Result<String, ConfigError> {
     let bad = |reason: String| ConfigError::BaseUrl {
         url: url.to_owned(),
         reason,

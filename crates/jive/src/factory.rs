@@ -36,7 +36,10 @@ impl ProviderFactory for JiveFactory {
         let Some(base) = config.get("base_url").and_then(|v| v.as_str()) else {
             return Some(Err("jive: the config names no `base_url`".into()));
         };
-        let base = base.trim_end_matches('/');
+        let base = match crate::config::base_url(base) {
+            Ok(base) => base,
+            Err(e) => return Some(Err(e.to_string())),
+        };
         // A Jive add-on's OAuth 2.0: the client authenticates with HTTP Basic at the token
         // endpoint, and every answer carries a refresh token (an access token lasts hours).
         Some(Ok(OAuthEndpoints {
@@ -56,9 +59,6 @@ impl ProviderFactory for JiveFactory {
         let config: JiveConfig =
             serde_json::from_value(source.config).map_err(|e| BuildError::Config(e.to_string()))?;
         let policy = config.poll.clone();
-        let target = config
-            .validate()
-            .map_err(|e| BuildError::Config(e.to_string()))?;
         let provider = JiveProvider::new(
             source.id.clone(),
             config,
@@ -72,9 +72,9 @@ impl ProviderFactory for JiveFactory {
         })?
         .with_credential_writer(context.credentials);
         Ok(BuiltProvider {
+            target: provider.target().to_owned(),
             provider: Arc::new(provider),
             policy,
-            target,
         })
     }
 }

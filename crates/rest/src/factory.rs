@@ -69,7 +69,6 @@ impl ProviderFactory for RestFactory {
     ) -> Result<BuiltProvider, BuildError> {
         let config = RestConfig::from_json(source.config)?;
         let policy = config.poll.clone();
-        let target = config.compile()?.0;
         let provider = RestProvider::new(
             source.id.clone(),
             config,
@@ -79,9 +78,9 @@ impl ProviderFactory for RestFactory {
         )?
         .with_credential_writer(context.credentials);
         Ok(BuiltProvider {
+            target: provider.target().to_owned(),
             provider: Arc::new(provider),
             policy,
-            target,
         })
     }
 }

@@ -146,6 +146,12 @@ impl RestProvider {
     }
 
     /// Stores rotated refresh tokens through `writer` before they are used.
+    /// The base URL this source sends its requests to (checked against the address policy
+    /// when a source is created).
+    pub fn target(&self) -> &str {
+        self.base.as_str()
+    }
+
     pub fn with_credential_writer(
         mut self,
         writer: Arc<dyn tributary_core::CredentialWriter>,
